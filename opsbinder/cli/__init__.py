@@ -1,0 +1,1 @@
+"""The `opsbinder` command line: a few lines per command over the core."""

@@ -1,0 +1,54 @@
+"""What every command needs: the store, the binder, the clock, and clean errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+
+from opsbinder.clock import Clock, SystemClock
+from opsbinder.config.loader import load_binder
+from opsbinder.config.models import Binder
+from opsbinder.settings import get_settings
+from opsbinder.store.db import engine_for
+from opsbinder.store.migrate import pending, upgrade
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+ConfigDirOption = typer.Option(
+    None,
+    "--config",
+    "-c",
+    envvar="OPSBINDER_CONFIG_DIR",
+    help="binder folder (one client's folder, or a folder of client folders)",
+)
+
+
+def clock() -> Clock:
+    return SystemClock()
+
+
+def config_dir(path: Path | None) -> Path:
+    return path or get_settings().config_dir
+
+
+def binder(path: Path | None) -> Binder:
+    return load_binder(config_dir(path))
+
+
+def store() -> Engine:
+    """The store, brought to the newest schema first: a new user never runs migrations by hand."""
+    engine = engine_for(get_settings().store_url)
+    if pending(engine):
+        upgrade(engine)
+    return engine
+
+
+def actor() -> str:
+    import getpass
+    import os
+
+    return os.environ.get("OPSBINDER_ACTOR") or getpass.getuser()

@@ -1,0 +1,48 @@
+"""One exception tree: the CLI turns any `OpsbinderError` into a clean message and exit code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class OpsbinderError(Exception):
+    """A problem the user can act on; never shown with a traceback."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    file: str
+    line: int | None
+    field: str
+    value: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        field = f" {self.field}:" if self.field else ""
+        value = f" (value: {self.value})" if self.value is not None else ""
+        return f"{where}:{field} {self.message}{value}"
+
+
+class ConfigError(OpsbinderError):
+    exit_code = 2
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class StoreError(OpsbinderError):
+    """The store cannot be reached or is not at the expected schema."""
+
+
+class NotFound(OpsbinderError):
+    exit_code = 3
+
+
+class Refused(OpsbinderError):
+    """A safety rule stopped an operation (plan guard, lock held, append-only record)."""
+
+    exit_code = 4

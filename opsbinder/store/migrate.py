@@ -1,0 +1,46 @@
+"""Schema upgrades through Alembic, for the CLI, the main job and the tests alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from opsbinder.errors import StoreError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(engine: Engine) -> list[str]:
+    """Bring the store to the newest schema; returns the revisions now applied."""
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "heads")
+    except OperationalError as exc:
+        raise StoreError(f"cannot reach the store at {engine.url!r}: {exc.orig}") from exc
+    return current_heads(engine)
+
+
+def current_heads(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return sorted(MigrationContext.configure(connection).get_current_heads())
+
+
+def pending(engine: Engine) -> list[str]:
+    script = ScriptDirectory.from_config(alembic_config(str(engine.url)))
+    applied = set(current_heads(engine))
+    return sorted(set(script.get_heads()) - applied)

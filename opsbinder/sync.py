@@ -1,0 +1,174 @@
+"""Load the binder into the store: clients and procedures as they are now, changes audited."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from opsbinder import audit
+from opsbinder.clock import Clock
+from opsbinder.config.models import Binder, ClientBinder
+from opsbinder.config.models import Procedure as ProcedureConfig
+from opsbinder.config.schedules import cadence_of
+from opsbinder.store.models import Client, Procedure
+
+
+@dataclass
+class SyncReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def _digest(data: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def procedure_definition(proc: ProcedureConfig) -> dict[str, Any]:
+    return proc.model_dump(mode="json", by_alias=True)
+
+
+def sync_binder(
+    session: Session, binder: Binder, clock: Clock, actor: str = "binder"
+) -> SyncReport:
+    report = SyncReport()
+    for client in binder.clients:
+        _sync_client(session, client, clock, actor, report)
+    return report
+
+
+def _sync_client(
+    session: Session, cb: ClientBinder, clock: Clock, actor: str, report: SyncReport
+) -> None:
+    now = clock.now()
+    info = cb.client
+    definition = cb.model_dump(mode="json", by_alias=True, exclude={"procedures"})
+    digest = _digest(definition)
+    client = session.get(Client, info.id)
+    if client is None:
+        client = Client(
+            id=info.id,
+            name=info.name,
+            timezone=info.timezone,
+            definition=definition,
+            config_hash=digest,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(client)
+        session.flush()
+        audit.record(
+            session,
+            clock,
+            actor=actor,
+            action="client.created",
+            object_type="client",
+            object_id=info.id,
+            client_id=info.id,
+        )
+    elif client.config_hash != digest:
+        client.name, client.timezone, client.definition = info.name, info.timezone, definition
+        client.config_hash, client.updated_at = digest, now
+        audit.record(
+            session,
+            clock,
+            actor=actor,
+            action="client.updated",
+            object_type="client",
+            object_id=info.id,
+            client_id=info.id,
+        )
+
+    existing = {
+        p.key: p
+        for p in session.execute(select(Procedure).where(Procedure.client_id == info.id)).scalars()
+    }
+    for proc in cb.procedures:
+        _sync_procedure(session, info.id, proc, existing.pop(proc.id, None), clock, actor, report)
+    for gone in existing.values():
+        if gone.active:
+            gone.active, gone.updated_at = False, now
+            report.removed.append(f"{info.id}/{gone.key}")
+            audit.record(
+                session,
+                clock,
+                actor=actor,
+                action="procedure.removed",
+                object_type="procedure",
+                object_id=f"{info.id}/{gone.key}",
+                client_id=info.id,
+            )
+
+
+def _sync_procedure(
+    session: Session,
+    client_id: str,
+    proc: ProcedureConfig,
+    row: Procedure | None,
+    clock: Clock,
+    actor: str,
+    report: SyncReport,
+) -> None:
+    now = clock.now()
+    definition = procedure_definition(proc)
+    digest = _digest(definition)
+    name = f"{client_id}/{proc.id}"
+    fields = dict(
+        name=proc.name,
+        kind=proc.kind,
+        cron=proc.schedule.cron,
+        timezone=proc.schedule.timezone,
+        cadence=proc.cadence or cadence_of(proc.schedule.cron),
+        severity=proc.severity,
+        owner=proc.owner,
+        grace_seconds=int(proc.grace.total_seconds()),
+        definition=definition,
+        config_hash=digest,
+    )
+    if row is None:
+        session.add(
+            Procedure(
+                client_id=client_id,
+                key=proc.id,
+                paused=proc.paused,
+                active=True,
+                created_at=now,
+                updated_at=now,
+                **fields,
+            )
+        )
+        report.created.append(name)
+        audit.record(
+            session,
+            clock,
+            actor=actor,
+            action="procedure.created",
+            object_type="procedure",
+            object_id=name,
+            client_id=client_id,
+            details={"hash": digest},
+        )
+        return
+    if row.config_hash == digest and row.active:
+        report.unchanged.append(name)
+        return
+    for key, value in fields.items():
+        setattr(row, key, value)
+    row.active, row.updated_at = True, now
+    report.updated.append(name)
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="procedure.updated",
+        object_type="procedure",
+        object_id=name,
+        client_id=client_id,
+        details={"hash": digest},
+    )
