@@ -10,11 +10,14 @@ from rich.table import Table
 
 from opsbinder.cli import common
 from opsbinder.config.schedules import cadence_of, next_runs
+from opsbinder.store.db import session_scope
+from opsbinder.sync import sync_binder
 
 
 def register(app: typer.Typer) -> None:
     app.command("validate")(validate)
     app.command("schedule")(schedule)
+    app.command("load")(load)
 
 
 def validate(
@@ -60,3 +63,21 @@ def schedule(
             when.strftime("%a %Y-%m-%d %H:%M %Z (%z)"), when.astimezone().strftime("%Y-%m-%d %H:%M")
         )
     common.console.print(table)
+
+
+def load(path: Path | None = typer.Argument(None, help="binder folder")) -> None:
+    """Validate the binder and load it into the store (what flows and the web use at run time)."""
+    binder = common.binder(path)
+    with session_scope(common.store()) as session:
+        report = sync_binder(session, binder, common.clock(), actor=common.actor())
+    for label, names in (
+        ("created", report.created),
+        ("updated", report.updated),
+        ("removed", report.removed),
+    ):
+        for name in names:
+            common.console.print(f"{label:8} {name}")
+    common.console.print(
+        f"{len(report.created)} created, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed"
+    )

@@ -1,0 +1,1 @@
+"""The one adapter between the core and Prefect: everything that imports Prefect lives here."""
