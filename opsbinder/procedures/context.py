@@ -1,0 +1,68 @@
+"""What a procedure kind's `run` receives besides its own config: one seam for time, secrets,
+the store and progress, so the same function runs under Prefect, from the CLI and in tests.
+
+Every kind module exposes `run(ctx: ProcedureContext, proc, system) -> ProcedureResult`, where
+`proc` is the kind's pydantic model and `system` the binder system it names (or None).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from opsbinder.clock import Clock
+from opsbinder.errors import OpsbinderError
+
+Progress = Callable[[int, int | None, str], None]  # done, total (None: unknown), message
+
+
+def _no_progress(done: int, total: int | None, message: str) -> None:
+    return None
+
+
+@dataclass
+class ProcedureContext:
+    client_id: str
+    procedure_id: str
+    clock: Clock
+    store: Engine
+    dry_run: bool = False
+    approve: bool = False
+    actor: str = "scheduler"
+    flow_run_id: str | None = None
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    progress: Progress = _no_progress
+
+    def secret(self, variable: str, *, field_name: str) -> str:
+        """The value of an environment variable the binder names; never logged."""
+        value = self.environ.get(variable)
+        if not value:
+            raise OpsbinderError(
+                f"{self.client_id}/{self.procedure_id}: {field_name} names the environment "
+                f"variable {variable}, which is not set"
+            )
+        return value
+
+    def expand(self, path: str) -> str:
+        """Paths in binders may use ${VARIABLES}; an unset one is an error, not an empty string."""
+        expanded = (
+            os.path.expandvars(path) if self.environ is os.environ else _expand(path, self.environ)
+        )
+        if "$" in expanded:
+            raise OpsbinderError(
+                f"{self.client_id}/{self.procedure_id}: path {path!r} uses a variable that is not set"
+            )
+        return expanded
+
+
+def _expand(path: str, environ: Mapping[str, str]) -> str:
+    import re
+
+    return re.sub(
+        r"\$\{(\w+)\}|\$(\w+)",
+        lambda m: environ.get(m.group(1) or m.group(2), m.group(0)),
+        path,
+    )
