@@ -1,9 +1,172 @@
-"""Commands of this area are added by its issue; this module registers nothing yet."""
+"""`opsbinder serve`, `deploy`, `pause` and `resume`: the binder's schedules in Prefect."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import typer
+
+from opsbinder.cli import common
+from opsbinder.errors import OpsbinderError
+from opsbinder.pauses import PauseTarget, find_procedure, set_paused
+from opsbinder.store.db import session_scope
+from opsbinder.sync import sync_binder
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.command("serve")(serve)
+    app.command("deploy")(deploy)
+    app.command("pause")(pause)
+    app.command("resume")(resume)
+
+
+def _load_if_given(path: Path | None) -> None:
+    """Load the binder into the store first when there is one; otherwise use the store as is."""
+    folder = common.config_dir(path)
+    if path is None and not folder.is_dir():
+        return
+    binder = common.binder(path)
+    with session_scope(common.store()) as session:
+        sync_binder(session, binder, common.clock(), actor=common.actor())
+
+
+def _specs(sweepers: bool = True):  # type: ignore[no-untyped-def]
+    from deployments.build import build_specs
+
+    os.chdir(PROJECT_ROOT)  # entrypoints are paths relative to the project
+    return build_specs(common.store(), sweepers=sweepers)
+
+
+def serve(
+    path: Path | None = common.ConfigDirOption,
+    limit: int | None = typer.Option(None, help="most flow runs at once"),
+) -> None:
+    """Run every schedule of the binder in this process (the embedded default)."""
+    from deployments.serve import serve_all
+
+    _load_if_given(path)
+    specs = _specs()
+    common.console.print(f"serving {len(specs)} deployments; Ctrl-C stops")
+    serve_all(specs, limit=limit)
+
+
+def deploy(
+    path: Path | None = common.ConfigDirOption,
+    work_pool: str | None = typer.Option(None, "--work-pool", help="Prefect process work pool"),
+    check: bool = typer.Option(False, "--check", help="only report drift; exit 1 if any"),
+    prefect_yaml: Path | None = typer.Option(
+        None, "--prefect-yaml", help="write a prefect.yaml for `prefect deploy` to this file"
+    ),
+) -> None:
+    """Register the binder's deployments with the Prefect server at PREFECT_API_URL."""
+    from opsbinder.orchestrator import deployments as orch
+    from opsbinder.orchestrator.specs import drift
+
+    _load_if_given(path)
+    specs = _specs()
+    if prefect_yaml is not None:
+        from deployments.prefect_yaml import render
+
+        prefect_yaml.write_text(render(specs, work_pool=work_pool or "opsbinder"))
+        common.console.print(f"wrote {prefect_yaml} ({len(specs)} deployments)")
+        return
+    if check:
+        found = drift(specs, orch.read_ours())
+        for item in found:
+            common.console.print(str(item), markup=False)
+        if found:
+            common.err_console.print(f"{len(found)} difference(s) between binder and server")
+            raise typer.Exit(1)
+        common.console.print(f"no drift: {len(specs)} deployments match the binder")
+        return
+    if not work_pool:
+        raise OpsbinderError("give --work-pool NAME (or --check, or --prefect-yaml FILE)")
+    report = orch.apply(specs, work_pool=work_pool, project_root=PROJECT_ROOT)
+    for label, names in (
+        ("created", report.created),
+        ("updated", report.updated),
+        ("removed", report.removed),
+        ("kept paused", report.kept_paused),
+    ):
+        for name in names:
+            common.console.print(f"{label:12} {name}", markup=False)
+    common.console.print(
+        f"{len(report.created)} created, {len(report.updated)} updated, "
+        f"{len(report.removed)} removed on work pool {work_pool!r}"
+    )
+
+
+def _target(procedure: str | None, client: str | None) -> PauseTarget:
+    if procedure is None and client is None:
+        raise OpsbinderError("name a PROCEDURE or give --client X")
+    if procedure is None:
+        return PauseTarget(client_id=str(client), procedure_key=None)
+    with session_scope(common.store()) as session:
+        row = find_procedure(session, procedure, client)
+        return PauseTarget(client_id=row.client_id, procedure_key=row.key)
+
+
+def _switch(procedure: str | None, client: str | None, paused: bool) -> None:
+    target = _target(procedure, client)
+    with session_scope(common.store()) as session:
+        changed = set_paused(session, target, paused, common.clock(), common.actor())
+    word = "paused" if paused else "resumed"
+    common.console.print(
+        f"{target.label} {word} in the store" if changed else f"{target.label} already {word}"
+    )
+    if not os.environ.get("PREFECT_API_URL"):
+        common.console.print(
+            "no PREFECT_API_URL: `opsbinder serve` picks this up when it is (re)started"
+        )
+        return
+    from deployments.build import for_client, for_procedure
+    from opsbinder.orchestrator import deployments as orch
+
+    server = orch.read_ours()
+    if target.procedure_key:
+        hits = for_procedure(server, target.client_id, target.procedure_key)
+    else:
+        hits = for_client(server, target.client_id)
+    if not paused:
+        hits = _still_paused_elsewhere(hits, target)
+    for name in orch.set_paused(hits, paused):
+        common.console.print(f"  {word} on the server: {name}", markup=False)
+
+
+def _still_paused_elsewhere(hits, target: PauseTarget):  # type: ignore[no-untyped-def]
+    """Resuming a client leaves procedures paused on their own paused; and the other way round."""
+    from sqlalchemy import select
+
+    from opsbinder.store.models import Client, Procedure
+
+    with session_scope(common.store()) as session:
+        client = session.get(Client, target.client_id)
+        if client is not None and client.paused:
+            return []
+        paused_keys = set(
+            session.execute(
+                select(Procedure.key).where(
+                    Procedure.client_id == target.client_id, Procedure.paused.is_(True)
+                )
+            ).scalars()
+        )
+    return [h for h in hits if h.tag_value("procedure") not in paused_keys]
+
+
+def pause(
+    procedure: str | None = typer.Argument(None, help="procedure id"),
+    client: str | None = typer.Option(None, "--client", help="the client (all of it if alone)"),
+) -> None:
+    """Pause a procedure, or every procedure of a client: no scheduled run starts until resumed."""
+    _switch(procedure, client, True)
+
+
+def resume(
+    procedure: str | None = typer.Argument(None, help="procedure id"),
+    client: str | None = typer.Option(None, "--client", help="the client (all of it if alone)"),
+) -> None:
+    """Resume what `opsbinder pause` paused."""
+    _switch(procedure, client, False)

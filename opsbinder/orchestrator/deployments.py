@@ -1,0 +1,197 @@
+"""Every call opsbinder makes to Prefect about deployments: create, update, delete, pause, read.
+
+Only deployments tagged `opsbinder` are touched. The server's schedules are read before anything
+is written so that a schedule (or a deployment) a person paused stays paused after a re-deploy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prefect import get_client
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
+from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
+from prefect.exceptions import ObjectNotFound
+from prefect.schedules import Cron, Interval, Schedule
+from prefect.utilities.asyncutils import run_coro_as_sync
+
+from opsbinder.errors import OpsbinderError
+from opsbinder.orchestrator.specs import (
+    OURS,
+    DeploymentSpec,
+    ScheduleSpec,
+    keep_operator_pauses,
+)
+
+
+class OrchestratorUnavailable(OpsbinderError):
+    """The Prefect API could not be reached."""
+
+    exit_code = 4
+
+
+@dataclass
+class ApplyReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    kept_paused: list[str] = field(default_factory=list)
+
+
+def to_prefect_schedule(spec: ScheduleSpec) -> Schedule:
+    if spec.cron:
+        return Cron(spec.cron, timezone=spec.timezone, active=spec.active, slug=spec.slug)
+    assert spec.interval_seconds is not None
+    return Interval(
+        spec.interval_seconds, timezone=spec.timezone, active=spec.active, slug=spec.slug
+    )
+
+
+def _schedule_from_server(item: Any) -> ScheduleSpec:
+    sched = item.schedule
+    slug = item.slug or "binder"
+    if isinstance(sched, CronSchedule):
+        return ScheduleSpec(
+            cron=sched.cron, timezone=sched.timezone or "UTC", active=item.active, slug=slug
+        )
+    if isinstance(sched, IntervalSchedule):
+        return ScheduleSpec(
+            interval_seconds=int(sched.interval.total_seconds()),
+            timezone=sched.timezone or "UTC",
+            active=item.active,
+            slug=slug,
+        )
+    return ScheduleSpec(cron=str(sched), active=item.active, slug=slug)
+
+
+async def _read_ours() -> list[DeploymentSpec]:
+    async with get_client() as client:
+        rows = await client.read_deployments(
+            deployment_filter=DeploymentFilter(tags=DeploymentFilterTags(all_=[OURS]))
+        )
+        flow_names: dict[Any, str] = {}
+        found = []
+        for row in rows:
+            if row.flow_id not in flow_names:
+                flow_names[row.flow_id] = (await client.read_flow(row.flow_id)).name
+            found.append(
+                DeploymentSpec(
+                    flow_name=flow_names[row.flow_id],
+                    name=row.name,
+                    entrypoint=row.entrypoint or "",
+                    parameters=dict(row.parameters or {}),
+                    tags=tuple(row.tags or ()),
+                    schedules=tuple(_schedule_from_server(s) for s in row.schedules),
+                    paused=bool(row.paused),
+                    description=row.description or "",
+                    id=str(row.id),
+                )
+            )
+        return sorted(found, key=lambda d: d.full_name)
+
+
+def read_ours() -> list[DeploymentSpec]:
+    """opsbinder's deployments as the server has them now."""
+    try:
+        return run_coro_as_sync(_read_ours())
+    except (OSError, RuntimeError) as exc:
+        raise OrchestratorUnavailable(f"the Prefect API is not reachable: {exc}") from exc
+    except Exception as exc:  # httpx errors do not share a base with OSError
+        if type(exc).__module__.startswith("httpx"):
+            raise OrchestratorUnavailable(f"the Prefect API is not reachable: {exc}") from exc
+        raise
+
+
+def apply(wanted: list[DeploymentSpec], *, work_pool: str, project_root: Path) -> ApplyReport:
+    """Make the server match the binder: create, update, and delete what the binder dropped.
+
+    Re-deploying the same name upserts the deployment; Prefect then deletes the auto-scheduled
+    runs of the old schedule before making new ones, so runs are never doubled.
+    """
+    from prefect import Flow
+
+    current = {d.full_name: d for d in read_ours()}
+    report = ApplyReport()
+    flows: dict[str, Any] = {}
+    for spec in wanted:
+        old = current.get(spec.full_name)
+        send = keep_operator_pauses(spec, old)
+        if old is not None and (send.paused != spec.paused or send.schedules != spec.schedules):
+            report.kept_paused.append(spec.full_name)
+        if spec.entrypoint not in flows:
+            flows[spec.entrypoint] = Flow.from_source(
+                source=str(project_root), entrypoint=spec.entrypoint
+            )
+        flows[spec.entrypoint].deploy(
+            name=spec.name,
+            work_pool_name=work_pool,
+            build=False,
+            push=False,
+            schedules=[to_prefect_schedule(s) for s in send.schedules],
+            paused=send.paused,
+            parameters=spec.parameters,
+            tags=list(spec.tags),
+            description=spec.description,
+            print_next_steps=False,
+            ignore_warnings=True,
+        )
+        (report.updated if old else report.created).append(spec.full_name)
+    names = {s.full_name for s in wanted}
+    gone = [d for d in current.values() if d.full_name not in names]
+    run_coro_as_sync(_delete([d.id for d in gone if d.id]))
+    report.removed.extend(d.full_name for d in gone)
+    return report
+
+
+async def _delete(ids: list[str]) -> None:
+    async with get_client() as client:
+        for deployment_id in ids:
+            try:
+                await client.delete_deployment(deployment_id)  # type: ignore[arg-type]
+            except ObjectNotFound:
+                continue
+
+
+async def _set_paused(ids: list[str], paused: bool) -> None:
+    async with get_client() as client:
+        for deployment_id in ids:
+            if paused:
+                await client.pause_deployment(deployment_id)
+            else:
+                await client.resume_deployment(deployment_id)
+            # a person may also have switched schedules off; resume means run on schedule again
+            if not paused:
+                for sched in await client.read_deployment_schedules(deployment_id):  # type: ignore[arg-type]
+                    if not sched.active:
+                        await client.update_deployment_schedule(
+                            deployment_id,  # type: ignore[arg-type]
+                            sched.id,
+                            active=True,
+                        )
+
+
+def set_paused(specs: list[DeploymentSpec], paused: bool) -> list[str]:
+    """Pause (or resume) the given deployments on the server; returns the names touched.
+
+    Prefect deletes the not-yet-started scheduled runs of a paused deployment, so pausing stops
+    the runs already queued as well as future ones.
+    """
+    ids = [s.id for s in specs if s.id]
+    run_coro_as_sync(_set_paused(ids, paused))
+    return [s.full_name for s in specs if s.id]
+
+
+def ensure_process_pool(name: str) -> None:
+    """Create a process work pool of that name unless it exists (tests, first setup)."""
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    async def _go() -> None:
+        async with get_client() as client:
+            try:
+                await client.read_work_pool(name)
+            except ObjectNotFound:
+                await client.create_work_pool(WorkPoolCreate(name=name, type="process"))
+
+    run_coro_as_sync(_go())
