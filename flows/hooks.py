@@ -1,1 +1,89 @@
-"""State hooks of every procedure flow: they record, the sweepers escalate (see issue 4)."""
+"""State hooks of every procedure flow: they record, the sweepers escalate.
+
+Attach with `@flow(on_failure=[on_failure], on_crashed=[on_crashed], on_completion=[on_completion])`.
+The flow's parameters must carry `client_id` and `procedure_id` (bundles may omit the procedure:
+their dedup key is then "{client}/{flow name}").
+
+A hook never raises into Prefect. If the store cannot be written, the report goes to the local
+spool (opsbinder.spool) and `opsbinder outbox replay` or the spool sweeper puts it in later.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from opsbinder.clock import SystemClock
+from opsbinder.hook_reports import HookReport, apply
+from opsbinder.orchestrator import flow_runs
+from opsbinder.settings import get_settings
+from opsbinder.spool import write as spool_write
+from opsbinder.store.db import default_engine, session_scope
+
+log = logging.getLogger("opsbinder.hooks")
+
+
+def _report(kind: str, flow: Any, flow_run: Any, state: Any) -> HookReport | None:
+    params = dict(getattr(flow_run, "parameters", None) or {})
+    client_id = params.get("client_id")
+    if not client_id:
+        return None  # not a procedure flow: nothing to file it under
+    flow_run_id = str(flow_run.id) if getattr(flow_run, "id", None) else None
+    message = ""
+    if kind == "failure":
+        message = str(getattr(state, "message", "") or "")[:4000]
+    return HookReport(
+        kind=kind,
+        client_id=str(client_id),
+        procedure_key=params.get("procedure_id") or params.get("procedure_key"),
+        flow_run_id=flow_run_id,
+        state_name=str(getattr(state, "name", "") or ""),
+        at=SystemClock().now().isoformat(),
+        message=message,
+        flow_name=str(getattr(flow, "name", "") or ""),
+        link=flow_runs.ui_link(flow_run_id) if kind == "failure" else None,
+        log_lines=flow_runs.last_log_lines(flow_run_id) if kind == "failure" else [],
+    )
+
+
+def record(report: HookReport) -> str:
+    """Into the store, else into the spool. Returns where it went: "store" or "spool"."""
+    try:
+        with session_scope(default_engine()) as session:
+            apply(session, SystemClock(), report)
+        return "store"
+    except Exception as exc:
+        log.warning("store unreachable (%s); spooling the %s report", exc, report.kind)
+        spool_write(get_settings().spool, report.to_json())
+        return "spool"
+
+
+def _hook(kind: str, flow: Any, flow_run: Any, state: Any) -> None:
+    try:
+        report = _report(kind, flow, flow_run, state)
+        if report is not None:
+            record(report)
+    except Exception:  # the last resort: never raise into Prefect
+        log.exception("opsbinder %s hook failed", kind)
+
+
+def on_failure(flow: Any, flow_run: Any, state: Any) -> None:
+    """Failed and TimedOut runs (after retries are exhausted)."""
+    _hook("failure", flow, flow_run, state)
+
+
+def on_crashed(flow: Any, flow_run: Any, state: Any) -> None:
+    """Crashed runs (SIGTERM, infrastructure); a SIGKILL leaves no hook: see opsbinder.missed."""
+    _hook("failure", flow, flow_run, state)
+
+
+def on_completion(flow: Any, flow_run: Any, state: Any) -> None:
+    """A success closes the procedure's open incident when the procedure says auto_resolve."""
+    _hook("success", flow, flow_run, state)
+
+
+HOOKS: dict[str, Any] = {
+    "on_failure": [on_failure],
+    "on_crashed": [on_crashed],
+    "on_completion": [on_completion],
+}

@@ -1,0 +1,107 @@
+"""A local spool for what hooks could not write to the store: JSON lines, appended and fsynced.
+
+Writers append to `pending.jsonl` under an flock. A replay takes the lock, renames the file to
+a batch of its own (so writers keep appending to a fresh file), applies every record in its own
+transaction and deletes the batch only when all of it went in. Records are idempotent (see
+hook_reports), so a replay interrupted half-way is simply replayed again.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PENDING = "pending.jsonl"
+
+
+@contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def write(directory: Path, record: dict[str, Any]) -> Path:
+    """Append one record durably: the line is on disk when this returns."""
+    line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode()
+    path = directory / PENDING
+    with _locked(directory):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    return path
+
+
+def _take_batch(directory: Path) -> None:
+    with _locked(directory):
+        pending = directory / PENDING
+        if pending.exists() and pending.stat().st_size > 0:
+            os.replace(pending, directory / f"batch-{uuid.uuid4().hex}.jsonl")
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    records = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a torn last line from a crash mid-write: nothing of it was promised
+    return records
+
+
+def pending_count(directory: Path) -> int:
+    if not directory.exists():
+        return 0
+    return sum(len(_read(p)) for p in sorted(directory.glob("*.jsonl")))
+
+
+@dataclass
+class ReplayReport:
+    applied: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def replay(directory: Path, apply: Callable[[dict[str, Any]], None]) -> ReplayReport:
+    """Apply every spooled record; `apply` commits each one (and raises if it could not)."""
+    report = ReplayReport()
+    if not directory.exists():
+        return report
+    _take_batch(directory)
+    for batch in sorted(directory.glob("batch-*.jsonl")):
+        ok = True
+        for record in _read(batch):
+            try:
+                apply(record)
+                report.applied += 1
+            except Exception as exc:  # the store may still be away: keep the batch, stop
+                ok = False
+                report.failed += 1
+                report.errors.append(f"{type(exc).__name__}: {exc}"[:300])
+                break
+        if not ok:
+            break
+        batch.unlink()
+    return report
