@@ -13,7 +13,7 @@ class ProcedureResult:
     status: Status
     summary: str
     metrics: dict[str, Any] = field(default_factory=dict)
-    findings: list[str] = field(default_factory=list, doc="each a clear reason, for failures")
+    findings: list[str] = field(default_factory=list)  # each a clear reason, for failures
 
     @property
     def failed(self) -> bool:
