@@ -1,0 +1,103 @@
+"""The report's charts as inline SVG (pygal), without scripts or anything fetched from the web."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pygal
+from pygal.style import Style
+
+from opsbinder.reports.report import Report
+
+STYLE = Style(
+    background="transparent",
+    plot_background="transparent",
+    foreground="#333",
+    foreground_strong="#111",
+    foreground_subtle="#ddd",
+    opacity=".9",
+    opacity_hover="1",
+    colors=("#2e7d32", "#c62828", "#ef6c00", "#1565c0", "#6a1b9a", "#9e9e9e"),
+    font_family="system-ui, -apple-system, 'Segoe UI', sans-serif",
+    label_font_size=12,
+    major_label_font_size=12,
+    legend_font_size=13,
+    title_font_size=15,
+    value_font_size=11,
+)
+SEVERITY_COLORS = ("#b71c1c", "#e65100", "#f9a825", "#78909c")
+
+
+def _config(**extra: Any) -> dict[str, Any]:
+    base: dict[str, Any] = dict(
+        style=STYLE,
+        js=[],  # pygal links its tooltip script from the web by default; the file stays offline
+        disable_xml_declaration=True,
+        width=720,
+        height=300,
+        legend_at_bottom=True,
+        legend_at_bottom_columns=4,
+        margin=12,
+        show_y_guides=True,
+        print_values=False,
+    )
+    base.update(extra)
+    return base
+
+
+def _svg(chart: Any) -> str:
+    return str(chart.render(is_unicode=True))
+
+
+def _pct(value: float | None) -> float | None:
+    return None if value is None else round(value * 100, 1)
+
+
+def rates_trend(report: Report) -> str:
+    chart = pygal.Line(
+        **_config(title="Success and on-time rate by month (%)", range=(0, 100), dots_size=4)
+    )
+    chart.x_labels = [t.month for t in report.trend]
+    chart.add("success rate", [_pct(t.figures.success_rate) for t in report.trend])
+    chart.add("on time", [_pct(t.figures.on_time_rate) for t in report.trend])
+    return _svg(chart)
+
+
+def runs_trend(report: Report) -> str:
+    chart = pygal.StackedBar(**_config(title="Runs by month"))
+    chart.x_labels = [t.month for t in report.trend]
+    chart.add("ok", [t.figures.ok for t in report.trend])
+    chart.add("failed", [t.figures.failed for t in report.trend])
+    chart.add("missed", [t.figures.missed for t in report.trend])
+    return _svg(chart)
+
+
+def incidents_trend(report: Report) -> str:
+    style = Style(**{**STYLE.__dict__, "colors": SEVERITY_COLORS})
+    chart = pygal.StackedBar(**_config(title="Incidents opened by severity", style=style))
+    chart.x_labels = [t.month for t in report.trend]
+    for sev in ("sev1", "sev2", "sev3", "sev4"):
+        chart.add(sev, [t.figures.incidents.get(sev, 0) for t in report.trend])
+    return _svg(chart)
+
+
+def procedures_bar(report: Report) -> str:
+    lines = report.procedures[:40]
+    height = max(220, 34 * len(lines) + 90)
+    chart = pygal.HorizontalStackedBar(
+        **_config(title=f"Runs per procedure in {report.month}", height=height)
+    )
+    chart.x_labels = [f"{p.client_id}/{p.key}" if len(report.clients) > 1 else p.key for p in lines]
+    chart.add("ok", [p.figures.ok for p in lines])
+    chart.add("failed", [p.figures.failed for p in lines])
+    chart.add("missed", [p.figures.missed for p in lines])
+    return _svg(chart)
+
+
+def all_charts(report: Report) -> dict[str, str]:
+    return {
+        "rates": rates_trend(report),
+        "runs": runs_trend(report),
+        "incidents": incidents_trend(report),
+        "procedures": procedures_bar(report),
+    }

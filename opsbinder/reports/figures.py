@@ -1,0 +1,236 @@
+"""The figures of a manager's report, computed by the database (GROUP BY), never by loading runs.
+
+Definitions, so a reader of the report can check them:
+- runs: executions of the period (started in it), dry runs left out; skipped and missed rows
+  are counted apart.
+- success rate: ok / (ok + failed + crashed + timed out + cancelled).
+- on-time rate: scheduled runs that started within the procedure's grace of their scheduled
+  time, over all scheduled runs that were due (missed ones included, skipped ones not).
+- MTTA / MTTR: mean seconds from an incident's opening to its acknowledgement / resolution, over
+  the incidents opened in the period that were acknowledged / resolved.
+- Severity-1 update punctuality: status updates of sev1 incidents posted in the period no later
+  than the time the previous update promised (its next_update_at), over all such updates.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, and_, case, cast, func, literal, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
+
+from opsbinder.store.models import Incident, Procedure, Run, StatusUpdate
+
+FAILED = ("failed", "crashed", "timed_out", "cancelled")
+SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
+
+
+@dataclass
+class Figures:
+    """Additive counts and sums: a client's figures are the sum of its procedures'."""
+
+    runs: int = 0
+    ok: int = 0
+    failed: int = 0
+    skipped: int = 0
+    missed: int = 0
+    due: int = 0
+    on_time: int = 0
+    rows_purged: int = 0
+    bytes_archived: int = 0
+    incidents: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SEVERITIES, 0))
+    acked: int = 0
+    ack_seconds: float = 0.0
+    resolved: int = 0
+    resolve_seconds: float = 0.0
+    updates_due: int = 0
+    updates_on_time: int = 0
+
+    def add(self, other: Figures) -> None:
+        for f in fields(self):
+            if f.name == "incidents":
+                for sev, n in other.incidents.items():
+                    self.incidents[sev] = self.incidents.get(sev, 0) + n
+            else:
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    @property
+    def success_rate(self) -> float | None:
+        finished = self.ok + self.failed
+        return self.ok / finished if finished else None
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self.on_time / self.due if self.due else None
+
+    @property
+    def mtta_seconds(self) -> float | None:
+        return self.ack_seconds / self.acked if self.acked else None
+
+    @property
+    def mttr_seconds(self) -> float | None:
+        return self.resolve_seconds / self.resolved if self.resolved else None
+
+    @property
+    def update_punctuality(self) -> float | None:
+        return self.updates_on_time / self.updates_due if self.updates_due else None
+
+    @property
+    def incident_count(self) -> int:
+        return sum(self.incidents.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "runs": self.runs,
+            "ok": self.ok,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "missed": self.missed,
+            "success_rate": self.success_rate,
+            "on_time_rate": self.on_time_rate,
+            "rows_purged": self.rows_purged,
+            "bytes_archived": self.bytes_archived,
+            "incidents": dict(self.incidents),
+            "mtta_seconds": self.mtta_seconds,
+            "mttr_seconds": self.mttr_seconds,
+            "sev1_updates_due": self.updates_due,
+            "sev1_updates_on_time": self.updates_on_time,
+            "sev1_update_punctuality": self.update_punctuality,
+        }
+
+
+def seconds_between(dialect: str, later: Any, earlier: Any) -> ColumnElement[float]:
+    if dialect == "postgresql":
+        return func.extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * literal(86400.0)
+
+
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _metric(name: str) -> ColumnElement[float]:
+    return func.coalesce(func.sum(cast(Run.metrics[name].as_float(), Float)), 0)
+
+
+def run_figures(
+    conn: Connection, start: datetime, end: datetime, client_ids: list[str] | None
+) -> dict[int, Figures]:
+    """Per procedure id: one GROUP BY over the period's runs (index on client, started_at)."""
+    dialect = conn.dialect.name
+    late_by = seconds_between(dialect, Run.started_at, Run.scheduled_for)
+    due = and_(Run.scheduled_for.is_not(None), Run.outcome != "skipped")
+    query = (
+        select(
+            Run.procedure_id,
+            _count(Run.outcome.not_in(("missed", "skipped"))).label("runs"),
+            _count(Run.outcome == "ok").label("ok"),
+            _count(Run.outcome.in_(FAILED)).label("failed"),
+            _count(Run.outcome == "skipped").label("skipped"),
+            _count(Run.outcome == "missed").label("missed"),
+            _count(due).label("due"),
+            _count(and_(due, Run.outcome != "missed", late_by <= Procedure.grace_seconds)).label(
+                "on_time"
+            ),
+            _metric("rows_deleted").label("rows_purged"),
+            _metric("bytes_archived").label("bytes_archived"),
+        )
+        .join(Procedure, Procedure.id == Run.procedure_id)
+        .where(Run.started_at >= start, Run.started_at < end, Run.dry_run.is_(False))
+        .group_by(Run.procedure_id)
+    )
+    if client_ids is not None:
+        query = query.where(Run.client_id.in_(client_ids))
+    out: dict[int, Figures] = {}
+    for row in conn.execute(query):
+        out[row.procedure_id] = Figures(
+            runs=int(row.runs),
+            ok=int(row.ok),
+            failed=int(row.failed),
+            skipped=int(row.skipped),
+            missed=int(row.missed),
+            due=int(row.due),
+            on_time=int(row.on_time),
+            rows_purged=int(row.rows_purged or 0),
+            bytes_archived=int(row.bytes_archived or 0),
+        )
+    return out
+
+
+def incident_figures(
+    conn: Connection, start: datetime, end: datetime, client_ids: list[str] | None
+) -> dict[tuple[str, int | None], Figures]:
+    """Per (client, procedure id or None): incidents opened in the period, by severity."""
+    dialect = conn.dialect.name
+    to_ack = seconds_between(dialect, Incident.acknowledged_at, Incident.opened_at)
+    to_resolve = seconds_between(dialect, Incident.resolved_at, Incident.opened_at)
+    query = (
+        select(
+            Incident.client_id,
+            Incident.procedure_id,
+            Incident.severity,
+            func.count().label("n"),
+            func.count(Incident.acknowledged_at).label("acked"),
+            func.coalesce(func.sum(to_ack), 0).label("ack_seconds"),
+            func.count(Incident.resolved_at).label("resolved"),
+            func.coalesce(func.sum(to_resolve), 0).label("resolve_seconds"),
+        )
+        .where(Incident.opened_at >= start, Incident.opened_at < end)
+        .group_by(Incident.client_id, Incident.procedure_id, Incident.severity)
+    )
+    if client_ids is not None:
+        query = query.where(Incident.client_id.in_(client_ids))
+    out: dict[tuple[str, int | None], Figures] = defaultdict(Figures)
+    for row in conn.execute(query):
+        fig = out[(row.client_id, row.procedure_id)]
+        fig.incidents[row.severity] = fig.incidents.get(row.severity, 0) + int(row.n)
+        fig.acked += int(row.acked)
+        fig.ack_seconds += float(row.ack_seconds or 0)
+        fig.resolved += int(row.resolved)
+        fig.resolve_seconds += float(row.resolve_seconds or 0)
+    return out
+
+
+def update_figures(
+    conn: Connection, start: datetime, end: datetime, client_ids: list[str] | None
+) -> dict[tuple[str, int | None], Figures]:
+    """Sev1 status updates posted in the period, each against the promise of the one before."""
+    ordered = (
+        select(
+            StatusUpdate.incident_id,
+            StatusUpdate.posted_at,
+            func.lag(StatusUpdate.next_update_at)
+            .over(partition_by=StatusUpdate.incident_id, order_by=StatusUpdate.seq)
+            .label("promised"),
+        )
+        .where(StatusUpdate.corrects_seq.is_(None))
+        .subquery()
+    )
+    query = (
+        select(
+            Incident.client_id,
+            Incident.procedure_id,
+            func.count().label("due"),
+            _count(ordered.c.posted_at <= ordered.c.promised).label("on_time"),
+        )
+        .join(Incident, Incident.id == ordered.c.incident_id)
+        .where(
+            Incident.severity == "sev1",
+            ordered.c.promised.is_not(None),
+            ordered.c.posted_at >= start,
+            ordered.c.posted_at < end,
+        )
+        .group_by(Incident.client_id, Incident.procedure_id)
+    )
+    if client_ids is not None:
+        query = query.where(Incident.client_id.in_(client_ids))
+    out: dict[tuple[str, int | None], Figures] = defaultdict(Figures)
+    for row in conn.execute(query):
+        fig = out[(row.client_id, row.procedure_id)]
+        fig.updates_due += int(row.due)
+        fig.updates_on_time += int(row.on_time)
+    return out

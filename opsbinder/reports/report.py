@@ -1,0 +1,199 @@
+"""A month's report for one client (or all): figures per procedure, per client, and the trend."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, select
+
+from opsbinder.errors import NotFound, OpsbinderError
+from opsbinder.reports.figures import (
+    Figures,
+    incident_figures,
+    run_figures,
+    update_figures,
+)
+from opsbinder.store.models import Client, Procedure
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+@dataclass(frozen=True)
+class Month:
+    year: int
+    month: int
+
+    @classmethod
+    def parse(cls, text: str) -> Month:
+        match = _MONTH.match(text.strip())
+        if not match:
+            raise OpsbinderError(f"--month must look like 2026-10 (year-month), got {text!r}")
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    def shift(self, months: int) -> Month:
+        index = self.year * 12 + self.month - 1 + months
+        return Month(index // 12, index % 12 + 1)
+
+    def bounds(self, tz: str) -> tuple[datetime, datetime]:
+        """The month in the client's own calendar, as UTC instants [start, end)."""
+        zone = ZoneInfo(tz)
+        nxt = self.shift(1)
+        start = datetime(self.year, self.month, 1, tzinfo=zone).astimezone(UTC)
+        end = datetime(nxt.year, nxt.month, 1, tzinfo=zone).astimezone(UTC)
+        return start, end
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+
+@dataclass
+class ProcedureLine:
+    client_id: str
+    key: str
+    name: str
+    kind: str
+    severity: str
+    figures: Figures
+
+
+@dataclass
+class ClientLine:
+    client_id: str
+    name: str
+    timezone: str
+    figures: Figures
+
+
+@dataclass
+class TrendPoint:
+    month: str
+    figures: Figures
+
+
+@dataclass
+class Report:
+    month: str
+    timezone: str
+    start: datetime
+    end: datetime
+    generated_at: datetime
+    clients: list[ClientLine]
+    procedures: list[ProcedureLine]
+    trend: list[TrendPoint] = field(default_factory=list)
+
+    @property
+    def total(self) -> Figures:
+        total = Figures()
+        for line in self.clients:
+            total.add(line.figures)
+        return total
+
+    @property
+    def title(self) -> str:
+        if len(self.clients) == 1:
+            return f"{self.clients[0].name} — operations report {self.month}"
+        return f"Operations report {self.month} — {len(self.clients)} clients"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "month": self.month,
+            "timezone": self.timezone,
+            "period": {"start": self.start.isoformat(), "end": self.end.isoformat()},
+            "generated_at": self.generated_at.isoformat(),
+            "total": self.total.as_dict(),
+            "clients": [
+                {"client": c.client_id, "name": c.name, **c.figures.as_dict()} for c in self.clients
+            ],
+            "procedures": [
+                {
+                    "client": p.client_id,
+                    "procedure": p.key,
+                    "name": p.name,
+                    "kind": p.kind,
+                    "severity": p.severity,
+                    **p.figures.as_dict(),
+                }
+                for p in self.procedures
+            ],
+            "trend": [{"month": t.month, **t.figures.as_dict()} for t in self.trend],
+        }
+
+
+def _period(
+    engine: Engine, start: datetime, end: datetime, client_ids: list[str] | None
+) -> tuple[dict[int, Figures], dict[tuple[str, int | None], Figures]]:
+    """Run figures per procedure, incident and update figures per (client, procedure)."""
+    with engine.connect() as conn:
+        runs = run_figures(conn, start, end, client_ids)
+        incidents = incident_figures(conn, start, end, client_ids)
+        for key, fig in update_figures(conn, start, end, client_ids).items():
+            incidents.setdefault(key, Figures()).add(fig)
+    return runs, incidents
+
+
+def build_report(
+    engine: Engine,
+    month: Month,
+    *,
+    client_id: str | None = None,
+    trend_months: int = 6,
+    now: datetime | None = None,
+) -> Report:
+    with engine.connect() as conn:
+        client_query = select(Client).order_by(Client.id)
+        if client_id is not None:
+            client_query = client_query.where(Client.id == client_id)
+        clients = list(conn.execute(client_query))
+        if client_id is not None and not clients:
+            raise NotFound(f"no client {client_id!r} in the store")
+        proc_query = select(Procedure).order_by(Procedure.client_id, Procedure.key)
+        if client_id is not None:
+            proc_query = proc_query.where(Procedure.client_id == client_id)
+        procedures = list(conn.execute(proc_query))
+    tz = clients[0].timezone if client_id is not None else "UTC"
+    ids = [client_id] if client_id is not None else None
+    start, end = month.bounds(tz)
+    runs, incidents = _period(engine, start, end, ids)
+
+    proc_lines: list[ProcedureLine] = []
+    by_client: dict[str, Figures] = {c.id: Figures() for c in clients}
+    for p in procedures:
+        fig = Figures()
+        fig.add(runs.get(p.id, Figures()))
+        fig.add(incidents.get((p.client_id, p.id), Figures()))
+        if not p.active and fig.runs == 0 and fig.incident_count == 0 and fig.missed == 0:
+            continue  # removed from the binder and nothing to say about it this month
+        proc_lines.append(ProcedureLine(p.client_id, p.key, p.name, p.kind, p.severity, fig))
+        by_client[p.client_id].add(fig)
+    for (cid, pid), fig in incidents.items():
+        if pid is None and cid in by_client:  # incidents raised by hand, not by a procedure
+            by_client[cid].add(fig)
+
+    trend = []
+    for back in range(trend_months, 0, -1):
+        earlier = month.shift(-back)
+        t_start, t_end = earlier.bounds(tz)
+        t_runs, t_incidents = _period(engine, t_start, t_end, ids)
+        fig = Figures()
+        for f in (*t_runs.values(), *t_incidents.values()):
+            fig.add(f)
+        trend.append(TrendPoint(str(earlier), fig))
+    current = Figures()
+    for line in by_client.values():
+        current.add(line)
+    trend.append(TrendPoint(str(month), current))
+
+    return Report(
+        month=str(month),
+        timezone=tz,
+        start=start,
+        end=end,
+        generated_at=now or datetime.now(UTC),
+        clients=[ClientLine(c.id, c.name, c.timezone, by_client[c.id]) for c in clients],
+        procedures=proc_lines,
+        trend=trend,
+    )
