@@ -9,7 +9,7 @@ Naive datetimes in a binder are the client's wall-clock time (`client.timezone`)
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from opsbinder.config.models import ClientBinder, MaintenanceWindow
@@ -35,8 +35,13 @@ def _applies(procedures: list[str], procedure_id: str) -> bool:
 
 
 def _aware_window(binder: ClientBinder, window: MaintenanceWindow) -> MaintenanceWindow:
+    """The window with UTC bounds: comparisons of datetimes sharing one ZoneInfo ignore `fold`,
+    so in a repeated hour they would compare wall times, not instants."""
     return window.model_copy(
-        update={"start": localize(binder, window.start), "end": localize(binder, window.end)}
+        update={
+            "start": localize(binder, window.start).astimezone(UTC),
+            "end": localize(binder, window.end).astimezone(UTC),
+        }
     )
 
 
@@ -52,7 +57,7 @@ def suppression(binder: ClientBinder, procedure_id: str, instant: datetime) -> s
         if not _applies(window.procedures, procedure_id):
             continue
         aware = _aware_window(binder, window)
-        if aware.start <= instant < aware.end:
+        if aware.start <= instant.astimezone(UTC) < aware.end:
             return f"maintenance window {window.name!r}"
     local_day = instant.astimezone(client_zone(binder)).date()
     for holiday in binder.holidays:
@@ -64,9 +69,10 @@ def suppression(binder: ClientBinder, procedure_id: str, instant: datetime) -> s
 def windows_between(
     binder: ClientBinder, start: datetime, end: datetime
 ) -> list[MaintenanceWindow]:
-    """Maintenance windows overlapping [start, end), earliest first, with aware start/end."""
+    """Maintenance windows overlapping [start, end), earliest first, with UTC start/end."""
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("windows_between() needs timezone-aware bounds")
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     aware = [_aware_window(binder, window) for window in binder.maintenance_windows]
     return sorted(
         (w for w in aware if w.start < end and w.end > start),
