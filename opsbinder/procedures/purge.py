@@ -1,0 +1,236 @@
+"""Retention on a client table: delete rows older than N days, a little at a time.
+
+Each batch is its own short transaction so the client's application never waits behind a long
+lock, and the batch walks the age index from where the previous one stopped (keyset on the age
+column) instead of scanning the table again. A batch slower than `max_batch_seconds` shrinks
+the next one; fast batches grow it back up to `batch_size`. Expired partitions of a PostgreSQL
+table range-partitioned on the age column are detached and dropped whole, which costs nothing
+compared with deleting their rows.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Engine,
+    Table,
+    cast,
+    delete,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.exc import SQLAlchemyError
+
+from opsbinder import audit
+from opsbinder.config.models import DatabaseSystem, PurgeProcedure
+from opsbinder.errors import OpsbinderError
+from opsbinder.procedures import locks, plan_guard, targets
+from opsbinder.procedures.context import ProcedureContext
+from opsbinder.procedures.result import ProcedureResult
+from opsbinder.store.db import session_scope
+
+
+def run(
+    ctx: ProcedureContext, proc: PurgeProcedure, system: DatabaseSystem | None
+) -> ProcedureResult:
+    name = f"{ctx.client_id}/{ctx.procedure_id}"
+    try:
+        engine = targets.connect(ctx, system)
+    except OpsbinderError as exc:
+        return ProcedureResult("failed", str(exc), findings=[str(exc)])
+    try:
+        params = proc.params
+        table = targets.reflect(
+            engine,
+            ctx,
+            schema=params.schema_name,
+            table=params.table,
+            columns={"age_column": params.age_column},
+        )
+        with locks.procedure_lock(engine, name, ctx.clock) as held:
+            if held is not None:
+                return ProcedureResult("skipped", held.reason, findings=[held.reason])
+            return Purge(ctx, proc, engine, table).run()
+    except OpsbinderError as exc:
+        return ProcedureResult("failed", str(exc), findings=[str(exc)])
+    finally:
+        engine.dispose()
+
+
+class Purge:
+    def __init__(
+        self, ctx: ProcedureContext, proc: PurgeProcedure, engine: Engine, table: Table
+    ) -> None:
+        self.ctx, self.params, self.engine, self.table = ctx, proc.params, engine, table
+        self.age = table.c[self.params.age_column]
+        self.cutoff = ctx.clock.now() - timedelta(days=self.params.retention_days)
+        self.cut = targets.cutoff_value(self.age, self.cutoff)
+        self.partitioned: bool | None = None
+        self.metrics: dict[str, Any] = {
+            "cutoff": self.cutoff.isoformat(),
+            "planned_rows": 0,
+            "rows_deleted": 0,
+            "batches": 0,
+            "longest_batch_ms": 0,
+            "partitions_dropped": 0,
+        }
+
+    def run(self) -> ProcedureResult:
+        partitions = (
+            targets.range_partitions(self.engine, self.table, self.params.age_column)
+            if self.params.drop_partitions
+            else None
+        )
+        expired = self._expired(partitions or [])
+        with self.engine.connect() as conn:
+            planned = conn.execute(
+                select(func.count()).select_from(self.table).where(self.age < self.cut)
+            ).scalar_one()
+        self.metrics["planned_rows"] = planned
+        what = (
+            f"{planned:,} rows of {self.params.table} older than {self.cutoff:%Y-%m-%d %H:%M} UTC"
+        )
+        if expired:
+            what += f" ({len(expired)} whole partitions)"
+        usual = plan_guard.usual_amount(
+            self.ctx.store, self.ctx.client_id, self.ctx.procedure_id, "rows_deleted"
+        )
+        verdict = plan_guard.check(
+            planned,
+            max_rows=self.params.max_rows,
+            max_growth=self.params.max_growth,
+            usual=usual,
+            approved=self.ctx.approve or self.ctx.dry_run,
+        )
+        if self.ctx.dry_run:
+            self.metrics["partitions_to_drop"] = len(expired)
+            would = plan_guard.check(
+                planned,
+                max_rows=self.params.max_rows,
+                max_growth=self.params.max_growth,
+                usual=usual,
+                approved=False,
+            )
+            note = f"; the plan guard would refuse: {would.refusal}" if would.refused else ""
+            return ProcedureResult("ok", f"dry run: would delete {what}{note}", self.metrics)
+        if verdict.refused:
+            reason = f"plan guard refused: {verdict.refusal}"
+            return ProcedureResult("failed", reason, self.metrics, [reason])
+        try:
+            for partition in expired:
+                self._drop(partition)
+            self._batches(planned)
+        except SQLAlchemyError as exc:
+            reason = (
+                f"purge stopped after {self.metrics['rows_deleted']:,} rows: "
+                f"{str(exc).splitlines()[0]}"
+            )
+            self._audit()
+            return ProcedureResult("failed", reason, self.metrics, [reason])
+        self._audit()
+        summary = (
+            f"deleted {self.metrics['rows_deleted']:,} rows of {self.params.table} older than "
+            f"{self.cutoff:%Y-%m-%d %H:%M} UTC in {self.metrics['batches']} batches"
+        )
+        if self.metrics["partitions_dropped"]:
+            summary += f" and {self.metrics['partitions_dropped']} dropped partitions"
+        return ProcedureResult("ok", summary, self.metrics)
+
+    def _expired(self, partitions: list[targets.Partition]) -> list[targets.Partition]:
+        """Partitions whose upper bound is at or before the cutoff: every row in them expired."""
+        expired = []
+        with self.engine.connect() as conn:
+            for part in partitions:
+                if part.upper is None:
+                    continue
+                whole = conn.execute(
+                    select(cast(literal(part.upper), self.age.type) <= self.cut)
+                ).scalar()
+                if whole:
+                    expired.append(part)
+        return expired
+
+    def _drop(self, part: targets.Partition) -> None:
+        quote = self.engine.dialect.identifier_preparer
+        child = f"{quote.quote_schema(part.schema)}.{quote.quote(part.name)}"
+        parent = quote.format_table(self.table)
+        with self.engine.begin() as conn:
+            rows = conn.execute(text(f"SELECT count(*) FROM {child}")).scalar_one()
+            conn.execute(text(f"ALTER TABLE {parent} DETACH PARTITION {child}"))
+            conn.execute(text(f"DROP TABLE {child}"))
+        self.metrics["rows_deleted"] += rows
+        self.metrics["partitions_dropped"] += 1
+        self.metrics.setdefault("partitions", []).append(part.name)
+
+    def _batches(self, planned: int) -> None:
+        size, last = self.params.batch_size, None
+        limit = self.params.max_batch_seconds
+        while True:
+            started = time.perf_counter()
+            with self.engine.begin() as conn:
+                deleted, newest = self._delete_batch(conn, size, last)
+            elapsed = time.perf_counter() - started
+            if deleted == 0:
+                return
+            last = newest
+            self.metrics["batches"] += 1
+            self.metrics["rows_deleted"] += deleted
+            self.metrics["longest_batch_ms"] = max(
+                self.metrics["longest_batch_ms"], round(elapsed * 1000, 1)
+            )
+            if elapsed > limit:
+                size = max(1, int(size * limit / elapsed * 0.8))
+            elif elapsed < limit / 2 and size < self.params.batch_size:
+                size = min(self.params.batch_size, size * 2)
+            done = self.metrics["rows_deleted"]
+            self.ctx.progress(done, max(planned, done), f"deleted {done:,} rows")
+
+    def _delete_batch(self, conn, size: int, last: Any) -> tuple[int, Any]:  # type: ignore[no-untyped-def]
+        """Delete the `size` oldest expired rows at or after `last` on the age index."""
+        where = [self.age < self.cut] if last is None else [self.age >= last, self.age < self.cut]
+        if self.engine.dialect.name == "postgresql":
+            keys = self._pg_keys()
+            oldest = select(*keys).where(*where).order_by(self.age).limit(size)
+            if not self.partitioned:
+                match = literal_column("ctid") == func.any(func.array(oldest.scalar_subquery()))
+            else:
+                match = tuple_(*keys).in_(oldest) if len(keys) > 1 else keys[0].in_(oldest)
+            gone = delete(self.table).where(match).returning(self.age).cte("gone")
+            row = conn.execute(select(func.count(), func.max(gone.c[self.age.name]))).one()
+            return row[0], row[1]
+        rowid = literal_column("rowid")
+        oldest = select(rowid).select_from(self.table).where(*where).order_by(self.age).limit(size)
+        ages = conn.execute(
+            delete(self.table).where(rowid.in_(oldest)).returning(self.age)
+        ).scalars()
+        ages = list(ages)
+        return len(ages), (max(ages) if ages else None)
+
+    def _pg_keys(self) -> list[Any]:
+        """ctid for a plain table (a TID scan, no index lookups); the primary key across partitions."""
+        if self.partitioned is None:
+            self.partitioned = targets.is_partitioned(self.engine, self.table)
+        if not self.partitioned:
+            return [literal_column("ctid")]
+        pk = list(self.table.primary_key.columns)
+        return pk or [literal_column("tableoid"), literal_column("ctid")]
+
+    def _audit(self) -> None:
+        with session_scope(self.ctx.store) as session:
+            audit.record(
+                session,
+                self.ctx.clock,
+                actor=self.ctx.actor,
+                action="purge.delete",
+                object_type="procedure",
+                object_id=f"{self.ctx.client_id}/{self.ctx.procedure_id}",
+                client_id=self.ctx.client_id,
+                details={k: v for k, v in self.metrics.items() if k != "partitions"},
+            )

@@ -1,0 +1,142 @@
+"""A client's database as purge and archive see it: connected through the URL its binder names,
+and its tables known only through reflection.
+
+Identifiers in a binder are data, not SQL: every table and column a destructive procedure
+touches is looked up in the reflected schema first, and SQLAlchemy quotes it. A name that does
+not exist stops the run before a single row is touched.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import Column, Engine, Table, create_engine, inspect, text
+from sqlalchemy import MetaData as _MetaData
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchTableError, SQLAlchemyError
+from sqlalchemy.types import Date, DateTime
+
+from opsbinder.config.models import DatabaseSystem
+from opsbinder.errors import OpsbinderError
+from opsbinder.procedures.context import ProcedureContext
+
+
+class TargetError(OpsbinderError):
+    """The client's database or a name in the binder does not match what is really there."""
+
+
+def connect(ctx: ProcedureContext, system: DatabaseSystem | None) -> Engine:
+    where = f"{ctx.client_id}/{ctx.procedure_id}"
+    if system is None or getattr(system, "type", None) != "database":
+        raise TargetError(f"{where}: system must name a database system (type: database)")
+    url = ctx.secret(system.url_env, field_name=f"systems[{system.id}].url_env")
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise TargetError(
+            f"{where}: the variable {system.url_env} (systems[{system.id}].url_env) "
+            "does not hold a database URL"
+        ) from exc
+    if parsed.get_backend_name() == "sqlite":
+        return create_engine(parsed, connect_args={"timeout": 30})
+    return create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=2)
+
+
+def reflect(
+    engine: Engine,
+    ctx: ProcedureContext,
+    *,
+    schema: str | None,
+    table: str,
+    columns: dict[str, str],
+) -> Table:
+    """The table from the live schema; `columns` maps binder field -> column name to check."""
+    where = f"{ctx.client_id}/{ctx.procedure_id}"
+    qualified = f"{schema}.{table}" if schema else table
+    try:
+        if not inspect(engine).has_table(table, schema=schema):
+            raise TargetError(
+                f"{where}: params.table: no table {qualified!r} in the client's database"
+            )
+        reflected = Table(table, _MetaData(), schema=schema, autoload_with=engine)
+    except NoSuchTableError as exc:
+        raise TargetError(
+            f"{where}: params.table: no table {qualified!r} in the client's database"
+        ) from exc
+    except SQLAlchemyError as exc:
+        raise TargetError(f"{where}: cannot read the client's database: {exc}") from exc
+    for field_name, column in columns.items():
+        if column not in reflected.c:
+            raise TargetError(
+                f"{where}: params.{field_name}: table {qualified!r} has no column {column!r} "
+                f"(it has: {', '.join(reflected.c.keys())})"
+            )
+    return reflected
+
+
+def cutoff_value(column: Column, cutoff: datetime) -> datetime | date:
+    """The cutoff in the column's own terms: naive UTC for naive timestamps, a date for dates."""
+    utc_cutoff = cutoff.astimezone(UTC)
+    if isinstance(column.type, DateTime) and not column.type.timezone:
+        return utc_cutoff.replace(tzinfo=None)
+    if isinstance(column.type, Date) and not isinstance(column.type, DateTime):
+        return utc_cutoff.date()
+    return utc_cutoff
+
+
+@dataclass(frozen=True)
+class Partition:
+    schema: str
+    name: str
+    upper: str | None  # the literal of the range's upper bound; None: MAXVALUE or DEFAULT
+
+
+def is_partitioned(engine: Engine, table: Table) -> bool:
+    if engine.dialect.name != "postgresql":
+        return False
+    qualified = engine.dialect.identifier_preparer.format_table(table)
+    with engine.connect() as conn:
+        kind = conn.execute(
+            text("SELECT relkind FROM pg_class WHERE oid = to_regclass(:t)"), {"t": qualified}
+        ).scalar()
+    return kind == "p"
+
+
+_PART_KEY = re.compile(r"^RANGE \((.+)\)$")
+_UPPER = re.compile(r"TO \('(.*)'\)\s*$")
+
+
+def range_partitions(engine: Engine, table: Table, age_column: str) -> list[Partition] | None:
+    """The partitions of a PostgreSQL table range-partitioned on `age_column`, else None."""
+    if engine.dialect.name != "postgresql":
+        return None
+    qualified = engine.dialect.identifier_preparer.format_table(table)
+    with engine.connect() as conn:
+        keydef = conn.execute(
+            text(
+                "SELECT pg_get_partkeydef(c.oid) FROM pg_class c "
+                "WHERE c.oid = to_regclass(:t) AND c.relkind = 'p'"
+            ),
+            {"t": qualified},
+        ).scalar()
+        if keydef is None:
+            return None
+        match = _PART_KEY.match(keydef)
+        if match is None or match.group(1).strip('"') != age_column:
+            return None
+        rows = conn.execute(
+            text(
+                "SELECT n.nspname, c.relname, pg_get_expr(c.relpartbound, c.oid) "
+                "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE i.inhparent = to_regclass(:t) ORDER BY c.relname"
+            ),
+            {"t": qualified},
+        ).all()
+    found = []
+    for schema, name, bound in rows:
+        upper = _UPPER.search(bound or "")
+        found.append(Partition(schema, name, upper.group(1) if upper else None))
+    return found

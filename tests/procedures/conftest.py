@@ -1,0 +1,164 @@
+"""Scratch client databases for purge and archive: a SQLite file or a private PostgreSQL
+database, on the same backend as the test's store, with a table of timestamped rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    func,
+    select,
+)
+
+from opsbinder.clock import FrozenClock
+from opsbinder.config.models import ArchiveProcedure, DatabaseSystem, PurgeProcedure
+from opsbinder.procedures.context import ProcedureContext
+from tests.support import pg
+
+URL_ENV = "CLIENT_DB_URL"
+
+
+def events_table(metadata: MetaData, name: str = "tracking_events") -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("truck", String(16), nullable=False),
+        Column("recorded_at", DateTime(timezone=True), nullable=False, index=True),
+    )
+
+
+@dataclass
+class ClientDb:
+    backend: str
+    url: str
+    engine: Engine
+    tmp: Path
+
+    @property
+    def system(self) -> DatabaseSystem:
+        return DatabaseSystem(id="tms-db", type="database", url_env=URL_ENV)
+
+    def fill(self, now: datetime, *, old: int, new: int, name: str = "tracking_events") -> Table:
+        """`old` rows 100..(100+old) hours past 91 days back, `new` rows within the last days."""
+        table = events_table(MetaData(), name)
+        table.create(self.engine)
+        rows: list[dict[str, Any]] = []
+        for i in range(old):
+            rows.append(
+                {
+                    "id": i + 1,
+                    "truck": f"T{i % 7}",
+                    "recorded_at": now - timedelta(days=91, hours=i % 500, seconds=i),
+                }
+            )
+        for i in range(new):
+            rows.append(
+                {
+                    "id": old + i + 1,
+                    "truck": f"N{i % 5}",
+                    "recorded_at": now - timedelta(hours=1 + i % 200),
+                }
+            )
+        with self.engine.begin() as conn:
+            if rows:
+                conn.execute(table.insert(), rows)
+        return table
+
+    def count(self, table: str = "tracking_events", where: Any = None) -> int:
+        t = Table(table, MetaData(), autoload_with=self.engine)
+        stmt = select(func.count()).select_from(t)
+        with self.engine.connect() as conn:
+            return conn.execute(stmt if where is None else stmt.where(where(t))).scalar_one()
+
+    def ids(self, table: str = "tracking_events") -> set[int]:
+        t = Table(table, MetaData(), autoload_with=self.engine)
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(t.c.id)).scalars())
+
+
+@pytest.fixture
+def client_db(backend: str, tmp_path: Path) -> Iterator[ClientDb]:
+    url = (
+        f"sqlite:///{tmp_path / 'client.db'}"
+        if backend == "sqlite"
+        else pg.create_database("target")
+    )
+    engine = create_engine(url)
+    try:
+        yield ClientDb(backend, url, engine, tmp_path)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def make_ctx(
+    store: Engine, clock: FrozenClock, client_db: ClientDb
+) -> Callable[..., ProcedureContext]:
+    def make(procedure_id: str = "purge-tracking-events", **kw: Any) -> ProcedureContext:
+        environ = {URL_ENV: client_db.url, "ARCHIVE_DIR": str(client_db.tmp / "archive")}
+        return ProcedureContext(
+            client_id="nordhafen",
+            procedure_id=procedure_id,
+            clock=clock,
+            store=store,
+            environ=environ,
+            **kw,
+        )
+
+    return make
+
+
+def purge_proc(**params: Any) -> PurgeProcedure:
+    return PurgeProcedure.model_validate(
+        {
+            "id": "purge-tracking-events",
+            "name": "Purge tracking events",
+            "kind": "purge",
+            "system": "tms-db",
+            "schedule": {"cron": "15 1 * * *", "timezone": "Europe/Berlin"},
+            "owner": "lena-fischer",
+            "escalation_policy": "standard",
+            "params": {
+                "table": "tracking_events",
+                "age_column": "recorded_at",
+                "retention_days": 90,
+                **params,
+            },
+        }
+    )
+
+
+def archive_proc(**params: Any) -> ArchiveProcedure:
+    return ArchiveProcedure.model_validate(
+        {
+            "id": "archive-tracking-events",
+            "name": "Archive tracking events",
+            "kind": "archive",
+            "system": "tms-db",
+            "schedule": {"cron": "0 3 * * 0", "timezone": "Europe/Berlin"},
+            "owner": "priya-nair",
+            "escalation_policy": "standard",
+            "params": {
+                "table": "tracking_events",
+                "age_column": "recorded_at",
+                "key_column": "id",
+                "older_than_days": 90,
+                "destination": "${ARCHIVE_DIR}",
+                **params,
+            },
+        }
+    )
