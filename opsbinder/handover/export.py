@@ -1,0 +1,200 @@
+"""`opsbinder binder export`: one self-contained folder a successor can read offline and import.
+
+The folder is written next to its destination and moved into place at the end, so a failed
+export never leaves half a binder behind. Secrets cannot be in it by construction (the binder
+only names variables), and as a second guard every written file is scrubbed of the values of
+the variables the binder names, in case one slipped into a run's reason or a metric.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import yaml
+from sqlalchemy.orm import Session
+
+from opsbinder import audit
+from opsbinder.clock import Clock
+from opsbinder.errors import Refused
+from opsbinder.handover import oncall_view, site
+from opsbinder.handover.binder_yaml import write_yaml
+from opsbinder.handover.completeness import assess
+from opsbinder.handover.dossier import Dossier, Resolver, gather
+from opsbinder.handover.oncall_view import Segment
+
+SHIFT_WINDOW = timedelta(days=28)
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/@:\s]*:)(?P<pw>[^/@\s]+)(?=@)", re.I)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    folder: Path
+    files: list[Path]
+    score: int
+    findings: int
+
+
+class Redactor:
+    """Replaces the values of the binder's variables (and URL passwords) wherever they appear."""
+
+    def __init__(self, names: list[str], environ: Mapping[str, str]) -> None:
+        pairs = [(environ[n], n) for n in names if len(environ.get(n, "")) >= 4]
+        self._pairs = sorted(pairs, key=lambda p: -len(p[0]))
+
+    def __call__(self, text: str) -> str:
+        for value, name in self._pairs:
+            if value in text:
+                text = text.replace(value, f"${{{name}}}")
+        return _URL_PASSWORD.sub(lambda m: m.group("head") + "***", text)
+
+
+def _shifts(dossier: Dossier) -> tuple[dict[str, list[Segment] | None], str]:
+    now = dossier.generated_at
+    out: dict[str, list[Segment] | None] = {}
+    error = ""
+    for schedule in dossier.binder.oncall_schedules:
+        try:
+            out[schedule.id] = oncall_view.segments(schedule, now, now + SHIFT_WINDOW)
+        except (ImportError, AttributeError) as exc:  # the on-call module is not installed
+            out[schedule.id], error = None, str(exc)
+    return out, error
+
+
+def _entrypoints(dossier: Dossier) -> dict[str, object]:
+    return {
+        "client": dossier.client.id,
+        "how_to_deploy": "opsbinder binder import <folder>; then opsbinder deploy (Prefect "
+        "server and work pool) or opsbinder serve (one process)",
+        "procedures": [
+            {
+                "procedure": p.config.id,
+                "kind": p.config.kind,
+                "flow_entrypoint": p.entrypoint or None,
+                "deployment": p.deployment or None,
+                "cron": p.config.schedule.cron,
+                "timezone": p.config.schedule.timezone,
+                "paused": bool(p.row.paused),
+                "run_by_hand": p.run_by_hand,
+                **(
+                    {"custom_entrypoint": p.config.params.entrypoint}
+                    if p.config.kind == "custom"
+                    else {}
+                ),
+            }
+            for p in dossier.procedures
+        ],
+    }
+
+
+README = """This folder is the machine-readable binder of {name} ({id}).
+
+The YAML files are the binder as the outgoing install ran it (regenerated from its store).
+entrypoints.yaml lists each procedure's Prefect flow entrypoint and deployment name.
+
+To take it over on your own install:
+
+    export OPSBINDER_DATABASE_URL=postgresql+psycopg2://...   # your store
+    opsbinder binder import {folder}
+    opsbinder deploy        # or: opsbinder serve
+
+Secrets are not here: set the environment variables the systems and channels name.
+"""
+
+
+def _prepare_target(out: Path, replace: bool) -> Path:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not replace:
+        raise Refused(
+            f"{out} already exists and is not empty; choose a new folder or pass --replace"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+
+
+def export_client(
+    session: Session,
+    client_id: str,
+    out: Path,
+    clock: Clock,
+    *,
+    actor: str,
+    resolve: Resolver | None = None,
+    environ: Mapping[str, str] | None = None,
+    replace: bool = False,
+) -> ExportResult:
+    """Write the handover folder for one client to `out` and record the export in the audit log."""
+    out = Path(out).resolve()
+    environ = os.environ if environ is None else environ
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="binder.exported",
+        object_type="client",
+        object_id=client_id,
+        client_id=client_id,
+        details={"folder": str(out)},
+    )
+    dossier = gather(session, client_id, clock, resolve)
+    completeness = assess(session, dossier)
+    redact = site_redactor(dossier, environ)
+    staging = _prepare_target(out, replace)
+    files: list[Path] = []
+
+    def write(path: Path, text: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(redact(text), encoding="utf-8")
+        files.append(path)
+
+    try:
+        shifts, shift_error = _shifts(dossier)
+        site.render(
+            dossier,
+            completeness,
+            shifts=shifts,
+            shift_error=shift_error,
+            folder_hint=out.name,
+            write=write,
+            out=staging,
+        )
+        write(staging / "assets" / "binder.css", site.css())
+        for path in write_yaml(dossier.binder, staging / "binder"):
+            write(path, path.read_text(encoding="utf-8"))
+        write(
+            staging / "binder" / "entrypoints.yaml",
+            yaml.safe_dump(_entrypoints(dossier), sort_keys=False, allow_unicode=True),
+        )
+        write(
+            staging / "binder" / "README.txt",
+            README.format(name=dossier.client.name, id=client_id, folder=out.name),
+        )
+        manifest = {
+            "client": client_id,
+            "generated_at": dossier.generated_at.isoformat(),
+            "completeness_score": completeness.score,
+            "files": {
+                str(p.relative_to(staging)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(set(files))
+            },
+        }
+        (staging / "MANIFEST.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    final = [out / p.relative_to(staging) for p in sorted(set(files))]
+    return ExportResult(out, final, completeness.score, len(completeness.findings))
+
+
+def site_redactor(dossier: Dossier, environ: Mapping[str, str]) -> Redactor:
+    return Redactor([name for name, _ in site.env_names(dossier.binder)], environ)

@@ -1,0 +1,154 @@
+"""The binder as pages: a static HTML site and one Markdown file, from the same templates' data.
+
+Pages link only to each other by relative paths and use one local stylesheet, so the folder opens
+offline from a USB stick or an e-mail attachment, and prints cleanly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import jinja2
+import yaml
+
+from opsbinder.clock import utc
+from opsbinder.config.models import ClientBinder
+from opsbinder.handover.completeness import Completeness
+from opsbinder.handover.dossier import Dossier
+from opsbinder.handover.oncall_view import Segment
+from opsbinder.handover.words import duration_in_words
+
+PAGES = (
+    "index.html",
+    "procedures.html",
+    "systems.html",
+    "escalation.html",
+    "oncall.html",
+    "incidents.html",
+    "history.html",
+    "completeness.html",
+    "audit-log.html",
+)
+_VAR = re.compile(r"\$\{(\w+)\}|\$([A-Z_][A-Z0-9_]*)")
+
+
+def env_names(binder: ClientBinder) -> list[tuple[str, list[str]]]:
+    """Every environment variable the binder names, and where: these hold the secrets."""
+    found: dict[str, list[str]] = {}
+
+    def walk(node: Any, label: str) -> None:
+        if isinstance(node, dict):
+            here = node.get("id") if isinstance(node.get("id"), str) else None
+            for key, value in node.items():
+                where = here or label
+                if isinstance(value, str) and (key.endswith("_env") or key == "url_env"):
+                    found.setdefault(value, []).append(f"{where}.{key}")
+                else:
+                    walk(value, where)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, label)
+        elif isinstance(node, str):
+            for match in _VAR.finditer(node):
+                found.setdefault(match.group(1) or match.group(2), []).append(label)
+
+    walk(binder.model_dump(mode="json", by_alias=True), binder.client.id)
+    return sorted((name, sorted(set(users))) for name, users in found.items())
+
+
+def _environment(tz: ZoneInfo, names: dict[str, str]) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("opsbinder.handover", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=False,
+        lstrip_blocks=False,
+        keep_trailing_newline=True,
+    )
+
+    def when(value: datetime | None) -> str:
+        if value is None:
+            return "—"
+        return utc(value).astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+    def words(value: timedelta | None) -> str:
+        return duration_in_words(value)
+
+    def host(value: str) -> str:
+        parts = urlsplit(value)
+        return f"{parts.scheme}://{parts.hostname}" if parts.hostname else parts.scheme + "://…"
+
+    env.filters.update(when=when, words=words, host=host, name_of=lambda i: names.get(i, i))
+    return env
+
+
+def render(
+    dossier: Dossier,
+    completeness: Completeness,
+    *,
+    shifts: dict[str, list[Segment] | None],
+    shift_error: str,
+    folder_hint: str,
+    write: Callable[[Path, str], None],
+    out: Path,
+) -> list[Path]:
+    """Render every page and the Markdown file through `write` (which redacts); return paths."""
+    tz = ZoneInfo(dossier.binder.client.timezone)
+    names = {c.id: c.name for c in dossier.binder.contacts}
+    env = _environment(tz, names)
+    common = {
+        "d": dossier,
+        "c": completeness,
+        "tz": dossier.binder.client.timezone,
+        "names": names,
+        "shifts": shifts,
+        "shift_error": shift_error,
+        "env_names": env_names(dossier.binder),
+        "folder_hint": folder_hint,
+        "proc_keys": {p.row.id: p.config.id for p in dossier.procedures},
+        "score_class": "ok"
+        if completeness.score >= 90
+        else "warn"
+        if completeness.score >= 60
+        else "bad",
+    }
+    titles = {
+        "index.html": f"Handover binder — {dossier.client.name}",
+        "procedures.html": "Procedures",
+        "systems.html": "Systems",
+        "escalation.html": "Escalation matrix",
+        "oncall.html": "On-call rotation and contacts",
+        "incidents.html": "Open incidents",
+        "history.html": "Run history, last 12 months",
+        "completeness.html": "Completeness audit",
+        "audit-log.html": "Audit log",
+    }
+    written: list[Path] = []
+    for page in PAGES:
+        html = env.get_template(page).render(**common, root="", title=titles[page])
+        write(out / page, html)
+        written.append(out / page)
+    for facts in dossier.procedures:
+        params = yaml.safe_dump(
+            facts.config.params.model_dump(mode="json", by_alias=True, exclude_none=True),
+            sort_keys=False,
+            allow_unicode=True,
+        ).strip()
+        html = env.get_template("procedure.html").render(
+            **common, root="../", title=facts.config.name, p=facts, params=params
+        )
+        write(out / facts.page, html)
+        written.append(out / facts.page)
+    write(out / "binder.md", env.get_template("binder.md").render(**common, root=""))
+    written.append(out / "binder.md")
+    return written
+
+
+def css() -> str:
+    return (Path(__file__).parent / "templates" / "binder.css").read_text(encoding="utf-8")
