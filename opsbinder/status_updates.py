@@ -1,0 +1,274 @@
+"""Severity-1 status updates: append-only and hash-chained per incident.
+
+There is no edit and no delete: a correction is a new update naming the one it corrects
+(`corrects_seq`). Each update's hash covers its fields and the previous update's hash, so a row
+changed or removed behind our back breaks the chain, and the status page says so.
+
+The cadence comes from the incident's frozen policy (`policy_snapshot`): the next update is due
+`update_cadence` after this one (4 h by default) and a new one sooner than `min_update_interval`
+(2 h by default) is refused unless the author insists (`force=True`), so stakeholders are not
+flooded while responders should be fixing things.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from opsbinder import audit
+from opsbinder.clock import Clock, utc
+from opsbinder.config.models import Duration
+from opsbinder.errors import NotFound, OpsbinderError, Refused
+from opsbinder.store.models import Incident, IncidentEvent, StatusUpdate
+
+GENESIS = "0" * 64
+DEFAULT_CADENCE = timedelta(hours=4)
+DEFAULT_MIN_INTERVAL = timedelta(hours=2)
+_duration = TypeAdapter(Duration)
+
+
+class UpdateInvalid(OpsbinderError):
+    """An update field is missing or unacceptable; the message names the field and value."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Cadence:
+    every: timedelta
+    min_interval: timedelta
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    count: int
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _policy_duration(policy: dict[str, Any], key: str, default: timedelta) -> timedelta:
+    value = policy.get(key)
+    if value is None:
+        return default
+    try:
+        return _duration.validate_python(value)
+    except ValidationError:
+        return default
+
+
+def cadence_of(incident: Incident) -> Cadence:
+    policy = incident.policy_snapshot or {}
+    return Cadence(
+        _policy_duration(policy, "update_cadence", DEFAULT_CADENCE),
+        _policy_duration(policy, "min_update_interval", DEFAULT_MIN_INTERVAL),
+    )
+
+
+def update_hash(
+    *,
+    incident_id: int,
+    seq: int,
+    posted_at: datetime,
+    author: str,
+    current_status: str,
+    next_steps: str,
+    bridge_url: str,
+    business_impact: str,
+    next_update_at: datetime,
+    corrects_seq: int | None,
+    prev_hash: str,
+) -> str:
+    body = json.dumps(
+        [
+            incident_id,
+            seq,
+            utc(posted_at).isoformat(),
+            author,
+            current_status,
+            next_steps,
+            bridge_url,
+            business_impact,
+            utc(next_update_at).isoformat(),
+            corrects_seq,
+            prev_hash,
+        ],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _row_hash(row: StatusUpdate) -> str:
+    return update_hash(
+        incident_id=row.incident_id,
+        seq=row.seq,
+        posted_at=row.posted_at,
+        author=row.author,
+        current_status=row.current_status,
+        next_steps=row.next_steps,
+        bridge_url=row.bridge_url,
+        business_impact=row.business_impact,
+        next_update_at=row.next_update_at,
+        corrects_seq=row.corrects_seq,
+        prev_hash=row.prev_hash,
+    )
+
+
+def _required(name: str, value: str, limit: int = 10_000) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise UpdateInvalid(f"{name}: required, it is empty")
+    if len(value) > limit:
+        raise UpdateInvalid(f"{name}: {len(value)} characters, at most {limit}")
+    return value
+
+
+def _bridge(value: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or len(value) > 500:
+        raise UpdateInvalid(f"bridge_url: {value!r} is not an http(s) link")
+    return value
+
+
+def updates_of(session: Session, incident_id: int) -> list[StatusUpdate]:
+    return list(
+        session.execute(
+            select(StatusUpdate)
+            .where(StatusUpdate.incident_id == incident_id)
+            .order_by(StatusUpdate.seq)
+        ).scalars()
+    )
+
+
+def post_update(
+    session: Session,
+    clock: Clock,
+    incident_id: int,
+    *,
+    author: str,
+    current_status: str,
+    next_steps: str,
+    business_impact: str,
+    bridge_url: str = "",
+    next_update_at: datetime | None = None,
+    corrects_seq: int | None = None,
+    force: bool = False,
+    notify: bool = True,
+) -> StatusUpdate:
+    """Append one update in the caller's transaction; refuses what the policy forbids."""
+    incident = session.execute(
+        select(Incident).where(Incident.id == incident_id).with_for_update()
+    ).scalar_one_or_none()
+    if incident is None:
+        raise NotFound(f"incident: no incident #{incident_id}")
+    if incident.severity != "sev1":
+        raise Refused(
+            f"incident #{incident_id} is {incident.severity}: status updates are for sev1 only"
+        )
+    fields = {
+        "current_status": _required("current_status", current_status),
+        "next_steps": _required("next_steps", next_steps),
+        "business_impact": _required("business_impact", business_impact),
+        "bridge_url": _bridge(bridge_url),
+    }
+    now = utc(clock.now())
+    cadence = cadence_of(incident)
+    previous = updates_of(session, incident_id)
+    last = previous[-1] if previous else None
+    if corrects_seq is not None and corrects_seq not in {u.seq for u in previous}:
+        raise UpdateInvalid(f"corrects_seq: incident #{incident_id} has no update #{corrects_seq}")
+    if last is not None and corrects_seq is None and not force:
+        allowed = utc(last.posted_at) + cadence.min_interval
+        if now < allowed:
+            raise Refused(
+                f"update #{last.seq} was posted at {utc(last.posted_at):%H:%M} UTC; the policy "
+                f"allows the next one from {allowed:%H:%M} UTC (every "
+                f"{cadence.min_interval} at most); insist with force to post anyway"
+            )
+    due = utc(next_update_at) if next_update_at is not None else now + cadence.every
+    if due <= now:
+        raise UpdateInvalid(f"next_update_at: {due.isoformat()} is not in the future")
+    if due > now + cadence.every and not force:
+        raise Refused(
+            f"next_update_at: {due.isoformat()} is later than the policy allows "
+            f"(every {cadence.every}); insist with force to promise a later update"
+        )
+    seq = last.seq + 1 if last else 1
+    prev_hash = last.hash if last else GENESIS
+    row = StatusUpdate(
+        incident_id=incident_id,
+        seq=seq,
+        posted_at=now,
+        author=author,
+        next_update_at=due,
+        corrects_seq=corrects_seq,
+        prev_hash=prev_hash,
+        hash="",
+        **fields,
+    )
+    row.hash = _row_hash(row)
+    session.add(row)
+    incident.next_update_due = due if incident.state != "resolved" else None
+    session.add(
+        IncidentEvent(
+            incident_id=incident_id,
+            at=now,
+            kind="status_update",
+            actor=author,
+            message=(
+                f"Status update #{seq} posted (corrects #{corrects_seq})"
+                if corrects_seq
+                else f"Status update #{seq} posted"
+            ),
+            data={"seq": seq, "hash": row.hash, "forced": force},
+        )
+    )
+    session.flush()
+    audit.record(
+        session,
+        clock,
+        actor=author,
+        action="status_update.posted",
+        object_type="incident",
+        object_id=str(incident_id),
+        client_id=incident.client_id,
+        details={"seq": seq, "hash": row.hash, "corrects_seq": corrects_seq, "forced": force},
+    )
+    if notify:
+        from opsbinder.stakeholders import notify_update
+
+        notify_update(session, clock, incident, row)
+    return row
+
+
+def chain_problems(rows: list[StatusUpdate]) -> list[str]:
+    """Recompute every hash of one incident's updates (oldest first); say what does not match."""
+    problems: list[str] = []
+    expected_prev, expected_seq = GENESIS, 1
+    for row in rows:
+        if row.seq != expected_seq:
+            problems.append(f"update #{expected_seq} is missing (next is #{row.seq})")
+        elif row.prev_hash != expected_prev:
+            problems.append(f"update #{row.seq} does not chain to the update before it")
+        if _row_hash(row) != row.hash:
+            problems.append(f"update #{row.seq} was changed after it was posted")
+        expected_prev, expected_seq = row.hash, row.seq + 1
+    return problems
+
+
+def verify_chain(session: Session, incident_id: int) -> ChainReport:
+    rows = updates_of(session, incident_id)
+    return ChainReport(len(rows), chain_problems(rows))

@@ -1,0 +1,358 @@
+"""The JSON API (/api/v1): the console's actions for scripts and integrations.
+
+Bearer tokens carry scopes; a token tied to a client sees only that client's incidents,
+procedures and status (anything else is a 404, exactly as if it did not exist). There is no PUT,
+PATCH or DELETE: updates and timelines are append-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
+
+from opsbinder import incidents, status_updates
+from opsbinder.accounts import BadInput
+from opsbinder.errors import NotFound, OpsbinderError, Refused
+from opsbinder.incidents import IncidentStateError
+from opsbinder.store.db import session_scope
+from opsbinder.store.models import Incident, IncidentEvent, Procedure, StatusUpdate
+from opsbinder.web import run_now
+from opsbinder.web.app import clock_of, db
+from opsbinder.web.auth import Principal, scoped, visible_incident
+from opsbinder.web.status_data import status_page
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+T = TypeVar("T")
+Severity = Literal["sev1", "sev2", "sev3", "sev4"]
+StateFilter = Literal["triggered", "acknowledged", "resolved", "open"]
+
+
+class IncidentOut(BaseModel):
+    id: int
+    client_id: str
+    title: str
+    severity: str
+    state: str
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    assignee: str | None
+    occurrences: int
+    next_update_due: datetime | None
+
+    @classmethod
+    def of(cls, row: Incident) -> IncidentOut:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class EventOut(BaseModel):
+    at: datetime
+    kind: str
+    actor: str
+    message: str
+
+    @classmethod
+    def of(cls, row: IncidentEvent) -> EventOut:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class UpdateOut(BaseModel):
+    seq: int
+    posted_at: datetime
+    author: str
+    current_status: str
+    next_steps: str
+    bridge_url: str
+    business_impact: str
+    next_update_at: datetime
+    corrects_seq: int | None
+    prev_hash: str
+    hash: str
+
+    @classmethod
+    def of(cls, row: StatusUpdate) -> UpdateOut:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class IncidentDetail(IncidentOut):
+    timeline: list[EventOut]
+    updates: list[UpdateOut]
+    chain_ok: bool
+
+
+class UpdatesOut(BaseModel):
+    incident_id: int
+    chain_ok: bool
+    chain_problems: list[str]
+    updates: list[UpdateOut]
+
+
+class Message(BaseModel):
+    message: str = Field("", max_length=5000)
+
+
+class NoteIn(BaseModel):
+    message: str = Field(min_length=1, max_length=5000)
+
+
+class UpdateIn(BaseModel):
+    current_status: str = Field(min_length=1, max_length=10000)
+    next_steps: str = Field(min_length=1, max_length=10000)
+    business_impact: str = Field(min_length=1, max_length=10000)
+    bridge_url: str = Field("", max_length=500)
+    next_update_at: datetime | None = None
+    corrects_seq: int | None = Field(None, ge=1, le=1_000_000)
+    force: bool = False
+
+
+class ProcedureOut(BaseModel):
+    id: int
+    client_id: str
+    key: str
+    name: str
+    kind: str
+    cron: str
+    timezone: str
+    paused: bool
+
+
+class Done(BaseModel):
+    message: str
+
+
+class StatusOut(BaseModel):
+    client_id: str
+    title: str
+    timezone: str
+    open: list[IncidentDetail]
+    resolved: list[IncidentOut]
+    groups: dict[str, str]
+
+
+def _perform(request: Request, action: Callable[[Session], T]) -> T:
+    """One action in its own transaction; domain refusals become 4xx answers, never 500."""
+    try:
+        with session_scope(request.app.state.engine) as session:
+            return action(session)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except (Refused, IncidentStateError) as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except (status_updates.UpdateInvalid, BadInput) as exc:
+        raise HTTPException(422, str(exc)) from exc
+    except OpsbinderError as exc:
+        raise HTTPException(400, str(exc)) from exc
+
+
+def _detail(session: Session, incident: Incident) -> IncidentDetail:
+    rows = status_updates.updates_of(session, incident.id)
+    return IncidentDetail(
+        **IncidentOut.of(incident).model_dump(),
+        timeline=[EventOut.of(e) for e in incidents.events(session, incident.id)],
+        updates=[UpdateOut.of(u) for u in reversed(rows)],
+        chain_ok=not status_updates.chain_problems(rows),
+    )
+
+
+@router.get("/incidents", response_model=list[IncidentOut])
+def list_incidents(
+    client_id: str | None = Query(None, max_length=64),
+    severity: Severity | None = None,
+    state: StateFilter | None = None,
+    limit: int = Query(100, ge=1, le=500),
+    principal: Principal = Depends(scoped("incidents:read")),
+    session: Session = Depends(db),
+) -> list[IncidentOut]:
+    if principal.client_id is not None:
+        if client_id not in (None, principal.client_id):
+            return []
+        client_id = principal.client_id
+    rows = incidents.list_incidents(
+        session, client_id=client_id, severity=severity, state=state, limit=limit
+    )
+    return [IncidentOut.of(r) for r in rows]
+
+
+@router.get("/incidents/{incident_id}", response_model=IncidentDetail)
+def get_incident(
+    incident_id: int,
+    principal: Principal = Depends(scoped("incidents:read")),
+    session: Session = Depends(db),
+) -> IncidentDetail:
+    return _detail(session, visible_incident(session, principal, incident_id))
+
+
+def _write(
+    request: Request,
+    principal: Principal,
+    incident_id: int,
+    action: Callable[[Session], Any],
+) -> IncidentOut:
+    def run(session: Session) -> IncidentOut:
+        visible_incident(session, principal, incident_id)
+        action(session)
+        return IncidentOut.of(incidents.get(session, incident_id))
+
+    return _perform(request, run)
+
+
+@router.post("/incidents/{incident_id}/acknowledge", response_model=IncidentOut)
+def acknowledge(
+    request: Request,
+    incident_id: int,
+    body: Message | None = None,
+    principal: Principal = Depends(scoped("incidents:write")),
+) -> IncidentOut:
+    clock, text = clock_of(request), body.message if body else ""
+    return _write(
+        request,
+        principal,
+        incident_id,
+        lambda s: incidents.acknowledge(s, clock, incident_id, actor=principal.actor, message=text),
+    )
+
+
+@router.post("/incidents/{incident_id}/resolve", response_model=IncidentOut)
+def resolve(
+    request: Request,
+    incident_id: int,
+    body: Message | None = None,
+    principal: Principal = Depends(scoped("incidents:write")),
+) -> IncidentOut:
+    clock, text = clock_of(request), body.message if body else ""
+    return _write(
+        request,
+        principal,
+        incident_id,
+        lambda s: incidents.resolve(s, clock, incident_id, actor=principal.actor, message=text),
+    )
+
+
+@router.post("/incidents/{incident_id}/notes", response_model=IncidentOut, status_code=201)
+def add_note(
+    request: Request,
+    incident_id: int,
+    body: NoteIn,
+    principal: Principal = Depends(scoped("incidents:write")),
+) -> IncidentOut:
+    clock = clock_of(request)
+    return _write(
+        request,
+        principal,
+        incident_id,
+        lambda s: incidents.add_note(
+            s, clock, incident_id, actor=principal.actor, message=body.message
+        ),
+    )
+
+
+@router.get("/incidents/{incident_id}/updates", response_model=UpdatesOut)
+def list_updates(
+    incident_id: int,
+    principal: Principal = Depends(scoped("incidents:read")),
+    session: Session = Depends(db),
+) -> UpdatesOut:
+    visible_incident(session, principal, incident_id)
+    rows = status_updates.updates_of(session, incident_id)
+    problems = status_updates.chain_problems(rows)
+    return UpdatesOut(
+        incident_id=incident_id,
+        chain_ok=not problems,
+        chain_problems=problems,
+        updates=[UpdateOut.of(u) for u in reversed(rows)],
+    )
+
+
+@router.post("/incidents/{incident_id}/updates", response_model=UpdateOut, status_code=201)
+def post_update(
+    request: Request,
+    incident_id: int,
+    body: UpdateIn,
+    principal: Principal = Depends(scoped("updates:write")),
+) -> UpdateOut:
+    clock = clock_of(request)
+
+    def action(session: Session) -> UpdateOut:
+        visible_incident(session, principal, incident_id)
+        row = status_updates.post_update(
+            session,
+            clock,
+            incident_id,
+            author=principal.actor,
+            **body.model_dump(),
+        )
+        return UpdateOut.of(row)
+
+    return _perform(request, action)
+
+
+@router.get("/procedures", response_model=list[ProcedureOut])
+def list_procedures(
+    client_id: str | None = Query(None, max_length=64),
+    principal: Principal = Depends(scoped("procedures:read")),
+    session: Session = Depends(db),
+) -> list[ProcedureOut]:
+    if principal.client_id is not None:
+        if client_id not in (None, principal.client_id):
+            return []
+        client_id = principal.client_id
+    query = select(Procedure).where(Procedure.active.is_(True))
+    if client_id:
+        query = query.where(Procedure.client_id == client_id)
+    rows = session.execute(query.order_by(Procedure.client_id, Procedure.key)).scalars()
+    return [ProcedureOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.post("/procedures/{procedure_id}/{verb}", response_model=Done)
+def procedure_action(
+    request: Request,
+    procedure_id: int,
+    verb: Literal["run", "pause", "resume"],
+    principal: Principal = Depends(scoped("procedures:run")),
+) -> Done:
+    clock = clock_of(request)
+
+    def action(session: Session) -> Done:
+        proc = session.get(Procedure, procedure_id)
+        if proc is None or not principal.sees(proc.client_id):
+            raise NotFound(f"no procedure #{procedure_id}")
+        return Done(message=run_now.act(session, clock, procedure_id, verb, actor=principal.actor))
+
+    return _perform(request, action)
+
+
+@router.get("/status/{client_id}", response_model=StatusOut)
+def client_status(
+    request: Request,
+    client_id: str,
+    principal: Principal = Depends(scoped("status:read")),
+    session: Session = Depends(db),
+) -> StatusOut:
+    page = status_page(session, clock_of(request), client_id) if principal.sees(client_id) else None
+    if page is None:
+        raise HTTPException(404, f"no status page for {client_id!r}")
+    return StatusOut(
+        client_id=client_id,
+        title=page.title,
+        timezone=page.client.timezone,
+        open=[
+            IncidentDetail(
+                **IncidentOut.of(v.incident).model_dump(),
+                timeline=[],
+                updates=[UpdateOut.of(u) for u in v.updates],
+                chain_ok=v.chain_ok,
+            )
+            for v in page.open
+        ],
+        resolved=[IncidentOut.of(v.incident) for v in page.resolved],
+        groups={g.name: g.state for g in page.groups},
+    )

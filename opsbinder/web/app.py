@@ -1,0 +1,111 @@
+"""The app factory: one FastAPI app for status pages, the console and the JSON API.
+
+Server-rendered with Jinja2 (autoescaped) and usable without JavaScript: every action is a plain
+HTML form that posts and redirects. The store and the clock are parameters, so tests serve the
+app against their own store with a frozen clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from opsbinder.clock import Clock, SystemClock, utc
+from opsbinder.store.db import default_engine, session_scope
+from opsbinder.web.security import web_secret
+
+HERE = Path(__file__).resolve().parent
+
+
+def local_time(
+    value: datetime | None, tz: str | ZoneInfo = "UTC", fmt: str = "%a %d %b %Y, %H:%M %Z"
+) -> str:
+    if value is None:
+        return "—"
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    return utc(value).astimezone(zone).strftime(fmt)
+
+
+def make_templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.filters["local"] = local_time
+    templates.env.globals["utc"] = utc
+    return templates
+
+
+def create_app(
+    engine: Engine | None = None, clock: Clock | None = None, secret: str | None = None
+) -> FastAPI:
+    from opsbinder.web import api, console, status_page
+
+    app = FastAPI(
+        title="opsbinder",
+        version="1",
+        description="Incidents, Severity-1 status updates and procedures of opsbinder. "
+        "Bearer tokens carry scopes; a client-scoped token only ever sees its client.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.engine = engine or default_engine()
+    app.state.clock = clock or SystemClock()
+    app.state.templates = make_templates()
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret or web_secret(),
+        session_cookie="opsbinder_session",
+        same_site="lax",
+        max_age=12 * 3600,
+    )
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(status_page.router)
+    app.include_router(console.router)
+    app.include_router(api.router)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):  # type: ignore[no-untyped-def]
+        if request.url.path.startswith("/api/"):
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
+        return HTMLResponse(
+            app.state.templates.get_template("error.html").render(
+                status=exc.status_code, detail=exc.detail, request=request
+            ),
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
+    from opsbinder.web.auth import LoginRequired
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired):  # type: ignore[no-untyped-def]
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def db(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed when the handler returns, rolled back on error."""
+    with session_scope(request.app.state.engine) as session:
+        yield session
+
+
+def clock_of(request: Request) -> Clock:
+    return request.app.state.clock

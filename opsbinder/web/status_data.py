@@ -1,0 +1,185 @@
+"""What one client's status page shows, gathered in a few queries (no query per incident).
+
+Everything here is filtered by client id first: this module is the wall between clients.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from opsbinder.binder_store import client_binder
+from opsbinder.clock import Clock, utc
+from opsbinder.config.models import MaintenanceWindow
+from opsbinder.status_updates import chain_problems
+from opsbinder.store.models import Client, Incident, Procedure, Run, StatusUpdate
+
+RECENT = timedelta(days=14)
+FAILING = {"failed", "crashed", "timed_out", "cancelled"}
+GROUP_ORDER = ("hourly", "daily", "weekly", "monthly", "yearly")
+
+
+@dataclass
+class IncidentView:
+    incident: Incident
+    updates: list[StatusUpdate]  # newest first
+    chain_ok: bool
+    chain_problems: list[str]
+
+    @property
+    def next_update_at(self) -> datetime | None:
+        if self.incident.state == "resolved":
+            return None
+        if self.incident.next_update_due is not None:
+            return utc(self.incident.next_update_due)
+        return utc(self.updates[0].next_update_at) if self.updates else None
+
+
+@dataclass
+class ProcedureState:
+    key: str
+    name: str
+    paused: bool
+    last_outcome: str | None
+    last_at: datetime | None
+
+
+@dataclass
+class GroupState:
+    name: str
+    state: str  # ok failing missed paused none
+    procedures: list[ProcedureState] = field(default_factory=list)
+
+
+@dataclass
+class StatusPage:
+    client: Client
+    title: str
+    tz: ZoneInfo
+    now: datetime
+    open: list[IncidentView]
+    resolved: list[IncidentView]
+    maintenance: list[MaintenanceWindow]
+    groups: list[GroupState]
+
+    @property
+    def updated(self) -> datetime:
+        stamps = [self.now - RECENT]
+        for view in self.open + self.resolved:
+            stamps.append(utc(view.incident.last_occurrence_at))
+            stamps.extend(utc(u.posted_at) for u in view.updates[:1])
+            if view.incident.resolved_at:
+                stamps.append(utc(view.incident.resolved_at))
+        return max(stamps)
+
+
+def _views(session: Session, incidents: list[Incident]) -> list[IncidentView]:
+    ids = [i.id for i in incidents]
+    by_incident: dict[int, list[StatusUpdate]] = defaultdict(list)
+    if ids:
+        rows = session.execute(
+            select(StatusUpdate)
+            .where(StatusUpdate.incident_id.in_(ids))
+            .order_by(StatusUpdate.incident_id, StatusUpdate.seq.desc())
+        ).scalars()
+        for row in rows:
+            by_incident[row.incident_id].append(row)
+    views = []
+    for incident in incidents:
+        updates = by_incident[incident.id]
+        report = chain_problems(list(reversed(updates)))
+        views.append(IncidentView(incident, updates, not report, report))
+    return views
+
+
+def procedure_groups(session: Session, client_id: str) -> list[GroupState]:
+    procs = list(
+        session.execute(
+            select(Procedure)
+            .where(Procedure.client_id == client_id, Procedure.active.is_(True))
+            .order_by(Procedure.name)
+        ).scalars()
+    )
+    newest = (
+        select(Run.procedure_id, func.max(Run.id).label("run_id"))
+        .where(Run.client_id == client_id, Run.outcome != "running", Run.dry_run.is_(False))
+        .group_by(Run.procedure_id)
+        .subquery()
+    )
+    last_runs = {
+        r.procedure_id: r
+        for r in session.execute(select(Run).join(newest, Run.id == newest.c.run_id)).scalars()
+    }
+    groups: dict[str, GroupState] = {}
+    for proc in procs:
+        run = last_runs.get(proc.id)
+        state = ProcedureState(
+            proc.key,
+            proc.name,
+            proc.paused,
+            run.outcome if run else None,
+            utc(run.ended_at or run.started_at) if run else None,
+        )
+        groups.setdefault(proc.cadence, GroupState(proc.cadence, "none")).procedures.append(state)
+    for group in groups.values():
+        outcomes = {p.last_outcome for p in group.procedures}
+        if outcomes & FAILING:
+            group.state = "failing"
+        elif "missed" in outcomes:
+            group.state = "missed"
+        elif outcomes & {"ok", "skipped"}:
+            group.state = "ok"
+        elif all(p.paused for p in group.procedures):
+            group.state = "paused"
+    order = {name: i for i, name in enumerate(GROUP_ORDER)}
+    return sorted(groups.values(), key=lambda g: order.get(g.name, 99))
+
+
+def status_page(session: Session, clock: Clock, client_id: str) -> StatusPage | None:
+    client = session.get(Client, client_id)
+    if client is None:
+        return None
+    now = utc(clock.now())
+    cb = client_binder(session, client_id)
+    open_incidents = list(
+        session.execute(
+            select(Incident)
+            .where(Incident.client_id == client_id, Incident.state != "resolved")
+            .order_by(Incident.opened_at.desc(), Incident.id.desc())
+        ).scalars()
+    )
+    resolved = list(
+        session.execute(
+            select(Incident)
+            .where(
+                Incident.client_id == client_id,
+                Incident.state == "resolved",
+                Incident.resolved_at >= now - RECENT,
+            )
+            .order_by(Incident.resolved_at.desc(), Incident.id.desc())
+            .limit(20)
+        ).scalars()
+    )
+    windows = sorted(
+        (w for w in cb.maintenance_windows if utc(_aware(w.end, client.timezone)) >= now),
+        key=lambda w: utc(_aware(w.start, client.timezone)),
+    )
+    return StatusPage(
+        client=client,
+        title=cb.client.status_page_title or f"{client.name} — service status",
+        tz=ZoneInfo(client.timezone),
+        now=now,
+        open=_views(session, open_incidents),
+        resolved=_views(session, resolved),
+        maintenance=windows,
+        groups=procedure_groups(session, client_id),
+    )
+
+
+def _aware(value: datetime, tz: str) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=ZoneInfo(tz))

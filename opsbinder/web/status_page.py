@@ -1,0 +1,91 @@
+"""The client status page and its Atom feed.
+
+Reached with the client's token as a link (`/status/<client>?token=...`): the token is checked,
+remembered in the signed session cookie (by token id, so revoking it takes effect at once) and the
+browser is redirected to the bare URL so the token does not linger in history or referrers. A
+wrong client, an unknown token and a client that does not exist all answer the same 404, so a
+token for one client learns nothing about another.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
+
+from opsbinder.accounts import resolve_token
+from opsbinder.clock import utc
+from opsbinder.store.models import AccessToken
+from opsbinder.web.app import clock_of, db
+from opsbinder.web.auth import staff_user
+from opsbinder.web.status_data import status_page
+
+router = APIRouter(include_in_schema=False)
+NOT_HERE = "There is no status page at this address, or the link has expired."
+
+
+def _token_for(session: Session, request: Request, token: str | None, client_id: str) -> bool:
+    clock = clock_of(request)
+    row = resolve_token(session, clock, token) if token else None
+    if row is not None and row.client_id == client_id and "status:read" in row.scopes:
+        return True
+    remembered = request.session.get("status", {}).get(client_id)
+    if remembered is None:
+        return False
+    row = session.get(AccessToken, int(remembered))
+    now = utc(clock.now())
+    return (
+        row is not None
+        and row.client_id == client_id
+        and row.revoked_at is None
+        and (row.expires_at is None or utc(row.expires_at) > now)
+    )
+
+
+def _allowed(session: Session, request: Request, token: str | None, client_id: str) -> bool:
+    return (
+        _token_for(session, request, token, client_id) or staff_user(request, session) is not None
+    )
+
+
+@router.get("/status/{client_id}", response_class=HTMLResponse)
+def page(
+    request: Request,
+    client_id: str,
+    token: str | None = Query(None, max_length=200),
+    session: Session = Depends(db),
+) -> Response:
+    if not _allowed(session, request, token, client_id):
+        raise HTTPException(404, NOT_HERE)
+    if token:
+        row = resolve_token(session, clock_of(request), token)
+        if row is not None and row.client_id == client_id:
+            remembered = dict(request.session.get("status", {}))
+            remembered[client_id] = row.id
+            request.session["status"] = remembered
+        return RedirectResponse(f"/status/{client_id}", status_code=303)
+    data = status_page(session, clock_of(request), client_id)
+    if data is None:
+        raise HTTPException(404, NOT_HERE)
+    return request.app.state.templates.TemplateResponse(
+        request, "status.html", {"page": data}, headers={"Cache-Control": "private, no-store"}
+    )
+
+
+@router.get("/status/{client_id}/feed.atom")
+def feed(
+    request: Request,
+    client_id: str,
+    token: str | None = Query(None, max_length=200),
+    session: Session = Depends(db),
+) -> Response:
+    if not _allowed(session, request, token, client_id):
+        raise HTTPException(404, NOT_HERE)
+    data = status_page(session, clock_of(request), client_id)
+    if data is None:
+        raise HTTPException(404, NOT_HERE)
+    body = request.app.state.templates.get_template("feed.xml").render(
+        page=data, base=str(request.base_url).rstrip("/")
+    )
+    return Response(body, media_type="application/atom+xml; charset=utf-8")
