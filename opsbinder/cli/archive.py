@@ -1,9 +1,115 @@
-"""Commands of this area are added by its issue; this module registers nothing yet."""
+"""`opsbinder archive restore`: bring archived rows back, the rollback every archive runbook names."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import typer
+from sqlalchemy import create_engine
+
+from opsbinder import audit
+from opsbinder.cli import common
+from opsbinder.config.models import ArchiveProcedure, DatabaseSystem
+from opsbinder.errors import NotFound, OpsbinderError
+from opsbinder.procedures import archive_restore
+from opsbinder.procedures.archive import folder_for
+from opsbinder.procedures.context import ProcedureContext
+from opsbinder.store.db import session_scope
+
+archive_app = typer.Typer(help="Archives written by archive procedures.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.add_typer(archive_app, name="archive")
+
+
+@archive_app.command("restore")
+def restore(
+    source: str = typer.Argument(
+        ..., help="an archive procedure (id or client/id), or a folder of archive manifests"
+    ),
+    into: str = typer.Option(..., "--into", help="table to insert into (schema.table allowed)"),
+    client: str | None = typer.Option(None, "--client", help="client of the procedure"),
+    config: Path | None = common.ConfigDirOption,
+    url_env: str | None = typer.Option(
+        None,
+        "--url-env",
+        help="environment variable with the target database URL (default: the procedure's system)",
+    ),
+) -> None:
+    """Verify every archive file against its manifest (sha256), then insert its rows into
+    TABLE, skipping keys already there: safe to repeat."""
+    folder, client_id, procedure_id, system_env = _resolve(source, client, config, url_env)
+    variable = url_env or system_env
+    url = os.environ.get(variable or "")
+    if not url:
+        raise OpsbinderError(f"the database URL variable {variable} is not set")
+    manifests = archive_restore.manifests_of(folder)
+    engine = create_engine(url)
+    try:
+        table = archive_restore.into_table(engine, into)
+        done = archive_restore.restore(engine, table, manifests)
+    finally:
+        engine.dispose()
+    clock = common.clock()
+    with session_scope(common.store()) as session:
+        audit.record(
+            session,
+            clock,
+            actor=common.actor(),
+            action="archive.restore",
+            object_type="procedure",
+            object_id=f"{client_id}/{procedure_id}",
+            client_id=client_id,
+            details={
+                "into": into,
+                "folder": str(folder),
+                "manifests": done.manifests,
+                "rows_restored": done.rows_restored,
+                "rows_skipped": done.rows_skipped,
+            },
+        )
+    common.console.print(
+        f"restored {done.rows_restored:,} rows into {into} from {done.manifests} archive files "
+        f"({done.rows_skipped:,} already there, skipped)"
+    )
+
+
+def _resolve(
+    source: str, client: str | None, config: Path | None, url_env: str | None
+) -> tuple[Path, str, str, str | None]:
+    """The manifest folder, client id, procedure id and URL variable named by SOURCE."""
+    folder = Path(source)
+    if folder.is_dir():
+        manifests = archive_restore.manifests_of(folder)
+        client_id = manifests[0].body.get("client", "")
+        procedure_id = manifests[0].body.get("procedure", "")
+        if url_env:
+            return folder, client_id, procedure_id, url_env
+        source = f"{client or client_id}/{procedure_id}"
+    elif client and "/" not in source:
+        source = f"{client}/{source}"
+    binder = common.binder(config)
+    try:
+        client_binder, proc = binder.find_procedure(source)
+    except KeyError as exc:
+        raise NotFound(str(exc.args[0])) from exc
+    if not isinstance(proc, ArchiveProcedure):
+        raise OpsbinderError(f"{source} is a {proc.kind} procedure, not an archive")
+    if proc.params.destination_type == "table":
+        raise OpsbinderError(
+            f"{source} archives to the table {proc.params.destination}; restore with "
+            "INSERT ... SELECT from that table"
+        )
+    system = client_binder.system(proc.system) if proc.system else None
+    system_env = system.url_env if isinstance(system, DatabaseSystem) else None
+    if not folder.is_dir():
+        ctx = ProcedureContext(
+            client_id=client_binder.client.id,
+            procedure_id=proc.id,
+            clock=common.clock(),
+            store=None,  # type: ignore[arg-type]  # only expand() is used
+        )
+        folder = folder_for(ctx, proc)
+    return folder, client_binder.client.id, proc.id, url_env or system_env

@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "history",
     "report",
     "handover",
+    "archive",
 )
 
 for name in COMMAND_MODULES:

@@ -1,0 +1,333 @@
+"""Move old rows out of a client table: to compressed files with manifests, or to an archive table.
+
+The order of work is what makes it safe. For each batch (keyset on the key column): write the
+file, fsync it and its directory, read it back and verify it, write its manifest (also durable),
+and only then delete exactly the keys the verified file holds. A run killed at any instant
+leaves either a partial file without a manifest (discarded and redone by the next run, under the
+same key-range name) or a manifest whose rows may still be in the source (the next run verifies
+the file again and deletes them before exporting anything new). So nothing is lost and nothing
+is archived twice. To a table, the copy and the delete share one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, Engine, MetaData, Table, func, insert, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from opsbinder import audit
+from opsbinder.config.models import ArchiveProcedure, DatabaseSystem
+from opsbinder.errors import OpsbinderError
+from opsbinder.procedures import archive_files as files
+from opsbinder.procedures import locks, targets
+from opsbinder.procedures.context import ProcedureContext
+from opsbinder.procedures.result import ProcedureResult
+from opsbinder.store.db import session_scope
+
+DELETE_CHUNK = 2000  # keys per delete transaction: short locks on the client's table
+CRASH_ENV = "OPSBINDER_TEST_CRASH_AT"  # tests only: "point" or "point:N" (the Nth time)
+_crash_counts: Counter[str] = Counter()
+
+
+def crash_point(name: str) -> None:
+    """Let a test kill this process for real (SIGKILL) at a named instant; no-op otherwise."""
+    spec = os.environ.get(CRASH_ENV)
+    if not spec:
+        return
+    point, _, nth = spec.partition(":")
+    if point != name:
+        return
+    _crash_counts[name] += 1
+    if _crash_counts[name] >= int(nth or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def folder_for(ctx: ProcedureContext, proc: ArchiveProcedure) -> Path:
+    return Path(ctx.expand(proc.params.destination)) / proc.id
+
+
+def run(
+    ctx: ProcedureContext, proc: ArchiveProcedure, system: DatabaseSystem | None
+) -> ProcedureResult:
+    name = f"{ctx.client_id}/{ctx.procedure_id}"
+    try:
+        engine = targets.connect(ctx, system)
+    except OpsbinderError as exc:
+        return ProcedureResult("failed", str(exc), findings=[str(exc)])
+    try:
+        p = proc.params
+        table = targets.reflect(
+            engine,
+            ctx,
+            schema=p.schema_name,
+            table=p.table,
+            columns={"age_column": p.age_column, "key_column": p.key_column},
+        )
+        with locks.procedure_lock(engine, name, ctx.clock) as held:
+            if held is not None:
+                return ProcedureResult("skipped", held.reason, findings=[held.reason])
+            return Archive(ctx, proc, engine, table).run()
+    except OpsbinderError as exc:
+        return ProcedureResult("failed", str(exc), findings=[str(exc)])
+    finally:
+        engine.dispose()
+
+
+class Archive:
+    def __init__(
+        self, ctx: ProcedureContext, proc: ArchiveProcedure, engine: Engine, table: Table
+    ) -> None:
+        self.ctx, self.proc, self.params = ctx, proc, proc.params
+        self.engine, self.table = engine, table
+        self.key = table.c[self.params.key_column]
+        self.age = table.c[self.params.age_column]
+        self.cutoff = ctx.clock.now() - timedelta(days=self.params.older_than_days)
+        self.cut = targets.cutoff_value(self.age, self.cutoff)
+        self.metrics: dict[str, Any] = {
+            "cutoff": self.cutoff.isoformat(),
+            "planned_rows": 0,
+            "rows_archived": 0,
+            "files": 0,
+            "bytes_archived": 0,
+            "rows_deleted": 0,
+            "recovered_rows": 0,
+            "manifests": [],
+        }
+
+    def run(self) -> ProcedureResult:
+        with self.engine.connect() as conn:
+            planned = conn.execute(
+                select(func.count()).select_from(self.table).where(self.age < self.cut)
+            ).scalar_one()
+        self.metrics["planned_rows"] = planned
+        where = self._destination_label()
+        if self.ctx.dry_run:
+            return ProcedureResult(
+                "ok",
+                f"dry run: would archive {planned:,} rows of {self.params.table} older than "
+                f"{self.cutoff:%Y-%m-%d} to {where}",
+                self.metrics,
+            )
+        try:
+            if self.params.destination_type == "table":
+                self._to_table(planned)
+            else:
+                self._to_files(planned)
+        except (SQLAlchemyError, OSError, files.ArchiveCorrupt) as exc:
+            reason = (
+                f"archive stopped after {self.metrics['rows_deleted']:,} deleted rows "
+                f"(every deleted row is in a verified archive): {str(exc).splitlines()[0]}"
+            )
+            self._audit()
+            return ProcedureResult("failed", reason, self.metrics, [reason])
+        self._audit()
+        return ProcedureResult(
+            "ok",
+            f"archived {self.metrics['rows_archived']:,} rows of {self.params.table} older than "
+            f"{self.cutoff:%Y-%m-%d} to {where} ({self.metrics['files']} files) and deleted "
+            f"{self.metrics['rows_deleted']:,} from the source",
+            self.metrics,
+        )
+
+    def _destination_label(self) -> str:
+        if self.params.destination_type == "table":
+            return self.params.destination
+        return str(folder_for(self.ctx, self.proc))
+
+    # --- files --------------------------------------------------------------------------------
+
+    def _to_files(self, planned: int) -> None:
+        folder = folder_for(self.ctx, self.proc)
+        folder.mkdir(parents=True, exist_ok=True)
+        self._recover(folder)
+        last = None
+        while True:
+            where = [self.age < self.cut] + ([self.key > last] if last is not None else [])
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(self.table)
+                    .where(*where)
+                    .order_by(self.key)
+                    .limit(self.params.batch_size)
+                ).all()
+            if not rows:
+                return
+            keys = [row._mapping[self.key.name] for row in rows]
+            manifest = self._write_batch(folder, rows, keys)
+            self._delete(keys)
+            last = keys[-1]
+            self.metrics["manifests"].append(str(manifest.path))
+            done = self.metrics["rows_deleted"]
+            self.ctx.progress(done, max(planned, done), f"archived {done:,} rows")
+
+    def _write_batch(self, folder: Path, rows: list[Any], keys: list[Any]) -> files.Manifest:
+        p = self.params
+        columns = list(self.table.c.keys())
+        data = files.compress(files.encode_rows(rows, columns, p.format), p.compression)
+        digest = hashlib.sha256(data).hexdigest()
+        target = self._free_name(folder, keys[0], keys[-1])
+        part = files.write_part(target, data)
+        crash_point("after_write")
+        final = files.commit_part(part)
+        crash_point("after_fsync")
+        body = {
+            "version": 1,
+            "client": self.ctx.client_id,
+            "procedure": self.ctx.procedure_id,
+            "schema": p.schema_name,
+            "table": p.table,
+            "key_column": p.key_column,
+            "age_column": p.age_column,
+            "columns": [{"name": c.name, "type": str(c.type)} for c in self.table.c],
+            "format": p.format,
+            "compression": p.compression,
+            "file": final.name,
+            "rows": len(rows),
+            "key_min": files.plain(keys[0]),
+            "key_max": files.plain(keys[-1]),
+            "sha256": digest,
+            "bytes": len(data),
+            "cutoff": self.cutoff.isoformat(),
+            "created": self.ctx.clock.now().isoformat(),
+        }
+        manifest = files.Manifest(files.manifest_path(final), body)
+        verified = files.read_verified(manifest)
+        if [files.decode(r[self.key.name], self.key) for r in verified] != keys:
+            raise files.ArchiveCorrupt(f"{final}: the keys read back differ from the rows written")
+        manifest.write()
+        crash_point("after_manifest")
+        self.metrics["files"] += 1
+        self.metrics["rows_archived"] += len(rows)
+        self.metrics["bytes_archived"] += len(data)
+        return manifest
+
+    def _free_name(self, folder: Path, lo: Any, hi: Any) -> Path:
+        """Named by key range, so a redone batch overwrites its own partial file."""
+        p = self.params
+        base = f"{p.table}.{files.key_label(lo)}-{files.key_label(hi)}"
+        suffix = f".{p.format}.{files.EXTENSIONS[p.compression]}"
+        path, n = folder / (base + suffix), 1
+        while files.manifest_path(path).exists():  # a verified archive of an earlier set
+            n += 1
+            path = folder / f"{base}.{n}{suffix}"
+        return path
+
+    def _delete(self, keys: list[Any]) -> None:
+        for start in range(0, len(keys), DELETE_CHUNK):
+            chunk = keys[start : start + DELETE_CHUNK]
+            with self.engine.begin() as conn:
+                gone = conn.execute(
+                    self.table.delete().where(self.key.in_(chunk), self.age < self.cut)
+                ).rowcount
+            self.metrics["rows_deleted"] += gone
+            crash_point("mid_delete")
+
+    def _recover(self, folder: Path) -> None:
+        """Finish what a killed run left: delete rows of verified archives, discard the rest."""
+        manifests = files.manifests_in(folder)
+        kept = {m.data_file.name for m in manifests}
+        for leftover in folder.iterdir():
+            if leftover.name.endswith(files.PART_SUFFIX) or (
+                leftover.name.startswith(f"{self.params.table}.")
+                and not leftover.name.endswith(files.MANIFEST_SUFFIX)
+                and leftover.name not in kept
+            ):
+                leftover.unlink()
+        for manifest in manifests:
+            lo = files.decode(manifest.body["key_min"], self.key)
+            hi = files.decode(manifest.body["key_max"], self.key)
+            with self.engine.connect() as conn:
+                present = conn.execute(
+                    select(self.key).where(self.key >= lo, self.key <= hi).limit(1)
+                ).first()
+            if present is None:
+                continue
+            rows = files.read_verified(manifest)
+            keys = [files.decode(r[self.key.name], self.key) for r in rows]
+            before = self.metrics["rows_deleted"]
+            self._delete(keys)
+            self.metrics["recovered_rows"] += self.metrics["rows_deleted"] - before
+
+    # --- table --------------------------------------------------------------------------------
+
+    def _archive_table(self) -> Table:
+        schema, _, name = self.params.destination.rpartition(".")
+        dest = Table(
+            name,
+            MetaData(),
+            *[Column(c.name, c.type, primary_key=c.primary_key) for c in self.table.c],
+            schema=schema or None,
+        )
+        try:
+            dest.create(self.engine, checkfirst=True)
+        except SQLAlchemyError as exc:
+            raise targets.TargetError(
+                f"{self.ctx.client_id}/{self.ctx.procedure_id}: params.destination: cannot create "
+                f"the archive table {self.params.destination!r}: {str(exc).splitlines()[0]}"
+            ) from exc
+        return Table(name, MetaData(), schema=schema or None, autoload_with=self.engine)
+
+    def _to_table(self, planned: int) -> None:
+        dest = self._archive_table()
+        missing = [c for c in self.table.c.keys() if c not in dest.c]  # noqa: SIM118
+        if missing:
+            raise targets.TargetError(
+                f"{self.ctx.client_id}/{self.ctx.procedure_id}: params.destination: the archive "
+                f"table {self.params.destination!r} lacks columns {', '.join(missing)}"
+            )
+        dkey = dest.c[self.key.name]
+        last = None
+        while True:
+            where = [self.age < self.cut] + ([self.key > last] if last is not None else [])
+            started = time.perf_counter()
+            with self.engine.begin() as conn:
+                keys = list(
+                    conn.execute(
+                        select(self.key)
+                        .where(*where)
+                        .order_by(self.key)
+                        .limit(self.params.batch_size)
+                    ).scalars()
+                )
+                if not keys:
+                    return
+                cols = list(self.table.c.keys())
+                copied = conn.execute(
+                    insert(dest).from_select(
+                        [dest.c[c] for c in cols],
+                        select(*[self.table.c[c] for c in cols]).where(
+                            self.key.in_(keys), self.key.not_in(select(dkey).where(dkey.in_(keys)))
+                        ),
+                    )
+                ).rowcount
+                gone = conn.execute(self.table.delete().where(self.key.in_(keys))).rowcount
+            self.metrics["longest_batch_ms"] = max(
+                self.metrics.get("longest_batch_ms", 0),
+                round((time.perf_counter() - started) * 1000, 1),
+            )
+            last = keys[-1]
+            self.metrics["rows_archived"] += copied
+            self.metrics["rows_deleted"] += gone
+            done = self.metrics["rows_deleted"]
+            self.ctx.progress(done, max(planned, done), f"moved {done:,} rows")
+
+    def _audit(self) -> None:
+        with session_scope(self.ctx.store) as session:
+            audit.record(
+                session,
+                self.ctx.clock,
+                actor=self.ctx.actor,
+                action="archive.move",
+                object_type="procedure",
+                object_id=f"{self.ctx.client_id}/{self.ctx.procedure_id}",
+                client_id=self.ctx.client_id,
+                details={k: v for k, v in self.metrics.items() if k != "manifests"},
+            )

@@ -1,0 +1,237 @@
+"""Archive files and their manifests: how rows are written durably and proven intact.
+
+A batch file is written under a temporary name, fsynced, renamed and its directory fsynced;
+then it is read back from disk and checked (row count, keys, sha256) before its manifest is
+written -- also fsynced and renamed into place. A manifest therefore exists only for a file that
+is complete on disk, which is what lets a run that was killed at any instant be finished by the
+next one: a manifest means "safe to delete these rows"; a data file without one means "redo".
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import zstandard
+from sqlalchemy import Column
+from sqlalchemy.types import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    LargeBinary,
+    Numeric,
+    Time,
+)
+
+from opsbinder.errors import OpsbinderError
+
+NULL = r"\N"  # how CSV files spell NULL (as PostgreSQL's COPY does), distinct from ''
+MANIFEST_SUFFIX = ".manifest.json"
+PART_SUFFIX = ".part"
+EXTENSIONS = {"gzip": "gz", "zstd": "zst"}
+
+
+class ArchiveCorrupt(OpsbinderError):
+    """An archive file does not match its manifest: never delete or restore from it."""
+
+
+# --- values -----------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode()
+    return value
+
+
+def plain(value: Any) -> Any:
+    """A JSON-safe form of a database value (restored by `decode` with the column's type)."""
+    if isinstance(value, dict):
+        return value
+    return _plain(value)
+
+
+def decode(value: Any, column: Column) -> Any:
+    if value is None:
+        return None
+    kind = column.type
+    if isinstance(kind, DateTime):
+        return datetime.fromisoformat(value) if isinstance(value, str) else value
+    if isinstance(kind, Date):
+        return date.fromisoformat(value) if isinstance(value, str) else value
+    if isinstance(kind, Time):
+        return time.fromisoformat(value) if isinstance(value, str) else value
+    if isinstance(kind, Boolean):
+        return value if isinstance(value, bool) else str(value) in {"True", "true", "1", "t"}
+    if isinstance(kind, Integer):
+        return int(value)
+    if isinstance(kind, Float):
+        return float(value)
+    if isinstance(kind, Numeric):
+        return Decimal(str(value))
+    if isinstance(kind, LargeBinary):
+        return base64.b64decode(value)
+    if isinstance(kind, JSON) and isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+# --- encoding ---------------------------------------------------------------------------------
+
+
+def encode_rows(rows: Iterable[Sequence[Any]], columns: list[str], fmt: str) -> bytes:
+    if fmt == "jsonl":
+        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_plain).encode
+        return "".join(dumps(dict(zip(columns, row, strict=True))) + "\n" for row in rows).encode()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(
+            [
+                NULL if v is None else json.dumps(v) if isinstance(v, dict | list) else _plain(v)
+                for v in row
+            ]
+        )
+    return out.getvalue().encode()
+
+
+def decode_rows(data: bytes, fmt: str) -> list[dict[str, Any]]:
+    text = data.decode()
+    if fmt == "jsonl":
+        return [json.loads(line) for line in text.splitlines() if line]
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, [])
+    return [
+        {k: (None if v == NULL else v) for k, v in zip(header, row, strict=True)} for row in reader
+    ]
+
+
+def compress(data: bytes, compression: str) -> bytes:
+    if compression == "zstd":
+        return zstandard.ZstdCompressor(level=3).compress(data)
+    return gzip.compress(data, compresslevel=6, mtime=0)
+
+
+def decompress(data: bytes, compression: str) -> bytes:
+    if compression == "zstd":
+        return zstandard.ZstdDecompressor().decompress(data)
+    return gzip.decompress(data)
+
+
+# --- durable files ----------------------------------------------------------------------------
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_part(path: Path, data: bytes) -> Path:
+    """Write `data` to `path`.part and return that name; not yet durable (see `commit_part`)."""
+    part = path.with_name(path.name + PART_SUFFIX)
+    with open(part, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+    return part
+
+
+def commit_part(part: Path) -> Path:
+    """fsync the file, rename it to its final name, fsync the directory: now it survives a crash."""
+    fd = os.open(part, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    final = part.with_name(part.name.removesuffix(PART_SUFFIX))
+    os.replace(part, final)
+    fsync_dir(final.parent)
+    return final
+
+
+def key_label(value: Any) -> str:
+    if isinstance(value, int):
+        return f"{value:020d}"
+    return re.sub(r"[^A-Za-z0-9_-]", "_", str(plain(value)))[:40]
+
+
+# --- manifests --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path  # of the manifest itself
+    body: dict[str, Any]
+
+    @property
+    def data_file(self) -> Path:
+        return self.path.with_name(self.body["file"])
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        try:
+            return cls(path, json.loads(path.read_text()))
+        except (OSError, ValueError) as exc:
+            raise ArchiveCorrupt(f"{path}: not a readable archive manifest ({exc})") from exc
+
+    def write(self) -> None:
+        part = write_part(self.path, json.dumps(self.body, indent=2, sort_keys=True).encode())
+        commit_part(part)
+
+
+def manifest_path(data_file: Path) -> Path:
+    return data_file.with_name(data_file.name + MANIFEST_SUFFIX)
+
+
+def manifests_in(folder: Path) -> list[Manifest]:
+    return [Manifest.load(p) for p in sorted(folder.glob("*" + MANIFEST_SUFFIX))]
+
+
+def read_verified(manifest: Manifest) -> list[dict[str, Any]]:
+    """The rows of a manifest's file, after checking sha256, row count and key range."""
+    body = manifest.body
+    where = manifest.data_file
+    try:
+        data = where.read_bytes()
+    except OSError as exc:
+        raise ArchiveCorrupt(f"{where}: cannot read the archive file ({exc})") from exc
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != body["sha256"]:
+        raise ArchiveCorrupt(
+            f"{where}: sha256 {digest} does not match the manifest's {body['sha256']}"
+        )
+    rows = decode_rows(decompress(data, body["compression"]), body["format"])
+    if len(rows) != body["rows"]:
+        raise ArchiveCorrupt(f"{where}: holds {len(rows)} rows, the manifest says {body['rows']}")
+    if rows:
+        key = body["key_column"]
+        first, last = str(rows[0][key]), str(rows[-1][key])
+        if (first, last) != (str(body["key_min"]), str(body["key_max"])):
+            raise ArchiveCorrupt(
+                f"{where}: key range {first}..{last} does not match the manifest's "
+                f"{body['key_min']}..{body['key_max']}"
+            )
+    return rows

@@ -1,0 +1,75 @@
+"""Bring archived rows back into a table: the rollback of an archive run.
+
+Every file is checked against its manifest (sha256, row count, key range) before any row is
+inserted, and rows whose key is already in the table are skipped, so a restore can be repeated
+or resumed without creating duplicates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine, MetaData, Table, inspect, select
+
+from opsbinder.errors import NotFound
+from opsbinder.procedures import archive_files as files
+from opsbinder.procedures.targets import TargetError
+
+CHUNK = 1000
+
+
+@dataclass
+class Restored:
+    manifests: int = 0
+    rows_restored: int = 0
+    rows_skipped: int = 0
+    files: list[str] = field(default_factory=list)
+
+
+def manifests_of(folder: Path) -> list[files.Manifest]:
+    if not folder.is_dir():
+        raise NotFound(f"{folder}: no such archive folder")
+    found = files.manifests_in(folder)
+    if not found:
+        raise NotFound(f"{folder}: no archive manifests (*{files.MANIFEST_SUFFIX}) in it")
+    return found
+
+
+def into_table(engine: Engine, qualified: str) -> Table:
+    schema, _, name = qualified.rpartition(".")
+    if not inspect(engine).has_table(name, schema=schema or None):
+        raise TargetError(f"--into: no table {qualified!r} in the target database")
+    return Table(name, MetaData(), schema=schema or None, autoload_with=engine)
+
+
+def restore(engine: Engine, table: Table, manifests: list[files.Manifest]) -> Restored:
+    """Verify every file first (nothing is inserted from a corrupt archive), then insert."""
+    verified = [(m, files.read_verified(m)) for m in manifests]
+    for manifest, _rows in verified:
+        names = [c["name"] for c in manifest.body["columns"]]
+        missing = [n for n in names if n not in table.c]
+        if missing:
+            raise TargetError(
+                f"--into: table {table.name!r} lacks the archived columns {', '.join(missing)} "
+                f"(manifest {manifest.path})"
+            )
+    done = Restored()
+    for manifest, rows in verified:
+        key = table.c[manifest.body["key_column"]]
+        for start in range(0, len(rows), CHUNK):
+            chunk = [
+                {name: files.decode(value, table.c[name]) for name, value in row.items()}
+                for row in rows[start : start + CHUNK]
+            ]
+            with engine.begin() as conn:
+                wanted = [r[key.name] for r in chunk]
+                there = set(conn.execute(select(key).where(key.in_(wanted))).scalars())
+                fresh = [r for r in chunk if r[key.name] not in there]
+                if fresh:
+                    conn.execute(table.insert(), fresh)
+            done.rows_restored += len(fresh)
+            done.rows_skipped += len(chunk) - len(fresh)
+        done.manifests += 1
+        done.files.append(str(manifest.data_file))
+    return done
