@@ -1,9 +1,199 @@
-"""Commands of this area are added by its issue; this module registers nothing yet."""
+"""`opsbinder binder export|audit|verify|import` and `opsbinder lockdown`: the handover."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import typer
+
+from opsbinder.cli import common
+from opsbinder.handover.dossier import Resolver
+from opsbinder.settings import get_settings
+from opsbinder.store.db import session_scope
+
+binder_app = typer.Typer(
+    help="The handover binder: export, completeness audit, verification, import.",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.add_typer(binder_app, name="binder")
+    app.command("lockdown")(lockdown)
+
+
+def _resolver() -> Resolver | None:
+    """Flow entrypoints and deployment names as `opsbinder deploy` makes them (Prefect side)."""
+    try:
+        from deployments.build import flow_name, procedure_deployment_name, procedure_entrypoints
+
+        entrypoints = procedure_entrypoints()
+    except Exception:  # no flows in this install: the pages leave the Prefect line out
+        return None
+    names: dict[str, str] = {}
+
+    def resolve(kind: str, client_id: str, key: str) -> tuple[str, str]:
+        entrypoint = entrypoints.get(kind, "")
+        if not entrypoint:
+            return "", ""
+        if entrypoint not in names:
+            names[entrypoint] = flow_name(entrypoint)
+        return entrypoint, f"{names[entrypoint]}/{procedure_deployment_name(client_id, key)}"
+
+    return resolve
+
+
+def _export(client: str, out: Path, replace: bool) -> None:
+    from opsbinder.handover.export import export_client
+
+    with session_scope(common.store()) as session:
+        result = export_client(
+            session,
+            client,
+            out,
+            common.clock(),
+            actor=common.actor(),
+            resolve=_resolver(),
+            replace=replace,
+        )
+    common.console.print(
+        f"binder of {client} written to {result.folder} ({len(result.files)} files); "
+        f"open {result.folder / 'index.html'}"
+    )
+    common.console.print(f"completeness {result.score}/100, {result.findings} finding(s)")
+
+
+@binder_app.command("export")
+def export(
+    out: Path = typer.Argument(..., help="folder to write (must be new or empty)"),
+    client: str = typer.Option(..., "--client", help="client id"),
+    replace: bool = typer.Option(False, "--replace", help="replace an existing export folder"),
+) -> None:
+    """Write the client's self-contained, offline handover folder."""
+    _export(client, out, replace)
+
+
+@binder_app.command("audit")
+def audit_cmd(
+    client: str = typer.Option(..., "--client", help="client id"),
+    min_score: int = typer.Option(0, "--min-score", min=0, max=100, help="exit 1 below this"),
+) -> None:
+    """Score the binder's completeness and list what is missing, with where to fix it."""
+    from opsbinder.handover.completeness import audit_client
+
+    with session_scope(common.store()) as session:
+        report = audit_client(session, client, common.clock())
+    common.console.print(
+        f"completeness of {client}: {report.score}/100 ({report.checks} checks, "
+        f"{len(report.findings)} finding(s))"
+    )
+    for finding in report.findings:
+        common.console.print(f"  [{finding.code}] {finding.message}", markup=False)
+        common.console.print(f"      fix in {finding.where}", markup=False)
+    if report.score < min_score:
+        raise typer.Exit(1)
+
+
+@binder_app.command("verify")
+def verify(
+    client: str = typer.Option(..., "--client", help="client id"),
+) -> None:
+    """Dry-run every procedure against the live systems; record one verification run each."""
+    from opsbinder.handover.verification import verify_client
+
+    verdicts = verify_client(common.store(), client, common.clock(), actor=common.actor())
+    for v in verdicts:
+        mark = {"passed": "PASSED", "failed": "FAILED", "not_verifiable": "NOT VERIFIABLE"}
+        common.console.print(f"{mark[v.verdict]:15} {v.procedure}: {v.reason}", markup=False)
+    failed = sum(v.verdict == "failed" for v in verdicts)
+    common.console.print(
+        f"{len(verdicts)} procedure(s): {sum(v.verdict == 'passed' for v in verdicts)} passed, "
+        f"{failed} failed, {sum(v.verdict == 'not_verifiable' for v in verdicts)} not verifiable"
+    )
+    if failed:
+        raise typer.Exit(1)
+
+
+@binder_app.command("import")
+def import_cmd(
+    folder: Path = typer.Argument(..., help="an export folder (or a binder folder)"),
+) -> None:
+    """Load an exported binder into this install's store (OPSBINDER_DATABASE_URL)."""
+    from opsbinder.handover.importer import import_binder
+
+    with session_scope(common.store()) as session:
+        result = import_binder(session, folder, common.clock(), actor=common.actor())
+    report = result.report
+    common.console.print(
+        f"imported {', '.join(result.clients)} from {result.folder}: "
+        f"{len(report.created)} created, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed"
+    )
+    common.console.print("to run them here:")
+    common.console.print("  opsbinder deploy --work-pool POOL   # a Prefect server with workers")
+    common.console.print("  opsbinder serve                     # or everything in one process")
+    for client_id in result.clients:
+        common.console.print(
+            f"  opsbinder binder verify --client {client_id}   # dry-run each against your systems"
+        )
+
+
+def _server_pause(client: str, paused: bool) -> None:
+    """Follow the store's pause on a Prefect server, as `opsbinder pause` does."""
+    if not os.environ.get("PREFECT_API_URL"):
+        common.console.print(
+            "no PREFECT_API_URL: deployments follow Client.paused when `opsbinder serve` or "
+            "`opsbinder deploy` next runs"
+        )
+        return
+    from deployments.build import for_client
+    from opsbinder.orchestrator import deployments as orch
+
+    word = "paused" if paused else "resumed"
+    for name in orch.set_paused(for_client(orch.read_ours(), client), paused):
+        common.console.print(f"  {word} on the server: {name}", markup=False)
+
+
+def lockdown(
+    client: str = typer.Option(..., "--client", help="client id"),
+    lift: bool = typer.Option(False, "--lift", help="reverse the lockdown (admin only)"),
+    provider: str = typer.Option("msp", "--provider", help="the outgoing provider"),
+    out: Path | None = typer.Option(None, "--out", help="export folder (default under home)"),
+    actor: str | None = typer.Option(None, "--actor", help="who (default $OPSBINDER_ACTOR)"),
+) -> None:
+    """Immediate lockdown: pause, revoke the provider's tokens, start the checklist, export."""
+    from opsbinder.handover import lockdown as lk
+
+    who = actor or common.actor()
+    clock = common.clock()
+    if lift:
+        with session_scope(common.store()) as session:
+            resumed = lk.lift(session, client, clock, actor=who)
+        common.console.print(
+            f"lockdown of {client} lifted by {who}; "
+            + ("its deployments are resumed" if resumed else "it was paused before: stays paused")
+        )
+        if resumed:
+            _server_pause(client, False)
+        common.console.print(
+            "revoked tokens stay revoked: issue new ones (opsbinder token issue ...)"
+        )
+        return
+    with session_scope(common.store()) as session:
+        result = lk.lock_down(session, client, clock, actor=who, provider=provider)
+    common.console.print(f"{client} LOCKED DOWN by {who}")
+    common.console.print(
+        f"  paused: {'yes' if result.paused_now else 'was already paused'} (Client.paused)"
+    )
+    _server_pause(client, True)
+    common.console.print(f"  tokens revoked ({provider}): {len(result.revoked)}")
+    if result.checklist:
+        common.console.print(
+            f"  lockdown checklist {result.checklist}: work item #{result.checklist_id} is due"
+        )
+    for problem in result.problems:
+        common.err_console.print(f"  [yellow]warning:[/yellow] {problem}")
+    stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
+    folder = out or get_settings().home / "exports" / f"{client}-lockdown-{stamp}"
+    _export(client, folder, replace=False)
