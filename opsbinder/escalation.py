@@ -1,0 +1,187 @@
+"""The escalation engine: a pure function from (incident, frozen policy, on-call schedules,
+notifications already sent, now) to the actions due. No database, no clock, no I/O.
+
+The ladder: the policy's levels in order, each paged when it becomes due and given its
+`ack_timeout` before the next level is due; the whole ladder runs `repeat` more times. An
+acknowledgement (or resolution) stops the ladder. Severity-1 additionally informs
+`sev1_management` at once and again every `sev1_management_interval` until resolved,
+acknowledged or not. Every action carries an idempotency key, so the caller can apply the
+result any number of times and each notification still goes out once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from opsbinder.config.models import EscalationPolicy, OnCallSchedule, Target
+from opsbinder.oncall import on_call
+
+
+@dataclass(frozen=True)
+class IncidentSnapshot:
+    id: int
+    severity: str
+    state: str  # triggered acknowledged resolved
+    ladder_start: datetime  # opened, or reopened (a new epoch starts the ladder again)
+    epoch: int
+    policy: dict[str, Any]  # the frozen EscalationPolicy dump
+    step: int = 0  # ladder steps already recorded as reached (0: none)
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: str  # "notify" or "escalate"
+    key: str  # idempotency key (notify) / step marker (escalate)
+    due_at: datetime
+    step: int  # 1-based position in the flattened ladder; 0 for Severity-1 management
+    level: int  # 1-based level of the policy; 0 for Severity-1 management
+    level_name: str
+    round: int  # 0 for the first pass of the ladder
+    target: dict[str, str] = field(default_factory=dict)  # {"contact"|"oncall"|"webhook": id}
+    recipient: str | None = None  # contact id; None for a webhook target or an on-call gap
+    reason: str = ""
+
+
+def target_key(target: Target) -> str:
+    for kind in ("contact", "oncall", "webhook"):
+        value = getattr(target, kind)
+        if value:
+            return f"{kind}:{value}"
+    raise ValueError("empty target")
+
+
+def _recipient(target: Target, schedules: dict[str, OnCallSchedule], at: datetime) -> str | None:
+    if target.contact:
+        return target.contact
+    if target.oncall:
+        schedule = schedules.get(target.oncall)
+        return on_call(schedule, at) if schedule is not None else None
+    return None
+
+
+def ladder(policy: EscalationPolicy, start: datetime) -> list[tuple[int, int, int, datetime]]:
+    """(step, round, level index, due_at) for every step of every pass of the ladder."""
+    steps, due, n = [], start, 0
+    for rnd in range(policy.repeat + 1):
+        for index, level in enumerate(policy.levels):
+            n += 1
+            steps.append((n, rnd, index, due))
+            due = due + level.ack_timeout
+    return steps
+
+
+def decide(
+    incident: IncidentSnapshot,
+    schedules: dict[str, OnCallSchedule],
+    sent: set[str],
+    now: datetime,
+) -> list[Action]:
+    """Everything due at `now` that is not in `sent`, oldest first."""
+    if incident.state == "resolved" or not incident.policy:
+        return []
+    policy = EscalationPolicy.model_validate(incident.policy)
+    base = f"inc/{incident.id}/e{incident.epoch}"
+    actions: list[Action] = []
+    if incident.state == "triggered":
+        actions += _ladder_actions(incident, policy, schedules, sent, now, base)
+    if incident.severity == "sev1":
+        actions += _management_actions(incident, policy, sent, now, base)
+    return sorted(actions, key=lambda a: (a.due_at, a.step, a.kind != "escalate", a.key))
+
+
+def _ladder_actions(
+    incident: IncidentSnapshot,
+    policy: EscalationPolicy,
+    schedules: dict[str, OnCallSchedule],
+    sent: set[str],
+    now: datetime,
+    base: str,
+) -> list[Action]:
+    actions: list[Action] = []
+    for step, rnd, index, due in ladder(policy, incident.ladder_start):
+        if due > now:
+            break
+        level = policy.levels[index]
+        name = level.name
+        if step > incident.step and step > 1:
+            waited = _human(policy.levels[index - 1].ack_timeout if index else _last(policy))
+            actions.append(
+                Action(
+                    kind="escalate",
+                    key=f"{base}/step{step}",
+                    due_at=due,
+                    step=step,
+                    level=index + 1,
+                    level_name=name,
+                    round=rnd,
+                    reason=f"not acknowledged within {waited}",
+                )
+            )
+        for target in level.targets:
+            key = f"{base}/r{rnd}/l{index + 1}/{target_key(target)}"
+            if key in sent:
+                continue
+            actions.append(
+                Action(
+                    kind="notify",
+                    key=key,
+                    due_at=due,
+                    step=step,
+                    level=index + 1,
+                    level_name=name,
+                    round=rnd,
+                    target=target.model_dump(exclude_none=True),
+                    recipient=_recipient(target, schedules, due),
+                    reason=name if rnd == 0 else f"{name} (repeat {rnd})",
+                )
+            )
+    return actions
+
+
+def _management_actions(
+    incident: IncidentSnapshot,
+    policy: EscalationPolicy,
+    sent: set[str],
+    now: datetime,
+    base: str,
+) -> list[Action]:
+    """Only the latest tick: a sweeper that was down sends one update, not a backlog."""
+    if now < incident.ladder_start:
+        return []
+    interval = policy.sev1_management_interval
+    tick = int((now - incident.ladder_start) / interval)
+    due = incident.ladder_start + tick * interval
+    actions = []
+    for target in policy.sev1_management:
+        key = f"{base}/sev1/t{tick}/{target_key(target)}"
+        if key in sent:
+            continue
+        actions.append(
+            Action(
+                kind="notify",
+                key=key,
+                due_at=due,
+                step=0,
+                level=0,
+                level_name="Severity-1 management",
+                round=tick,
+                target=target.model_dump(exclude_none=True),
+                recipient=target.contact,
+                reason="Severity-1: management informed"
+                + ("" if tick == 0 else f" (reminder {tick})"),
+            )
+        )
+    return actions
+
+
+def _last(policy: EscalationPolicy) -> timedelta:
+    return policy.levels[-1].ack_timeout
+
+
+def _human(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes % 60:
+        return f"{minutes}m"
+    return f"{minutes // 60}h"
