@@ -1,9 +1,103 @@
-"""Commands of this area are added by its issue; this module registers nothing yet."""
+"""`opsbinder history`: what ran, from the store and from Prefect, filtered."""
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime
+
 import typer
+from rich.table import Table
+
+from opsbinder.cli import common
+from opsbinder.errors import OpsbinderError
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.command("history")(history)
+
+
+def _when(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise OpsbinderError(
+            f"{option} must be a date or time like 2026-10-01 or 2026-10-01T06:00, got {text!r}"
+        ) from exc
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _fmt(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def history(
+    client: str | None = typer.Option(None, "--client"),
+    procedure: str | None = typer.Option(None, "--procedure"),
+    kind: str | None = typer.Option(None, "--kind"),
+    outcome: str | None = typer.Option(None, "--outcome", help="ok, failed, crashed, late, ..."),
+    since: str | None = typer.Option(None, "--since", help="from (UTC unless an offset is given)"),
+    until: str | None = typer.Option(None, "--until", help="to, exclusive"),
+    limit: int = typer.Option(200, "--limit", min=1, max=100_000),
+    as_json: bool = typer.Option(False, "--json", help="JSON lines instead of a table"),
+) -> None:
+    """Runs recorded in the store, merged with Prefect's flow runs (late, crashed, cancelled)."""
+    from opsbinder.history import OUTCOMES, HistoryFilter
+    from opsbinder.history import history as build
+
+    if outcome and outcome not in OUTCOMES:
+        raise OpsbinderError(f"--outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
+    now = common.clock().now()
+    flt = HistoryFilter(
+        client_id=client,
+        procedure=procedure,
+        kind=kind,
+        outcome=outcome,
+        since=_when(since, "--since"),
+        until=_when(until, "--until"),
+        limit=limit,
+    )
+    reader = None
+    if os.environ.get("PREFECT_API_URL"):
+        from opsbinder.orchestrator.flow_history import read_runs
+
+        def reader(f: HistoryFilter):  # type: ignore[no-untyped-def]
+            until_ = min(f.until, now) if f.until else now
+            return read_runs(since=f.since, until=until_, tags=f.prefect_tags, limit=f.limit)
+
+    result = build(common.store(), flt, now, reader)
+    if as_json:
+        import json
+
+        for e in result.entries:
+            data = {k: (_fmt(v) if isinstance(v, datetime) else v) for k, v in e.__dict__.items()}
+            typer.echo(json.dumps(data))
+        common.err_console.print(result.note)
+        return
+    table = Table(title=result.note, title_justify="left")
+    for col in (
+        "when (UTC)",
+        "client",
+        "procedure",
+        "kind",
+        "outcome",
+        "source",
+        "prefect",
+        "reason",
+    ):
+        table.add_column(col)
+    colors = {"ok": "green", "failed": "red", "crashed": "red", "missed": "red", "late": "yellow"}
+    for e in result.entries:
+        color = colors.get(e.outcome, "")
+        table.add_row(
+            _fmt(e.at),
+            e.client_id,
+            e.procedure,
+            e.kind,
+            f"[{color}]{e.outcome}[/{color}]" if color else e.outcome,
+            e.source,
+            e.prefect_state or "",
+            (e.reason or "")[:60],
+        )
+    common.console.print(table)
