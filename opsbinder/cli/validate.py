@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 
 from opsbinder.cli import common
-from opsbinder.config.schedules import cadence_of, next_runs
+from opsbinder.config.dst import HORIZON, clock_changes, describe, dst_warnings, effects
+from opsbinder.config.schedules import cadence_of
+from opsbinder.errors import OpsbinderError
 from opsbinder.store.db import session_scope
 from opsbinder.sync import sync_binder
 
@@ -42,27 +46,88 @@ def validate(
             str(len(cb.systems)),
         )
     common.console.print(table)
+    warnings = dst_warnings(binder, common.clock().now())
+    if warnings:
+        common.console.print(
+            f"{len(warnings)} DST warning(s): the binder is valid, but Prefect runs these "
+            "schedules differently on clock-change days:"
+        )
+        for warning in warnings:
+            common.console.print(f"  warning: {warning}", soft_wrap=True, markup=False)
 
 
 def schedule(
     procedure: str = typer.Argument(..., help="procedure id, or client/procedure"),
     count: int = typer.Option(5, "--count", "-n", min=1, max=100),
+    across_dst: bool = typer.Option(
+        False, "--across-dst", help="start the preview just before the next DST change"
+    ),
+    start: str | None = typer.Option(
+        None,
+        "--from",
+        help="preview from this time instead of now (ISO; without offset: the procedure's zone)",
+    ),
     path: Path | None = common.ConfigDirOption,
 ) -> None:
-    """Preview the next runs of a procedure in its time zone."""
+    """Preview the next runs exactly as Prefect will schedule them, across DST changes."""
+    from opsbinder.orchestrator.schedules import prefect_next_runs, prefect_runs_between
+
     client, proc = common.binder(path).find_procedure(procedure)
-    runs = next_runs(proc.schedule, common.clock().now(), count)
-    table = Table(
-        title=f"{client.client.id}/{proc.id}: {proc.schedule.cron} ({proc.schedule.timezone}), "
-        f"{proc.cadence or cadence_of(proc.schedule.cron)}"
+    cron, zone = proc.schedule.cron, proc.schedule.timezone
+    now = _parse_from(start, zone) if start else common.clock().now()
+    runs = prefect_next_runs(cron, zone, now, count)
+    changes = clock_changes(zone, now, now + HORIZON)
+    change = changes[0] if changes else None
+    affected = effects(cron, zone, change) if change is not None else []
+    shifted = {e.runs_at.astimezone(UTC): e for e in affected if e.runs_at is not None}
+    in_range = change is not None and any(
+        r.astimezone(UTC) >= change.at or r.astimezone(UTC) in shifted for r in runs
     )
-    table.add_column("local time")
-    table.add_column("UTC")
+    if change is not None and (across_dst or in_range):
+        # two runs before the change, then the change, then the rest
+        before = prefect_runs_between(cron, zone, change.at - timedelta(days=35), change.at)
+        anchor = before[-2] if len(before) >= 2 else (before[-1] if before else change.at)
+        runs = prefect_next_runs(cron, zone, anchor - timedelta(seconds=1), max(count, 4))
+    table = Table(
+        title=f"{client.client.id}/{proc.id}: {cron} ({zone}), "
+        f"{proc.cadence or cadence_of(cron)}; run times as Prefect schedules them"
+    )
+    for column in ("local time", "UTC", "note"):
+        table.add_column(column)
+    change_shown = False
     for when in runs:
-        table.add_row(
-            when.strftime("%a %Y-%m-%d %H:%M %Z (%z)"), when.astimezone().strftime("%Y-%m-%d %H:%M")
-        )
+        instant = when.astimezone(UTC)
+        if change is not None and not change_shown and instant >= change.at:
+            direction = "forward" if change.is_gap else "back"
+            table.add_row(
+                f"-- {(change.at + change.before):%a %Y-%m-%d %H:%M} "
+                f"{(change.at - timedelta(seconds=1)).astimezone(ZoneInfo(zone)):%Z}",
+                f"{change.at:%Y-%m-%d %H:%M}",
+                f"clocks go {direction} to {change.at.astimezone(ZoneInfo(zone)):%H:%M %Z}",
+            )
+            change_shown = True
+        effect = shifted.get(instant)
+        note = ""
+        if effect is not None:
+            note = (
+                f"shifted: {effect.wall:%H:%M} does not exist"
+                if effect.kind == "gap"
+                else f"shifted: {effect.wall:%H:%M} repeats, runs once"
+            )
+        table.add_row(when.strftime("%a %Y-%m-%d %H:%M %Z"), f"{instant:%Y-%m-%d %H:%M}", note)
     common.console.print(table)
+    if affected and change_shown:
+        common.console.print(f"DST: {describe(affected, cron)}", soft_wrap=True, markup=False)
+
+
+def _parse_from(value: str, zone: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise OpsbinderError(
+            f"--from: not an ISO date or time: {value!r} (e.g. 2027-03-27 or 2027-03-27T12:00)"
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(zone))
 
 
 def load(path: Path | None = typer.Argument(None, help="binder folder")) -> None:
