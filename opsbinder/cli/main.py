@@ -6,6 +6,7 @@ import importlib
 import sys
 
 import typer
+from rich.markup import escape
 
 from opsbinder.cli.common import err_console
 from opsbinder.errors import ConfigError, OpsbinderError
@@ -46,10 +47,10 @@ def main() -> None:
     except ConfigError as exc:
         err_console.print(f"[red]The binder has {len(exc.problems)} problem(s):[/red]")
         for problem in exc.problems:
-            err_console.print(f"  {problem}", markup=False)
+            err_console.print(f"  {problem}", markup=False, soft_wrap=True)  # one line each
         sys.exit(exc.exit_code)
     except OpsbinderError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyError as exc:  # lookups by a name the user typed
         err_console.print(f"[red]error:[/red] {exc.args[0] if exc.args else exc}")
