@@ -38,6 +38,7 @@ def _config(**extra: Any) -> dict[str, Any]:
         legend_at_bottom=True,
         legend_at_bottom_columns=4,
         margin=12,
+        margin_bottom=24,
         show_y_guides=True,
         print_values=False,
     )
@@ -54,12 +55,21 @@ def _pct(value: float | None) -> float | None:
 
 
 def rates_trend(report: Report) -> str:
+    success = [_pct(t.figures.success_rate) for t in report.trend]
+    on_time = [_pct(t.figures.on_time_rate) for t in report.trend]
+    lowest = min((v for v in (*success, *on_time) if v is not None), default=0.0)
+    floor = max(0, int(lowest // 10) * 10 - 10)  # zoom in: 95% vs 99% must be visible
     chart = pygal.Line(
-        **_config(title="Success and on-time rate by month (%)", range=(0, 100), dots_size=4)
+        **_config(
+            title="Success and on-time rate by month (%)",
+            range=(floor, 100),
+            dots_size=4,
+            style=Style(**{**STYLE.__dict__, "colors": ("#2e7d32", "#1565c0")}),
+        )
     )
     chart.x_labels = [t.month for t in report.trend]
-    chart.add("success rate", [_pct(t.figures.success_rate) for t in report.trend])
-    chart.add("on time", [_pct(t.figures.on_time_rate) for t in report.trend])
+    chart.add("success rate", success)
+    chart.add("on time", on_time)
     return _svg(chart)
 
 
@@ -81,16 +91,25 @@ def incidents_trend(report: Report) -> str:
     return _svg(chart)
 
 
-def procedures_bar(report: Report) -> str:
-    lines = report.procedures[:40]
-    height = max(220, 34 * len(lines) + 90)
+def worst_procedures(report: Report, top: int = 10) -> str:
+    """Where the trouble was: the procedures with the most failed and missed runs."""
+    worst = sorted(
+        (p for p in report.procedures if p.figures.failed + p.figures.missed),
+        key=lambda p: (p.figures.failed + p.figures.missed, p.figures.missed),
+        reverse=True,
+    )[:top]
+    worst.reverse()  # pygal draws the first label at the bottom
     chart = pygal.HorizontalStackedBar(
-        **_config(title=f"Runs per procedure in {report.month}", height=height)
+        **_config(
+            title=f"Most failed and missed runs in {report.month}",
+            style=Style(**{**STYLE.__dict__, "colors": ("#c62828", "#ef6c00")}),
+            height=max(300, 30 * len(worst) + 110),
+            no_data_text="no failed or missed runs",
+        )
     )
-    chart.x_labels = [f"{p.client_id}/{p.key}" if len(report.clients) > 1 else p.key for p in lines]
-    chart.add("ok", [p.figures.ok for p in lines])
-    chart.add("failed", [p.figures.failed for p in lines])
-    chart.add("missed", [p.figures.missed for p in lines])
+    chart.x_labels = [f"{p.client_id}/{p.key}" if len(report.clients) > 1 else p.key for p in worst]
+    chart.add("failed", [p.figures.failed for p in worst] or [None])
+    chart.add("missed", [p.figures.missed for p in worst] or [None])
     return _svg(chart)
 
 
@@ -99,5 +118,5 @@ def all_charts(report: Report) -> dict[str, str]:
         "rates": rates_trend(report),
         "runs": runs_trend(report),
         "incidents": incidents_trend(report),
-        "procedures": procedures_bar(report),
+        "procedures": worst_procedures(report),
     }

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
@@ -68,8 +70,10 @@ def size(n: int) -> str:
 
 def to_html(report: Report) -> str:
     template = _env.get_template("report.html.j2")
-    start = report.start.astimezone()
-    period = f"{report.month} ({start:%Y-%m-%d} to {report.end.astimezone():%Y-%m-%d})"
+    zone = ZoneInfo(report.timezone)
+    first = report.start.astimezone(zone)
+    last = report.end.astimezone(zone) - timedelta(days=1)
+    period = f"{first:%d %B %Y} to {last:%d %B %Y}"
     return template.render(
         report=report,
         total=report.total,
