@@ -89,8 +89,8 @@ def audit_cmd(
         f"{len(report.findings)} finding(s))"
     )
     for finding in report.findings:
-        common.console.print(f"  [{finding.code}] {finding.message}", markup=False)
-        common.console.print(f"      fix in {finding.where}", markup=False)
+        common.console.print(f"  [{finding.code}] {finding.message}", markup=False, soft_wrap=True)
+        common.console.print(f"      fix in {finding.where}", markup=False, soft_wrap=True)
     if report.score < min_score:
         raise typer.Exit(1)
 
@@ -105,7 +105,7 @@ def verify(
     verdicts = verify_client(common.store(), client, common.clock(), actor=common.actor())
     for v in verdicts:
         mark = {"passed": "PASSED", "failed": "FAILED", "not_verifiable": "NOT VERIFIABLE"}
-        common.console.print(f"{mark[v.verdict]:15} {v.procedure}: {v.reason}", markup=False)
+        common.console.print(f"{mark[v.verdict]:15} {v.procedure}: {v.reason}", markup=False, soft_wrap=True)
     failed = sum(v.verdict == "failed" for v in verdicts)
     common.console.print(
         f"{len(verdicts)} procedure(s): {sum(v.verdict == 'passed' for v in verdicts)} passed, "

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import yaml
 from sqlalchemy.orm import Session
 
 from opsbinder import audit
@@ -98,7 +97,7 @@ def _entrypoints(dossier: Dossier) -> dict[str, object]:
 README = """This folder is the machine-readable binder of {name} ({id}).
 
 The YAML files are the binder as the outgoing install ran it (regenerated from its store).
-entrypoints.yaml lists each procedure's Prefect flow entrypoint and deployment name.
+entrypoints.json (not YAML, so the loader skips it) lists each procedure's Prefect flow entrypoint and deployment name.
 
 To take it over on your own install:
 
@@ -169,8 +168,8 @@ def export_client(
         for path in write_yaml(dossier.binder, staging / "binder"):
             write(path, path.read_text(encoding="utf-8"))
         write(
-            staging / "binder" / "entrypoints.yaml",
-            yaml.safe_dump(_entrypoints(dossier), sort_keys=False, allow_unicode=True),
+            staging / "binder" / "entrypoints.json",
+            json.dumps(_entrypoints(dossier), indent=2, ensure_ascii=False) + "\n",
         )
         write(
             staging / "binder" / "README.txt",
