@@ -1,0 +1,52 @@
+"""Chat and e-mail through apprise URLs.
+
+Chat: the contact's `chat` apprise URL (the binder refuses URLs with passwords; a URL with a
+token goes in an environment variable, named as `env:VARIABLE`). E-mail: the SMTP apprise URL
+comes from the environment variable OPSBINDER_SMTP_URL (e.g. mailtos://user:pass@host?from=...)
+and the contact's address is added as `to`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import apprise
+
+from opsbinder.notify import DeliveryError, env_value
+
+SMTP_ENV = "OPSBINDER_SMTP_URL"
+
+
+def resolve_url(route: dict[str, Any], environ: Mapping[str, str]) -> str:
+    url = route.get("url") or ""
+    if url.startswith("env:"):
+        url = env_value(environ, url[4:], "chat URL")
+    if route.get("email"):
+        smtp = env_value(environ, route.get("url_env") or SMTP_ENV, "e-mail")
+        parts = urlsplit(smtp)
+        query = (parts.query + "&" if parts.query else "") + urlencode({"to": route["email"]})
+        url = urlunsplit(parts._replace(query=query))
+    if not url:
+        raise DeliveryError("apprise route without a URL")
+    return url
+
+
+def send(
+    route: dict[str, Any],
+    body: dict[str, Any],
+    idempotency_key: str,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    environ = os.environ if environ is None else environ
+    url = resolve_url(route, environ)
+    notifier = apprise.Apprise()
+    if not notifier.add(url):
+        raise DeliveryError(f"apprise cannot use the URL of {route.get('name', 'this route')}")
+    title = str(body.get("title") or "opsbinder")
+    text = str(body.get("text") or body.get("summary") or title)
+    ok = notifier.notify(title=title, body=f"{text}\n\n[{idempotency_key}]")
+    if not ok:
+        raise DeliveryError(f"apprise could not deliver to {urlsplit(url).scheme}://…")
