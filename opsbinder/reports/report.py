@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from opsbinder.errors import NotFound, OpsbinderError
 from opsbinder.reports.figures import (
@@ -123,11 +125,21 @@ class Report:
         }
 
 
+@contextmanager
+def _connected(bind: Engine | Connection) -> Iterator[Connection]:
+    """A connection of its own from an engine, or the caller's (the web request's) as is."""
+    if isinstance(bind, Connection):
+        yield bind
+        return
+    with bind.connect() as conn:
+        yield conn
+
+
 def _period(
-    engine: Engine, start: datetime, end: datetime, client_ids: list[str] | None
+    engine: Engine | Connection, start: datetime, end: datetime, client_ids: list[str] | None
 ) -> tuple[dict[int, Figures], dict[tuple[str, int | None], Figures]]:
     """Run figures per procedure, incident and update figures per (client, procedure)."""
-    with engine.connect() as conn:
+    with _connected(engine) as conn:
         runs = run_figures(conn, start, end, client_ids)
         incidents = incident_figures(conn, start, end, client_ids)
         for key, fig in update_figures(conn, start, end, client_ids).items():
@@ -136,14 +148,14 @@ def _period(
 
 
 def build_report(
-    engine: Engine,
+    engine: Engine | Connection,
     month: Month,
     *,
     client_id: str | None = None,
     trend_months: int = 6,
     now: datetime | None = None,
 ) -> Report:
-    with engine.connect() as conn:
+    with _connected(engine) as conn:
         client_query = select(Client).order_by(Client.id)
         if client_id is not None:
             client_query = client_query.where(Client.id == client_id)
