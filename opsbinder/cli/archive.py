@@ -95,6 +95,7 @@ def _resolve(
         client_binder, proc = binder.find_procedure(source)
     except KeyError as exc:
         raise NotFound(str(exc.args[0])) from exc
+    source = f"{client_binder.client.id}/{proc.id}"
     if not isinstance(proc, ArchiveProcedure):
         raise OpsbinderError(f"{source} is a {proc.kind} procedure, not an archive")
     if proc.params.destination_type == "table":
