@@ -12,6 +12,12 @@ from opsbinder.handover.dossier import Resolver
 from opsbinder.settings import get_settings
 from opsbinder.store.db import session_scope
 
+
+def _say(text: str) -> None:
+    """Plain lines, never wrapped: people copy commands and paths out of them."""
+    common.console.print(text, soft_wrap=True, markup=False)
+
+
 binder_app = typer.Typer(
     help="The handover binder: export, completeness audit, verification, import.",
     no_args_is_help=True,
@@ -57,11 +63,11 @@ def _export(client: str, out: Path, replace: bool) -> None:
             resolve=_resolver(),
             replace=replace,
         )
-    common.console.print(
+    _say(
         f"binder of {client} written to {result.folder} ({len(result.files)} files); "
         f"open {result.folder / 'index.html'}"
     )
-    common.console.print(f"completeness {result.score}/100, {result.findings} finding(s)")
+    _say(f"completeness {result.score}/100, {result.findings} finding(s)")
 
 
 @binder_app.command("export")
@@ -84,13 +90,13 @@ def audit_cmd(
 
     with session_scope(common.store()) as session:
         report = audit_client(session, client, common.clock())
-    common.console.print(
+    _say(
         f"completeness of {client}: {report.score}/100 ({report.checks} checks, "
         f"{len(report.findings)} finding(s))"
     )
     for finding in report.findings:
-        common.console.print(f"  [{finding.code}] {finding.message}", markup=False, soft_wrap=True)
-        common.console.print(f"      fix in {finding.where}", markup=False, soft_wrap=True)
+        _say(f"  [{finding.code}] {finding.message}")
+        _say(f"      fix in {finding.where}")
     if report.score < min_score:
         raise typer.Exit(1)
 
@@ -105,9 +111,9 @@ def verify(
     verdicts = verify_client(common.store(), client, common.clock(), actor=common.actor())
     for v in verdicts:
         mark = {"passed": "PASSED", "failed": "FAILED", "not_verifiable": "NOT VERIFIABLE"}
-        common.console.print(f"{mark[v.verdict]:15} {v.procedure}: {v.reason}", markup=False, soft_wrap=True)
+        _say(f"{mark[v.verdict]:15} {v.procedure}: {v.reason}")
     failed = sum(v.verdict == "failed" for v in verdicts)
-    common.console.print(
+    _say(
         f"{len(verdicts)} procedure(s): {sum(v.verdict == 'passed' for v in verdicts)} passed, "
         f"{failed} failed, {sum(v.verdict == 'not_verifiable' for v in verdicts)} not verifiable"
     )
@@ -125,16 +131,16 @@ def import_cmd(
     with session_scope(common.store()) as session:
         result = import_binder(session, folder, common.clock(), actor=common.actor())
     report = result.report
-    common.console.print(
+    _say(
         f"imported {', '.join(result.clients)} from {result.folder}: "
         f"{len(report.created)} created, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.removed)} removed"
     )
-    common.console.print("to run them here:")
-    common.console.print("  opsbinder deploy --work-pool POOL   # a Prefect server with workers")
-    common.console.print("  opsbinder serve                     # or everything in one process")
+    _say("to run them here:")
+    _say("  opsbinder deploy --work-pool POOL   # a Prefect server with workers")
+    _say("  opsbinder serve                     # or everything in one process")
     for client_id in result.clients:
-        common.console.print(
+        _say(
             f"  opsbinder binder verify --client {client_id}   # dry-run each against your systems"
         )
 
@@ -142,7 +148,7 @@ def import_cmd(
 def _server_pause(client: str, paused: bool) -> None:
     """Follow the store's pause on a Prefect server, as `opsbinder pause` does."""
     if not os.environ.get("PREFECT_API_URL"):
-        common.console.print(
+        _say(
             "no PREFECT_API_URL: deployments follow Client.paused when `opsbinder serve` or "
             "`opsbinder deploy` next runs"
         )
@@ -152,7 +158,7 @@ def _server_pause(client: str, paused: bool) -> None:
 
     word = "paused" if paused else "resumed"
     for name in orch.set_paused(for_client(orch.read_ours(), client), paused):
-        common.console.print(f"  {word} on the server: {name}", markup=False)
+        _say(f"  {word} on the server: {name}")
 
 
 def lockdown(
@@ -170,28 +176,22 @@ def lockdown(
     if lift:
         with session_scope(common.store()) as session:
             resumed = lk.lift(session, client, clock, actor=who)
-        common.console.print(
+        _say(
             f"lockdown of {client} lifted by {who}; "
             + ("its deployments are resumed" if resumed else "it was paused before: stays paused")
         )
         if resumed:
             _server_pause(client, False)
-        common.console.print(
-            "revoked tokens stay revoked: issue new ones (opsbinder token issue ...)"
-        )
+        _say("revoked tokens stay revoked: issue new ones (opsbinder token issue ...)")
         return
     with session_scope(common.store()) as session:
         result = lk.lock_down(session, client, clock, actor=who, provider=provider)
-    common.console.print(f"{client} LOCKED DOWN by {who}")
-    common.console.print(
-        f"  paused: {'yes' if result.paused_now else 'was already paused'} (Client.paused)"
-    )
+    _say(f"{client} LOCKED DOWN by {who}")
+    _say(f"  paused: {'yes' if result.paused_now else 'was already paused'} (Client.paused)")
     _server_pause(client, True)
-    common.console.print(f"  tokens revoked ({provider}): {len(result.revoked)}")
+    _say(f"  tokens revoked ({provider}): {len(result.revoked)}")
     if result.checklist:
-        common.console.print(
-            f"  lockdown checklist {result.checklist}: work item #{result.checklist_id} is due"
-        )
+        _say(f"  lockdown checklist {result.checklist}: work item #{result.checklist_id} is due")
     for problem in result.problems:
         common.err_console.print(f"  [yellow]warning:[/yellow] {problem}")
     stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
