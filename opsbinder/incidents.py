@@ -100,7 +100,7 @@ def list_incidents(
     return list(session.execute(stmt).scalars())
 
 
-def _event(
+def record_event(
     session: Session,
     clock: Clock,
     incident: Incident,
@@ -193,7 +193,7 @@ def trigger(
         if existing is None:
             raise
         return _occurrence(session, clock, existing, severity, details, flow_run_id, actor)
-    _event(
+    record_event(
         session,
         clock,
         incident,
@@ -218,7 +218,7 @@ def _occurrence(
     incident.last_occurrence_at = utc(clock.now())
     if flow_run_id:
         incident.flow_run_id = flow_run_id
-    _event(
+    record_event(
         session,
         clock,
         incident,
@@ -229,7 +229,7 @@ def _occurrence(
     )
     if SEVERITIES.index(severity) < SEVERITIES.index(incident.severity):
         old, incident.severity = incident.severity, severity
-        _event(session, clock, incident, "severity", actor, f"severity {old} -> {severity}")
+        record_event(session, clock, incident, "severity", actor, f"severity {old} -> {severity}")
     return incident
 
 
@@ -250,7 +250,7 @@ def acknowledge(
     incident.acknowledged_at, incident.acknowledged_by = utc(clock.now()), actor
     if not incident.assignee:
         incident.assignee = actor
-    _event(session, clock, incident, "acknowledged", actor, message)
+    record_event(session, clock, incident, "acknowledged", actor, message)
     return incident
 
 
@@ -265,7 +265,7 @@ def resolve(
         )
     incident.state = "resolved"
     incident.resolved_at, incident.resolved_by = utc(clock.now()), actor
-    _event(session, clock, incident, "resolved", actor, message)
+    record_event(session, clock, incident, "resolved", actor, message)
     return incident
 
 
@@ -283,13 +283,18 @@ def reopen(
             f"{incident.dedup_key!r}"
         )
     epoch = int(incident.details.get("epoch", 0)) + 1
-    incident.details = {**incident.details, "epoch": epoch}
+    incident.details = {
+        **incident.details,
+        "epoch": epoch,
+        "ladder_start": utc(clock.now()).isoformat(),
+        "escalation_step": 0,
+    }
     incident.state = "triggered"
     incident.acknowledged_at = incident.acknowledged_by = None
     incident.resolved_at = incident.resolved_by = None
     incident.escalation_level = 0
     incident.last_occurrence_at = utc(clock.now())
-    _event(session, clock, incident, "reopened", actor, message, {"epoch": epoch})
+    record_event(session, clock, incident, "reopened", actor, message, {"epoch": epoch})
     return incident
 
 
@@ -299,7 +304,7 @@ def add_note(
     if not message.strip():
         raise OpsbinderError("a note needs some text")
     incident = get(session, incident_id)
-    return _event(session, clock, incident, "note", actor, message)
+    return record_event(session, clock, incident, "note", actor, message)
 
 
 def assign(
@@ -311,7 +316,9 @@ def assign(
     if incident.assignee == assignee:
         raise IncidentStateError(f"incident #{incident.id} is already assigned to {assignee}")
     old, incident.assignee = incident.assignee, assignee
-    _event(session, clock, incident, "assigned", actor, f"assigned to {assignee}", {"from": old})
+    record_event(
+        session, clock, incident, "assigned", actor, f"assigned to {assignee}", {"from": old}
+    )
     return incident
 
 
@@ -329,7 +336,7 @@ def auto_resolve(
         return None
     incident.state = "resolved"
     incident.resolved_at, incident.resolved_by = utc(clock.now()), actor
-    _event(
+    record_event(
         session,
         clock,
         incident,

@@ -1,0 +1,232 @@
+"""Applies the escalation engine: turns its actions into outbox rows and timeline entries.
+
+Idempotent by construction: the engine skips keys already sent, the outbox refuses a key twice,
+and each incident is handled under a row lock so two sweepers cannot both write its timeline.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from opsbinder import incidents, outbox
+from opsbinder.binder_store import client_binder
+from opsbinder.clock import Clock, utc
+from opsbinder.config.models import ClientBinder, Contact
+from opsbinder.escalation import Action, IncidentSnapshot, decide
+from opsbinder.notify.apprise_channel import SMTP_ENV
+from opsbinder.settings import get_settings
+from opsbinder.store.db import session_scope
+from opsbinder.store.models import Incident, IncidentEvent
+
+SKIPPED = "notify_skipped"
+
+
+def snapshot(incident: Incident) -> IncidentSnapshot:
+    details = incident.details or {}
+    start = details.get("ladder_start")
+    return IncidentSnapshot(
+        id=incident.id,
+        severity=incident.severity,
+        state=incident.state,
+        ladder_start=utc(datetime.fromisoformat(start)) if start else utc(incident.opened_at),
+        epoch=incidents.epoch(incident),
+        policy=incident.policy_snapshot or {},
+        step=int(details.get("escalation_step", 0)),
+    )
+
+
+def already_sent(session: Session, incident_id: int) -> set[str]:
+    keys = {k.split("#", 1)[0] for k in outbox.sent_keys(session, incident_id)}
+    skipped = session.execute(
+        select(IncidentEvent.data).where(
+            IncidentEvent.incident_id == incident_id, IncidentEvent.kind == SKIPPED
+        )
+    ).scalars()
+    return keys | {d.get("key") for d in skipped if isinstance(d, dict) and d.get("key")}
+
+
+@dataclass(frozen=True)
+class Message:
+    channel: str  # webhook or apprise
+    target: str
+    route: dict[str, Any]
+
+
+def routes_for(
+    cb: ClientBinder, action: Action, environ: Mapping[str, str]
+) -> tuple[list[Message], Contact | None]:
+    """Where an action's notification goes: a webhook target, or the recipient's channels."""
+    webhooks = {w.id: w for w in cb.webhooks}
+    if action.target.get("webhook"):
+        hook = webhooks.get(action.target["webhook"])
+        if hook is None:
+            return [], None
+        return [Message("webhook", hook.id, hook.model_dump(exclude_none=True))], None
+    if action.recipient is None:
+        return [], None
+    contact = next((c for c in cb.contacts if c.id == action.recipient), None)
+    if contact is None:
+        return [], None
+    messages = []
+    if contact.webhook and contact.webhook in webhooks:
+        hook = webhooks[contact.webhook]
+        messages.append(Message("webhook", hook.id, hook.model_dump(exclude_none=True)))
+    if contact.chat:
+        messages.append(Message("apprise", f"chat:{contact.id}", {"url": contact.chat}))
+    if contact.email and environ.get(SMTP_ENV):
+        messages.append(Message("apprise", f"mail:{contact.id}", {"email": contact.email}))
+    return messages, contact
+
+
+def _body(incident: Incident, action: Action, contact: Contact | None) -> dict[str, Any]:
+    details = incident.details or {}
+    link = f"{get_settings().base_url.rstrip('/')}/console/incidents/{incident.id}"
+    who = contact.name if contact else action.target.get("webhook", "")
+    title = f"[{incident.severity}] {incident.client_id}: {incident.title}"
+    return {
+        "event": "incident.notify",
+        "title": title,
+        "text": f"{title}\n{action.reason}. Incident #{incident.id}, {incident.state}. {link}",
+        "incident": {
+            "id": incident.id,
+            "client": incident.client_id,
+            "title": incident.title,
+            "severity": incident.severity,
+            "state": incident.state,
+            "opened_at": utc(incident.opened_at).isoformat(),
+            "occurrences": incident.occurrences,
+            "dedup_key": incident.dedup_key,
+            "error": str(details.get("error") or "")[:1000],
+            "flow_run_link": details.get("link"),
+            "link": link,
+        },
+        "level": action.level,
+        "level_name": action.level_name,
+        "step": action.step,
+        "reason": action.reason,
+        "recipient": {"id": contact.id, "name": contact.name, "phone": contact.phone}
+        if contact
+        else {"webhook": who},
+        "key": action.key,
+    }
+
+
+def apply_actions(
+    session: Session,
+    clock: Clock,
+    incident: Incident,
+    actions: list[Action],
+    cb: ClientBinder,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """Record every action; returns the number of outbox messages enqueued."""
+    environ = os.environ if environ is None else environ
+    enqueued = 0
+    for action in actions:
+        if action.kind == "escalate":
+            details = incident.details or {}
+            if action.step <= int(details.get("escalation_step", 0)):
+                continue
+            incident.details = {**details, "escalation_step": action.step}
+            incident.escalation_level = action.level
+            incidents.record_event(
+                session,
+                clock,
+                incident,
+                "escalated",
+                "escalation",
+                f"escalated to {action.level_name}: {action.reason}",
+                {"step": action.step, "level": action.level, "key": action.key},
+            )
+            continue
+        messages, contact = routes_for(cb, action, environ)
+        if action.step and action.step > int((incident.details or {}).get("escalation_step", 0)):
+            incident.details = {**(incident.details or {}), "escalation_step": action.step}
+            incident.escalation_level = action.level
+        if not messages:
+            why = (
+                f"nobody on call in {action.target.get('oncall')}"
+                if action.target.get("oncall") and action.recipient is None
+                else f"no channel to reach {action.recipient or action.target}"
+            )
+            incidents.record_event(
+                session,
+                clock,
+                incident,
+                SKIPPED,
+                "escalation",
+                f"{action.reason}: {why}",
+                {"key": action.key},
+            )
+            continue
+        body = _body(incident, action, contact)
+        sent_via = []
+        for message in messages:
+            row = outbox.enqueue(
+                session,
+                clock,
+                channel=message.channel,
+                target=message.target,
+                route=message.route,
+                body=body,
+                idempotency_key=f"{action.key}#{message.channel}:{message.target}",
+                client_id=incident.client_id,
+                incident_id=incident.id,
+                recipient=action.recipient,
+            )
+            if row is not None:
+                enqueued += 1
+                sent_via.append(f"{message.channel} {message.target}")
+        if sent_via:
+            name = contact.name if contact else action.target.get("webhook")
+            incidents.record_event(
+                session,
+                clock,
+                incident,
+                "notified",
+                "escalation",
+                f"{action.reason}: notifying {name} via {', '.join(sent_via)}",
+                {"key": action.key, "recipient": action.recipient, "level": action.level},
+            )
+    return enqueued
+
+
+@dataclass
+class SweepReport:
+    incidents: int = 0
+    enqueued: int = 0
+    escalations: int = 0
+
+
+def sweep(engine: Engine, clock: Clock, *, client_id: str | None = None) -> SweepReport:
+    """One pass over every open incident: decide, then record, one incident per transaction."""
+    report = SweepReport()
+    with session_scope(engine) as session:
+        stmt = select(Incident.id).where(Incident.state != "resolved").order_by(Incident.id)
+        if client_id:
+            stmt = stmt.where(Incident.client_id == client_id)
+        ids = list(session.execute(stmt).scalars())
+    binders: dict[str, ClientBinder] = {}
+    for incident_id in ids:
+        with session_scope(engine) as session:
+            incident = incidents.get(session, incident_id, lock=True)
+            if incident.state == "resolved":
+                continue
+            if incident.client_id not in binders:
+                binders[incident.client_id] = client_binder(session, incident.client_id)
+            cb = binders[incident.client_id]
+            schedules = {s.id: s for s in cb.oncall_schedules}
+            actions = decide(
+                snapshot(incident), schedules, already_sent(session, incident.id), clock.now()
+            )
+            report.incidents += 1
+            report.escalations += sum(a.kind == "escalate" for a in actions)
+            report.enqueued += apply_actions(session, clock, incident, actions, cb)
+    return report
