@@ -21,10 +21,9 @@ from opsbinder import incidents, status_updates
 from opsbinder.accounts import BadInput
 from opsbinder.errors import NotFound, OpsbinderError, Refused
 from opsbinder.incidents import IncidentStateError
-from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident, IncidentEvent, Procedure, StatusUpdate
 from opsbinder.web import run_now
-from opsbinder.web.app import clock_of, db
+from opsbinder.web.app import DB, clock_of
 from opsbinder.web.auth import Principal, scoped, visible_incident
 from opsbinder.web.status_data import status_page
 
@@ -138,10 +137,10 @@ class StatusOut(BaseModel):
     groups: dict[str, str]
 
 
-def _perform(request: Request, action: Callable[[Session], T]) -> T:
-    """One action in its own transaction; domain refusals become 4xx answers, never 500."""
+def _perform(session: Session, action: Callable[[Session], T]) -> T:
+    """One action in a savepoint; domain refusals become 4xx answers (never a 500)."""
     try:
-        with session_scope(request.app.state.engine) as session:
+        with session.begin_nested():
             return action(session)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
@@ -170,7 +169,7 @@ def list_incidents(
     state: StateFilter | None = None,
     limit: int = Query(100, ge=1, le=500),
     principal: Principal = Depends(scoped("incidents:read")),
-    session: Session = Depends(db),
+    session: Session = DB,
 ) -> list[IncidentOut]:
     if principal.client_id is not None:
         if client_id not in (None, principal.client_id):
@@ -186,13 +185,13 @@ def list_incidents(
 def get_incident(
     incident_id: int,
     principal: Principal = Depends(scoped("incidents:read")),
-    session: Session = Depends(db),
+    session: Session = DB,
 ) -> IncidentDetail:
     return _detail(session, visible_incident(session, principal, incident_id))
 
 
 def _write(
-    request: Request,
+    session: Session,
     principal: Principal,
     incident_id: int,
     action: Callable[[Session], Any],
@@ -202,7 +201,7 @@ def _write(
         action(session)
         return IncidentOut.of(incidents.get(session, incident_id))
 
-    return _perform(request, run)
+    return _perform(session, run)
 
 
 @router.post("/incidents/{incident_id}/acknowledge", response_model=IncidentOut)
@@ -211,10 +210,11 @@ def acknowledge(
     incident_id: int,
     body: Message | None = None,
     principal: Principal = Depends(scoped("incidents:write")),
+    session: Session = DB,
 ) -> IncidentOut:
     clock, text = clock_of(request), body.message if body else ""
     return _write(
-        request,
+        session,
         principal,
         incident_id,
         lambda s: incidents.acknowledge(s, clock, incident_id, actor=principal.actor, message=text),
@@ -227,10 +227,11 @@ def resolve(
     incident_id: int,
     body: Message | None = None,
     principal: Principal = Depends(scoped("incidents:write")),
+    session: Session = DB,
 ) -> IncidentOut:
     clock, text = clock_of(request), body.message if body else ""
     return _write(
-        request,
+        session,
         principal,
         incident_id,
         lambda s: incidents.resolve(s, clock, incident_id, actor=principal.actor, message=text),
@@ -243,10 +244,11 @@ def add_note(
     incident_id: int,
     body: NoteIn,
     principal: Principal = Depends(scoped("incidents:write")),
+    session: Session = DB,
 ) -> IncidentOut:
     clock = clock_of(request)
     return _write(
-        request,
+        session,
         principal,
         incident_id,
         lambda s: incidents.add_note(
@@ -259,7 +261,7 @@ def add_note(
 def list_updates(
     incident_id: int,
     principal: Principal = Depends(scoped("incidents:read")),
-    session: Session = Depends(db),
+    session: Session = DB,
 ) -> UpdatesOut:
     visible_incident(session, principal, incident_id)
     rows = status_updates.updates_of(session, incident_id)
@@ -278,6 +280,7 @@ def post_update(
     incident_id: int,
     body: UpdateIn,
     principal: Principal = Depends(scoped("updates:write")),
+    session: Session = DB,
 ) -> UpdateOut:
     clock = clock_of(request)
 
@@ -292,14 +295,14 @@ def post_update(
         )
         return UpdateOut.of(row)
 
-    return _perform(request, action)
+    return _perform(session, action)
 
 
 @router.get("/procedures", response_model=list[ProcedureOut])
 def list_procedures(
     client_id: str | None = Query(None, max_length=64),
     principal: Principal = Depends(scoped("procedures:read")),
-    session: Session = Depends(db),
+    session: Session = DB,
 ) -> list[ProcedureOut]:
     if principal.client_id is not None:
         if client_id not in (None, principal.client_id):
@@ -318,6 +321,7 @@ def procedure_action(
     procedure_id: int,
     verb: Literal["run", "pause", "resume"],
     principal: Principal = Depends(scoped("procedures:run")),
+    session: Session = DB,
 ) -> Done:
     clock = clock_of(request)
 
@@ -327,7 +331,7 @@ def procedure_action(
             raise NotFound(f"no procedure #{procedure_id}")
         return Done(message=run_now.act(session, clock, procedure_id, verb, actor=principal.actor))
 
-    return _perform(request, action)
+    return _perform(session, action)
 
 
 @router.get("/status/{client_id}", response_model=StatusOut)
@@ -335,11 +339,11 @@ def client_status(
     request: Request,
     client_id: str,
     principal: Principal = Depends(scoped("status:read")),
-    session: Session = Depends(db),
+    session: Session = DB,
 ) -> StatusOut:
     page = status_page(session, clock_of(request), client_id) if principal.sees(client_id) else None
     if page is None:
-        raise HTTPException(404, f"no status page for {client_id!r}")
+        raise HTTPException(404, "no such status page")
     return StatusOut(
         client_id=client_id,
         title=page.title,

@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -105,6 +105,11 @@ def db(request: Request) -> Iterator[Session]:
     """One transaction per request: committed when the handler returns, rolled back on error."""
     with session_scope(request.app.state.engine) as session:
         yield session
+
+
+# Committed when the handler returns and before the response goes out, so the page a redirect
+# leads to always sees the change.
+DB = Depends(db, scope="function")
 
 
 def clock_of(request: Request) -> Clock:

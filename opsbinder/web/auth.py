@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 
 from opsbinder.accounts import resolve_token
 from opsbinder.store.models import Incident, User
-from opsbinder.web.app import clock_of, db
+from opsbinder.web.app import DB, clock_of
 
 # Who may pause a schedule: people who can judge the consequences of a skipped duty.
 PAUSERS = {"L2", "L3", "manager", "admin"}
@@ -32,7 +32,7 @@ class LoginRequired(Exception):
     """Raised by console pages without a signed-in user; answered with a redirect to /login."""
 
 
-def require_staff(request: Request, session: Session = Depends(db)) -> User:
+def require_staff(request: Request, session: Session = DB) -> User:
     user = staff_user(request, session)
     if user is None:
         raise LoginRequired()
@@ -57,7 +57,7 @@ bearer = HTTPBearer(auto_error=False, description="an opsbinder API token (obk_.
 def api_principal(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
-    session: Session = Depends(db),
+    session: Session = DB,
 ) -> Principal:
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:

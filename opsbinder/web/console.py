@@ -22,10 +22,9 @@ from opsbinder.binder_store import procedure_config
 from opsbinder.clock import utc
 from opsbinder.config.schedules import next_runs
 from opsbinder.errors import OpsbinderError
-from opsbinder.store.db import session_scope
 from opsbinder.store.models import Client, Incident, Procedure, Run, User
 from opsbinder.web import oncall_view, run_now
-from opsbinder.web.app import clock_of, db
+from opsbinder.web.app import DB, clock_of
 from opsbinder.web.auth import PAUSERS, require_staff, staff_user
 from opsbinder.web.security import csrf_ok, csrf_token
 
@@ -51,10 +50,12 @@ def _check_csrf(request: Request, token: str) -> None:
         raise HTTPException(403, "The form has expired or did not come from this site; reload it.")
 
 
-def _act(request: Request, back: str, action: Callable[[Session], str]) -> RedirectResponse:
-    """Run one action in its own transaction; a refusal rolls it back and is shown, not raised."""
+def _act(
+    request: Request, session: Session, back: str, action: Callable[[Session], str]
+) -> RedirectResponse:
+    """Run one action in a savepoint; a refusal rolls it back and is shown, not raised."""
     try:
-        with session_scope(request.app.state.engine) as session:
+        with session.begin_nested():
             message = action(session)
         _flash(request, "ok", message)
     except OpsbinderError as exc:
@@ -66,7 +67,7 @@ def _act(request: Request, back: str, action: Callable[[Session], str]) -> Redir
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, session: Session = Depends(db)) -> Response:
+def home(request: Request, session: Session = DB) -> Response:
     target = "/console/incidents" if staff_user(request, session) else "/login"
     return RedirectResponse(target, status_code=303)
 
@@ -87,7 +88,7 @@ def login(
     password: str = Form(..., max_length=500),
     csrf: str = Form(""),
     next: str = Form("/console/incidents"),
-    session: Session = Depends(db),
+    session: Session = DB,
 ) -> Response:
     _check_csrf(request, csrf)
     clock = clock_of(request)
@@ -133,7 +134,7 @@ def incident_list(
     severity: str = Query("", max_length=8),
     state: str = Query("open", max_length=16),
     user: User = Depends(require_staff),
-    session: Session = Depends(db),
+    session: Session = DB,
 ) -> Response:
     severity = severity if severity in incidents.SEVERITIES else ""
     state = state if state in (*incidents.STATES, "open", "all") else "open"
@@ -161,7 +162,7 @@ def incident_page(
     request: Request,
     incident_id: int,
     user: User = Depends(require_staff),
-    session: Session = Depends(db),
+    session: Session = DB,
 ) -> Response:
     incident = session.get(Incident, incident_id)
     if incident is None:
@@ -185,19 +186,28 @@ def incident_page(
 
 
 def _incident_action(
-    request: Request, incident_id: int, csrf: str, action: Callable[[Session], str]
+    request: Request,
+    session: Session,
+    incident_id: int,
+    csrf: str,
+    action: Callable[[Session], str],
 ) -> RedirectResponse:
     _check_csrf(request, csrf)
-    return _act(request, f"/console/incidents/{incident_id}", action)
+    return _act(request, session, f"/console/incidents/{incident_id}", action)
 
 
 @router.post("/console/incidents/{incident_id}/ack")
 def ack(
-    request: Request, incident_id: int, csrf: str = Form(""), user: User = Depends(require_staff)
+    request: Request,
+    incident_id: int,
+    csrf: str = Form(""),
+    user: User = Depends(require_staff),
+    session: Session = DB,
 ) -> Response:
     clock = clock_of(request)
     return _incident_action(
         request,
+        session,
         incident_id,
         csrf,
         lambda s: (
@@ -214,10 +224,12 @@ def resolve(
     csrf: str = Form(""),
     message: str = Form("", max_length=5000),
     user: User = Depends(require_staff),
+    session: Session = DB,
 ) -> Response:
     clock = clock_of(request)
     return _incident_action(
         request,
+        session,
         incident_id,
         csrf,
         lambda s: (
@@ -234,10 +246,12 @@ def note(
     csrf: str = Form(""),
     message: str = Form("", max_length=5000),
     user: User = Depends(require_staff),
+    session: Session = DB,
 ) -> Response:
     clock = clock_of(request)
     return _incident_action(
         request,
+        session,
         incident_id,
         csrf,
         lambda s: (
@@ -254,10 +268,12 @@ def add_stakeholder(
     csrf: str = Form(""),
     contact: str = Form("", max_length=64),
     user: User = Depends(require_staff),
+    session: Session = DB,
 ) -> Response:
     clock = clock_of(request)
     return _incident_action(
         request,
+        session,
         incident_id,
         csrf,
         lambda s: (
@@ -297,6 +313,7 @@ def post_update(
     corrects_seq: str = Form("", max_length=10),
     force: str = Form(""),
     user: User = Depends(require_staff),
+    session: Session = DB,
 ) -> Response:
     clock = clock_of(request)
 
@@ -318,7 +335,7 @@ def post_update(
         )
         return f"Status update #{row.seq} posted; stakeholders are being notified."
 
-    return _incident_action(request, incident_id, csrf, action)
+    return _incident_action(request, session, incident_id, csrf, action)
 
 
 # --- procedures ----------------------------------------------------------------------------------
@@ -329,7 +346,7 @@ def procedure_list(
     request: Request,
     client: str = Query("", max_length=64),
     user: User = Depends(require_staff),
-    session: Session = Depends(db),
+    session: Session = DB,
 ) -> Response:
     now = utc(clock_of(request).now())
     query = select(Procedure).where(Procedure.active.is_(True))
@@ -371,6 +388,7 @@ def procedure_action(
     verb: str,
     csrf: str = Form(""),
     user: User = Depends(require_staff),
+    session: Session = DB,
 ) -> Response:
     _check_csrf(request, csrf)
     if verb not in {"run", "pause", "resume"}:
@@ -380,6 +398,7 @@ def procedure_action(
     clock = clock_of(request)
     return _act(
         request,
+        session,
         "/console/procedures",
         lambda s: run_now.act(s, clock, procedure_id, verb, actor=user.username),
     )
@@ -390,7 +409,7 @@ def procedure_action(
 
 @router.get("/console/oncall", response_class=HTMLResponse)
 def oncall(
-    request: Request, user: User = Depends(require_staff), session: Session = Depends(db)
+    request: Request, user: User = Depends(require_staff), session: Session = DB
 ) -> Response:
     rows = oncall_view.now_on_call(session, clock_of(request))
     return _render(request, "console_oncall.html", user, rows=rows)

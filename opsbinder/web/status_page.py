@@ -9,7 +9,7 @@ token for one client learns nothing about another.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from opsbinder.accounts import resolve_token
 from opsbinder.clock import utc
 from opsbinder.store.models import AccessToken
-from opsbinder.web.app import clock_of, db
+from opsbinder.web.app import DB, clock_of
 from opsbinder.web.auth import staff_user
 from opsbinder.web.status_data import status_page
 
@@ -54,7 +54,7 @@ def page(
     request: Request,
     client_id: str,
     token: str | None = Query(None, max_length=200),
-    session: Session = Depends(db),
+    session: Session = DB,
 ) -> Response:
     if not _allowed(session, request, token, client_id):
         raise HTTPException(404, NOT_HERE)
@@ -78,7 +78,7 @@ def feed(
     request: Request,
     client_id: str,
     token: str | None = Query(None, max_length=200),
-    session: Session = Depends(db),
+    session: Session = DB,
 ) -> Response:
     if not _allowed(session, request, token, client_id):
         raise HTTPException(404, NOT_HERE)

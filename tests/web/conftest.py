@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,10 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
-from starlette.testclient import TestClient
+
+with warnings.catch_warnings():  # starlette suggests httpx2, which is not needed here
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 from opsbinder import accounts, incidents
 from opsbinder.clock import FrozenClock
