@@ -17,39 +17,39 @@ from opsbinder.orchestrator.specs import OURS, DeploymentSpec, ScheduleSpec
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Client, Procedure
 
-BUNDLE_ENTRYPOINT = "flows/bundles.py:bundle"
-
 
 @dataclass(frozen=True)
 class Sweeper:
     name: str
     entrypoint: str
     every_seconds: int
-    description: str
 
 
-# Each sweeper is a flow in flows/sweepers.py that catches up by itself, so a missed minute is
-# harmless; they run every minute like any scheduled procedure.
-SWEEPERS = (
-    Sweeper(
-        "escalation",
-        "flows/sweepers.py:escalation_sweeper",
-        60,
-        "Escalates unacknowledged incidents along their policy; informs management of sev1.",
-    ),
-    Sweeper(
-        "missed-runs",
-        "flows/sweepers.py:missed_run_sweeper",
-        60,
-        "Opens 'did not run' incidents for runs not completed by schedule plus grace.",
-    ),
-    Sweeper(
-        "outbox",
-        "flows/sweepers.py:outbox_sweeper",
-        60,
-        "Delivers pending notifications and replays the spool of incidents.",
-    ),
-)
+# Sweepers catch up by themselves, so a missed minute is harmless; each runs every minute.
+# flows/sweepers.py (issue 4) may publish SWEEPER_ENTRYPOINTS {name: entrypoint}; until it
+# does, these names are looked for there, and only the ones that exist are deployed.
+EXPECTED_SWEEPERS = {
+    "escalation": "flows/sweepers.py:escalation_sweeper",
+    "missed-runs": "flows/sweepers.py:missed_run_sweeper",
+    "outbox": "flows/sweepers.py:outbox_sweeper",
+}
+
+
+def sweepers() -> list[Sweeper]:
+    from flows import catalog
+
+    found = dict(getattr(catalog, "SWEEPER_ENTRYPOINTS", {}))
+    try:
+        module = importlib.import_module("flows.sweepers")
+    except ModuleNotFoundError:
+        module = None
+    if module is not None:
+        published = getattr(module, "SWEEPER_ENTRYPOINTS", None)
+        candidates = dict(published) if published else EXPECTED_SWEEPERS
+        for name, entrypoint in candidates.items():
+            if hasattr(module, entrypoint.split(":")[1]):
+                found[name] = entrypoint
+    return [Sweeper(name, ep, 60) for name, ep in sorted(found.items())]
 
 
 def flow_name(entrypoint: str) -> str:
@@ -59,10 +59,11 @@ def flow_name(entrypoint: str) -> str:
     return str(getattr(module, attr).name)
 
 
-def procedure_entrypoints() -> dict[str, str]:
-    from flows.catalog import ENTRYPOINTS
+def procedure_entrypoints() -> tuple[dict[str, str], str]:
+    """Entrypoints by procedure kind, and the bundle's."""
+    from flows.catalog import BUNDLE_ENTRYPOINT, ENTRYPOINTS
 
-    return dict(ENTRYPOINTS)
+    return dict(ENTRYPOINTS), BUNDLE_ENTRYPOINT
 
 
 def procedure_deployment_name(client_id: str, key: str) -> str:
@@ -71,8 +72,8 @@ def procedure_deployment_name(client_id: str, key: str) -> str:
 
 
 def build_specs(engine: Engine, *, sweepers: bool = True) -> list[DeploymentSpec]:
-    entrypoints = procedure_entrypoints()
-    names = {ep: flow_name(ep) for ep in {*entrypoints.values(), BUNDLE_ENTRYPOINT}}
+    entrypoints, bundle_entrypoint = procedure_entrypoints()
+    names = {ep: flow_name(ep) for ep in {*entrypoints.values(), bundle_entrypoint}}
     specs: list[DeploymentSpec] = []
     with session_scope(engine) as session:
         rows = session.execute(
@@ -110,9 +111,9 @@ def build_specs(engine: Engine, *, sweepers: bool = True) -> list[DeploymentSpec
         for cadence in sorted(cadences[client_id]):
             specs.append(
                 DeploymentSpec(
-                    flow_name=names[BUNDLE_ENTRYPOINT],
+                    flow_name=names[bundle_entrypoint],
                     name=f"{client_id}.{cadence}",
-                    entrypoint=BUNDLE_ENTRYPOINT,
+                    entrypoint=bundle_entrypoint,
                     parameters={"client_id": client_id, "cadence": cadence},
                     tags=(OURS, f"client:{client_id}", "bundle", f"cadence:{cadence}"),
                     paused=client_id in paused_clients,
@@ -132,9 +133,9 @@ def sweeper_specs() -> list[DeploymentSpec]:
             entrypoint=s.entrypoint,
             tags=(OURS, "sweeper"),
             schedules=(ScheduleSpec(interval_seconds=s.every_seconds),),
-            description=s.description,
+            description=f"Sweeper {s.name}: runs every {s.every_seconds} s.",
         )
-        for s in SWEEPERS
+        for s in sweepers()
     ]
 
 
