@@ -1,0 +1,202 @@
+"""How a flow runs one procedure: find it in the store, ask the calendar, call its kind.
+
+Flows get ids only; the definition comes from the store (the binder as last loaded), so a
+scheduled run never depends on a YAML folder. These functions are what the Prefect tasks wrap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from opsbinder import runs
+from opsbinder.binder_store import client_binder, procedure_row
+from opsbinder.calendar import suppression
+from opsbinder.clock import Clock
+from opsbinder.config.models import Procedure as ProcedureConfig
+from opsbinder.errors import OpsbinderError
+from opsbinder.procedures import progress, registry
+from opsbinder.procedures.context import ProcedureContext
+from opsbinder.procedures.outcome import Outcome
+from opsbinder.procedures.result import ProcedureResult
+from opsbinder.store.db import session_scope
+
+
+@dataclass(frozen=True)
+class Plan:
+    client_id: str
+    procedure_id: str
+    kind: str
+    name: str
+    proc: ProcedureConfig
+    system: Any
+    suppressed: str | None  # why the calendar says not now, or None
+    retries: int
+    timeout_seconds: float
+
+
+def plan(
+    engine: Engine, *, client_id: str, procedure_id: str, kind: str | None, instant: datetime
+) -> Plan:
+    with session_scope(engine) as session:
+        procedure_row(session, client_id, procedure_id)  # NotFound with a clear message
+        cb = client_binder(session, client_id)
+    proc = cb.procedure(procedure_id)
+    if kind is not None and proc.kind != kind:
+        raise OpsbinderError(
+            f"{client_id}/{procedure_id} is a {proc.kind} procedure; the {kind} flow cannot run it"
+        )
+    system = None
+    if proc.system:
+        try:
+            system = cb.system(proc.system)
+        except StopIteration:
+            raise OpsbinderError(
+                f"{client_id}/{procedure_id}: system {proc.system!r} is not in the binder"
+            ) from None
+    return Plan(
+        client_id=client_id,
+        procedure_id=procedure_id,
+        kind=proc.kind,
+        name=proc.name,
+        proc=proc,
+        system=system,
+        suppressed=suppression(cb, procedure_id, instant),
+        retries=proc.retries,
+        timeout_seconds=proc.timeout.total_seconds(),
+    )
+
+
+def execute(
+    engine: Engine,
+    clock: Clock,
+    the_plan: Plan,
+    *,
+    dry_run: bool,
+    approve: bool,
+    actor: str,
+    flow_run_id: str | None,
+    environ: Mapping[str, str] | None = None,
+) -> ProcedureResult:
+    ctx = ProcedureContext(
+        client_id=the_plan.client_id,
+        procedure_id=the_plan.procedure_id,
+        clock=clock,
+        store=engine,
+        dry_run=dry_run,
+        approve=approve,
+        actor=actor,
+        flow_run_id=flow_run_id,
+        progress=progress.reporter(f"{the_plan.client_id}/{the_plan.procedure_id}"),
+    )
+    if environ is not None:
+        ctx.environ = environ
+    return registry.runner(the_plan.kind)(ctx, the_plan.proc, the_plan.system)
+
+
+def begin(
+    engine: Engine,
+    clock: Clock,
+    the_plan: Plan,
+    *,
+    flow_run_id: str | None,
+    scheduled_for: datetime | None,
+    dry_run: bool,
+    actor: str,
+) -> int:
+    with session_scope(engine) as session:
+        return runs.start_run(
+            session,
+            clock,
+            client_id=the_plan.client_id,
+            procedure_key=the_plan.procedure_id,
+            flow_run_id=flow_run_id,
+            scheduled_for=scheduled_for,
+            dry_run=dry_run,
+            actor=actor,
+        ).id
+
+
+def finish(
+    engine: Engine,
+    clock: Clock,
+    the_plan: Plan,
+    run_id: int,
+    result: ProcedureResult,
+    *,
+    outcome: str | None = None,
+    flow_run_id: str | None = None,
+    dry_run: bool = False,
+) -> Outcome:
+    """Record the result; `outcome` overrides the result's status (e.g. timed_out)."""
+    with session_scope(engine) as session:
+        if outcome and outcome != result.status:
+            run = runs.finish_run(session, clock, run_id, outcome, result.summary)
+            run.metrics = {**result.metrics, "summary": result.summary}
+        else:
+            runs.finish_run(session, clock, run_id, result)
+    final = Outcome.of(
+        the_plan.client_id, the_plan.procedure_id, the_plan.kind, result,
+        run_id=run_id, flow_run_id=flow_run_id, dry_run=dry_run,
+    )  # fmt: skip
+    if outcome:
+        final.outcome = outcome
+    return final
+
+
+def skip(
+    engine: Engine,
+    clock: Clock,
+    the_plan: Plan,
+    *,
+    reason: str,
+    flow_run_id: str | None,
+    scheduled_for: datetime | None,
+    dry_run: bool,
+    actor: str,
+) -> Outcome:
+    with session_scope(engine) as session:
+        run = runs.record_skipped(
+            session,
+            clock,
+            client_id=the_plan.client_id,
+            procedure_key=the_plan.procedure_id,
+            reason=reason,
+            flow_run_id=flow_run_id,
+            scheduled_for=scheduled_for,
+            dry_run=dry_run,
+            actor=actor,
+        )
+        run_id = run.id
+    return Outcome(
+        the_plan.client_id, the_plan.procedure_id, the_plan.kind, "skipped",
+        f"skipped: {reason}", run_id=run_id, flow_run_id=flow_run_id, dry_run=dry_run,
+    )  # fmt: skip
+
+
+def bundle_members(engine: Engine, client_id: str, cadence: str) -> list[tuple[str, str, bool]]:
+    """(procedure id, kind, paused) of every active procedure of a cadence, in key order."""
+    from sqlalchemy import select
+
+    from opsbinder.store.models import Client, Procedure
+
+    with session_scope(engine) as session:
+        client = session.get(Client, client_id)
+        if client is None:
+            raise OpsbinderError(
+                f"no client {client_id!r} in the store; load the binder first (opsbinder load)"
+            )
+        rows = session.execute(
+            select(Procedure.key, Procedure.kind, Procedure.paused)
+            .where(
+                Procedure.client_id == client_id,
+                Procedure.cadence == cadence,
+                Procedure.active.is_(True),
+            )
+            .order_by(Procedure.key)
+        ).all()
+        return [(r.key, r.kind, bool(r.paused or client.paused)) for r in rows]

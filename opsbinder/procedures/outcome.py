@@ -1,0 +1,167 @@
+"""What one run of a procedure came to, as flows return it and as people read it.
+
+The same `Outcome` feeds the Prefect markdown artifact of a run, the bundle's table, and the
+CLI's outcome table, so the three never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from opsbinder.procedures.result import ProcedureResult
+
+# The metrics worth a column in a table, per kind, in order; the artifact shows all of them.
+KEY_METRICS: dict[str, tuple[str, ...]] = {
+    "purge": ("rows_deleted", "planned_rows", "batches", "longest_batch_ms"),
+    "archive": ("rows_archived", "files", "bytes_written"),
+    "backup_check": ("newest_age_hours", "newest_size_bytes", "checksum", "toc_entries"),
+    "disk_check": ("max_percent", "days_until_full", "database_bytes"),
+    "update_reminder": ("reminders_created", "reminders_open", "overdue_new"),
+    "manual": ("work_item", "open", "overdue"),
+    "custom": ("rows",),
+}
+LABELS = {
+    "newest_age_hours": "age_h",
+    "newest_size_bytes": "size",
+    "max_percent": "used%",
+    "days_until_full": "full_in_d",
+    "reminders_created": "created",
+    "reminders_open": "open",
+    "rows_deleted": "deleted",
+    "rows_archived": "archived",
+}
+
+
+@dataclass
+class Outcome:
+    client_id: str
+    procedure_id: str
+    kind: str
+    outcome: str  # a Run outcome: ok failed skipped crashed timed_out ...
+    summary: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    findings: list[str] = field(default_factory=list)
+    run_id: int | None = None
+    flow_run_id: str | None = None
+    dry_run: bool = False
+
+    @classmethod
+    def of(
+        cls, client_id: str, procedure_id: str, kind: str, result: ProcedureResult, **kw: Any
+    ) -> Outcome:
+        return cls(
+            client_id, procedure_id, kind, result.status, result.summary,
+            dict(result.metrics), list(result.findings), **kw,
+        )  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Outcome:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def name(self) -> str:
+        return f"{self.client_id}/{self.procedure_id}"
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome in ("failed", "crashed", "timed_out")
+
+
+class ProcedureFailed(Exception):
+    """Raised by a procedure flow after it recorded a failed run, so the flow run is Failed and
+    the state hooks fire; carries the outcome for the bundle and the CLI."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+        super().__init__(f"{outcome.name} {outcome.outcome}: {outcome.summary}")
+
+
+class BundleFailed(Exception):
+    def __init__(self, outcomes: list[Outcome]) -> None:
+        self.outcomes = outcomes
+        failed = [o.procedure_id for o in outcomes if o.failed]
+        super().__init__(f"{len(failed)} of {len(outcomes)} procedures failed: {', '.join(failed)}")
+
+
+def key_metrics(outcome: Outcome, limit: int = 3) -> str:
+    """A few `name=value` pairs that fit a table cell."""
+    wanted = KEY_METRICS.get(outcome.kind, ())
+    scalars = {
+        k: v
+        for k, v in outcome.metrics.items()
+        if k != "summary" and isinstance(v, int | float | str) and not isinstance(v, bool)
+    }
+    names = [k for k in wanted if k in scalars] or list(scalars)
+    return " ".join(f"{LABELS.get(k, k)}={_short(scalars[k])}" for k in names[:limit])
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, int) and abs(value) >= 10_000:
+        for unit, size in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
+            if abs(value) >= size:
+                return f"{value / size:.1f}{unit}"
+    text = str(value)
+    return text if len(text) <= 24 else text[:23] + "…"
+
+
+def artifact_key(*parts: str) -> str:
+    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
+    raw = "-".join(parts).lower()
+    return "".join(c if c.isalnum() or c == "-" else "-" for c in raw)
+
+
+def run_markdown(outcome: Outcome, *, name: str = "", dry_run: bool = False) -> str:
+    title = f"{outcome.procedure_id}" + (f" — {name}" if name else "")
+    lines = [
+        f"# {title}",
+        "",
+        f"**Outcome: {outcome.outcome.upper()}**{' (dry run)' if dry_run else ''} · "
+        f"client `{outcome.client_id}` · kind `{outcome.kind}`"
+        + (f" · run #{outcome.run_id}" if outcome.run_id else ""),
+        "",
+        _cell(outcome.summary, 2000),
+    ]
+    if outcome.findings:
+        lines += ["", "## Findings", ""] + [f"- {_cell(f, 1000)}" for f in outcome.findings]
+    metrics = {k: v for k, v in outcome.metrics.items() if k != "summary"}
+    if metrics:
+        lines += ["", "## Metrics", "", "| metric | value |", "| --- | --- |"]
+        lines += [f"| {k} | {_cell(_flat(v), 300)} |" for k, v in metrics.items()]
+    return "\n".join(lines) + "\n"
+
+
+def bundle_markdown(client_id: str, cadence: str, outcomes: list[Outcome]) -> str:
+    failed = sum(o.failed for o in outcomes)
+    lines = [
+        f"# {client_id} {cadence} bundle",
+        "",
+        f"{len(outcomes)} procedures, {failed} failed.",
+        "",
+        "| procedure | kind | outcome | summary | key metrics |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for o in outcomes:
+        lines.append(
+            f"| {o.procedure_id} | {o.kind} | **{o.outcome}** | {_cell(o.summary, 300)} | "
+            f"{_cell(key_metrics(o), 200)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _flat(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_flat(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "; ".join(_flat(v) for v in value)
+    return str(value)
+
+
+def _cell(text: str, limit: int) -> str:
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
