@@ -6,12 +6,14 @@ module keeps, for every value it reads, the file and line it came from.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from opsbinder.config.models import PROCEDURE_KINDS, SECTIONS, Binder, ClientBinder
 from opsbinder.errors import ConfigError, ConfigProblem
@@ -40,28 +42,72 @@ class SourceMap:
         return best[0], best[1] or None
 
 
-def _to_python(node: yaml.Node, file: str, loc: Loc, places: dict[Loc, tuple[str, int]]) -> Any:
-    places[loc] = (file, node.start_mark.line + 1)
+def _to_python(
+    node: yaml.Node,
+    file: str,
+    loc: Loc,
+    places: dict[Loc, tuple[str, int]],
+    path: tuple[int, ...] = (),
+) -> Any:
+    """Build plain data from the YAML node tree, remembering the line of every value.
+
+    `path` holds the ids of the nodes above: an alias pointing back up (`&a [*a]`) would
+    otherwise recurse forever.
+    """
+    line = node.start_mark.line + 1
+    if id(node) in path:
+        raise _BadNode(file, line, loc, None, "an alias refers to a node that contains it")
+    places[loc] = (file, line)
+    inner = (*path, id(node))
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`
+                merged = _to_python(value_node, file, loc, places, inner)
+                for part in merged if isinstance(merged, list) else [merged]:
+                    if not isinstance(part, dict):
+                        raise _BadNode(file, line, loc, None, "'<<' merges only mappings")
+                    for key, value in part.items():
+                        result.setdefault(key, value)
+                continue
             key = (
-                yaml.safe_load(yaml.serialize(key_node))
+                _scalar(key_node, file, loc)
                 if key_node.tag != "tag:yaml.org,2002:str"
                 else key_node.value
             )
+            if not isinstance(key, str | int | float | bool | date) or key is None:
+                raise _BadNode(
+                    file, key_node.start_mark.line + 1, loc, None, "a key must be a plain word"
+                )
             if key in result:
-                raise _DuplicateKey(file, key_node.start_mark.line + 1, (*loc, key))
-            result[key] = _to_python(value_node, file, (*loc, key), places)
+                again = _to_python(value_node, file, (*loc, key), {}, inner)
+                raise _BadNode(
+                    file,
+                    key_node.start_mark.line + 1,
+                    (*loc, key),
+                    again,
+                    "key given twice in one mapping (YAML would silently keep the last)",
+                )
+            result[key] = _to_python(value_node, file, (*loc, key), places, inner)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, file, (*loc, i), places) for i, item in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+        return [
+            _to_python(item, file, (*loc, i), places, inner) for i, item in enumerate(node.value)
+        ]
+    return _scalar(node, file, loc)
 
 
-class _DuplicateKey(Exception):
-    def __init__(self, file: str, line: int, loc: Loc) -> None:
-        self.file, self.line, self.loc = file, line, loc
+def _scalar(node: yaml.Node, file: str, loc: Loc) -> Any:
+    try:
+        return yaml.safe_load(yaml.serialize(node))
+    except yaml.YAMLError as exc:  # e.g. a !!python/... tag the safe loader refuses
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise _BadNode(file, node.start_mark.line + 1, loc, node.tag, reason) from exc
+
+
+class _BadNode(Exception):
+    def __init__(self, file: str, line: int, loc: Loc, value: Any, message: str) -> None:
+        self.file, self.line, self.loc, self.value, self.message = file, line, loc, value, message
 
 
 def _read_file(path: Path, problems: list[ConfigProblem]) -> tuple[dict[str, Any], SourceMap]:
@@ -84,10 +130,9 @@ def _read_file(path: Path, problems: list[ConfigProblem]) -> tuple[dict[str, Any
         return {}, SourceMap(places)
     try:
         data = _to_python(node, name, (), places)
-    except _DuplicateKey as dup:
-        problems.append(
-            ConfigProblem(dup.file, dup.line, _dotted(dup.loc), None, "key given twice")
-        )
+    except _BadNode as bad:
+        value = None if bad.value is None else _short(bad.value)
+        problems.append(ConfigProblem(bad.file, bad.line, _dotted(bad.loc), value, bad.message))
         return {}, SourceMap(places)
     if not isinstance(data, dict):
         problems.append(
@@ -206,14 +251,57 @@ def _id_label(data: dict[str, Any], loc: Loc) -> str:
     return "".join(parts)
 
 
+def _known_fields() -> set[str]:
+    """Every field name any binder model accepts, for "did you mean" on a typo."""
+    names: set[str] = set()
+    todo: list[type[BaseModel]] = [ClientBinder]
+    seen: set[type[BaseModel]] = set()
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            names.add(info.alias or name)
+            todo.extend(_models_in(info.annotation))
+    return names
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _message(error: Any, loc: Loc) -> str:
+    """Pydantic's wording, made to speak about the binder."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        name = str(loc[-1]) if loc else ""
+        close = difflib.get_close_matches(name, sorted(_known_fields()), n=1, cutoff=0.75)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return f"unknown field '{name}'{hint}"
+    if kind == "union_tag_invalid":
+        expected = str(ctx.get("expected_tags", "")).replace("'", "")
+        return f"unknown {ctx.get('discriminator', 'kind')!s}; expected one of {expected}".replace(
+            "unknown 'kind'", "unknown kind"
+        ).replace("unknown 'type'", "unknown type")
+    if kind == "union_tag_not_found":
+        return f"{ctx.get('discriminator', 'kind')!s} is required".strip("'")
+    if kind == "missing":
+        return "required field is missing"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
 def validate_client(
-    merged: dict[str, Any], source: SourceMap
+    merged: dict[str, Any], source: SourceMap, folder: str = "(binder folder)"
 ) -> tuple[ClientBinder | None, list[ConfigProblem]]:
     problems: list[ConfigProblem] = []
     if "client" not in merged:
-        file = next(iter(source.places.values()), ("(binder folder)", 0))[0]
         problems.append(
-            ConfigProblem(file, None, "client", None, "no 'client:' section in any file")
+            ConfigProblem(
+                folder, None, "client", None, "no 'client:' section in any .yaml file here"
+            )
         )
         return None, problems
     try:
@@ -221,20 +309,19 @@ def validate_client(
     except ValidationError as exc:
         for error in exc.errors():
             raw = tuple(error["loc"])
+            ctx = error.get("ctx") or {}
             if error["type"] in {"union_tag_invalid", "union_tag_not_found"}:
-                raw = (*raw, str(error.get("ctx", {}).get("discriminator", "")).strip("'"))
+                raw = (*raw, str(ctx.get("discriminator", "")).strip("'"))
+            if isinstance(ctx.get("field"), str):  # a model validator naming one key
+                raw = (*raw, ctx["field"])
             loc = _readable_loc(merged, raw)
             file, line = source.where(loc)
             value = _value_at(merged, loc) if error["type"] != "missing" else None
-            message = error["msg"].removeprefix("Value error, ")
+            shown = None if value is None else _short(value)
+            if error["type"] == "plaintext_secret":
+                shown = "<hidden>"  # the report must not spread the secret further
             problems.append(
-                ConfigProblem(
-                    file,
-                    line,
-                    _id_label(merged, loc),
-                    None if value is None else _short(value),
-                    message,
-                )
+                ConfigProblem(file, line, _id_label(merged, loc), shown, _message(error, loc))
             )
         return None, problems
     from opsbinder.config.references import check_references
@@ -275,7 +362,7 @@ def load_binder(root: Path | str) -> Binder:
         problems.extend(file_problems)
         if file_problems:
             continue
-        client, client_problems = validate_client(merged, source)
+        client, client_problems = validate_client(merged, source, str(folder))
         problems.extend(client_problems)
         if client is None:
             continue

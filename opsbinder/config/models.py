@@ -21,6 +21,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 Slug = Annotated[str, Field(pattern=SLUG)]
@@ -78,6 +79,17 @@ _SECRET_KEYS = re.compile(r"(password|passwd|secret|token|api[_-]?key|private[_-
 _URL_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@:\s]*:[^/@\s]+@", re.I)
 
 
+def located(field: str, message: str, kind: str = "value_error") -> PydanticCustomError:
+    """An error about one key of a model, raised from a model validator.
+
+    Pydantic places model-validator errors on the whole object; `ctx["field"]` lets the loader
+    point at the key itself (file line, field path, value) instead of dumping the object.
+    """
+    return PydanticCustomError(
+        kind, message.replace("{", "{{").replace("}", "}}"), {"field": field}
+    )
+
+
 class Strict(BaseModel):
     """Unknown keys are an error: a typo in a binder must not silently drop a setting."""
 
@@ -91,14 +103,18 @@ class Strict(BaseModel):
                 if not isinstance(value, str) or not value:
                     continue
                 if _SECRET_KEYS.search(str(key)) and not str(key).endswith("_env"):
-                    raise ValueError(
-                        f"{key!r} holds a secret in plain text; put it in an environment "
-                        f"variable and name that variable in '{key}_env'"
+                    raise located(
+                        str(key),
+                        "a secret in plain text; put it in an environment variable and name "
+                        "that variable in the matching *_env field (url_env, secret_env)",
+                        "plaintext_secret",
                     )
                 if _URL_WITH_PASSWORD.match(value):
-                    raise ValueError(
-                        f"{key!r} is a URL with a password in it; put the URL in an environment "
-                        "variable and name that variable instead (e.g. url_env: TMS_DB_URL)"
+                    raise located(
+                        str(key),
+                        "a URL with a password in it; put the URL in an environment variable "
+                        "and name that variable instead (e.g. url_env: TMS_DB_URL)",
+                        "plaintext_secret",
                     )
         return data
 
@@ -242,9 +258,9 @@ class DiskCheckParams(Strict):
     @model_validator(mode="after")
     def _ordered(self) -> DiskCheckParams:
         if self.warn_percent >= self.critical_percent:
-            raise ValueError(
-                f"warn_percent ({self.warn_percent}) must be below "
-                f"critical_percent ({self.critical_percent})"
+            raise located(
+                "warn_percent",
+                f"must be below critical_percent ({self.critical_percent:g})",
             )
         return self
 
@@ -397,8 +413,10 @@ class Override(Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> Override:
+        if (self.start.tzinfo is None) != (self.end.tzinfo is None):
+            raise located("end", "give start and end both with a UTC offset or both without")
         if self.end <= self.start:
-            raise ValueError(f"override ends ({self.end}) before it starts ({self.start})")
+            raise located("end", f"the override ends before it starts ({self.start.isoformat()})")
         return self
 
 
@@ -421,8 +439,10 @@ class MaintenanceWindow(Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> MaintenanceWindow:
+        if (self.start.tzinfo is None) != (self.end.tzinfo is None):
+            raise located("end", "give start and end both with a UTC offset or both without")
         if self.end <= self.start:
-            raise ValueError(f"window ends ({self.end}) before it starts ({self.start})")
+            raise located("end", f"the window ends before it starts ({self.start.isoformat()})")
         return self
 
 
