@@ -1,14 +1,22 @@
-"""`opsbinder demo`: the README's main job on the embedded default."""
+"""`opsbinder demo`: the README's main job on the embedded default.
+
+Creates the demo systems, loads the example binder, shows what is scheduled, then runs the
+example client's daily bundle through Prefect (its ephemeral API unless PREFECT_API_URL is set)
+and prints the outcome of every procedure. The backup check fails on purpose: the demo's newest
+backup is three days old. Output fits an 80-column terminal.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.table import Table
 
 from opsbinder.cli import common
-from opsbinder.config.schedules import next_runs
+from opsbinder.cli.run import execute, outcome_table
+from opsbinder.config.schedules import cadence_of, next_runs
 from opsbinder.demo import prepare_demo
 from opsbinder.settings import get_settings
 from opsbinder.store.db import session_scope
@@ -21,10 +29,13 @@ def register(app: typer.Typer) -> None:
 
 def demo(
     path: Path = typer.Option(Path("config/example"), "--config", "-c", help="binder folder"),
+    cadence: str = typer.Option("daily", "--cadence", help="which bundle to run"),
+    run_bundle: bool = typer.Option(True, "--run/--no-run", help="run the bundle after loading"),
 ) -> None:
-    """Create the demo systems, validate and load the example binder, and show what is scheduled."""
+    """Create the demo systems, load the example binder, run its daily bundle, show the outcome."""
     clock = common.clock()
-    systems = prepare_demo(get_settings().home / "demo", clock)
+    home = get_settings().home
+    systems = prepare_demo(home / "demo", clock)
     common.console.print(f"demo systems ready in {systems.root}")
     binder = common.binder(path)
     common.console.print(
@@ -37,18 +48,42 @@ def demo(
         f"store {engine.url.render_as_string(hide_password=True)}: {len(report.created)} created, "
         f"{len(report.updated)} updated, {len(report.unchanged)} unchanged, {len(report.removed)} removed"
     )
-    table = Table(title="What is scheduled")
-    for column in ("client", "procedure", "kind", "cron (time zone)", "next runs (local time)"):
-        table.add_column(column)
     now = clock.now()
     for cb in binder.clients:
+        table = Table(
+            title=f"What is scheduled for {cb.client.id}", title_justify="left", box=box.SIMPLE_HEAD
+        )
+        table.add_column("procedure", no_wrap=True)
+        for column in ("kind", "cadence", "next run"):
+            table.add_column(column, overflow="fold")
         for proc in cb.procedures:
-            runs = next_runs(proc.schedule, now, 3)
+            (first,) = next_runs(proc.schedule, now, 1)
             table.add_row(
-                cb.client.id,
                 proc.id,
                 proc.kind,
-                f"{proc.schedule.cron} ({proc.schedule.timezone})",
-                "\n".join(r.strftime("%a %Y-%m-%d %H:%M %Z") for r in runs),
+                proc.cadence or cadence_of(proc.schedule.cron),
+                first.strftime("%a %d %b %H:%M %Z"),
             )
-    common.console.print(table)
+        common.console.print(table)
+    if not run_bundle or not binder.clients:
+        return
+
+    client_id = binder.clients[0].client.id
+    common.console.print(
+        f"\nrunning the {cadence} bundle of {client_id} now "
+        "(the first run starts Prefect's local API: up to a minute)"
+    )
+    outcomes = execute(
+        client_id=client_id,
+        procedure_id=None,
+        cadence=cadence,
+        actor=common.actor(),
+        prefect_home=home / "prefect",
+    )
+    common.console.print(outcome_table(outcomes))
+    failed = [o.procedure_id for o in outcomes if o.failed]
+    if failed:
+        common.console.print(
+            f"{', '.join(failed)} failed: the demo's newest backup is stale on purpose. "
+            "The failed flow run's hook opened an incident in the store."
+        )

@@ -1,0 +1,57 @@
+"""Running flows now, in this process: `opsbinder run`, `opsbinder demo`, the console's run-now.
+
+Without PREFECT_API_URL the first flow starts Prefect's ephemeral API (a local server process
+on a random port, 5-40 s on a busy small machine), so nothing needs to be installed or started
+first. `prefect_defaults` must run before Prefect is imported: Prefect reads its settings then.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from opsbinder.procedures.outcome import Outcome
+
+DEFAULTS = {
+    "DO_NOT_TRACK": "1",  # no internet here, and no telemetry wanted anyway
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    # failures are shown in opsbinder's own outcome table; the run logs stay in the Prefect API
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+}
+
+
+def prefect_defaults(*, home: Path | None = None) -> None:
+    """Set what the user has not set; `home` becomes PREFECT_HOME when that is unset."""
+    if "prefect" in sys.modules:
+        return  # too late to matter, and the caller (a test harness) has chosen already
+    for name, value in DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    if home is not None:
+        os.environ.setdefault("PREFECT_HOME", str(home))
+
+
+def api_description() -> str:
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME
+
+    url = PREFECT_API_URL.value()
+    return (
+        f"Prefect API {url}"
+        if url
+        else f"Prefect's ephemeral API (PREFECT_HOME={PREFECT_HOME.value()})"
+    )
+
+
+def run_procedure(
+    client_id: str, procedure_id: str, *, actor: str, dry_run: bool, approve: bool
+) -> Outcome:
+    from flows.catalog import run_now
+
+    return run_now(client_id, procedure_id, actor=actor, dry_run=dry_run, approve=approve)
+
+
+def run_bundle(client_id: str, cadence: str, *, actor: str) -> list[Outcome]:
+    from flows.catalog import run_bundle_now
+
+    return run_bundle_now(client_id, cadence, actor=actor)
