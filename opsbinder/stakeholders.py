@@ -8,15 +8,19 @@ timeline events of kind `stakeholder_added`, so the list is append-only like the
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsbinder import audit
+from opsbinder import incidents, outbox
 from opsbinder.binder_store import client_binder
 from opsbinder.clock import Clock, utc
 from opsbinder.errors import NotFound, Refused
+from opsbinder.escalation import Action
+from opsbinder.paging import routes_for
 from opsbinder.settings import get_settings
 from opsbinder.store.models import Incident, IncidentEvent, StatusUpdate
 
@@ -72,26 +76,14 @@ def add_stakeholder(
         raise NotFound(f"contact: {contact!r} is not a contact of client {incident.client_id!r}")
     if any(s.contact == contact for s in stakeholders(session, incident)):
         raise Refused(f"contact: {contact!r} is already a stakeholder of #{incident_id}")
-    session.add(
-        IncidentEvent(
-            incident_id=incident_id,
-            at=utc(clock.now()),
-            kind="stakeholder_added",
-            actor=actor,
-            message=f"{match.name} added as stakeholder",
-            data={"contact": contact},
-        )
-    )
-    session.flush()
-    audit.record(
+    incidents.record_event(
         session,
         clock,
-        actor=actor,
-        action="incident.stakeholder_added",
-        object_type="incident",
-        object_id=str(incident_id),
-        client_id=incident.client_id,
-        details={"contact": contact},
+        incident,
+        "stakeholder_added",
+        actor,
+        f"{match.name} added as stakeholder",
+        {"contact": contact},
     )
     return next(s for s in stakeholders(session, incident) if s.contact == contact)
 
@@ -100,52 +92,73 @@ def page_link(client_id: str, incident_id: int) -> str:
     return f"{get_settings().base_url.rstrip('/')}/status/{client_id}#incident-{incident_id}"
 
 
-def notify_update(session: Session, clock: Clock, incident: Incident, update: StatusUpdate) -> int:
-    """Queue one notice per stakeholder through the outbox; the idempotency key makes it once."""
-    count = 0
+def notify_update(
+    session: Session,
+    clock: Clock,
+    incident: Incident,
+    update: StatusUpdate,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """Queue a notice per stakeholder channel; the idempotency key makes each one happen once.
+
+    Channels are the contact's own (webhook, chat, e-mail when SMTP is configured), found the
+    same way escalation finds them. A stakeholder with no channel is noted on the timeline.
+    """
+    environ = os.environ if environ is None else environ
+    cb = client_binder(session, incident.client_id)
     link = page_link(incident.client_id, incident.id)
+    title = f"[{incident.client_id}] Severity-1 update #{update.seq}: {incident.title}"
+    body = {
+        "event": "status_update.posted",
+        "title": title,
+        "text": f"{title}\nThe update is on the status page: {link}",
+        "link": link,
+        "incident": {"id": incident.id, "client": incident.client_id, "title": incident.title},
+        "seq": update.seq,
+        "corrects_seq": update.corrects_seq,
+    }
+    count = 0
+    unreachable = []
     for person in stakeholders(session, incident):
-        _enqueue(
+        key = f"inc/{incident.id}/update/{update.seq}/stakeholder/{person.contact}"
+        action = Action(
+            kind="notify",
+            key=key,
+            due_at=utc(clock.now()),
+            step=0,
+            level=0,
+            level_name="stakeholders",
+            round=0,
+            target={"contact": person.contact},
+            recipient=person.contact,
+            reason="new Severity-1 status update",
+        )
+        messages, _contact = routes_for(cb, action, environ)
+        if not messages:
+            unreachable.append(person.contact)
+        for message in messages:
+            row = outbox.enqueue(
+                session,
+                clock,
+                channel=message.channel,
+                target=message.target,
+                route=message.route,
+                body={**body, "recipient": {"id": person.contact, "name": person.name}},
+                idempotency_key=f"{key}#{message.channel}:{message.target}",
+                client_id=incident.client_id,
+                incident_id=incident.id,
+                recipient=person.contact,
+            )
+            count += row is not None
+    if unreachable:
+        incidents.record_event(
             session,
             clock,
-            client_id=incident.client_id,
-            incident_id=incident.id,
-            contact_id=person.contact,
-            idempotency_key=f"status-update:{incident.id}:{update.seq}:{person.contact}",
-            payload={
-                "event": "status_update",
-                "title": f"[{incident.client_id}] Update #{update.seq} on incident "
-                f"#{incident.id}: {incident.title}",
-                "body": f"A new status update is on the status page: {link}",
-                "link": link,
-                "incident_id": incident.id,
-                "seq": update.seq,
-            },
+            incident,
+            "notify_skipped",
+            "status-updates",
+            f"no channel to reach stakeholder(s) {', '.join(unreachable)} about update "
+            f"#{update.seq}",
+            {"contacts": unreachable, "seq": update.seq},
         )
-        count += 1
     return count
-
-
-def _enqueue(session: Session, clock: Clock, **message: object) -> None:
-    """TEMPORARY until opsbinder.outbox lands: the seam that hands a notice to the outbox."""
-    from opsbinder.store.models import OutboxMessage
-
-    now = utc(clock.now())
-    key = str(message["idempotency_key"])
-    if session.execute(
-        select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)
-    ).first():
-        return
-    session.add(
-        OutboxMessage(
-            client_id=message["client_id"],
-            incident_id=message["incident_id"],
-            channel="contact",
-            target=str(message["contact_id"]),
-            recipient=str(message["contact_id"]),
-            payload=message["payload"],
-            idempotency_key=key,
-            created_at=now,
-            next_attempt_at=now,
-        )
-    )

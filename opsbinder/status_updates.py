@@ -23,11 +23,11 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsbinder import audit
+from opsbinder import incidents
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import Duration
 from opsbinder.errors import NotFound, OpsbinderError, Refused
-from opsbinder.store.models import Incident, IncidentEvent, StatusUpdate
+from opsbinder.store.models import Incident, StatusUpdate
 
 GENESIS = "0" * 64
 DEFAULT_CADENCE = timedelta(hours=4)
@@ -222,30 +222,15 @@ def post_update(
     row.hash = _row_hash(row)
     session.add(row)
     incident.next_update_due = due if incident.state != "resolved" else None
-    session.add(
-        IncidentEvent(
-            incident_id=incident_id,
-            at=now,
-            kind="status_update",
-            actor=author,
-            message=(
-                f"Status update #{seq} posted (corrects #{corrects_seq})"
-                if corrects_seq
-                else f"Status update #{seq} posted"
-            ),
-            data={"seq": seq, "hash": row.hash, "forced": force},
-        )
-    )
     session.flush()
-    audit.record(
+    incidents.record_event(
         session,
         clock,
-        actor=author,
-        action="status_update.posted",
-        object_type="incident",
-        object_id=str(incident_id),
-        client_id=incident.client_id,
-        details={"seq": seq, "hash": row.hash, "corrects_seq": corrects_seq, "forced": force},
+        incident,
+        "status_update",
+        author,
+        f"Status update #{seq} posted" + (f" (corrects #{corrects_seq})" if corrects_seq else ""),
+        {"seq": seq, "hash": row.hash, "corrects_seq": corrects_seq, "forced": force},
     )
     if notify:
         from opsbinder.stakeholders import notify_update

@@ -109,6 +109,16 @@ def seed(engine: Engine, clock: FrozenClock, example_dir: Path) -> World:
     return World(ids[0], ids[1], **{k: v.token for k, v in tok.items()})
 
 
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2's production cost is ~0.5 s per hash on these machines; tests need correctness."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr(
+        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
 @pytest.fixture
 def world(store: Engine, clock: FrozenClock, example_dir: Path) -> World:
     return seed(store, clock, example_dir)

@@ -78,7 +78,7 @@ def test_it_acknowledges_posts_an_update_and_audits_both_with_the_user(web, worl
             (a.action, a.actor)
             for a in s.execute(select(AuditEntry).where(AuditEntry.actor == "alice")).scalars()
         }
-    assert {("incident.acknowledged", "alice"), ("status_update.posted", "alice")} <= actions
+    assert {("incident.acknowledged", "alice"), ("incident.status_update", "alice")} <= actions
 
 
 def test_it_takes_the_next_update_time_in_the_clients_zone(web, world, store, clock):

@@ -46,7 +46,7 @@ def test_it_chains_updates_and_sets_the_next_due_time_from_the_policy(store, clo
         kinds = [e.kind for e in incidents.events(s, world.incident_a)]
         assert kinds.count("status_update") == 2
         actions = s.execute(
-            select(AuditEntry.action).where(AuditEntry.action == "status_update.posted")
+            select(AuditEntry.action).where(AuditEntry.action == "incident.status_update")
         ).all()
         assert len(actions) == 2
 
@@ -125,7 +125,10 @@ def test_it_detects_an_update_edited_or_removed_behind_its_back(store, clock, wo
         assert report.problems == ["update #2 is missing (next is #3)"]
 
 
-def test_it_notifies_binder_and_added_stakeholders_once_per_update(store, clock, world):
+def test_it_notifies_binder_and_added_stakeholders_once_per_update(
+    store, clock, world, monkeypatch
+):
+    monkeypatch.setenv("OPSBINDER_SMTP_URL", "mailtos://relay.example")
     with session_scope(store) as s:
         incident = incidents.get(s, world.incident_a)
         before = {p.contact for p in stakeholders.stakeholders(s, incident)}
@@ -141,6 +144,10 @@ def test_it_notifies_binder_and_added_stakeholders_once_per_update(store, clock,
     first = post(store, clock, world.incident_a)
     with session_scope(store) as s:
         messages = list(s.execute(select(OutboxMessage)).scalars())
+        # the same update notified again (a retried transaction) adds nothing
+        incident = incidents.get(s, world.incident_a)
+        row = status_updates.updates_of(s, world.incident_a)[0]
+        assert stakeholders.notify_update(s, clock, incident, row) == 0
     assert {m.recipient for m in messages} == {
         "dirk-hansen",
         "sabine-kurz",
@@ -148,6 +155,17 @@ def test_it_notifies_binder_and_added_stakeholders_once_per_update(store, clock,
         "mark-olsen",
     }
     for m in messages:
-        assert m.payload["link"].endswith(f"/status/nordhafen#incident-{world.incident_a}")
+        assert m.channel == "apprise" and m.target.startswith("mail:")
+        body = m.payload["body"]
+        assert body["link"].endswith(f"/status/nordhafen#incident-{world.incident_a}")
         assert FIELDS["current_status"] not in str(m.payload)  # the page holds the text
-        assert m.idempotency_key.startswith(f"status-update:{world.incident_a}:{first.seq}:")
+        assert m.idempotency_key.startswith(f"inc/{world.incident_a}/update/{first.seq}/")
+
+
+def test_it_notes_stakeholders_it_cannot_reach(store, clock, world, monkeypatch):
+    monkeypatch.delenv("OPSBINDER_SMTP_URL", raising=False)
+    post(store, clock, world.incident_a)
+    with session_scope(store) as s:
+        assert s.execute(select(OutboxMessage)).first() is None
+        skipped = [e for e in incidents.events(s, world.incident_a) if e.kind == "notify_skipped"]
+        assert len(skipped) == 1 and "dirk-hansen" in skipped[0].message
