@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from opsbinder import audit, incidents, spool
+from opsbinder import audit, incidents, runs, spool
 from opsbinder.binder_store import procedure_config
 from opsbinder.clock import Clock, FrozenClock, utc
 from opsbinder.spool import ReplayReport
@@ -115,14 +115,15 @@ def apply(session: Session, clock: Clock, report: HookReport) -> Incident | None
 def _mark_run(session: Session, clock: Clock, report: HookReport) -> None:
     if not report.flow_run_id:
         return
-    run = session.execute(
-        select(Run).where(Run.flow_run_id == report.flow_run_id).with_for_update()
+    outcome = OUTCOMES.get(report.state_name, "failed")
+    before = session.execute(
+        select(Run.outcome).where(Run.flow_run_id == report.flow_run_id)
     ).scalar_one_or_none()
-    if run is None or run.outcome != "running":
+    run = runs.finish_flow_run(
+        session, clock, report.flow_run_id, outcome, (report.message or report.state_name)[:2000]
+    )
+    if run is None or run.outcome == before:
         return
-    run.outcome = OUTCOMES.get(report.state_name, "failed")
-    run.ended_at = utc(clock.now())
-    run.reason = (report.message or report.state_name)[:2000]
     audit.record(
         session,
         clock,

@@ -1,0 +1,263 @@
+"""The missed-run watch: hooks cannot report a run that never started or a process that was
+SIGKILLed (Prefect leaves it RUNNING forever), so a sweeper compares the schedule with the runs.
+
+For every active procedure, each fire time of its cron (in its zone) since the later of its
+creation and `lookback` ago, and older than its grace, must be matched by a run of the store
+(started or scheduled for around then). If none is:
+- inside a maintenance window or on a holiday -> a `skipped` run with the reason (no incident);
+- otherwise -> a `missed` run and an incident "did not run".
+A store run still `running` after its timeout plus grace is closed as `crashed` (and Prefect's
+zombie flow run is marked Crashed when Prefect is reachable). A Prefect run that is Late beyond
+the procedure's `late_expiry` is cancelled and recorded as missed, so late runs do not pile up.
+
+Dedup key: missed runs share the procedure's key "{client}/{procedure}" with failures. A
+procedure has one open problem at a time ("it did not do its job"); the next success resolves
+it either way, and occurrences count failures and misses together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import pairwise
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from opsbinder import incidents, runs
+from opsbinder.binder_store import client_binder, procedure_config
+from opsbinder.calendar import suppression
+from opsbinder.clock import Clock, utc
+from opsbinder.store.db import session_scope
+from opsbinder.store.models import Client, Procedure, Run
+
+
+class Orchestrator(Protocol):
+    """What the watch needs from Prefect (opsbinder.orchestrator.flow_runs satisfies it)."""
+
+    def late_runs(self) -> list[tuple[Any, dict[str, object]]]: ...
+    def cancel(self, flow_run_id: str, message: str) -> bool: ...
+    def mark_crashed(self, flow_run_id: str, message: str) -> bool: ...
+
+
+@dataclass
+class WatchReport:
+    missed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    crashed: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def fire_times(cron: str, zone: str, start: datetime, end: datetime) -> list[datetime]:
+    """Fire times in (start, end], as UTC instants."""
+    it = croniter(cron, start.astimezone(ZoneInfo(zone)))
+    times = []
+    while True:
+        at = utc(it.get_next(datetime))
+        if at > end:
+            return times
+        times.append(at)
+
+
+def _slots_unmatched(
+    slots: list[datetime], rows: list[Run], tolerance: timedelta, grace: timedelta
+) -> list[datetime]:
+    """Greedy: each run satisfies at most one slot, the nearest one it can."""
+    refs = sorted(utc(r.scheduled_for or r.started_at) for r in rows)
+    used = [False] * len(refs)
+    unmatched = []
+    for slot in slots:
+        hit = None
+        for i, ref in enumerate(refs):
+            if not used[i] and slot - tolerance <= ref <= slot + grace:
+                hit = i
+                break
+        if hit is None:
+            unmatched.append(slot)
+        else:
+            used[hit] = True
+    return unmatched
+
+
+def check_procedure(
+    session: Session, clock: Clock, proc_row: Procedure, lookback: timedelta, report: WatchReport
+) -> None:
+    proc = procedure_config(proc_row)
+    now = utc(clock.now())
+    name = f"{proc_row.client_id}/{proc_row.key}"
+    since = max(utc(proc_row.created_at), now - lookback)
+    slots = fire_times(proc.schedule.cron, proc.schedule.timezone, since, now - proc.grace)
+    stuck_before = now - proc.timeout - proc.grace
+    rows = list(
+        session.execute(
+            select(Run).where(
+                Run.procedure_id == proc_row.id,
+                Run.started_at >= since - timedelta(days=1),
+            )
+        ).scalars()
+    )
+    for run in rows:
+        if run.outcome == "running" and utc(run.started_at) < stuck_before:
+            reason = (
+                f"no end recorded within timeout {proc.timeout} + grace {proc.grace}: "
+                "the process died without its hooks (killed?)"
+            )
+            runs.finish_run(session, clock, run.id, "crashed", reason)
+            report.crashed.append(run.flow_run_id or str(run.id))
+            _incident(session, clock, proc_row, proc.name, "crashed without a trace", run, reason)
+    if not slots:
+        return
+    spacing = min((b - a for a, b in pairwise(slots)), default=None)
+    tolerance = min(timedelta(hours=1), spacing / 2) if spacing else timedelta(hours=1)
+    cb = client_binder(session, proc_row.client_id)
+    for slot in _slots_unmatched(slots, rows, tolerance, proc.grace):
+        local = slot.astimezone(ZoneInfo(proc.schedule.timezone))
+        why = suppression(cb, proc_row.key, slot)
+        if why is not None:
+            runs.record_skipped(
+                session,
+                clock,
+                client_id=proc_row.client_id,
+                procedure_key=proc_row.key,
+                reason=f"suppressed by {why}",
+                scheduled_for=slot,
+                actor="missed-run-watch",
+            )
+            report.skipped.append(f"{name}@{slot.isoformat()}")
+            continue
+        reason = (
+            f"scheduled for {local:%Y-%m-%d %H:%M %Z}; no run started by "
+            f"{(local + proc.grace):%H:%M} (grace {proc.grace})"
+        )
+        run = runs.record_skipped(
+            session,
+            clock,
+            client_id=proc_row.client_id,
+            procedure_key=proc_row.key,
+            reason=reason,
+            scheduled_for=slot,
+            actor="missed-run-watch",
+            outcome="missed",
+        )
+        report.missed.append(f"{name}@{slot.isoformat()}")
+        _incident(session, clock, proc_row, proc.name, "did not run", run, reason)
+
+
+def _incident(
+    session: Session,
+    clock: Clock,
+    proc_row: Procedure,
+    proc_name: str,
+    what: str,
+    run: Run,
+    reason: str,
+) -> None:
+    incidents.trigger(
+        session,
+        clock,
+        client_id=proc_row.client_id,
+        procedure_key=proc_row.key,
+        dedup_key=f"{proc_row.client_id}/{proc_row.key}",
+        title=f"{proc_name}: {what}",
+        severity=proc_row.severity,
+        details={
+            "state": "Missed" if what == "did not run" else "Crashed",
+            "error": reason,
+            "run_id": run.id,
+            "scheduled_for": run.scheduled_for.isoformat() if run.scheduled_for else None,
+        },
+        flow_run_id=run.flow_run_id,
+        actor="missed-run-watch",
+    )
+
+
+def expire_late_runs(
+    engine: Engine, clock: Clock, orchestrator: Orchestrator, report: WatchReport
+) -> None:
+    """Cancel Prefect runs that are Late beyond their procedure's late_expiry; record them missed."""
+    now = utc(clock.now())
+    for info, params in orchestrator.late_runs():
+        client_id, key = params.get("client_id"), params.get("procedure_id")
+        if not client_id or not key or info.expected_start_time is None:
+            continue
+        with session_scope(engine) as session:
+            row = session.execute(
+                select(Procedure).where(Procedure.client_id == client_id, Procedure.key == key)
+            ).scalar_one_or_none()
+            if row is None:
+                continue
+            proc = procedure_config(row)
+            expected = utc(info.expected_start_time)
+            if proc.late_expiry is None or now - expected < proc.late_expiry:
+                continue
+            reason = (
+                f"late by {now - expected} (more than late_expiry {proc.late_expiry}): "
+                "cancelled instead of running this late"
+            )
+            if not orchestrator.cancel(info.id, reason):
+                continue
+            run = runs.record_skipped(
+                session,
+                clock,
+                client_id=str(client_id),
+                procedure_key=str(key),
+                reason=reason,
+                flow_run_id=info.id,
+                scheduled_for=expected,
+                actor="missed-run-watch",
+                outcome="missed",
+            )
+            report.cancelled.append(info.id)
+            _incident(session, clock, row, proc.name, "did not run", run, reason)
+
+
+def watch(
+    engine: Engine,
+    clock: Clock,
+    *,
+    orchestrator: Orchestrator | None = None,
+    lookback: timedelta = timedelta(days=2),
+    client_id: str | None = None,
+) -> WatchReport:
+    """One pass of the watch; each procedure in its own transaction."""
+    report = WatchReport()
+    if orchestrator is not None:
+        try:
+            expire_late_runs(engine, clock, orchestrator, report)
+        except Exception as exc:  # Prefect away: the store-side checks still run
+            report.errors.append(f"late runs: {type(exc).__name__}: {exc}"[:300])
+    with session_scope(engine) as session:
+        stmt = (
+            select(Procedure.id)
+            .join(Client, Client.id == Procedure.client_id)
+            .where(
+                Procedure.active.is_(True),
+                Procedure.paused.is_(False),
+                Client.paused.is_(False),
+            )
+            .order_by(Procedure.id)
+        )
+        if client_id:
+            stmt = stmt.where(Procedure.client_id == client_id)
+        ids = list(session.execute(stmt).scalars())
+    for proc_id in ids:
+        try:
+            with session_scope(engine) as session:
+                row = session.get(Procedure, proc_id)
+                if row is None:
+                    continue
+                check_procedure(session, clock, row, lookback, report)
+        except Exception as exc:
+            report.errors.append(f"procedure {proc_id}: {type(exc).__name__}: {exc}"[:300])
+    if orchestrator is not None:
+        for flow_run_id in report.crashed:
+            if len(flow_run_id) == 36:
+                try:
+                    orchestrator.mark_crashed(flow_run_id, "killed: no end recorded")
+                except Exception as exc:
+                    report.errors.append(f"mark crashed {flow_run_id}: {exc}"[:300])
+    return report
