@@ -30,22 +30,29 @@ def register(app: typer.Typer) -> None:
 
 
 def _resolver() -> Resolver | None:
-    """Flow entrypoints and deployment names as `opsbinder deploy` makes them (Prefect side)."""
+    """Flow entrypoints and deployment names as `opsbinder deploy` makes them (Prefect side).
+
+    Only a nicety on the pages: if the flows cannot be imported here, the export still works
+    and leaves the Prefect line out.
+    """
     try:
         from deployments.build import flow_name, procedure_deployment_name, procedure_entrypoints
 
-        entrypoints = procedure_entrypoints()
-    except Exception:  # no flows in this install: the pages leave the Prefect line out
+        found = procedure_entrypoints()
+        entrypoints: dict[str, str] = dict(found[0] if isinstance(found, tuple) else found)
+    except Exception:
         return None
     names: dict[str, str] = {}
 
     def resolve(kind: str, client_id: str, key: str) -> tuple[str, str]:
         entrypoint = entrypoints.get(kind, "")
-        if not entrypoint:
-            return "", ""
-        if entrypoint not in names:
-            names[entrypoint] = flow_name(entrypoint)
-        return entrypoint, f"{names[entrypoint]}/{procedure_deployment_name(client_id, key)}"
+        try:
+            if entrypoint and entrypoint not in names:
+                names[entrypoint] = flow_name(entrypoint)
+            deployment = procedure_deployment_name(client_id, key)
+        except Exception:
+            return entrypoint, ""
+        return entrypoint, f"{names[entrypoint]}/{deployment}" if entrypoint else ""
 
     return resolve
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from opsbinder import accounts, audit, workitems
 from opsbinder.binder_store import client_binder
-from opsbinder.clock import Clock
+from opsbinder.clock import Clock, FrozenClock
 from opsbinder.errors import NotFound, Refused
 from opsbinder.pauses import PauseTarget, set_paused
 from opsbinder.store.models import AccessToken, AuditEntry, Client
@@ -49,6 +49,8 @@ def lock_down(
 ) -> LockdownResult:
     client = _client(session, client_id)
     binder = client_binder(session, client_id)
+    now = clock.now()
+    clock = FrozenClock(now)  # one transaction, one instant: every record of it agrees
     audit.record(
         session,
         clock,
@@ -86,9 +88,9 @@ def lock_down(
             client_id=client_id,
             procedure_key=checklist.id,
             kind="checklist",
-            dedup_key=f"lockdown:{client_id}:{clock.now().isoformat()}",
+            dedup_key=f"lockdown:{client_id}:{now.isoformat()}",
             title=checklist.name,
-            due_at=clock.now() + checklist.params.deadline,
+            due_at=now + checklist.params.deadline,
             assignee=checklist.owner,
             steps=list(checklist.runbook.steps),
             actor=actor,
