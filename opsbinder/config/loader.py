@@ -61,14 +61,15 @@ def _to_python(
     inner = (*path, id(node))
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
+        defaults: dict[Any, Any] = {}  # from `<<: *anchor`; keys given here win
         for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`
-                merged = _to_python(value_node, file, loc, places, inner)
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                merged = _to_python(value_node, file, loc, {}, inner)
                 for part in merged if isinstance(merged, list) else [merged]:
                     if not isinstance(part, dict):
                         raise _BadNode(file, line, loc, None, "'<<' merges only mappings")
                     for key, value in part.items():
-                        result.setdefault(key, value)
+                        defaults.setdefault(key, value)
                 continue
             key = (
                 _scalar(key_node, file, loc)
@@ -89,6 +90,11 @@ def _to_python(
                     "key given twice in one mapping (YAML would silently keep the last)",
                 )
             result[key] = _to_python(value_node, file, (*loc, key), places, inner)
+            places[(*loc, key)] = (file, key_node.start_mark.line + 1)  # the key's line
+        for key, value in defaults.items():
+            if key not in result:
+                result[key] = value
+                places[(*loc, key)] = (file, line)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
@@ -380,5 +386,6 @@ def load_binder(root: Path | str) -> Binder:
         sources[client.client.id] = str(folder)
         clients.append(client)
     if problems:
+        problems.sort(key=lambda p: (p.file, p.line or 0))  # read top to bottom, file by file
         raise ConfigError(problems)
     return Binder(clients=clients, sources=sources)

@@ -1,0 +1,428 @@
+"""`opsbinder validate` on broken binders: exit 2, and every problem names file, line, field, value.
+
+Each case is a copy of config/example with one defect, so a passing case proves the check
+catches exactly that defect (the untouched example validates: see the last tests).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from opsbinder.cli.main import main
+
+
+@dataclass(frozen=True)
+class Defect:
+    file: str
+    old: str
+    new: str
+    field: str  # the field path the report must name
+    value: str | None  # the bad value as reported (None: nothing to show)
+    line_of: str | None  # the report's line is the line of this text in the broken file
+    message: str  # a phrase of the explanation
+
+
+DEFECTS = {
+    "bad-yaml-syntax": Defect(
+        "procedures.yaml",
+        'schedule: {cron: "30 6 * * *", timezone: Europe/Berlin}',
+        'schedule: {cron: "30 6 * * *", timezone: Europe/Berlin',
+        "",
+        None,
+        "    owner: lena-fischer\n    support_level: L1\n    severity: sev2",
+        "not valid YAML",
+    ),
+    "unknown-kind": Defect(
+        "procedures.yaml",
+        "kind: backup_check",
+        "kind: backup_chek",
+        "procedures[check-tms-backup].kind",
+        "'backup_chek'",
+        "kind: backup_chek",
+        "unknown kind; expected one of purge, archive, backup_check",
+    ),
+    "unknown-field-typo": Defect(
+        "procedures.yaml",
+        "    grace: 45m\n",
+        "    grase: 45m\n",
+        "procedures[purge-tracking-events].grase",
+        "'45m'",
+        "grase: 45m",
+        "unknown field 'grase'; did you mean 'grace'?",
+    ),
+    "missing-policy": Defect(
+        "procedures.yaml",
+        "escalation_policy: standard\n    grace: 45m",
+        "escalation_policy: standrd\n    grace: 45m",
+        "procedures[purge-tracking-events].escalation_policy",
+        "'standrd'",
+        "escalation_policy: standrd",
+        "no escalation policy with this id",
+    ),
+    "missing-contact": Defect(
+        "escalation.yaml",
+        "{contact: mark-olsen}",
+        "{contact: mark-olson}",
+        "escalation_policies[standard].levels[1].targets[0].contact",
+        "'mark-olson'",
+        "mark-olson",
+        "no contact with this id",
+    ),
+    "missing-system": Defect(
+        "procedures.yaml",
+        "system: tms-backups",
+        "system: tms-backup",
+        "procedures[check-tms-backup].system",
+        "'tms-backup'",
+        "system: tms-backup\n",
+        "no system with this id",
+    ),
+    "missing-oncall": Defect(
+        "escalation.yaml",
+        "{oncall: l1-weekly}",
+        "{oncall: l1-weakly}",
+        "escalation_policies[standard].levels[0].targets[0].oncall",
+        "'l1-weakly'",
+        "l1-weakly",
+        "no on-call schedule with this id",
+    ),
+    "missing-webhook": Defect(
+        "escalation.yaml",
+        "{webhook: ops-pager}",
+        "{webhook: ops-pagr}",
+        "escalation_policies[standard].levels[0].targets[1].webhook",
+        "'ops-pagr'",
+        "ops-pagr",
+        "no webhook channel with this id",
+    ),
+    "system-of-wrong-type": Defect(
+        "procedures.yaml",
+        "system: tms-backups",
+        "system: tms-db",
+        "procedures[check-tms-backup].system",
+        "'tms-db'",
+        'system: tms-db\n    schedule: {cron: "30 6',
+        "a backup_check procedure acts on a backup_location system, not a database",
+    ),
+    "bad-cron": Defect(
+        "procedures.yaml",
+        '"30 6 * * *"',
+        '"30 25 * * *"',
+        "procedures[check-tms-backup].schedule.cron",
+        "'30 25 * * *'",
+        "30 25 * * *",
+        "not a valid cron expression",
+    ),
+    "bad-timezone": Defect(
+        "procedures.yaml",
+        'cron: "30 6 * * *", timezone: Europe/Berlin',
+        'cron: "30 6 * * *", timezone: Europe/Berln',
+        "procedures[check-tms-backup].schedule.timezone",
+        "'Europe/Berln'",
+        "Europe/Berln",
+        "unknown IANA time zone",
+    ),
+    "negative-retention": Defect(
+        "procedures.yaml",
+        "retention_days: 90",
+        "retention_days: -5",
+        "procedures[purge-tracking-events].params.retention_days",
+        "-5",
+        "retention_days: -5",
+        "greater than or equal to 1",
+    ),
+    "zero-retention": Defect(
+        "procedures.yaml",
+        "retention_days: 90",
+        "retention_days: 0",
+        "procedures[purge-tracking-events].params.retention_days",
+        "0",
+        "retention_days: 0",
+        "greater than or equal to 1",
+    ),
+    "purge-without-age-column": Defect(
+        "procedures.yaml",
+        "age_column: recorded_at, ",
+        "",
+        "procedures[purge-tracking-events].params.age_column",
+        None,
+        "params: {table: tracking_events, retention_days",
+        "required field is missing",
+    ),
+    "duplicate-id": Defect(
+        "procedures.yaml",
+        "id: check-disk-space",
+        "id: check-tms-backup",
+        "procedures[check-tms-backup].id",
+        "'check-tms-backup'",
+        "id: check-tms-backup\n    name: Watch disk space",
+        "duplicate id in procedures",
+    ),
+    "password-in-plain-text": Defect(
+        "systems.yaml",
+        "    url_env: NORDHAFEN_TMS_DB_URL",
+        "    url_env: NORDHAFEN_TMS_DB_URL\n    password: hunter2",
+        "systems[tms-db].password",
+        "<hidden>",
+        "password: hunter2",
+        "a secret in plain text",
+    ),
+    "url-with-password": Defect(
+        "systems.yaml",
+        "    path: ${NORDHAFEN_DATA_DIR}",
+        "    path: postgresql://tms:hunter2@db.example/tms",
+        "systems[app-server-disk].path",
+        "<hidden>",
+        "hunter2@",
+        "a URL with a password in it",
+    ),
+    "warn-not-below-critical": Defect(
+        "procedures.yaml",
+        "warn_percent: 80, critical_percent: 90",
+        "warn_percent: 95, critical_percent: 90",
+        "procedures[check-disk-space].params.warn_percent",
+        "95",
+        "warn_percent: 95",
+        "must be below critical_percent (90)",
+    ),
+    "override-ends-before-start": Defect(
+        "oncall.yaml",
+        'end: "2026-12-27T09:00:00+01:00"',
+        'end: "2026-12-23T09:00:00+01:00"',
+        "oncall_schedules[l1-weekly].overrides[0].end",
+        "'2026-12-23T09:00:00+01:00'",
+        "2026-12-23T09",
+        "the override ends before it starts",
+    ),
+    "window-ends-before-start": Defect(
+        "calendar.yaml",
+        'end: "2027-01-17T06:00:00+01:00"',
+        'end: "2027-01-16T06:00:00+01:00"',
+        "maintenance_windows[0].end",
+        "'2027-01-16T06:00:00+01:00'",
+        "2027-01-16T06",
+        "the window ends before it starts",
+    ),
+    "holiday-names-unknown-procedure": Defect(
+        "calendar.yaml",
+        "{date: 2026-12-25, name: Christmas Day, procedures: [remind-patches-and-renewals]}",
+        "{date: 2026-12-25, name: Christmas Day, procedures: [remind-patches]}",
+        "holidays[0].procedures[0]",
+        "'remind-patches'",
+        "remind-patches]",
+        "no procedure with this id",
+    ),
+    "duplicate-key-in-one-mapping": Defect(
+        "procedures.yaml",
+        "    owner: lena-fischer\n    support_level: L1\n    severity: sev3",
+        "    owner: lena-fischer\n    owner: tom-berger\n    support_level: L1\n    severity: sev3",
+        "procedures[0].owner",
+        "'tom-berger'",
+        "owner: tom-berger",
+        "key given twice",
+    ),
+    "section-not-a-list": Defect(
+        "calendar.yaml",
+        "holidays:\n  - {date: 2026-12-25, name: Christmas Day, procedures: [remind-patches-and-renewals]}\n  - {date: 2027-01-01, name: New Year's Day, procedures: [remind-patches-and-renewals]}",
+        "holidays: {date: 2026-12-25}",
+        "holidays",
+        "{'date': datetime.date(2026, 12, 25)}",
+        "holidays:",
+        "must be a list",
+    ),
+    "unknown-section": Defect(
+        "calendar.yaml",
+        "holidays:",
+        "holidayz:",
+        "holidayz",
+        None,
+        "holidayz:",
+        "unknown section",
+    ),
+    "bad-duration": Defect(
+        "procedures.yaml",
+        "    grace: 45m\n",
+        "    grace: 45 minutes\n",
+        "procedures[purge-tracking-events].grace",
+        "'45 minutes'",
+        "grace: 45 minutes",
+        "",
+    ),
+}
+
+
+def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
+    """Run the real entry point (main() turns errors into exit codes) and capture both streams."""
+    monkeypatch.setattr(sys, "argv", ["opsbinder", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    output = out.out + out.err
+    assert "Traceback" not in output
+    return code, output
+
+
+def broken_copy(example_dir: Path, tmp_path: Path, defect: Defect) -> Path:
+    folder = tmp_path / "binder"
+    shutil.copytree(example_dir, folder)
+    path = folder / defect.file
+    text = path.read_text(encoding="utf-8")
+    assert defect.old in text, f"the example changed: {defect.old!r} not in {defect.file}"
+    path.write_text(text.replace(defect.old, defect.new, 1), encoding="utf-8")
+    return folder
+
+
+def line_of(path: Path, needle: str) -> int:
+    text = path.read_text(encoding="utf-8")
+    assert needle in text
+    return text[: text.index(needle)].count("\n") + 1
+
+
+def problem_lines(output: str) -> list[str]:
+    return [line.strip() for line in output.splitlines() if line.startswith("  ")]
+
+
+@pytest.mark.parametrize("name", sorted(DEFECTS))
+def test_it_reports_the_defect_with_file_line_field_and_value(
+    name, example_dir, tmp_path, monkeypatch, capsys
+):
+    defect = DEFECTS[name]
+    folder = broken_copy(example_dir, tmp_path, defect)
+    code, output = run_cli(monkeypatch, capsys, "validate", str(folder))
+    assert code == 2, output
+    problems = problem_lines(output)
+    assert len(problems) == 1, output
+    problem = problems[0]
+    where = str(folder / defect.file)
+    if defect.line_of is not None:
+        where += f":{line_of(folder / defect.file, defect.line_of)}"
+    assert problem.startswith(f"{where}: "), problem
+    if defect.field:
+        assert f": {defect.field}: " in problem, problem
+    if defect.value is not None:
+        assert problem.endswith(f"(value: {defect.value})"), problem
+    else:
+        assert "(value:" not in problem
+    assert defect.message in problem
+    assert "hunter2" not in output  # secrets are never echoed
+
+
+def test_it_lists_every_defect_of_a_binder_with_several(example_dir, tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "binder"
+    shutil.copytree(example_dir, folder)
+    # on different objects: a procedure with an unknown kind cannot have its fields checked
+    several = ["bad-cron", "window-ends-before-start", "unknown-field-typo", "password-in-plain-text",
+               "override-ends-before-start", "url-with-password", "negative-retention",
+               "warn-not-below-critical"]  # fmt: skip
+    for name in several:
+        defect = DEFECTS[name]
+        path = folder / defect.file
+        assert defect.old in path.read_text()
+        path.write_text(path.read_text().replace(defect.old, defect.new, 1))
+    code, output = run_cli(monkeypatch, capsys, "validate", str(folder))
+    assert code == 2
+    places = [re.match(r"(.+?):(\d+): ", p).groups() for p in problem_lines(output)]
+    assert places == sorted(places, key=lambda fl: (fl[0], int(fl[1])))  # file, then line order
+    assert f"The binder has {len(several)} problem(s)" in output
+    reported = {re.search(r": ([^ ]+): ", p).group(1) for p in problem_lines(output)}
+    assert reported == {DEFECTS[name].field for name in several}
+
+
+def test_it_lists_every_broken_reference_together(example_dir, tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "binder"
+    shutil.copytree(example_dir, folder)
+    refs = ["missing-policy", "missing-contact", "missing-system", "missing-webhook",
+            "duplicate-id", "holiday-names-unknown-procedure"]  # fmt: skip
+    for name in refs:
+        defect = DEFECTS[name]
+        path = folder / defect.file
+        assert defect.old in path.read_text()
+        path.write_text(path.read_text().replace(defect.old, defect.new, 1))
+    code, output = run_cli(monkeypatch, capsys, "validate", str(folder))
+    assert code == 2
+    reported = [re.search(r": ([^ ]+): ", p).group(1) for p in problem_lines(output)]
+    assert sorted(reported) == sorted(DEFECTS[name].field for name in refs)
+
+
+def test_it_names_the_folder_when_no_file_has_a_client_section(
+    example_dir, tmp_path, monkeypatch, capsys
+):
+    folder = tmp_path / "binder"
+    shutil.copytree(example_dir, folder)
+    client = folder / "client.yaml"
+    text = client.read_text()
+    client.write_text(re.sub(r"(?ms)^client:\n(  .*?\n)+(?=\n)", "", text, count=1))
+    assert "client:" not in client.read_text()
+    code, output = run_cli(monkeypatch, capsys, "validate", str(folder))
+    assert code == 2
+    assert problem_lines(output) == [
+        f"{folder}: client: no 'client:' section in any .yaml file here"
+    ]
+
+
+def test_it_refuses_an_empty_folder(tmp_path, monkeypatch, capsys):
+    code, output = run_cli(monkeypatch, capsys, "validate", str(tmp_path))
+    assert code == 2
+    assert problem_lines(output) == [f"{tmp_path}: no .yaml files in this folder"]
+
+
+def test_it_refuses_a_folder_that_does_not_exist(tmp_path, monkeypatch, capsys):
+    code, output = run_cli(monkeypatch, capsys, "validate", str(tmp_path / "nope"))
+    assert code == 2
+    assert problem_lines(output) == [f"{tmp_path / 'nope'}: no such binder folder"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("? [a, b]\n: 1\n", "a key must be a plain word"),
+        ("a: &a {b: *a}\n", "an alias refers to a node that contains it"),
+        ('x: !!python/name:os.system ""\n', "could not determine a constructor"),
+        ("procedures:\n\t- a\n", "not valid YAML"),
+        ('"just a string"\n', "a binder file must be a mapping of sections"),
+    ],
+)
+def test_it_survives_hostile_yaml_without_a_traceback(
+    content, message, tmp_path, monkeypatch, capsys
+):
+    (tmp_path / "a.yaml").write_text(content)
+    code, output = run_cli(monkeypatch, capsys, "validate", str(tmp_path))
+    assert code == 2
+    assert message in output
+
+
+def test_it_accepts_the_example_with_exit_0_and_a_summary(example_dir, monkeypatch, capsys):
+    code, output = run_cli(monkeypatch, capsys, "validate", str(example_dir))
+    assert code == 0, output
+    assert "valid" in output and "nordhafen" in output
+    assert "problem" not in output
+
+
+def test_it_accepts_yaml_merge_keys(example_dir, tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "binder"
+    shutil.copytree(example_dir, folder)
+    calendar = folder / "calendar.yaml"
+    calendar.write_text(
+        calendar.read_text()
+        .replace(
+            "  - {date: 2027-01-01, name: New Year's Day, procedures: [remind-patches-and-renewals]}",
+            "  - &xmas {date: 2026-12-25, name: Christmas Day, procedures: [remind-patches-and-renewals]}\n"
+            "  - {<<: *xmas, date: 2027-01-01, name: New Year's Day}",
+        )
+        .replace(
+            "  - {date: 2026-12-25, name: Christmas Day, procedures: [remind-patches-and-renewals]}\n",
+            "",
+            1,
+        )
+    )
+    code, output = run_cli(monkeypatch, capsys, "validate", str(folder))
+    assert code == 0, output
