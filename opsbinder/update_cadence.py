@@ -1,0 +1,228 @@
+"""Enforcing the next Severity-1 update: a reminder before it is due, escalation once overdue.
+
+`decide` is pure: given an open Severity-1 incident's due time, its frozen policy, the on-call
+schedules, the notification keys already sent and the time, it returns what to send. The
+reminder goes to the incident's commander (the commander, else the assignee, else whoever
+acknowledged, when that is a contact of the binder; otherwise to the policy's first level) a
+little before the update is due. Once the update is overdue, the policy's ladder runs from the
+due time exactly as for an unacknowledged incident: level 1 at once, the next level after the
+previous level's acknowledgement timeout, and so on. A posted update moves the due time, so the
+keys (which name the due time) start afresh and nothing is sent twice for one due time.
+
+`apply` turns the decision into outbox rows and timeline entries through the same routes the
+escalation sweeper uses (`opsbinder.paging`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from opsbinder import incidents, paging
+from opsbinder.binder_store import client_binder
+from opsbinder.clock import Clock, utc
+from opsbinder.config.models import ClientBinder, EscalationPolicy, OnCallSchedule
+from opsbinder.escalation import Action, ladder, target_key
+from opsbinder.oncall import on_call
+from opsbinder.store.db import session_scope
+from opsbinder.store.models import Incident, IncidentEvent, StatusUpdate
+
+REMIND_BEFORE = timedelta(minutes=15)
+# A Severity-1 incident with no update yet owes its first one this long after it opened.
+FIRST_UPDATE_WITHIN = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class CadenceSnapshot:
+    id: int
+    severity: str
+    state: str
+    due: datetime  # when the next update is owed
+    policy: dict[str, Any]
+    commander: str | None  # a contact id of the binder, when the incident has one
+
+
+def due_time(incident: Incident, has_updates: bool) -> datetime:
+    if incident.next_update_due is not None:
+        return utc(incident.next_update_due)
+    if has_updates:  # an update without a due time cannot happen; be safe, not silent
+        return utc(incident.opened_at)
+    return utc(incident.opened_at) + FIRST_UPDATE_WITHIN
+
+
+def _stamp(due: datetime) -> str:
+    return utc(due).strftime("%Y%m%dT%H%MZ")
+
+
+def _recipient(target: Any, schedules: dict[str, OnCallSchedule], at: datetime) -> str | None:
+    if target.contact:
+        return target.contact
+    if target.oncall and target.oncall in schedules:
+        return on_call(schedules[target.oncall], at)
+    return None
+
+
+def decide(
+    incident: CadenceSnapshot,
+    schedules: dict[str, OnCallSchedule],
+    sent: set[str],
+    now: datetime,
+) -> list[Action]:
+    """Everything due at `now` for this incident's next update and not in `sent`."""
+    if incident.severity != "sev1" or incident.state == "resolved" or not incident.policy:
+        return []
+    policy = EscalationPolicy.model_validate(incident.policy)
+    base = f"inc/{incident.id}/update-due/{_stamp(incident.due)}"
+    actions: list[Action] = []
+    remind_at = incident.due - REMIND_BEFORE
+    if remind_at <= now < incident.due:
+        if incident.commander:
+            targets = [{"contact": incident.commander}]
+            recipients = [incident.commander]
+        else:
+            first = policy.levels[0].targets
+            targets = [t.model_dump(exclude_none=True) for t in first]
+            recipients = [_recipient(t, schedules, now) for t in first]
+        for target, recipient in zip(targets, recipients, strict=True):
+            kind, value = next(iter(target.items()))
+            key = f"{base}/remind/{kind}:{value}"
+            if key not in sent:
+                actions.append(
+                    Action(
+                        kind="notify",
+                        key=key,
+                        due_at=remind_at,
+                        step=0,
+                        level=0,
+                        level_name="incident commander",
+                        round=0,
+                        target=target,
+                        recipient=recipient,
+                        reason=f"Severity-1 update due at {incident.due:%H:%M} UTC",
+                    )
+                )
+    if now >= incident.due:
+        for _step, rnd, index, at in ladder(policy, incident.due):
+            if at > now:
+                break
+            level = policy.levels[index]
+            for target in level.targets:
+                key = f"{base}/r{rnd}/l{index + 1}/{target_key(target)}"
+                if key in sent:
+                    continue
+                actions.append(
+                    Action(
+                        kind="notify",
+                        key=key,
+                        due_at=at,
+                        step=0,  # never moves the incident's own escalation ladder
+                        level=index + 1,
+                        level_name=level.name,
+                        round=rnd,
+                        target=target.model_dump(exclude_none=True),
+                        recipient=_recipient(target, schedules, at),
+                        reason=f"Severity-1 update overdue since {incident.due:%H:%M} UTC: "
+                        f"{level.name}",
+                    )
+                )
+    return sorted(actions, key=lambda a: (a.due_at, a.level, a.key))
+
+
+def commander_contact(incident: Incident, cb: ClientBinder) -> str | None:
+    ids = {c.id for c in cb.contacts}
+    for who in (incident.commander, incident.assignee, incident.acknowledged_by):
+        if who and who in ids:
+            return who
+    return None
+
+
+def snapshot(session: Session, incident: Incident, cb: ClientBinder) -> CadenceSnapshot:
+    has_updates = (
+        session.execute(
+            select(StatusUpdate.id).where(StatusUpdate.incident_id == incident.id).limit(1)
+        ).first()
+        is not None
+    )
+    return CadenceSnapshot(
+        id=incident.id,
+        severity=incident.severity,
+        state=incident.state,
+        due=due_time(incident, has_updates),
+        policy=incident.policy_snapshot or {},
+        commander=commander_contact(incident, cb),
+    )
+
+
+def _overdue_keys(session: Session, incident_id: int) -> set[str]:
+    rows = session.execute(
+        select(IncidentEvent.data).where(
+            IncidentEvent.incident_id == incident_id, IncidentEvent.kind == "update_overdue"
+        )
+    ).scalars()
+    return {d.get("key") for d in rows if isinstance(d, dict)}
+
+
+@dataclass
+class CadenceReport:
+    incidents: int = 0
+    reminders: int = 0
+    overdue: int = 0
+    enqueued: int = 0
+
+
+def apply(
+    session: Session,
+    clock: Clock,
+    incident: Incident,
+    cb: ClientBinder,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[list[Action], int]:
+    snap = snapshot(session, incident, cb)
+    schedules = {s.id: s for s in cb.oncall_schedules}
+    actions = decide(snap, schedules, paging.already_sent(session, incident.id), clock.now())
+    overdue_key = f"inc/{incident.id}/update-due/{_stamp(snap.due)}/overdue"
+    if snap.due <= utc(clock.now()) and overdue_key not in _overdue_keys(session, incident.id):
+        incidents.record_event(
+            session,
+            clock,
+            incident,
+            "update_overdue",
+            "update-cadence",
+            f"Severity-1 update was due at {snap.due:%Y-%m-%d %H:%M} UTC and is overdue",
+            {"key": overdue_key, "due": snap.due.isoformat()},
+        )
+    enqueued = paging.apply_actions(
+        session, clock, incident, actions, cb, os.environ if environ is None else environ
+    )
+    return actions, enqueued
+
+
+def sweep(engine: Engine, clock: Clock) -> CadenceReport:
+    """One pass over the open Severity-1 incidents, one incident per transaction."""
+    report = CadenceReport()
+    with session_scope(engine) as session:
+        ids = list(
+            session.execute(
+                select(Incident.id)
+                .where(Incident.severity == "sev1", Incident.state != "resolved")
+                .order_by(Incident.id)
+            ).scalars()
+        )
+    for incident_id in ids:
+        with session_scope(engine) as session:
+            incident = incidents.get(session, incident_id, lock=True)
+            if incident.state == "resolved":
+                continue
+            cb = client_binder(session, incident.client_id)
+            actions, enqueued = apply(session, clock, incident, cb)
+            report.incidents += 1
+            report.reminders += sum("/remind/" in a.key for a in actions)
+            report.overdue += sum("/remind/" not in a.key for a in actions)
+            report.enqueued += enqueued
+    return report
