@@ -30,6 +30,8 @@ COMMAND_MODULES = (
     "oncall",
     "outbox",
     "web",
+    "updates",
+    "users",
     "deploy",
     "history",
     "report",

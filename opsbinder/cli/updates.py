@@ -1,9 +1,121 @@
-"""Commands of this area are added by its issue; this module registers nothing yet."""
+"""`opsbinder updates post|list|stakeholders`: Severity-1 updates from the command line.
+
+There is deliberately no edit or delete command: post a correction with --corrects N.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import typer
+from rich.table import Table
+
+from opsbinder import incidents, stakeholders, status_updates
+from opsbinder.cli import common
+from opsbinder.store.db import session_scope
+from opsbinder.store.models import Client
+
+updates_app = typer.Typer(help="Severity-1 status updates (append-only, hash-chained).")
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.add_typer(updates_app, name="updates")
+
+
+def _when(value: str | None, tz: str) -> datetime | None:
+    if not value:
+        return None
+    from zoneinfo import ZoneInfo
+
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise status_updates.UpdateInvalid(
+            f"--next-update: {value!r} is not a date and time (e.g. 2026-03-20T15:30)"
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(tz))
+
+
+@updates_app.command("post")
+def post(
+    incident: int = typer.Argument(..., help="incident number"),
+    status: str = typer.Option(..., "--status", help="current status"),
+    next_steps: str = typer.Option(..., "--next-steps"),
+    impact: str = typer.Option(..., "--impact", help="business impact"),
+    bridge: str = typer.Option("", "--bridge", help="bridge / call link (http or https)"),
+    next_update: str | None = typer.Option(
+        None, "--next-update", help="time of the next update, in the client's zone unless given"
+    ),
+    corrects: int | None = typer.Option(None, "--corrects", help="the update this one corrects"),
+    force: bool = typer.Option(False, "--force", help="post even if the policy says too soon"),
+) -> None:
+    """Post a Severity-1 update; stakeholders are notified with the link to the status page."""
+    clock = common.clock()
+    with session_scope(common.store()) as session:
+        row = incidents.get(session, incident)
+        tz = session.get(Client, row.client_id).timezone  # type: ignore[union-attr]
+        update = status_updates.post_update(
+            session,
+            clock,
+            incident,
+            author=common.actor(),
+            current_status=status,
+            next_steps=next_steps,
+            business_impact=impact,
+            bridge_url=bridge,
+            next_update_at=_when(next_update, tz),
+            corrects_seq=corrects,
+            force=force,
+        )
+        due = update.next_update_at
+    common.console.print(
+        f"update #{update.seq} posted on incident #{incident} (hash {update.hash[:12]}); "
+        f"next update due {due:%Y-%m-%d %H:%M %Z}"
+    )
+
+
+@updates_app.command("list")
+def list_updates(incident: int = typer.Argument(..., help="incident number")) -> None:
+    """Every update of an incident, oldest first, and whether the hash chain verifies."""
+    with session_scope(common.store()) as session:
+        incidents.get(session, incident)
+        rows = status_updates.updates_of(session, incident)
+        report = status_updates.verify_chain(session, incident)
+    table = Table("#", "posted (UTC)", "author", "status", "impact", "next steps", "next update")
+    for u in rows:
+        seq = f"{u.seq}" + (f" (corrects {u.corrects_seq})" if u.corrects_seq else "")
+        table.add_row(
+            seq,
+            f"{u.posted_at:%Y-%m-%d %H:%M}",
+            u.author,
+            u.current_status,
+            u.business_impact,
+            u.next_steps,
+            f"{u.next_update_at:%Y-%m-%d %H:%M}",
+        )
+    common.console.print(table)
+    if report.ok:
+        common.console.print(f"chain verifies: {report.count} update(s), nothing edited or removed")
+    else:
+        for problem in report.problems:
+            common.err_console.print(f"[red]chain broken:[/red] {problem}")
+        raise typer.Exit(1)
+
+
+@updates_app.command("stakeholders")
+def stakeholder_list(
+    incident: int = typer.Argument(..., help="incident number"),
+    add: str | None = typer.Option(
+        None, "--add", help="a contact id of the client, or 'account_executive'"
+    ),
+) -> None:
+    """Who is told about new updates; --add puts another contact on the list."""
+    with session_scope(common.store()) as session:
+        if add:
+            stakeholders.add_stakeholder(
+                session, common.clock(), incident, contact=add, actor=common.actor()
+            )
+        people = stakeholders.stakeholders(session, incidents.get(session, incident))
+    for p in people:
+        extra = " (account executive)" if p.account_executive else ""
+        common.console.print(f"{p.contact}\t{p.name}\t{p.role}{extra}\t{p.source}")

@@ -1,9 +1,125 @@
-"""Commands of this area are added by its issue; this module registers nothing yet."""
+"""`opsbinder users add|list|token|status-token|revoke`: console accounts and access tokens.
+
+Tokens are printed once and stored only as a SHA-256 hash; passwords as argon2id hashes.
+"""
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
+
 import typer
+from rich.table import Table
+
+from opsbinder import accounts
+from opsbinder.cli import common
+from opsbinder.clock import utc
+from opsbinder.settings import get_settings
+from opsbinder.store.db import session_scope
+from opsbinder.store.models import User
+
+users_app = typer.Typer(help="Console users and API / status-page tokens.")
+PASSWORD_ENV = "OPSBINDER_NEW_PASSWORD"
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def add(
+    username: str = typer.Argument(...),
+    role: str = typer.Option(..., "--role", help="L1, L2, L3, manager or admin"),
+    name: str = typer.Option("", "--name", help="display name"),
+) -> None:
+    """Add a console user; the password is asked for (or read from OPSBINDER_NEW_PASSWORD)."""
+    password = os.environ.get(PASSWORD_ENV) or typer.prompt(
+        "password", hide_input=True, confirmation_prompt=True
+    )
+    with session_scope(common.store()) as session:
+        accounts.add_user(
+            session,
+            common.clock(),
+            username=username,
+            role=role,
+            password=password,
+            display_name=name,
+            actor=common.actor(),
+        )
+    common.console.print(f"user {username} ({role}) added")
+
+
+@users_app.command("list")
+def list_all() -> None:
+    """Users and tokens (never the secrets themselves)."""
+    from sqlalchemy import select
+
+    with session_scope(common.store()) as session:
+        users = list(session.execute(select(User).order_by(User.username)).scalars())
+        tokens = accounts.list_tokens(session)
+    table = Table("user", "name", "role", "active")
+    for u in users:
+        table.add_row(u.username, u.display_name, u.role, "yes" if u.active else "no")
+    common.console.print(table)
+    table = Table("prefix", "kind", "name", "client", "scopes", "state")
+    for t in tokens:
+        state = "revoked" if t.revoked_at else "active"
+        table.add_row(t.prefix, t.kind, t.name, t.client_id or "all", " ".join(t.scopes), state)
+    common.console.print(table)
+
+
+def _expiry(days: int | None):  # type: ignore[no-untyped-def]
+    return utc(common.clock().now()) + timedelta(days=days) if days else None
+
+
+@users_app.command("token")
+def token(
+    name: str = typer.Argument(..., help="what the token is for"),
+    scope: list[str] = typer.Option(..., "--scope", help=", ".join(accounts.SCOPES)),
+    client: str | None = typer.Option(None, "--client", help="limit the token to one client"),
+    user: str | None = typer.Option(None, "--user", help="act as this console user"),
+    expires_days: int | None = typer.Option(None, "--expires-days", min=1),
+) -> None:
+    """Issue an API token; it is shown once."""
+    with session_scope(common.store()) as session:
+        issued = accounts.issue_api_token(
+            session,
+            common.clock(),
+            name=name,
+            scopes=scope,
+            client_id=client,
+            username=user,
+            actor=common.actor(),
+            expires_at=_expiry(expires_days),
+        )
+    common.console.print(issued.token, markup=False)
+    common.err_console.print("shown once; only its hash is stored")
+
+
+@users_app.command("status-token")
+def status_token(
+    client: str = typer.Argument(..., help="client id"),
+    name: str = typer.Option("status page", "--name"),
+    expires_days: int | None = typer.Option(None, "--expires-days", min=1),
+) -> None:
+    """Issue a client's status-page token and print the link to hand to the client."""
+    with session_scope(common.store()) as session:
+        issued = accounts.issue_status_token(
+            session,
+            common.clock(),
+            client_id=client,
+            name=name,
+            actor=common.actor(),
+            expires_at=_expiry(expires_days),
+        )
+    base = get_settings().base_url.rstrip("/")
+    common.console.print(f"{base}/status/{client}?token={issued.token}", markup=False)
+    common.err_console.print("shown once; only its hash is stored")
+
+
+@users_app.command("revoke")
+def revoke(prefix: str = typer.Argument(..., help="the token's first 12 characters")) -> None:
+    """Revoke a token at once (status pages and API)."""
+    with session_scope(common.store()) as session:
+        row = accounts.revoke_token(session, common.clock(), prefix=prefix, actor=common.actor())
+    common.console.print(f"token {row.prefix} ({row.kind}, {row.name}) revoked")

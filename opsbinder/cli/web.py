@@ -1,9 +1,35 @@
-"""Commands of this area are added by its issue; this module registers nothing yet."""
+"""`opsbinder web`: the status pages, the operations console and the JSON API."""
 
 from __future__ import annotations
 
 import typer
 
+from opsbinder.cli import common
+
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.command("web")(web)
+
+
+def web(
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8080, min=1, max=65535, help="port to listen on"),
+    workers: int = typer.Option(1, min=1, max=64, help="uvicorn worker processes"),
+) -> None:
+    """Serve the web app with uvicorn (the store is migrated first)."""
+    import uvicorn
+
+    common.store()  # migrate before the first request, and fail early on a bad database URL
+    from opsbinder.web.security import web_secret
+
+    web_secret()  # generated once under OPSBINDER_HOME unless OPSBINDER_WEB_SECRET is set
+    common.console.print(f"opsbinder web on http://{host}:{port}/ (console: /login)")
+    uvicorn.run(
+        "opsbinder.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )
