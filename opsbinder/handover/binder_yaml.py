@@ -50,6 +50,11 @@ _Dumper.add_representer(
 )
 
 
+def dump(data: Any) -> str:
+    """YAML as the binder is written: short durations, "HH:MM" times, ISO instants."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+
+
 def sections(binder: ClientBinder) -> dict[str, Any]:
     """The binder as plain data; values equal to their defaults are left out, as people write it."""
     return binder.model_dump(mode="python", by_alias=True, exclude_defaults=True)

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import jinja2
-import yaml
 
 from opsbinder.clock import utc
 from opsbinder.config.models import ClientBinder
+from opsbinder.handover.binder_yaml import dump
 from opsbinder.handover.completeness import Completeness
 from opsbinder.handover.dossier import Dossier
 from opsbinder.handover.oncall_view import Segment
@@ -135,10 +135,8 @@ def render(
         write(out / page, html)
         written.append(out / page)
     for facts in dossier.procedures:
-        params = yaml.safe_dump(
-            facts.config.params.model_dump(mode="json", by_alias=True, exclude_none=True),
-            sort_keys=False,
-            allow_unicode=True,
+        params = dump(
+            facts.config.params.model_dump(mode="python", by_alias=True, exclude_none=True)
         ).strip()
         html = env.get_template("procedure.html").render(
             **common, root="../", title=facts.config.name, p=facts, params=params
