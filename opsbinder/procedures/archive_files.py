@@ -90,6 +90,8 @@ def decode(value: Any, column: Column) -> Any:
     if isinstance(kind, Numeric):
         return Decimal(str(value))
     if isinstance(kind, LargeBinary):
+        if isinstance(value, str) and value.startswith("\\x"):  # written by PostgreSQL
+            return bytes.fromhex(value[2:])
         return base64.b64decode(value)
     if isinstance(kind, JSON) and isinstance(value, str):
         return json.loads(value)
@@ -210,8 +212,8 @@ def manifests_in(folder: Path) -> list[Manifest]:
     return [Manifest.load(p) for p in sorted(folder.glob("*" + MANIFEST_SUFFIX))]
 
 
-def read_verified(manifest: Manifest) -> list[dict[str, Any]]:
-    """The rows of a manifest's file, after checking sha256, row count and key range."""
+def verified_payload(manifest: Manifest) -> bytes:
+    """The decompressed content of a manifest's file, after checking sha256, count and keys."""
     body = manifest.body
     where = manifest.data_file
     try:
@@ -223,15 +225,45 @@ def read_verified(manifest: Manifest) -> list[dict[str, Any]]:
         raise ArchiveCorrupt(
             f"{where}: sha256 {digest} does not match the manifest's {body['sha256']}"
         )
-    rows = decode_rows(decompress(data, body["compression"]), body["format"])
-    if len(rows) != body["rows"]:
-        raise ArchiveCorrupt(f"{where}: holds {len(rows)} rows, the manifest says {body['rows']}")
-    if rows:
-        key = body["key_column"]
-        first, last = str(rows[0][key]), str(rows[-1][key])
-        if (first, last) != (str(body["key_min"]), str(body["key_max"])):
-            raise ArchiveCorrupt(
-                f"{where}: key range {first}..{last} does not match the manifest's "
-                f"{body['key_min']}..{body['key_max']}"
-            )
-    return rows
+    try:
+        payload = decompress(data, body["compression"])
+    except (OSError, EOFError, zstandard.ZstdError) as exc:
+        raise ArchiveCorrupt(f"{where}: cannot decompress ({exc})") from exc
+    check_payload(payload, body, where)
+    return payload
+
+
+def check_payload(payload: bytes, body: dict[str, Any], where: Path) -> None:
+    """Row count and first/last key of an archive's content against its manifest.
+
+    JSON Lines never hold a raw newline inside a row (JSON escapes it), so rows are lines;
+    CSV rows are counted by the csv parser, which knows quoted newlines.
+    """
+    key = body["key_column"]
+    if body["format"] == "jsonl":
+        lines = payload.splitlines()
+        count = len(lines)
+        ends = [json.loads(lines[0])[key], json.loads(lines[-1])[key]] if lines else []
+    else:
+        reader = csv.reader(io.StringIO(payload.decode()))
+        header = next(reader, [])
+        at = header.index(key) if key in header else 0
+        count, first, last = 0, None, None
+        for row in reader:
+            count += 1
+            if first is None:
+                first = row[at]
+            last = row[at]
+        ends = [first, last] if count else []
+    if count != body["rows"]:
+        raise ArchiveCorrupt(f"{where}: holds {count} rows, the manifest says {body['rows']}")
+    if ends and [str(e) for e in ends] != [str(body["key_min"]), str(body["key_max"])]:
+        raise ArchiveCorrupt(
+            f"{where}: key range {ends[0]}..{ends[1]} does not match the manifest's "
+            f"{body['key_min']}..{body['key_max']}"
+        )
+
+
+def read_verified(manifest: Manifest) -> list[dict[str, Any]]:
+    """The rows of a manifest's file, after checking sha256, row count and key range."""
+    return decode_rows(verified_payload(manifest), manifest.body["format"])

@@ -226,3 +226,66 @@ def test_it_keeps_nulls_and_empty_strings_apart_in_csv(client_db, make_ctx, cloc
             (2, ""),
             (3, 'a,"b"\n'),
         ]
+
+
+@pytest.mark.parametrize(("fmt", "compression"), [("jsonl", "gzip"), ("csv", "zstd")])
+def test_it_round_trips_every_common_column_type(client_db, make_ctx, clock, fmt, compression):
+    from datetime import date
+    from decimal import Decimal
+
+    from sqlalchemy import (
+        JSON,
+        Boolean,
+        Column,
+        Date,
+        DateTime,
+        Float,
+        Integer,
+        LargeBinary,
+        Numeric,
+        Text,
+    )
+
+    table = Table(
+        "mixed",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("amount", Numeric(10, 2)),
+        Column("ok", Boolean),
+        Column("blob", LargeBinary),
+        Column("day", Date),
+        Column("note", Text),
+        Column("ratio", Float),
+        Column("extra", JSON),
+        Column("at", DateTime(timezone=True), nullable=False),
+    )
+    table.create(client_db.engine)
+    old = clock.now().replace(year=2020)
+    rows = [
+        {
+            "id": 1, "amount": Decimal("12.50"), "ok": True, "blob": b"\x00\x01\xff",
+            "day": date(2020, 2, 29), "note": 'Grüße, "Hamburg"\nline 2', "ratio": 0.25,
+            "extra": {"a": [1, 2]}, "at": old,
+        },
+        {
+            "id": 2, "amount": None, "ok": False, "blob": None, "day": None, "note": "",
+            "ratio": None, "extra": None, "at": old,
+        },
+    ]  # fmt: skip
+    with client_db.engine.begin() as conn:
+        conn.execute(table.insert(), rows)
+    proc = archive_proc(table="mixed", age_column="at", format=fmt, compression=compression)
+    result = archive.run(make_ctx("archive-tracking-events"), proc, client_db.system)
+    assert result.status == "ok", result.findings
+    assert client_db.count("mixed") == 0
+    into = archive_restore.into_table(client_db.engine, "mixed")
+    archive_restore.restore(
+        client_db.engine, into, archive_restore.manifests_of(_folder(client_db))
+    )
+    with client_db.engine.connect() as conn:
+        back = [dict(r._mapping) for r in conn.execute(select(into).order_by(into.c.id))]
+    for got, want in zip(back, rows, strict=True):
+        got["at"] = got["at"].replace(tzinfo=None) if got["at"].tzinfo is None else got["at"]
+        assert {k: v for k, v in got.items() if k != "at"} == {
+            k: v for k, v in want.items() if k != "at"
+        }
