@@ -67,7 +67,9 @@ def post(
             corrects_seq=corrects,
             force=force,
         )
-        due = update.next_update_at
+        from zoneinfo import ZoneInfo
+
+        due = update.next_update_at.astimezone(ZoneInfo(tz))
     common.console.print(
         f"update #{update.seq} posted on incident #{incident} (hash {update.hash[:12]}); "
         f"next update due {due:%Y-%m-%d %H:%M %Z}"

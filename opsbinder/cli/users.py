@@ -92,7 +92,7 @@ def token(
             actor=common.actor(),
             expires_at=_expiry(expires_days),
         )
-    common.console.print(issued.token, markup=False)
+    common.console.print(issued.token, markup=False, soft_wrap=True)
     common.err_console.print("shown once; only its hash is stored")
 
 
@@ -113,7 +113,9 @@ def status_token(
             expires_at=_expiry(expires_days),
         )
     base = get_settings().base_url.rstrip("/")
-    common.console.print(f"{base}/status/{client}?token={issued.token}", markup=False)
+    common.console.print(
+        f"{base}/status/{client}?token={issued.token}", markup=False, soft_wrap=True
+    )
     common.err_console.print("shown once; only its hash is stored")
 
 
