@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from opsbinder import audit
 from opsbinder.cli.main import app
 from opsbinder.store.db import session_scope
+from opsbinder.store.models import AuditEntry
 
 
 def _write_entries(store, clock, n: int = 5) -> None:
@@ -54,34 +55,36 @@ def test_it_names_the_entry_deleted_from_the_database(store, clock):
     assert breaks[0].seq == 3 and "#2" in breaks[0].problem
 
 
+def _hash_as_if(entry: AuditEntry, **changes: str) -> str:
+    """The hash a forger would compute for `entry` with some fields changed."""
+    fields = {
+        "actor": entry.actor,
+        "action": entry.action,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "client_id": entry.client_id,
+        "details": entry.details,
+        **changes,
+    }
+    return audit.entry_hash(
+        entry.seq, audit.utc(entry.at).isoformat(), prev_hash=entry.prev_hash, **fields
+    )
+
+
 def test_it_catches_an_edit_that_recomputed_its_own_hash(store, clock):
+    """A forger who rewrites entry #4 and its hash still breaks the link from #5 to #4."""
     _write_entries(store, clock)
     with session_scope(store) as session:
-        row = session.execute(
-            text("SELECT seq, at, object_id, client_id, prev_hash FROM audit_log WHERE seq = 4")
-        ).one()
-    forged = audit.entry_hash(
-        4,
-        audit.utc(
-            row.at
-            if not isinstance(row.at, str)
-            else __import__("datetime").datetime.fromisoformat(row.at)
-        ).isoformat(),
-        "mallory",
-        "incident.ack",
-        "incident",
-        row.object_id,
-        row.client_id,
-        {"note": "step 3"},
-        row.prev_hash,
-    )
+        entry = session.execute(select(AuditEntry).where(AuditEntry.seq == 4)).scalar_one()
+        forged_hash = _hash_as_if(entry, actor="mallory")
     with store.begin() as conn:
         conn.execute(
-            text("UPDATE audit_log SET actor='mallory', hash=:h WHERE seq=4"), {"h": forged}
+            text("UPDATE audit_log SET actor = 'mallory', hash = :hash WHERE seq = 4"),
+            {"hash": forged_hash},
         )
     with session_scope(store) as session:
         _, breaks = audit.verify(session)
-    assert [b.seq for b in breaks] == [5]
+    assert [(b.seq, b.problem) for b in breaks] == [(5, "does not chain to the entry before it")]
 
 
 def test_it_exits_nonzero_from_the_cli_when_broken(store, clock):
