@@ -1,9 +1,168 @@
-"""Commands of this area are added by its issue; this module registers nothing yet."""
+"""`opsbinder incidents list|show|ack|resolve|note|assign|reopen`: the incident lifecycle."""
 
 from __future__ import annotations
 
+import json
+
 import typer
+from rich.markup import escape
+from rich.table import Table
+
+from opsbinder import incidents as core
+from opsbinder.cli import common
+from opsbinder.clock import utc
+from opsbinder.store.db import session_scope
+
+incidents_app = typer.Typer(
+    help="Incidents: list, show, acknowledge, resolve.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.add_typer(incidents_app, name="incidents")
+
+
+def _t(value) -> str:  # type: ignore[no-untyped-def]
+    return utc(value).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+@incidents_app.command("list")
+def list_incidents(
+    client: str | None = typer.Option(None, help="only this client"),
+    severity: str | None = typer.Option(None, help="sev1..sev4"),
+    state: str | None = typer.Option(None, help="triggered, acknowledged, resolved or open"),
+    limit: int = typer.Option(50, min=1, max=10000),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """Newest first."""
+    with session_scope(common.store()) as session:
+        rows = core.list_incidents(
+            session, client_id=client, severity=severity, state=state, limit=limit
+        )
+    if as_json:
+        data = [
+            {
+                "id": r.id,
+                "client": r.client_id,
+                "severity": r.severity,
+                "state": r.state,
+                "title": r.title,
+                "opened_at": utc(r.opened_at).isoformat(),
+                "occurrences": r.occurrences,
+                "assignee": r.assignee,
+                "escalation_level": r.escalation_level,
+            }
+            for r in rows
+        ]
+        common.console.print_json(json.dumps(data))
+        return
+    if not rows:
+        common.console.print("no incidents match")
+        return
+    table = Table()
+    for column in (
+        "#",
+        "opened (UTC)",
+        "client",
+        "sev",
+        "state",
+        "level",
+        "×",
+        "assignee",
+        "title",
+    ):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            str(r.id),
+            _t(r.opened_at),
+            r.client_id,
+            r.severity,
+            r.state,
+            f"L{r.escalation_level}" if r.escalation_level else "-",
+            str(r.occurrences),
+            r.assignee or "-",
+            r.title,
+        )
+    common.console.print(table)
+
+
+@incidents_app.command("show")
+def show(incident_id: int = typer.Argument(..., help="incident number")) -> None:
+    """The incident and its whole timeline."""
+    with session_scope(common.store()) as session:
+        inc = core.get(session, incident_id)
+        events = core.events(session, incident_id)
+    details = inc.details or {}
+    common.console.print(f"[bold]#{inc.id} {escape(inc.title)}[/bold]")
+    for label, value in (
+        ("client", inc.client_id),
+        ("severity", inc.severity),
+        ("state", inc.state),
+        ("opened", _t(inc.opened_at) + " UTC"),
+        ("occurrences", f"{inc.occurrences} (last {_t(inc.last_occurrence_at)} UTC)"),
+        ("acknowledged", f"{_t(inc.acknowledged_at)} by {inc.acknowledged_by or '-'}"),
+        ("resolved", f"{_t(inc.resolved_at)} by {inc.resolved_by or '-'}"),
+        ("assignee", inc.assignee or "-"),
+        (
+            "escalation",
+            f"level {inc.escalation_level} of policy {inc.policy_snapshot.get('id', '-')}",
+        ),
+        ("dedup key", inc.dedup_key),
+        ("flow run", details.get("link") or inc.flow_run_id or "-"),
+        ("error", str(details.get("error") or "-")),
+    ):
+        common.console.print(f"  {label:<13} {value}", markup=False, highlight=False)
+    if details.get("log_lines"):
+        common.console.print("  last log lines:")
+        for line in details["log_lines"]:
+            common.console.print(f"    {line}", markup=False)
+    common.console.print("timeline:")
+    for e in events:
+        common.console.print(
+            f"  {utc(e.at):%Y-%m-%d %H:%M:%S}  {e.kind:<14} {e.actor:<18} {e.message}",
+            markup=False,
+        )
+
+
+@incidents_app.command("ack")
+def ack(incident_id: int, message: str = typer.Option("", "--message", "-m")) -> None:
+    """Acknowledge: you own it now; the escalation ladder stops."""
+    with session_scope(common.store()) as session:
+        inc = core.acknowledge(
+            session, common.clock(), incident_id, actor=common.actor(), message=message
+        )
+    common.console.print(f"#{inc.id} acknowledged by {inc.acknowledged_by}")
+
+
+@incidents_app.command("resolve")
+def resolve(incident_id: int, message: str = typer.Option("", "--message", "-m")) -> None:
+    with session_scope(common.store()) as session:
+        inc = core.resolve(
+            session, common.clock(), incident_id, actor=common.actor(), message=message
+        )
+    common.console.print(f"#{inc.id} resolved by {inc.resolved_by}")
+
+
+@incidents_app.command("reopen")
+def reopen(incident_id: int, message: str = typer.Option("", "--message", "-m")) -> None:
+    """Back to triggered; escalation starts again from level 1."""
+    with session_scope(common.store()) as session:
+        inc = core.reopen(
+            session, common.clock(), incident_id, actor=common.actor(), message=message
+        )
+    common.console.print(f"#{inc.id} reopened")
+
+
+@incidents_app.command("note")
+def note(incident_id: int, message: str = typer.Argument(..., help="the note")) -> None:
+    with session_scope(common.store()) as session:
+        core.add_note(session, common.clock(), incident_id, actor=common.actor(), message=message)
+    common.console.print(f"note added to #{incident_id}")
+
+
+@incidents_app.command("assign")
+def assign(incident_id: int, assignee: str = typer.Argument(..., help="who owns it")) -> None:
+    with session_scope(common.store()) as session:
+        core.assign(session, common.clock(), incident_id, actor=common.actor(), assignee=assignee)
+    common.console.print(f"#{incident_id} assigned to {assignee}")
