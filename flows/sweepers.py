@@ -37,9 +37,9 @@ def missed_run_watch() -> dict[str, Any]:
     return steps.watch_missed()
 
 
-ENTRYPOINTS = {
+# What deployments/ schedules every minute. The escalation sweeper already replays the spool
+# and delivers the outbox, so outbox_delivery and spool_replay are for running by hand.
+SWEEPER_ENTRYPOINTS = {
     "escalation": "flows/sweepers.py:escalation_sweeper",
-    "outbox": "flows/sweepers.py:outbox_delivery",
-    "spool": "flows/sweepers.py:spool_replay",
     "missed-runs": "flows/sweepers.py:missed_run_watch",
 }
