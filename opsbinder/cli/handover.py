@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 import typer
@@ -104,6 +105,11 @@ def audit_cmd(
     for finding in report.findings:
         _say(f"  [{finding.code}] {finding.message}")
         _say(f"      fix in {finding.where}")
+    if report.verification:
+        counts = Counter(report.verification.values())
+        _say(
+            "third-party verification: " + ", ".join(f"{n} {w}" for w, n in sorted(counts.items()))
+        )
     if report.score < min_score:
         raise typer.Exit(1)
 

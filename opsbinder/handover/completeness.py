@@ -40,6 +40,7 @@ class Completeness:
     findings: list[Finding] = field(default_factory=list)
     total_weight: int = 0
     checks: int = 0
+    verification: dict[str, str] = field(default_factory=dict)  # procedure -> last verdict
 
     @property
     def score(self) -> int:
@@ -294,6 +295,12 @@ def assess(session: Session, dossier: Dossier) -> Completeness:
     now = dossier.generated_at
     for facts in dossier.procedures:
         _procedure_checks(report, dossier, facts)
+        run = facts.verification
+        report.verification[facts.config.id] = (
+            "never verified"
+            if run is None
+            else {"ok": "passed", "failed": "failed"}.get(run.outcome, "not verifiable")
+        )
     _escalation_checks(report, dossier.binder, now)
     _oncall_checks(report, dossier.binder, now)
     _phone_checks(report, dossier.binder)

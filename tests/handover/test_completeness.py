@@ -305,6 +305,7 @@ def test_it_prints_the_audit_with_where_to_fix_and_fails_below_a_minimum(
     assert "fix in procedures.yaml · procedures[check-tms-backup].params.restore_drill" in (
         result.output
     )
+    assert "third-party verification: 8 never verified" in result.output
     failing = CliRunner().invoke(
         app, ["binder", "audit", "--client", "nordhafen", "--min-score", "95"]
     )

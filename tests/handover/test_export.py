@@ -36,6 +36,7 @@ def _export(engine: Engine, clock: FrozenClock, out: Path) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_it_exports_a_site_where_every_link_resolves_and_no_page_is_empty(
     with_history: Engine, clock: FrozenClock, tmp_path: Path, browser: object
 ) -> None:

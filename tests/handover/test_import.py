@@ -55,6 +55,7 @@ def _snapshot(engine: Engine) -> dict[str, Any]:
     return {"binder": binder, "procedures": procedures}
 
 
+@pytest.mark.slow
 def test_it_imports_an_export_into_a_fresh_install_on_the_other_database(
     loaded: Engine,
     backend: str,

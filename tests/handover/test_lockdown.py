@@ -17,6 +17,10 @@ from opsbinder.clock import FrozenClock, utc
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import AccessToken, AuditEntry, Client, WorkItem
 
+# The CLI's export names each procedure's Prefect deployment, which imports the flows (Prefect):
+# several seconds on the first call in a process.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def staffed(loaded: Engine, clock: FrozenClock) -> dict[str, int]:
@@ -87,7 +91,6 @@ def _last_seq(engine: Engine) -> int:
         )
 
 
-@pytest.mark.slow
 def test_it_locks_a_client_down_and_an_admin_lifts_it_without_bringing_tokens_back(
     loaded: Engine, staffed: dict[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
