@@ -79,7 +79,7 @@ def clock_changes(timezone: str, start: datetime, end: datetime) -> list[ClockCh
     """DST transitions of `timezone` in [start, end), found by stepping and bisecting."""
     tz = ZoneInfo(timezone)
     changes: list[ClockChange] = []
-    step = timedelta(hours=1)
+    step = timedelta(hours=6)  # no zone changes its clocks twice within six hours
     lo = start.astimezone(UTC)
     offset = lo.astimezone(tz).utcoffset()
     while lo < end:
@@ -219,10 +219,14 @@ def dst_warnings(binder: Binder | ClientBinder, now: datetime) -> list[str]:
     """A warning per procedure and clock change within a year of `now` that moves or drops runs."""
     clients = binder.clients if isinstance(binder, Binder) else [binder]
     warnings: list[str] = []
+    changes: dict[str, list[ClockChange]] = {}
     for client in clients:
         for procedure in client.procedures:
             cron, timezone = procedure.schedule.cron, procedure.schedule.timezone
-            for items in schedule_effects(cron, timezone, now, now + HORIZON):
+            if timezone not in changes:
+                changes[timezone] = clock_changes(timezone, now, now + HORIZON)
+            grouped = (effects(cron, timezone, change) for change in changes[timezone])
+            for items in (group for group in grouped if group):
                 warnings.append(
                     f"{client.client.id}/{procedure.id}: {cron} ({timezone}) — {describe(items, cron)}"
                 )
