@@ -329,7 +329,16 @@ def procedure_action(
         proc = session.get(Procedure, procedure_id)
         if proc is None or not principal.sees(proc.client_id):
             raise NotFound(f"no procedure #{procedure_id}")
-        return Done(message=run_now.act(session, clock, procedure_id, verb, actor=principal.actor))
+        return Done(
+            message=run_now.act(
+                session,
+                clock,
+                procedure_id,
+                verb,
+                actor=principal.actor,
+                launch=request.app.state.launcher,
+            )
+        )
 
     return _perform(session, action)
 

@@ -7,8 +7,8 @@ app against their own store with a frozen clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -38,16 +38,29 @@ def local_time(
     return utc(value).astimezone(zone).strftime(fmt)
 
 
+def human_duration(value: timedelta) -> str:
+    minutes = int(value.total_seconds() // 60)
+    hours, rest = divmod(minutes, 60)
+    if hours and rest:
+        return f"{hours}h {rest}m"
+    return f"{hours}h" if hours else f"{rest}m"
+
+
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["local"] = local_time
+    templates.env.filters["duration"] = human_duration
     templates.env.globals["utc"] = utc
     return templates
 
 
 def create_app(
-    engine: Engine | None = None, clock: Clock | None = None, secret: str | None = None
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+    secret: str | None = None,
+    launcher: Callable[[str, str, str], None] | None = None,
 ) -> FastAPI:
+    """`launcher(client_id, procedure_key, actor)` starts a run for "run now" (a seam for tests)."""
     from opsbinder.web import api, console, status_page
 
     app = FastAPI(
@@ -62,6 +75,7 @@ def create_app(
     app.state.engine = engine or default_engine()
     app.state.clock = clock or SystemClock()
     app.state.templates = make_templates()
+    app.state.launcher = launcher
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret or web_secret(),

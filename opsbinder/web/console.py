@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from opsbinder import accounts, audit, incidents, stakeholders, status_updates
-from opsbinder.binder_store import procedure_config
+from opsbinder.binder_store import client_binder, procedure_config
 from opsbinder.clock import utc
 from opsbinder.config.schedules import next_runs
 from opsbinder.errors import OpsbinderError
@@ -170,6 +170,11 @@ def incident_page(
     client = session.get(Client, incident.client_id)
     updates = status_updates.updates_of(session, incident_id)
     chain = status_updates.verify_chain(session, incident_id)
+    people = stakeholders.stakeholders(session, incident)
+    taken = {p.contact for p in people}
+    candidates = [
+        c for c in client_binder(session, incident.client_id).contacts if c.id not in taken
+    ]
     return _render(
         request,
         "console_incident.html",
@@ -180,7 +185,8 @@ def incident_page(
         updates=list(reversed(updates)),
         chain=chain,
         cadence=status_updates.cadence_of(incident),
-        stakeholders=stakeholders.stakeholders(session, incident),
+        stakeholders=people,
+        candidates=candidates,
         now=utc(clock_of(request).now()),
     )
 
@@ -400,7 +406,9 @@ def procedure_action(
         request,
         session,
         "/console/procedures",
-        lambda s: run_now.act(s, clock, procedure_id, verb, actor=user.username),
+        lambda s: run_now.act(
+            s, clock, procedure_id, verb, actor=user.username, launch=request.app.state.launcher
+        ),
     )
 
 

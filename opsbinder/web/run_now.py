@@ -13,6 +13,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
@@ -31,7 +32,10 @@ def mode() -> str:
         return "request"
 
 
-def _launch(client_id: str, key: str, actor: str) -> None:
+Launcher = Callable[[str, str, str], None]
+
+
+def launch_subprocess(client_id: str, key: str, actor: str) -> None:
     code = (
         "import sys; from flows.catalog import run_now; "
         "run_now(sys.argv[1], sys.argv[2], actor=sys.argv[3])"
@@ -46,7 +50,15 @@ def _launch(client_id: str, key: str, actor: str) -> None:
     )
 
 
-def act(session: Session, clock: Clock, procedure_id: int, verb: str, *, actor: str) -> str:
+def act(
+    session: Session,
+    clock: Clock,
+    procedure_id: int,
+    verb: str,
+    *,
+    actor: str,
+    launch: Launcher | None = None,
+) -> str:
     proc = session.get(Procedure, procedure_id)
     if proc is None or not proc.active:
         raise NotFound(f"procedure: no active procedure #{procedure_id}")
@@ -69,6 +81,6 @@ def act(session: Session, clock: Clock, procedure_id: int, verb: str, *, actor: 
         details={"mode": how},
     )
     if how == "flow":
-        _launch(proc.client_id, proc.key, actor)
+        (launch or launch_subprocess)(proc.client_id, proc.key, actor)
         return f"{label}: run started; it appears under last runs when it has finished."
     return f"{label}: run requested and recorded (the flow catalog is not installed here)."

@@ -125,8 +125,16 @@ def world(store: Engine, clock: FrozenClock, example_dir: Path) -> World:
 
 
 @pytest.fixture
-def app(store: Engine, clock: FrozenClock) -> FastAPI:
-    return create_app(store, clock, secret="test-secret")
+def launched() -> list[tuple[str, str, str]]:
+    """What "run now" started: the app's launcher seam records instead of spawning a flow."""
+    return []
+
+
+@pytest.fixture
+def app(store: Engine, clock: FrozenClock, launched: list[tuple[str, str, str]]) -> FastAPI:
+    return create_app(
+        store, clock, secret="test-secret", launcher=lambda *run: launched.append(run)
+    )
 
 
 @pytest.fixture

@@ -103,7 +103,7 @@ def test_it_filters_the_incident_list(web, world):
     assert "No incidents match" in web.get("/console/incidents?severity=sev4").text
 
 
-def test_it_pauses_and_resumes_a_procedure_only_for_senior_roles(web, world, store):
+def test_it_pauses_and_resumes_a_procedure_only_for_senior_roles(web, world, store, launched):
     with session_scope(store) as s:
         proc_id = s.execute(
             select(Procedure.id).where(
@@ -122,7 +122,8 @@ def test_it_pauses_and_resumes_a_procedure_only_for_senior_roles(web, world, sto
     with session_scope(store) as s:
         assert s.get(Procedure, proc_id).paused
     answer = web.post(f"/console/procedures/{proc_id}/run", data={"csrf": csrf})
-    assert "nordhafen/check-disk-space: run" in answer.text
+    assert "nordhafen/check-disk-space: run started" in answer.text
+    assert launched == [("nordhafen", "check-disk-space", "mona")]
     web.post(f"/console/procedures/{proc_id}/resume", data={"csrf": csrf})
     with session_scope(store) as s:
         assert not s.get(Procedure, proc_id).paused
