@@ -7,7 +7,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL ?= WARNING
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench clean browser
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,12 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	OPSBINDER_HOME=$${OPSBINDER_HOME:-$(CURDIR)/.demo} $(BIN)/opsbinder demo
 
+## browser: Debian's Chromium for the browser tests (Playwright drives it; never `playwright install`)
+browser:
+	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
+
 ## test: the whole suite, SQLite and PostgreSQL (CI=true fails instead of skipping PostgreSQL)
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
