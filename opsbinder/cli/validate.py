@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,6 +11,7 @@ from rich.table import Table
 
 from opsbinder.cli import common
 from opsbinder.config.dst import HORIZON, clock_changes, describe, dst_warnings, effects
+from opsbinder.config.models import ClientBinder
 from opsbinder.config.schedules import cadence_of
 from opsbinder.errors import OpsbinderError
 from opsbinder.store.db import session_scope
@@ -31,21 +31,25 @@ def validate(
 ) -> None:
     """Check the binder: every file, field and cross-reference. Exit 2 listing every problem."""
     binder = common.binder(path)
-    table = Table(title=f"Binder {common.config_dir(path)}: valid")
-    for column in ("client", "procedures", "by kind", "contacts", "policies", "on-call", "systems"):
-        table.add_column(column)
+    common.console.print(
+        f"Binder {common.config_dir(path)}: valid ({len(binder.clients)} client(s))"
+    )
     for cb in binder.clients:
-        kinds = Counter(p.kind for p in cb.procedures)
-        table.add_row(
-            cb.client.id,
-            str(len(cb.procedures)),
-            ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())),
-            str(len(cb.contacts)),
-            str(len(cb.escalation_policies)),
-            str(len(cb.oncall_schedules)),
-            str(len(cb.systems)),
-        )
-    common.console.print(table)
+        common.console.print(_client_line(cb), soft_wrap=True)
+        table = Table(show_edge=False, pad_edge=False)
+        table.add_column("procedure", no_wrap=True)  # ids are what people copy from here
+        for column in ("kind", "schedule", "cadence", "sev"):
+            table.add_column(column, overflow="fold")
+        for proc in cb.procedures:
+            zone = "" if proc.schedule.timezone == cb.client.timezone else proc.schedule.timezone
+            table.add_row(
+                proc.id + (" (paused)" if proc.paused else ""),
+                proc.kind,
+                f"{proc.schedule.cron} {zone}".strip(),
+                proc.cadence or cadence_of(proc.schedule.cron),
+                proc.severity,
+            )
+        common.console.print(table)
     warnings = dst_warnings(binder, common.clock().now())
     if warnings:
         common.console.print(
@@ -54,6 +58,26 @@ def validate(
         )
         for warning in warnings:
             common.console.print(f"  warning: {warning}", soft_wrap=True, markup=False)
+
+
+def _client_line(cb: ClientBinder) -> str:
+    counts = [
+        (len(cb.procedures), "procedure"),
+        (len(cb.contacts), "contact"),
+        (len(cb.escalation_policies), "escalation policy"),
+        (len(cb.oncall_schedules), "on-call schedule"),
+        (len(cb.systems), "system"),
+        (len(cb.maintenance_windows), "maintenance window"),
+        (len(cb.holidays), "holiday"),
+    ]
+    parts = ", ".join(f"{n} {_plural(word, n)}" for n, word in counts)
+    return f"{cb.client.id} ({cb.client.name}, {cb.client.timezone}): {parts}"
+
+
+def _plural(word: str, n: int) -> str:
+    if n == 1:
+        return word
+    return word[:-1] + "ies" if word.endswith("y") and word[-2] not in "aeiou" else word + "s"
 
 
 def schedule(

@@ -403,7 +403,15 @@ def test_it_survives_hostile_yaml_without_a_traceback(
 def test_it_accepts_the_example_with_exit_0_and_a_summary(example_dir, monkeypatch, capsys):
     code, output = run_cli(monkeypatch, capsys, "validate", str(example_dir))
     assert code == 0, output
-    assert "valid" in output and "nordhafen" in output
+    assert f"Binder {example_dir}: valid (1 client(s))" in output
+    assert (
+        "nordhafen (Nordhafen Logistik GmbH, Europe/Berlin): 8 procedures, 9 contacts, "
+        "1 escalation policy, 1 on-call schedule, 4 systems, 1 maintenance window, 2 holidays"
+    ) in output
+    rows = {line.split()[0]: line.split() for line in output.splitlines() if "│" in line}
+    assert rows["purge-tracking-events"][1:] == ["│", "purge", "│", "15", "1", "*", "*", "*",
+                                                 "│", "daily", "│", "sev3"]  # fmt: skip
+    assert len(rows) == 8
     assert "problem" not in output
 
 
