@@ -126,6 +126,13 @@ def test_it_locks_a_client_down_and_an_admin_lifts_it_without_bringing_tokens_ba
     index = (out / "index.html").read_text()
     assert "Locked down" in index
     assert "client.locked_down" in (out / "audit-log.html").read_text()
+    # the CLI's export names the Prefect side: flow entrypoint and deployment
+    page = (out / "procedures" / "check-tms-backup.html").read_text()
+    assert "prefect deployment run '" in page and "/nordhafen.check-tms-backup'" in page
+    assert (
+        '"flow_entrypoint": "flows/procedures.py:backup_check"'
+        in (out / "binder" / "entrypoints.json").read_text()
+    )
 
     lifted = CliRunner().invoke(
         app, ["lockdown", "--client", "nordhafen", "--lift", "--actor", "ada"]
