@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from opsbinder.config.models import ClientBinder, EscalationPolicy, Target
 
@@ -27,7 +29,44 @@ def check_references(binder: ClientBinder) -> list[Finding]:
         *_procedure_refs(binder),
         *_policy_refs(binder),
         *_people_refs(binder),
+        *_local_times(binder),
     ]
+
+
+def _local_problem(value: datetime, zone_name: str) -> str | None:
+    """Why a naive local time is unclear in its zone (DST gap or repeat), or None."""
+    zone = ZoneInfo(zone_name)
+    first, second = value.replace(tzinfo=zone, fold=0), value.replace(tzinfo=zone, fold=1)
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != value:
+        return (
+            f"{value:%Y-%m-%d %H:%M} does not exist in {zone_name} (the clocks go forward "
+            "that night); write it with a UTC offset"
+        )
+    if first.utcoffset() != second.utcoffset():
+        return (
+            f"{value:%Y-%m-%d %H:%M} happens twice in {zone_name} (the clocks go back); write "
+            f"it with a UTC offset: {first:%z} for the first, {second:%z} for the second"
+        )
+    return None
+
+
+def _local_times(binder: ClientBinder) -> Iterator[Finding]:
+    """Naive times mean the local time of the client (windows) or the schedule (overrides);
+    on a DST change night such a time is missing or double, so it must carry an offset."""
+    places: list[tuple[tuple[str | int, ...], datetime, str]] = []
+    for i, window in enumerate(binder.maintenance_windows):
+        for name in ("start", "end"):
+            places.append(
+                (("maintenance_windows", i, name), getattr(window, name), binder.client.timezone)
+            )
+    for i, schedule in enumerate(binder.oncall_schedules):
+        for j, override in enumerate(schedule.overrides):
+            for name in ("start", "end"):
+                loc = ("oncall_schedules", i, "overrides", j, name)
+                places.append((loc, getattr(override, name), schedule.timezone))
+    for loc, value, zone_name in places:
+        if value.tzinfo is None and (problem := _local_problem(value, zone_name)):
+            yield loc, value.isoformat(), problem
 
 
 def _duplicates(binder: ClientBinder) -> Iterator[Finding]:

@@ -245,6 +245,25 @@ DEFECTS = {
         "holidayz:",
         "unknown section",
     ),
+    "naive-window-time-in-dst-gap": Defect(
+        "calendar.yaml",
+        'start: "2027-01-16T22:00:00+01:00"\n    end: "2027-01-17T06:00:00+01:00"',
+        'start: "2027-03-28T01:00:00"\n    end: "2027-03-28T02:30:00"',
+        "maintenance_windows[0].end",
+        "'2027-03-28T02:30:00'",
+        "2027-03-28T02:30",
+        "2027-03-28 02:30 does not exist in Europe/Berlin",
+    ),
+    "naive-override-time-repeated": Defect(
+        "oncall.yaml",
+        'start: "2026-12-24T09:00:00+01:00", end: "2026-12-27T09:00:00+01:00"',
+        'start: "2026-10-25T02:30:00", end: "2026-12-27T09:00:00"',
+        "oncall_schedules[l1-weekly].overrides[0].start",
+        "'2026-10-25T02:30:00'",
+        "2026-10-25T02:30",
+        "happens twice in Europe/Berlin (the clocks go back); write it with a UTC offset: "
+        "+0200 for the first, +0100 for the second",
+    ),
     "bad-duration": Defect(
         "procedures.yaml",
         "    grace: 45m\n",
