@@ -233,7 +233,7 @@ class Archive:
         target = self._free_name(folder, keys[0], keys[-1])
         part = files.write_part(target, data)
         crash_point("after_write")
-        final = files.commit_part(part)
+        final = files.commit_part(part, sync_dir=False)
         crash_point("after_fsync")
         body = {
             "version": 1,
@@ -277,20 +277,23 @@ class Archive:
         return path
 
     def _delete(self, keys: list[Any]) -> None:
-        for start in range(0, len(keys), DELETE_CHUNK):
-            chunk = keys[start : start + DELETE_CHUNK]
-            if self.engine.dialect.name == "postgresql":
-                # the range lets PostgreSQL walk one stretch of the key index; ANY is hashed
-                match = and_(
-                    self.key.between(min(chunk), max(chunk)),
-                    self.key == any_(bindparam("keys", chunk, type_=ARRAY(self.key.type))),
-                )
-            else:
-                match = self.key.in_(chunk)
-            with self.engine.begin() as conn:
-                gone = conn.execute(self.table.delete().where(match, self.age < self.cut)).rowcount
-            self.metrics["rows_deleted"] += gone
-            crash_point("mid_delete")
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), DELETE_CHUNK):
+                chunk = keys[start : start + DELETE_CHUNK]
+                if self.engine.dialect.name == "postgresql":
+                    # the range lets PostgreSQL walk one stretch of the key index; ANY is hashed
+                    match = and_(
+                        self.key.between(min(chunk), max(chunk)),
+                        self.key == any_(bindparam("keys", chunk, type_=ARRAY(self.key.type))),
+                    )
+                else:
+                    match = self.key.in_(chunk)
+                with conn.begin():
+                    gone = conn.execute(
+                        self.table.delete().where(match, self.age < self.cut)
+                    ).rowcount
+                self.metrics["rows_deleted"] += gone
+                crash_point("mid_delete")
 
     def _recover(self, folder: Path) -> None:
         """Finish what a killed run left: delete rows of verified archives, discard the rest."""
@@ -317,6 +320,11 @@ class Archive:
                     select(self.key).where(self.key >= lo, self.key <= hi).limit(1)
                 ).first()
             if present is None:
+                continue
+            if not manifest.data_file.exists():
+                # killed between the manifest's rename and the directory fsync (see
+                # commit_part): nothing was deleted for it, so it is dropped and the batch redone
+                manifest.path.unlink()
                 continue
             rows = files.read_verified(manifest)
             keys = [files.decode(r[self.key.name], self.key) for r in rows]

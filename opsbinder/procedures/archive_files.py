@@ -161,8 +161,13 @@ def write_part(path: Path, data: bytes) -> Path:
     return part
 
 
-def commit_part(part: Path) -> Path:
-    """fsync the file, rename it to its final name, fsync the directory: now it survives a crash."""
+def commit_part(part: Path, *, sync_dir: bool = True) -> Path:
+    """fsync the file, rename it to its final name and (normally) fsync the directory.
+
+    A data file is renamed without the directory fsync: its manifest, renamed next in the same
+    directory, is followed by one, which makes both names durable. Until then a crash can at
+    worst leave a manifest without its file, and nothing has been deleted for it yet.
+    """
     fd = os.open(part, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -170,7 +175,8 @@ def commit_part(part: Path) -> Path:
         os.close(fd)
     final = part.with_name(part.name.removesuffix(PART_SUFFIX))
     os.replace(part, final)
-    fsync_dir(final.parent)
+    if sync_dir:
+        fsync_dir(final.parent)
     return final
 
 

@@ -171,26 +171,31 @@ class Purge:
 
     def _batches(self, planned: int) -> None:
         size, last = self.params.batch_size, None
+        with self.engine.connect() as conn:
+            while True:
+                started = time.perf_counter()
+                with conn.begin():
+                    deleted, newest = self._delete_batch(conn, size, last)
+                elapsed = time.perf_counter() - started
+                if deleted == 0:
+                    return
+                size, last = self._after_batch(deleted, elapsed, size, planned), newest
+
+    def _after_batch(self, deleted: int, elapsed: float, size: int, planned: int) -> int:
+        """Record the batch; the next batch's size (smaller after a slow one)."""
         limit = self.params.max_batch_seconds
-        while True:
-            started = time.perf_counter()
-            with self.engine.begin() as conn:
-                deleted, newest = self._delete_batch(conn, size, last)
-            elapsed = time.perf_counter() - started
-            if deleted == 0:
-                return
-            last = newest
-            self.metrics["batches"] += 1
-            self.metrics["rows_deleted"] += deleted
-            self.metrics["longest_batch_ms"] = max(
-                self.metrics["longest_batch_ms"], round(elapsed * 1000, 1)
-            )
-            if elapsed > limit:
-                size = max(1, int(size * limit / elapsed * 0.8))
-            elif elapsed < limit / 2 and size < self.params.batch_size:
-                size = min(self.params.batch_size, size * 2)
-            done = self.metrics["rows_deleted"]
-            self.ctx.progress(done, max(planned, done), f"deleted {done:,} rows")
+        self.metrics["batches"] += 1
+        self.metrics["rows_deleted"] += deleted
+        self.metrics["longest_batch_ms"] = max(
+            self.metrics["longest_batch_ms"], round(elapsed * 1000, 1)
+        )
+        done = self.metrics["rows_deleted"]
+        self.ctx.progress(done, max(planned, done), f"deleted {done:,} rows")
+        if elapsed > limit:
+            return max(1, int(size * limit / elapsed * 0.8))
+        if elapsed < limit / 2 and size < self.params.batch_size:
+            return min(self.params.batch_size, size * 2)
+        return size
 
     def _delete_batch(self, conn, size: int, last: Any) -> tuple[int, Any]:  # type: ignore[no-untyped-def]
         """Delete the `size` oldest expired rows at or after `last` on the age index."""

@@ -289,3 +289,26 @@ def test_it_round_trips_every_common_column_type(client_db, make_ctx, clock, fmt
         assert {k: v for k, v in got.items() if k != "at"} == {
             k: v for k, v in want.items() if k != "at"
         }
+
+
+def test_it_redoes_a_batch_whose_manifest_outlived_its_file(
+    client_db, make_ctx, clock, monkeypatch
+):
+    """A kill before the directory fsync may keep the manifest's rename but not the file's."""
+    client_db.fill(clock.now(), old=50, new=0)
+
+    def stop(name: str) -> None:
+        if name == "after_manifest":
+            raise KeyboardInterrupt(name)
+
+    monkeypatch.setattr(archive, "crash_point", stop)
+    with pytest.raises(KeyboardInterrupt):
+        archive.run(make_ctx("archive-tracking-events"), archive_proc(), client_db.system)
+    monkeypatch.setattr(archive, "crash_point", lambda name: None)
+    (data,) = [p for p in _folder(client_db).iterdir() if p.name.endswith(".gz")]
+    data.unlink()
+    result = archive.run(make_ctx("archive-tracking-events"), archive_proc(), client_db.system)
+    assert result.status == "ok", result.findings
+    assert result.metrics["recovered_rows"] == 0
+    assert sorted(_archived_ids(_folder(client_db))) == list(range(1, 51))
+    assert client_db.count() == 0
