@@ -6,6 +6,7 @@ is written so that a schedule (or a deployment) a person paused stays paused aft
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,7 @@ def apply(wanted: list[DeploymentSpec], *, work_pool: str, project_root: Path) -
     current = {d.full_name: d for d in read_ours()}
     report = ApplyReport()
     flows: dict[str, Any] = {}
+    sends: list[DeploymentSpec] = []
     for spec in wanted:
         old = current.get(spec.full_name)
         send = keep_operator_pauses(spec, old)
@@ -124,20 +126,30 @@ def apply(wanted: list[DeploymentSpec], *, work_pool: str, project_root: Path) -
             flows[spec.entrypoint] = Flow.from_source(
                 source=str(project_root), entrypoint=spec.entrypoint
             )
-        flows[spec.entrypoint].deploy(
-            name=spec.name,
-            work_pool_name=work_pool,
-            build=False,
-            push=False,
-            schedules=[to_prefect_schedule(s) for s in send.schedules],
-            paused=send.paused,
-            parameters=spec.parameters,
-            tags=list(spec.tags),
-            description=spec.description,
-            print_next_steps=False,
-            ignore_warnings=True,
-        )
+        sends.append(send)
         (report.updated if old else report.created).append(spec.full_name)
+
+    async def one(send: DeploymentSpec, gate: asyncio.Semaphore) -> None:
+        async with gate:
+            await flows[send.entrypoint].adeploy(
+                name=send.name,
+                work_pool_name=work_pool,
+                build=False,
+                push=False,
+                schedules=[to_prefect_schedule(s) for s in send.schedules],
+                paused=send.paused,
+                parameters=send.parameters,
+                tags=list(send.tags),
+                description=send.description,
+                print_next_steps=False,
+                ignore_warnings=True,
+            )
+
+    async def all_of_them() -> None:
+        gate = asyncio.Semaphore(4)  # each is a few API round trips; the server stays responsive
+        await asyncio.gather(*(one(s, gate) for s in sends))
+
+    run_coro_as_sync(all_of_them())
     names = {s.full_name for s in wanted}
     gone = [d for d in current.values() if d.full_name not in names]
     run_coro_as_sync(_delete([d.id for d in gone if d.id]))
