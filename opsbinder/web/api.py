@@ -23,7 +23,7 @@ from opsbinder.errors import NotFound, OpsbinderError, Refused
 from opsbinder.incidents import IncidentStateError
 from opsbinder.store.models import Incident, IncidentEvent, Procedure, StatusUpdate
 from opsbinder.web import run_now
-from opsbinder.web.app import DB, clock_of
+from opsbinder.web.app import DB, RowId, clock_of
 from opsbinder.web.auth import Principal, scoped, visible_incident
 from opsbinder.web.status_data import status_page
 
@@ -183,7 +183,7 @@ def list_incidents(
 
 @router.get("/incidents/{incident_id}", response_model=IncidentDetail)
 def get_incident(
-    incident_id: int,
+    incident_id: RowId,
     principal: Principal = Depends(scoped("incidents:read")),
     session: Session = DB,
 ) -> IncidentDetail:
@@ -193,7 +193,7 @@ def get_incident(
 def _write(
     session: Session,
     principal: Principal,
-    incident_id: int,
+    incident_id: RowId,
     action: Callable[[Session], Any],
 ) -> IncidentOut:
     def run(session: Session) -> IncidentOut:
@@ -207,7 +207,7 @@ def _write(
 @router.post("/incidents/{incident_id}/acknowledge", response_model=IncidentOut)
 def acknowledge(
     request: Request,
-    incident_id: int,
+    incident_id: RowId,
     body: Message | None = None,
     principal: Principal = Depends(scoped("incidents:write")),
     session: Session = DB,
@@ -224,7 +224,7 @@ def acknowledge(
 @router.post("/incidents/{incident_id}/resolve", response_model=IncidentOut)
 def resolve(
     request: Request,
-    incident_id: int,
+    incident_id: RowId,
     body: Message | None = None,
     principal: Principal = Depends(scoped("incidents:write")),
     session: Session = DB,
@@ -241,7 +241,7 @@ def resolve(
 @router.post("/incidents/{incident_id}/notes", response_model=IncidentOut, status_code=201)
 def add_note(
     request: Request,
-    incident_id: int,
+    incident_id: RowId,
     body: NoteIn,
     principal: Principal = Depends(scoped("incidents:write")),
     session: Session = DB,
@@ -259,7 +259,7 @@ def add_note(
 
 @router.get("/incidents/{incident_id}/updates", response_model=UpdatesOut)
 def list_updates(
-    incident_id: int,
+    incident_id: RowId,
     principal: Principal = Depends(scoped("incidents:read")),
     session: Session = DB,
 ) -> UpdatesOut:
@@ -277,7 +277,7 @@ def list_updates(
 @router.post("/incidents/{incident_id}/updates", response_model=UpdateOut, status_code=201)
 def post_update(
     request: Request,
-    incident_id: int,
+    incident_id: RowId,
     body: UpdateIn,
     principal: Principal = Depends(scoped("updates:write")),
     session: Session = DB,
@@ -318,7 +318,7 @@ def list_procedures(
 @router.post("/procedures/{procedure_id}/{verb}", response_model=Done)
 def procedure_action(
     request: Request,
-    procedure_id: int,
+    procedure_id: RowId,
     verb: Literal["run", "pause", "resume"],
     principal: Principal = Depends(scoped("procedures:run")),
     session: Session = DB,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
+from pathlib import Path as FilePath
+from typing import Annotated
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -26,7 +27,7 @@ from opsbinder.clock import Clock, SystemClock, utc
 from opsbinder.store.db import default_engine, session_scope
 from opsbinder.web.security import web_secret
 
-HERE = Path(__file__).resolve().parent
+HERE = FilePath(__file__).resolve().parent
 
 
 def local_time(
@@ -120,6 +121,9 @@ def db(request: Request) -> Iterator[Session]:
     with session_scope(request.app.state.engine) as session:
         yield session
 
+
+# A row id in a path: bounded to what both stores can hold, so a huge number is a 422, not a 500.
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 # Committed when the handler returns and before the response goes out, so the page a redirect
 # leads to always sees the change.

@@ -24,7 +24,7 @@ from opsbinder.config.schedules import next_runs
 from opsbinder.errors import OpsbinderError
 from opsbinder.store.models import Client, Incident, Procedure, Run, User
 from opsbinder.web import oncall_view, run_now
-from opsbinder.web.app import DB, clock_of
+from opsbinder.web.app import DB, RowId, clock_of
 from opsbinder.web.auth import PAUSERS, require_staff, staff_user
 from opsbinder.web.security import csrf_ok, csrf_token
 
@@ -160,7 +160,7 @@ def incident_list(
 @router.get("/console/incidents/{incident_id}", response_class=HTMLResponse)
 def incident_page(
     request: Request,
-    incident_id: int,
+    incident_id: RowId,
     user: User = Depends(require_staff),
     session: Session = DB,
 ) -> Response:
@@ -194,7 +194,7 @@ def incident_page(
 def _incident_action(
     request: Request,
     session: Session,
-    incident_id: int,
+    incident_id: RowId,
     csrf: str,
     action: Callable[[Session], str],
 ) -> RedirectResponse:
@@ -205,7 +205,7 @@ def _incident_action(
 @router.post("/console/incidents/{incident_id}/ack")
 def ack(
     request: Request,
-    incident_id: int,
+    incident_id: RowId,
     csrf: str = Form(""),
     user: User = Depends(require_staff),
     session: Session = DB,
@@ -226,7 +226,7 @@ def ack(
 @router.post("/console/incidents/{incident_id}/resolve")
 def resolve(
     request: Request,
-    incident_id: int,
+    incident_id: RowId,
     csrf: str = Form(""),
     message: str = Form("", max_length=5000),
     user: User = Depends(require_staff),
@@ -248,7 +248,7 @@ def resolve(
 @router.post("/console/incidents/{incident_id}/note")
 def note(
     request: Request,
-    incident_id: int,
+    incident_id: RowId,
     csrf: str = Form(""),
     message: str = Form("", max_length=5000),
     user: User = Depends(require_staff),
@@ -270,7 +270,7 @@ def note(
 @router.post("/console/incidents/{incident_id}/stakeholders")
 def add_stakeholder(
     request: Request,
-    incident_id: int,
+    incident_id: RowId,
     csrf: str = Form(""),
     contact: str = Form("", max_length=64),
     user: User = Depends(require_staff),
@@ -309,7 +309,7 @@ def parse_local(value: str, tz: str) -> datetime | None:
 @router.post("/console/incidents/{incident_id}/updates")
 def post_update(
     request: Request,
-    incident_id: int,
+    incident_id: RowId,
     csrf: str = Form(""),
     current_status: str = Form("", max_length=10000),
     next_steps: str = Form("", max_length=10000),
@@ -390,7 +390,7 @@ def procedure_list(
 @router.post("/console/procedures/{procedure_id}/{verb}")
 def procedure_action(
     request: Request,
-    procedure_id: int,
+    procedure_id: RowId,
     verb: str,
     csrf: str = Form(""),
     user: User = Depends(require_staff),
