@@ -36,8 +36,11 @@ def upgrade(engine: Engine) -> list[str]:
 
 
 def current_heads(engine: Engine) -> list[str]:
-    with engine.connect() as connection:
-        return sorted(MigrationContext.configure(connection).get_current_heads())
+    try:
+        with engine.connect() as connection:
+            return sorted(MigrationContext.configure(connection).get_current_heads())
+    except OperationalError as exc:  # a user's wrong URL or a server that is down
+        raise StoreError(f"cannot reach the store at {engine.url!r}: {exc.orig}") from exc
 
 
 def pending(engine: Engine) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
-from opsbinder.cli.main import app
+from opsbinder.cli.main import app, main
 from opsbinder.settings import get_settings
 from opsbinder.store.db import session_scope
 from opsbinder.store.migrate import current_heads, pending
@@ -122,3 +123,25 @@ def test_it_allows_a_new_open_incident_once_the_old_one_is_resolved(store: Engin
             text("SELECT state, count(*) FROM incidents GROUP BY state ORDER BY state")
         ).all()
     assert [tuple(row) for row in states] == [("resolved", 2), ("triggered", 2)]
+
+
+@pytest.mark.parametrize("command", [["db", "status"], ["db", "upgrade"], ["audit", "verify"]])
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql+psycopg2://nobody:s3cret@127.0.0.1:1/x", "cannot reach the store at"),
+        ("sqlite:////proc/opsbinder-forbidden/x.db", "cannot create the store's folder"),
+        ("not a url", "OPSBINDER_DATABASE_URL is not a database URL"),
+    ],
+)
+def test_it_explains_an_unusable_store_without_a_traceback(url, says, command, monkeypatch, capsys):
+    monkeypatch.setenv("OPSBINDER_DATABASE_URL", url)
+    monkeypatch.setattr(sys, "argv", ["opsbinder", *command])
+    get_settings.cache_clear()
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 1
+    assert says in captured.err
+    assert "Traceback" not in captured.err + captured.out
+    assert "s3cret" not in captured.err + captured.out
