@@ -35,6 +35,10 @@ EXPECTED_SWEEPERS = {
 }
 
 
+# Minutely flows that live outside flows/sweepers.py (issue 5: Severity-1 update reminders).
+OTHER_SWEEPERS = {"update-cadence": "flows/update_cadence.py:update_cadence_sweeper"}
+
+
 def sweepers() -> list[Sweeper]:
     from flows import catalog
 
@@ -49,6 +53,14 @@ def sweepers() -> list[Sweeper]:
         for name, entrypoint in candidates.items():
             if hasattr(module, entrypoint.split(":")[1]):
                 found[name] = entrypoint
+    for name, entrypoint in OTHER_SWEEPERS.items():
+        path, attr = entrypoint.split(":")
+        try:
+            other = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+        except ModuleNotFoundError:
+            continue
+        if hasattr(other, attr):
+            found[name] = entrypoint
     return [Sweeper(name, ep, 60) for name, ep in sorted(found.items())]
 
 

@@ -128,3 +128,24 @@ def test_it_keeps_what_a_person_paused_on_the_server() -> None:
     assert sent.schedules[0].cron == "0 5 * * *" and sent.schedules[0].active is False
     assert keep_operator_pauses(wanted, None) == wanted
     assert keep_operator_pauses(wanted, _spec("a")).schedules[0].active is True
+
+
+def test_it_keeps_the_checked_in_prefect_yaml_in_step_with_the_example_binder(
+    loaded: Engine,
+) -> None:
+    import yaml
+
+    from deployments.build import build_specs
+    from deployments.prefect_yaml import render
+
+    root = Path(__file__).resolve().parents[2]
+    generated = render(build_specs(loaded))
+    checked_in = (root / "prefect.yaml").read_text()
+    assert generated == checked_in, (
+        "run: opsbinder deploy -c config/example --prefect-yaml prefect.yaml"
+    )
+    doc = yaml.safe_load(generated)
+    backup = next(d for d in doc["deployments"] if d["name"] == "nordhafen.check-tms-backup")
+    assert backup["schedules"] == [
+        {"cron": "30 6 * * *", "timezone": "Europe/Berlin", "active": True, "slug": "binder"}
+    ]
