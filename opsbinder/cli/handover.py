@@ -7,11 +7,13 @@ from collections import Counter
 from pathlib import Path
 
 import typer
+from sqlalchemy import select
 
 from opsbinder.cli import common
 from opsbinder.handover.dossier import Resolver
 from opsbinder.settings import get_settings
 from opsbinder.store.db import session_scope
+from opsbinder.store.models import Procedure
 
 
 def _say(text: str) -> None:
@@ -170,7 +172,18 @@ def _server_pause(client: str, paused: bool) -> None:
     from opsbinder.orchestrator import deployments as orch
 
     word = "paused" if paused else "resumed"
-    for name in orch.set_paused(for_client(orch.read_ours(), client), paused):
+    hits = for_client(orch.read_ours(), client)
+    if not paused:  # a procedure paused on its own before the lockdown stays paused
+        with session_scope(common.store()) as session:
+            own = set(
+                session.execute(
+                    select(Procedure.key).where(
+                        Procedure.client_id == client, Procedure.paused.is_(True)
+                    )
+                ).scalars()
+            )
+        hits = [h for h in hits if h.tag_value("procedure") not in own]
+    for name in orch.set_paused(hits, paused):
         _say(f"  {word} on the server: {name}")
 
 

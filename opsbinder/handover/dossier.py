@@ -131,7 +131,11 @@ def last_completed(session: Session, row: Procedure) -> WorkItem | None:
 
 
 def _incident_for(session: Session, row: Procedure, run: Run | None) -> Incident | None:
-    """The incident a failed run opened: same flow run if known, else the procedure's next one."""
+    """The incident a failed run opened or added an occurrence to.
+
+    By flow run when the hook recorded it; else the procedure's first incident opened after the
+    run started, or the one already open then (a repeat failure counts on the open incident).
+    """
     if run is None:
         return None
     if run.flow_run_id:
@@ -140,20 +144,24 @@ def _incident_for(session: Session, row: Procedure, run: Run | None) -> Incident
         ).scalar_one_or_none()
         if found is not None:
             return found
-    return (
-        session.execute(
-            select(Incident)
-            .where(Incident.procedure_id == row.id, Incident.opened_at >= run.started_at)
-            .order_by(Incident.opened_at)
-            .limit(1)
-        ).scalar_one_or_none()
-        or session.execute(
-            select(Incident)
-            .where(Incident.procedure_id == row.id)
-            .order_by(Incident.opened_at.desc())
-            .limit(1)
-        ).scalar_one_or_none()
-    )
+    after = session.execute(
+        select(Incident)
+        .where(Incident.procedure_id == row.id, Incident.opened_at >= run.started_at)
+        .order_by(Incident.opened_at)
+        .limit(1)
+    ).scalar_one_or_none()
+    if after is not None:
+        return after
+    return session.execute(
+        select(Incident)
+        .where(
+            Incident.procedure_id == row.id,
+            Incident.opened_at <= run.started_at,
+            (Incident.resolved_at.is_(None)) | (Incident.resolved_at >= run.started_at),
+        )
+        .order_by(Incident.opened_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
 
 
 def procedure_rows(session: Session, client_id: str) -> list[Procedure]:
