@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from croniter import croniter
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from opsbinder.config.dst import (
     clock_changes,
@@ -180,3 +182,34 @@ def test_it_keeps_previews_after_the_given_instant(example_dir):
     after = datetime(2027, 3, 28, 1, 0, tzinfo=UTC)
     runs = prefect_next_runs("30 2 * * *", "Europe/Berlin", after, 3)
     assert all(r > after for r in runs) and len(runs) == 3
+
+
+ODD_ZONES = [
+    "Europe/Dublin",  # negative DST in the tz database
+    "Africa/Casablanca",  # clocks change around Ramadan
+    "Pacific/Chatham",  # +12:45 / +13:45
+    "America/Santiago",
+    "America/St_Johns",  # -03:30
+    "Australia/Lord_Howe",  # 30-minute change
+    "Europe/Berlin",
+]
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    zone=st.sampled_from(ODD_ZONES),
+    which=st.integers(0, 3),
+    minute=st.sampled_from(["0", "15", "30", "45", "59", "*/15", "*/7", "0,30"]),
+    hour=st.sampled_from(["*", "0", "1", "2", "3", "23", "0-3", "1,2", "*/2"]),
+    dow=st.sampled_from(["*", "0", "1-5"]),
+)
+def test_it_agrees_with_prefect_for_any_cron_around_any_clock_change(
+    zone, which, minute, hour, dow
+):
+    changes = clock_changes(zone, NOW, NOW + timedelta(days=800))
+    change = changes[which % len(changes)]
+    cron = f"{minute} {hour} * * {dow}"
+    start, end = change.at - timedelta(days=2), change.at + timedelta(days=2)
+    predicted = [_utc(d) for d in predicted_runs(cron, zone, start, end)]
+    assert predicted == [_utc(d) for d in prefect_runs_between(cron, zone, start, end)]
