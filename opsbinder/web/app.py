@@ -62,7 +62,7 @@ def create_app(
     launcher: Callable[[str, str, str], None] | None = None,
 ) -> FastAPI:
     """`launcher(client_id, procedure_key, actor)` starts a run for "run now" (a seam for tests)."""
-    from opsbinder.web import api, console, status_page
+    from opsbinder.web import api, console, reports_routes, status_page
 
     app = FastAPI(
         title="opsbinder",
@@ -88,6 +88,7 @@ def create_app(
     app.include_router(status_page.router)
     app.include_router(console.router)
     app.include_router(api.router)
+    app.include_router(reports_routes.router)  # the manager's monthly report (issue 6)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):  # type: ignore[no-untyped-def]
