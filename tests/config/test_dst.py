@@ -213,3 +213,19 @@ def test_it_agrees_with_prefect_for_any_cron_around_any_clock_change(
     start, end = change.at - timedelta(days=2), change.at + timedelta(days=2)
     predicted = [_utc(d) for d in predicted_runs(cron, zone, start, end)]
     assert predicted == [_utc(d) for d in prefect_runs_between(cron, zone, start, end)]
+
+
+def test_it_previews_from_inside_a_running_event_loop():
+    """The web app and flows are async: the preview must not call asyncio.run on their loop."""
+    import asyncio
+
+    async def preview() -> list[datetime]:
+        return prefect_next_runs(
+            "30 2 * * *", "Europe/Berlin", datetime(2027, 3, 27, tzinfo=UTC), 2
+        )
+
+    runs = asyncio.run(preview())
+    assert [r.strftime("%Y-%m-%d %H:%M %Z") for r in runs] == [
+        "2027-03-27 02:30 CET",
+        "2027-03-28 01:30 CET",
+    ]
