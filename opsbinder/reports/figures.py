@@ -109,6 +109,13 @@ def seconds_between(dialect: str, later: Any, earlier: Any) -> ColumnElement[flo
     return (func.julianday(later) - func.julianday(earlier)) * literal(86400.0)
 
 
+def bucket_of(column: Any, edges: list[datetime]) -> ColumnElement[int]:
+    """Which period [edges[i], edges[i+1]) a time falls in: one scan serves every month."""
+    if len(edges) == 2:
+        return literal(0)
+    return case(*((column < edge, i) for i, edge in enumerate(edges[1:-1])), else_=len(edges) - 2)
+
+
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
@@ -118,14 +125,16 @@ def _metric(name: str) -> ColumnElement[float]:
 
 
 def run_figures(
-    conn: Connection, start: datetime, end: datetime, client_ids: list[str] | None
-) -> dict[int, Figures]:
-    """Per procedure id: one GROUP BY over the period's runs (index on client, started_at)."""
+    conn: Connection, edges: list[datetime], client_ids: list[str] | None
+) -> dict[tuple[int, int], Figures]:
+    """Per (period, procedure id): one GROUP BY over the runs (index on client, started_at)."""
     dialect = conn.dialect.name
+    bucket = bucket_of(Run.started_at, edges).label("bucket")
     late_by = seconds_between(dialect, Run.started_at, Run.scheduled_for)
     due = and_(Run.scheduled_for.is_not(None), Run.outcome != "skipped")
     query = (
         select(
+            bucket,
             Run.procedure_id,
             _count(Run.outcome.not_in(("missed", "skipped"))).label("runs"),
             _count(Run.outcome == "ok").label("ok"),
@@ -140,14 +149,14 @@ def run_figures(
             _metric("bytes_archived").label("bytes_archived"),
         )
         .join(Procedure, Procedure.id == Run.procedure_id)
-        .where(Run.started_at >= start, Run.started_at < end, Run.dry_run.is_(False))
-        .group_by(Run.procedure_id)
+        .where(Run.started_at >= edges[0], Run.started_at < edges[-1], Run.dry_run.is_(False))
+        .group_by(bucket, Run.procedure_id)
     )
     if client_ids is not None:
         query = query.where(Run.client_id.in_(client_ids))
-    out: dict[int, Figures] = {}
+    out: dict[tuple[int, int], Figures] = {}
     for row in conn.execute(query):
-        out[row.procedure_id] = Figures(
+        out[(int(row.bucket), row.procedure_id)] = Figures(
             runs=int(row.runs),
             ok=int(row.ok),
             failed=int(row.failed),
@@ -162,14 +171,16 @@ def run_figures(
 
 
 def incident_figures(
-    conn: Connection, start: datetime, end: datetime, client_ids: list[str] | None
-) -> dict[tuple[str, int | None], Figures]:
-    """Per (client, procedure id or None): incidents opened in the period, by severity."""
+    conn: Connection, edges: list[datetime], client_ids: list[str] | None
+) -> dict[tuple[int, str, int | None], Figures]:
+    """Per (period, client, procedure id or None): incidents opened, by severity."""
     dialect = conn.dialect.name
+    bucket = bucket_of(Incident.opened_at, edges).label("bucket")
     to_ack = seconds_between(dialect, Incident.acknowledged_at, Incident.opened_at)
     to_resolve = seconds_between(dialect, Incident.resolved_at, Incident.opened_at)
     query = (
         select(
+            bucket,
             Incident.client_id,
             Incident.procedure_id,
             Incident.severity,
@@ -179,14 +190,14 @@ def incident_figures(
             func.count(Incident.resolved_at).label("resolved"),
             func.coalesce(func.sum(to_resolve), 0).label("resolve_seconds"),
         )
-        .where(Incident.opened_at >= start, Incident.opened_at < end)
-        .group_by(Incident.client_id, Incident.procedure_id, Incident.severity)
+        .where(Incident.opened_at >= edges[0], Incident.opened_at < edges[-1])
+        .group_by(bucket, Incident.client_id, Incident.procedure_id, Incident.severity)
     )
     if client_ids is not None:
         query = query.where(Incident.client_id.in_(client_ids))
-    out: dict[tuple[str, int | None], Figures] = defaultdict(Figures)
+    out: dict[tuple[int, str, int | None], Figures] = defaultdict(Figures)
     for row in conn.execute(query):
-        fig = out[(row.client_id, row.procedure_id)]
+        fig = out[(int(row.bucket), row.client_id, row.procedure_id)]
         fig.incidents[row.severity] = fig.incidents.get(row.severity, 0) + int(row.n)
         fig.acked += int(row.acked)
         fig.ack_seconds += float(row.ack_seconds or 0)
@@ -196,8 +207,8 @@ def incident_figures(
 
 
 def update_figures(
-    conn: Connection, start: datetime, end: datetime, client_ids: list[str] | None
-) -> dict[tuple[str, int | None], Figures]:
+    conn: Connection, edges: list[datetime], client_ids: list[str] | None
+) -> dict[tuple[int, str, int | None], Figures]:
     """Sev1 status updates posted in the period, each against the promise of the one before."""
     ordered = (
         select(
@@ -210,8 +221,10 @@ def update_figures(
         .where(StatusUpdate.corrects_seq.is_(None))
         .subquery()
     )
+    bucket = bucket_of(ordered.c.posted_at, edges).label("bucket")
     query = (
         select(
+            bucket,
             Incident.client_id,
             Incident.procedure_id,
             func.count().label("due"),
@@ -221,16 +234,16 @@ def update_figures(
         .where(
             Incident.severity == "sev1",
             ordered.c.promised.is_not(None),
-            ordered.c.posted_at >= start,
-            ordered.c.posted_at < end,
+            ordered.c.posted_at >= edges[0],
+            ordered.c.posted_at < edges[-1],
         )
-        .group_by(Incident.client_id, Incident.procedure_id)
+        .group_by(bucket, Incident.client_id, Incident.procedure_id)
     )
     if client_ids is not None:
         query = query.where(Incident.client_id.in_(client_ids))
-    out: dict[tuple[str, int | None], Figures] = defaultdict(Figures)
+    out: dict[tuple[int, str, int | None], Figures] = defaultdict(Figures)
     for row in conn.execute(query):
-        fig = out[(row.client_id, row.procedure_id)]
+        fig = out[(int(row.bucket), row.client_id, row.procedure_id)]
         fig.updates_due += int(row.due)
         fig.updates_on_time += int(row.on_time)
     return out

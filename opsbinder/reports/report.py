@@ -135,14 +135,15 @@ def _connected(bind: Engine | Connection) -> Iterator[Connection]:
         yield conn
 
 
-def _period(
-    engine: Engine | Connection, start: datetime, end: datetime, client_ids: list[str] | None
-) -> tuple[dict[int, Figures], dict[tuple[str, int | None], Figures]]:
-    """Run figures per procedure, incident and update figures per (client, procedure)."""
+def _periods(
+    engine: Engine | Connection, edges: list[datetime], client_ids: list[str] | None
+) -> tuple[dict[tuple[int, int], Figures], dict[tuple[int, str, int | None], Figures]]:
+    """Run figures per (period, procedure); incident and update figures per (period, client,
+    procedure). Three queries in all, however many months the trend covers."""
     with _connected(engine) as conn:
-        runs = run_figures(conn, start, end, client_ids)
-        incidents = incident_figures(conn, start, end, client_ids)
-        for key, fig in update_figures(conn, start, end, client_ids).items():
+        runs = run_figures(conn, edges, client_ids)
+        incidents = incident_figures(conn, edges, client_ids)
+        for key, fig in update_figures(conn, edges, client_ids).items():
             incidents.setdefault(key, Figures()).add(fig)
     return runs, incidents
 
@@ -168,36 +169,32 @@ def build_report(
         procedures = list(conn.execute(proc_query))
     tz = clients[0].timezone if client_id is not None else "UTC"
     ids = [client_id] if client_id is not None else None
-    start, end = month.bounds(tz)
-    runs, incidents = _period(engine, start, end, ids)
+    months = [month.shift(-back) for back in range(trend_months, -1, -1)]
+    edges = [m.bounds(tz)[0] for m in months] + [month.bounds(tz)[1]]
+    start, end = edges[-2], edges[-1]
+    runs, incidents = _periods(engine, edges, ids)
+    current = len(months) - 1
 
     proc_lines: list[ProcedureLine] = []
     by_client: dict[str, Figures] = {c.id: Figures() for c in clients}
     for p in procedures:
         fig = Figures()
-        fig.add(runs.get(p.id, Figures()))
-        fig.add(incidents.get((p.client_id, p.id), Figures()))
+        fig.add(runs.get((current, p.id), Figures()))
+        fig.add(incidents.get((current, p.client_id, p.id), Figures()))
         if not p.active and fig.runs == 0 and fig.incident_count == 0 and fig.missed == 0:
             continue  # removed from the binder and nothing to say about it this month
         proc_lines.append(ProcedureLine(p.client_id, p.key, p.name, p.kind, p.severity, fig))
         by_client[p.client_id].add(fig)
-    for (cid, pid), fig in incidents.items():
-        if pid is None and cid in by_client:  # incidents raised by hand, not by a procedure
+    for (i, cid, pid), fig in incidents.items():
+        if i == current and pid is None and cid in by_client:  # raised by hand, not by a run
             by_client[cid].add(fig)
 
-    trend = []
-    for back in range(trend_months, 0, -1):
-        earlier = month.shift(-back)
-        t_start, t_end = earlier.bounds(tz)
-        t_runs, t_incidents = _period(engine, t_start, t_end, ids)
-        fig = Figures()
-        for f in (*t_runs.values(), *t_incidents.values()):
-            fig.add(f)
-        trend.append(TrendPoint(str(earlier), fig))
-    current = Figures()
-    for line in by_client.values():
-        current.add(line)
-    trend.append(TrendPoint(str(month), current))
+    totals = [Figures() for _ in months]
+    for (i, _pid), fig in runs.items():
+        totals[i].add(fig)
+    for (i, _cid, _pid), fig in incidents.items():
+        totals[i].add(fig)
+    trend = [TrendPoint(str(m), totals[i]) for i, m in enumerate(months)]
 
     return Report(
         month=str(month),
