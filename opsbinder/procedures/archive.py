@@ -26,7 +26,6 @@ from sqlalchemy import (
     Engine,
     MetaData,
     Table,
-    and_,
     any_,
     bindparam,
     func,
@@ -172,6 +171,7 @@ class Archive:
             payload, keys = batch
             manifest = self._write_batch(folder, payload, keys)
             self._delete(keys)
+            files.mark_done(manifest)
             last = keys[-1]
             self.metrics["manifests"].append(str(manifest.path))
             done = self.metrics["rows_deleted"]
@@ -277,23 +277,46 @@ class Archive:
         return path
 
     def _delete(self, keys: list[Any]) -> None:
+        """Delete exactly these (archived) keys, in short transactions of DELETE_CHUNK keys."""
         with self.engine.connect() as conn:
             for start in range(0, len(keys), DELETE_CHUNK):
                 chunk = keys[start : start + DELETE_CHUNK]
                 if self.engine.dialect.name == "postgresql":
-                    # the range lets PostgreSQL walk one stretch of the key index; ANY is hashed
-                    match = and_(
-                        self.key.between(min(chunk), max(chunk)),
-                        self.key == any_(bindparam("keys", chunk, type_=ARRAY(self.key.type))),
-                    )
+                    gone = self._delete_range(conn, chunk)
                 else:
-                    match = self.key.in_(chunk)
-                with conn.begin():
-                    gone = conn.execute(
-                        self.table.delete().where(match, self.age < self.cut)
-                    ).rowcount
+                    with conn.begin():
+                        gone = conn.execute(
+                            self.table.delete().where(self.key.in_(chunk), self.age < self.cut)
+                        ).rowcount
                 self.metrics["rows_deleted"] += gone
                 crash_point("mid_delete")
+
+    def _delete_range(self, conn: Any, chunk: list[Any]) -> int:
+        """Delete by key range (one index range scan, ten times faster than a key list), and
+        commit only if every deleted key is one of the archived ones; otherwise a row appeared
+        in the range since the export, so roll back and delete the exact key list instead."""
+        expired = self.age < self.cut
+        archived = set(chunk)
+        trans = conn.begin()
+        try:
+            gone = list(
+                conn.execute(
+                    self.table.delete()
+                    .where(self.key.between(min(chunk), max(chunk)), expired)
+                    .returning(self.key)
+                ).scalars()
+            )
+            if archived.issuperset(gone):
+                trans.commit()
+                return len(gone)
+            trans.rollback()
+        except BaseException:
+            if trans.is_active:
+                trans.rollback()
+            raise
+        exact = self.key == any_(bindparam("keys", chunk, type_=ARRAY(self.key.type)))
+        with conn.begin():
+            return int(conn.execute(self.table.delete().where(exact, expired)).rowcount)
 
     def _recover(self, folder: Path) -> None:
         """Finish what a killed run left: delete rows of verified archives, discard the rest."""
@@ -303,12 +326,13 @@ class Archive:
             for m in every
             if (m.body.get("schema"), m.body.get("table"), m.body.get("key_column"))
             == (self.params.schema_name, self.params.table, self.params.key_column)
+            and not files.is_done(m)
         ]
         kept = {m.data_file.name for m in every}
         for leftover in folder.iterdir():
             if leftover.name.endswith(files.PART_SUFFIX) or (
                 leftover.name.startswith(f"{self.params.table}.")
-                and not leftover.name.endswith(files.MANIFEST_SUFFIX)
+                and not leftover.name.endswith((files.MANIFEST_SUFFIX, files.DONE_SUFFIX))
                 and leftover.name not in kept
             ):
                 leftover.unlink()
@@ -320,6 +344,7 @@ class Archive:
                     select(self.key).where(self.key >= lo, self.key <= hi).limit(1)
                 ).first()
             if present is None:
+                files.mark_done(manifest)
                 continue
             if not manifest.data_file.exists():
                 # killed between the manifest's rename and the directory fsync (see
@@ -330,6 +355,7 @@ class Archive:
             keys = [files.decode(r[self.key.name], self.key) for r in rows]
             before = self.metrics["rows_deleted"]
             self._delete(keys)
+            files.mark_done(manifest)
             self.metrics["recovered_rows"] += self.metrics["rows_deleted"] - before
 
     # --- table --------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from opsbinder.errors import OpsbinderError
 NULL = r"\N"  # how CSV files spell NULL (as PostgreSQL's COPY does), distinct from ''
 MANIFEST_SUFFIX = ".manifest.json"
 PART_SUFFIX = ".part"
+DONE_SUFFIX = ".done"  # next to a manifest: its rows are deleted from the source
 EXTENSIONS = {"gzip": "gz", "zstd": "zst"}
 
 
@@ -210,6 +211,19 @@ class Manifest:
         commit_part(part)
 
 
+def mark_done(manifest: Manifest) -> None:
+    """Remember that a manifest's rows are gone from the source, so later runs skip it.
+
+    Not fsynced on purpose: if the mark is lost in a crash, the next run probes the source
+    for the manifest's keys again and finds none, which is only slower.
+    """
+    manifest.path.with_name(manifest.path.name + DONE_SUFFIX).touch()
+
+
+def is_done(manifest: Manifest) -> bool:
+    return manifest.path.with_name(manifest.path.name + DONE_SUFFIX).exists()
+
+
 def manifest_path(data_file: Path) -> Path:
     return data_file.with_name(data_file.name + MANIFEST_SUFFIX)
 
@@ -250,6 +264,16 @@ def check_payload(payload: bytes, body: dict[str, Any], where: Path) -> None:
         lines = payload.splitlines()
         count = len(lines)
         ends = [json.loads(lines[0])[key], json.loads(lines[-1])[key]] if lines else []
+    elif b'"' not in payload:  # nothing quoted: one row per line after the header
+        lines = payload.splitlines()
+        count = len(lines) - 1
+        header = lines[0].decode().split(",") if lines else []
+        at = header.index(key) if key in header else 0
+        ends = (
+            [lines[1].decode().split(",")[at], lines[-1].decode().split(",")[at]]
+            if count > 0
+            else []
+        )
     else:
         reader = csv.reader(io.StringIO(payload.decode()))
         header = next(reader, [])

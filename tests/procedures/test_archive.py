@@ -52,7 +52,7 @@ def test_it_archives_old_rows_to_verified_files_then_deletes_them(
     assert sorted(p.name for p in folder.iterdir()) == [
         f"tracking_events.{lo:020d}-{hi:020d}.{fmt}.{ext}{suffix}"
         for lo, hi in [(1, 100), (101, 200), (201, 230)]
-        for suffix in ("", ".manifest.json")
+        for suffix in ("", ".manifest.json", ".manifest.json.done")
     ]
     first = json.loads(
         (folder / f"tracking_events.{1:020d}-{100:020d}.{fmt}.{ext}.manifest.json").read_text()
@@ -312,3 +312,24 @@ def test_it_redoes_a_batch_whose_manifest_outlived_its_file(
     assert result.metrics["recovered_rows"] == 0
     assert sorted(_archived_ids(_folder(client_db))) == list(range(1, 51))
     assert client_db.count() == 0
+
+
+def test_it_never_deletes_a_row_that_entered_the_key_range_after_the_export(
+    client_db, make_ctx, clock, monkeypatch
+):
+    table = client_db.fill(clock.now(), old=40, new=0)
+    with client_db.engine.begin() as conn:
+        gap = conn.execute(select(table).where(table.c.id == 5)).one()._asdict()
+        conn.execute(table.delete().where(table.c.id == 5))
+
+    def sneak_in(name: str) -> None:
+        if name == "after_manifest":
+            with client_db.engine.begin() as conn:
+                conn.execute(table.insert(), [gap])
+
+    monkeypatch.setattr(archive, "crash_point", sneak_in)
+    result = archive.run(make_ctx("archive-tracking-events"), archive_proc(), client_db.system)
+    assert result.status == "ok", result.findings
+    assert result.metrics["rows_deleted"] == 39
+    assert client_db.ids() == {5}  # not in any archive, so still here
+    assert 5 not in _archived_ids(_folder(client_db))

@@ -102,8 +102,9 @@ def test_it_loses_no_row_and_duplicates_none_when_killed_at_any_point(
     assert set(archived).isdisjoint(source)
     assert all(row_id > 2700 for row_id, _ in source)
     assert not list(folder.glob("*.part"))
-    names = {p.name for p in folder.iterdir()}
-    assert all(
-        n.endswith(archive_files.MANIFEST_SUFFIX) or n + archive_files.MANIFEST_SUFFIX in names
-        for n in names
-    )
+    manifests = {p.name for p in folder.glob("*" + archive_files.MANIFEST_SUFFIX)}
+    data = {p.name for p in folder.iterdir()} - manifests
+    data = {n for n in data if not n.endswith(archive_files.DONE_SUFFIX)}
+    # every data file has its manifest, and every manifest is marked done
+    assert {n + archive_files.MANIFEST_SUFFIX for n in data} == manifests
+    assert all((folder / (m + archive_files.DONE_SUFFIX)).exists() for m in manifests)
