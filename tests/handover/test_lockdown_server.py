@@ -49,12 +49,14 @@ def _paused() -> dict[str, bool]:
     return {d.name: d.paused for d in orch.read_ours() if d.tag_value("procedure") is not None}
 
 
-def test_it_pauses_the_clients_deployments_on_the_server_and_the_lift_resumes_them(
+def test_it_pauses_the_clients_deployments_on_the_server_and_the_lift_resumes_only_those(
     deployed: Engine, tmp_path: Path
 ) -> None:
     from opsbinder.cli.main import app
 
     assert _paused() and not any(_paused().values())
+    paused_alone = CliRunner().invoke(app, ["pause", "check-tms-backup"])
+    assert paused_alone.exit_code == 0, paused_alone.output
 
     locked = CliRunner().invoke(
         app, ["lockdown", "--client", "nordhafen", "--actor", "lena", "--out", str(tmp_path / "x")]
@@ -69,4 +71,6 @@ def test_it_pauses_the_clients_deployments_on_the_server_and_the_lift_resumes_th
     )
 
     assert lifted.exit_code == 0, lifted.output
-    assert not any(_paused().values()), _paused()
+    after = _paused()
+    assert after.pop("nordhafen.check-tms-backup") is True  # paused on its own: stays so
+    assert not any(after.values()), after
