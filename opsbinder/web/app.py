@@ -7,6 +7,7 @@ app against their own store with a frozen clock.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path as FilePath
@@ -25,9 +26,11 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from opsbinder.clock import Clock, SystemClock, utc
 from opsbinder.store.db import default_engine, session_scope
+from opsbinder.web.page_cache import PageCache
 from opsbinder.web.security import web_secret
 
 HERE = FilePath(__file__).resolve().parent
+CACHE_ENV = "OPSBINDER_STATUS_CACHE_SECONDS"
 
 
 def local_time(
@@ -60,8 +63,11 @@ def create_app(
     clock: Clock | None = None,
     secret: str | None = None,
     launcher: Callable[[str, str, str], None] | None = None,
+    page_cache_seconds: float | None = None,
 ) -> FastAPI:
-    """`launcher(client_id, procedure_key, actor)` starts a run for "run now" (a seam for tests)."""
+    """`launcher(client_id, procedure_key, actor)` starts a run for "run now" (a seam for tests);
+    rendered status pages are reused for `page_cache_seconds` (OPSBINDER_STATUS_CACHE_SECONDS,
+    default 5; 0 turns it off) unless the client's data changed."""
     from opsbinder.web import api, console, reports_routes, status_page
 
     app = FastAPI(
@@ -77,6 +83,9 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.templates = make_templates()
     app.state.launcher = launcher
+    if page_cache_seconds is None:
+        page_cache_seconds = float(os.environ.get(CACHE_ENV, "5"))
+    app.state.page_cache = PageCache(page_cache_seconds)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret or web_secret(),

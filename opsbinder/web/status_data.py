@@ -82,11 +82,12 @@ def _views(session: Session, incidents: list[Incident]) -> list[IncidentView]:
     ids = [i.id for i in incidents]
     by_incident: dict[int, list[StatusUpdate]] = defaultdict(list)
     if ids:
+        # plain rows, not ORM objects: a page may hold a thousand updates, read-only
         rows = session.execute(
-            select(StatusUpdate)
+            select(*StatusUpdate.__table__.columns)
             .where(StatusUpdate.incident_id.in_(ids))
             .order_by(StatusUpdate.incident_id, StatusUpdate.seq.desc())
-        ).scalars()
+        )
         for row in rows:
             by_incident[row.incident_id].append(row)
     views = []

@@ -19,6 +19,7 @@ from opsbinder.clock import utc
 from opsbinder.store.models import AccessToken
 from opsbinder.web.app import DB, clock_of
 from opsbinder.web.auth import staff_user
+from opsbinder.web.page_cache import fingerprint
 from opsbinder.web.status_data import status_page
 
 router = APIRouter(include_in_schema=False)
@@ -65,12 +66,21 @@ def page(
             remembered[client_id] = row.id
             request.session["status"] = remembered
         return RedirectResponse(f"/status/{client_id}", status_code=303)
-    data = status_page(session, clock_of(request), client_id)
-    if data is None:
-        raise HTTPException(404, NOT_HERE)
-    return request.app.state.templates.TemplateResponse(
-        request, "status.html", {"page": data}, headers={"Cache-Control": "private, no-store"}
-    )
+    headers = {"Cache-Control": "private, no-store"}
+    cache = request.app.state.page_cache
+    key = fingerprint(session, client_id)
+    body = cache.get(client_id, key)
+    if body is None:
+        data = status_page(session, clock_of(request), client_id)
+        if data is None:
+            raise HTTPException(404, NOT_HERE)
+        body = (
+            request.app.state.templates.get_template("status.html")
+            .render(page=data, request=request)
+            .encode()
+        )
+        cache.put(client_id, key, body)
+    return HTMLResponse(body, headers=headers)
 
 
 @router.get("/status/{client_id}/feed.atom")

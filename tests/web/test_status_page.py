@@ -127,3 +127,20 @@ def test_it_publishes_an_atom_feed_of_the_clients_updates_only(web, world, store
     assert "Nordhafen <script>x</script>" in entries[0].find("a:content", ns).text
     updated = datetime.fromisoformat(root.find("a:updated", ns).text)
     assert updated == clock.now().astimezone(UTC)
+
+
+def test_it_reuses_a_rendered_page_only_while_nothing_changed(web, world, store, clock, app):
+    post(store, clock, world.incident_a)
+    first = web.get(f"/status/nordhafen?token={world.status_a}").text
+    assert web.get("/status/nordhafen").text == first  # served from the cache
+    clock.advance(timedelta(hours=2))
+    post(store, clock, world.incident_a, current_status="Second look: replica caught up")
+    assert "Second look: replica caught up" in web.get("/status/nordhafen").text
+    # an edit behind opsbinder's back does not change the fingerprint: the entry expires
+    with session_scope(store) as s:
+        s.execute(text("UPDATE status_updates SET next_steps = 'tampered'"))
+    app.state.page_cache.ttl = 0.05
+    import time
+
+    time.sleep(0.1)
+    assert "does NOT verify" in web.get("/status/nordhafen").text
