@@ -78,7 +78,7 @@ def acme(store: Engine, prefect_api: None, tmp_path: Path) -> Iterator[Path]:
                 "slow",
                 "custom",
                 timeout="1s",
-                params={"entrypoint": custom + "sleeps", "arguments": {"seconds": 5}},
+                params={"entrypoint": custom + "sleeps", "arguments": {"seconds": 2}},
             ),
             procedure("remind", "update_reminder", system="software", cadence="weekly"),
             procedure("sign-off", "manual", cadence="weekly", runbook={"steps": ["look", "sign"]}),
