@@ -33,7 +33,7 @@ from sqlalchemy import (
     literal_column,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.exc import SQLAlchemyError
 
 from opsbinder import audit
@@ -197,11 +197,13 @@ class Archive:
         """
         snapshot = self.engine.connect().execution_options(isolation_level="REPEATABLE READ")
         with snapshot as conn, conn.begin():
-            keys = list(
-                conn.execute(
-                    select(self.key).where(*where).order_by(self.key).limit(self.params.batch_size)
-                ).scalars()
-            )
+            oldest = (
+                select(self.key).where(*where).order_by(self.key).limit(self.params.batch_size)
+            ).subquery("k")
+            # one array instead of a row per key: several times faster to fetch
+            keys = conn.execute(
+                select(func.array_agg(aggregate_order_by(oldest.c[0], oldest.c[0])))
+            ).scalar()
             if not keys:
                 return None
             rows = (
