@@ -33,6 +33,17 @@ def last_log_lines(flow_run_id: str | None, limit: int = 20) -> list[str]:
     """The newest log lines of a run already stored by the API (oldest first); [] on trouble."""
     if not flow_run_id:
         return []
+    try:  # the run's own logs are batched to the API: send what is queued first (<= 5 s)
+        import asyncio
+
+        from prefect.logging.handlers import APILogWorker
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop in this thread: a blocking drain is safe
+            APILogWorker.drain_all(timeout=5)
+    except Exception:
+        pass
     try:
         from prefect.client.orchestration import get_client
         from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId

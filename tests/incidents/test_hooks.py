@@ -51,6 +51,7 @@ def test_it_opens_an_incident_when_a_flow_fails(prefect_api: None, loaded: Engin
         assert "no dump newer than 26h" in inc.details["error"]
         assert inc.details["link"].endswith(f"/runs/flow-run/{inc.flow_run_id}")
         assert inc.flow_run_id
+        assert any("checking the backup share" in line for line in inc.details["log_lines"])
 
 
 def test_it_adds_occurrences_and_auto_resolves_on_success(
