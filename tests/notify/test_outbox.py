@@ -163,3 +163,12 @@ def test_it_gives_up_after_the_window_and_records_it(
         ).scalar_one()
     clock.advance(POLICY.cap)
     assert outbox.deliver_due(store, clock, policy=POLICY).failed == 0  # no more attempts
+
+
+def test_it_fails_the_attempt_when_the_secret_variable_is_missing(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TEST_HOOK_SECRET")
+    with pytest.raises(webhook.DeliveryError, match="TEST_HOOK_SECRET is not set"):
+        webhook.send(ROUTE, {"title": "x"}, "k")
+    assert not receiver.posts  # nothing unsigned left the building
