@@ -98,7 +98,8 @@ def schedule(
 
     client, proc = common.binder(path).find_procedure(procedure)
     cron, zone = proc.schedule.cron, proc.schedule.timezone
-    now = _parse_from(start, zone) if start else common.clock().now()
+    # --from is inclusive: a run exactly at that time is shown
+    now = _parse_from(start, zone) - timedelta(seconds=1) if start else common.clock().now()
     runs = prefect_next_runs(cron, zone, now, count)
     changes = clock_changes(zone, now, now + HORIZON)
     change = changes[0] if changes else None
@@ -109,7 +110,11 @@ def schedule(
     )
     if change is not None and (across_dst or in_range):
         # two runs before the change, then the change, then the rest
-        before = prefect_runs_between(cron, zone, change.at - timedelta(days=35), change.at)
+        # Prefect returns at most 1,000 dates per call: widen the look-back step by step
+        for span in (timedelta(hours=6), timedelta(days=2), timedelta(days=35), HORIZON):
+            before = prefect_runs_between(cron, zone, change.at - span, change.at)
+            if len(before) >= 2:
+                break
         anchor = before[-2] if len(before) >= 2 else (before[-1] if before else change.at)
         runs = prefect_next_runs(cron, zone, anchor - timedelta(seconds=1), max(count, 4))
     table = Table(

@@ -30,11 +30,17 @@ def _run(coro_factory: Callable[[], Coroutine[Any, Any, list[datetime]]]) -> lis
 def prefect_runs_between(
     cron: str, timezone: str, start: datetime, end: datetime
 ) -> list[datetime]:
-    """Every fire time in [start, end] per Prefect, as aware datetimes in `timezone`."""
+    """Every fire time in [start, end] per Prefect, as aware datetimes in `timezone`.
+
+    Prefect checks at most 1,000 candidate dates per call; keep ranges to fewer runs than that.
+    """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("prefect_runs_between() needs timezone-aware bounds")
     schedule = CronSchedule(cron=cron, timezone=timezone)
-    dates = _run(lambda: schedule.get_dates(start=start, end=end))
+    # Prefect stops early when `end` lies just after a repeated hour (it compares the end with
+    # a wall time); ask a little further and cut here. The scheduler itself uses far-off ends.
+    beyond = end + timedelta(hours=3)
+    dates = _run(lambda: schedule.get_dates(start=start, end=beyond))
     lo, hi = start.astimezone(UTC), end.astimezone(UTC)
     return _in_zone([d for d in dates if lo <= d.astimezone(UTC) <= hi], timezone)
 

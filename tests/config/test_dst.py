@@ -229,3 +229,14 @@ def test_it_previews_from_inside_a_running_event_loop():
         "2027-03-27 02:30 CET",
         "2027-03-28 01:30 CET",
     ]
+
+
+def test_it_does_not_lose_runs_when_the_range_ends_right_after_a_repeated_hour():
+    # Prefect's get_dates(end=...) alone would stop at 02:00 CEST here
+    runs = prefect_runs_between(
+        "*/20 * * * *",
+        "Europe/Berlin",
+        datetime(2026, 10, 24, 23, 50, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 0, tzinfo=UTC),
+    )
+    assert [r.strftime("%H:%M %Z") for r in runs] == ["02:00 CEST", "02:20 CEST", "02:40 CEST"]

@@ -108,3 +108,57 @@ def test_it_prints_no_dst_warning_for_the_example(example_dir, wide):
     result = _run("validate", str(example_dir))
     assert result.exit_code == 0, result.output
     assert "DST warning" not in result.output
+
+
+@pytest.fixture
+def hourly_binder(example_dir, tmp_path):
+    folder = tmp_path / "hourly"
+    shutil.copytree(example_dir, folder)
+    procedures = folder / "procedures.yaml"
+    text = procedures.read_text()
+    text = text.replace('cron: "30 6 * * *"', 'cron: "*/20 * * * *"', 1)
+    text = text.replace(
+        '{cron: "0 8 * * 1", timezone: Europe/Berlin}', '{cron: "0 8 * * 1", timezone: UTC}', 1
+    )
+    procedures.write_text(text)
+    return folder
+
+
+def test_it_shows_the_repeated_hour_skipped_for_a_sub_hourly_cron(hourly_binder, wide):
+    result = _run(
+        "schedule", "check-tms-backup", "-c", str(hourly_binder), "-n", "6",
+        "--from", "2026-10-20", "--across-dst",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if "│" in line and "2026-10-2" in line]
+    firsts = [r.split("│")[1].strip() for r in rows]
+    assert firsts == [
+        "Sun 2026-10-25 02:20 CEST",  # two runs before the change
+        "Sun 2026-10-25 02:40 CEST",
+        "-- Sun 2026-10-25 03:00 CEST",
+        "Sun 2026-10-25 03:00 CET",  # no run at 02:00-02:40 CET: the repeated hour is skipped
+        "Sun 2026-10-25 03:20 CET",
+        "Sun 2026-10-25 03:40 CET",
+        "Sun 2026-10-25 04:00 CET",
+    ]
+    assert "shifted: 02:20 repeats, runs once" in rows[0]
+    assert "skips the repeated hour: no run from 02:00 to 03:00 CET" in result.output
+
+
+def test_it_includes_a_run_exactly_at_the_from_time(hourly_binder, wide):
+    result = _run(
+        "schedule", "check-tms-backup", "-c", str(hourly_binder), "-n", "2",
+        "--from", "2026-12-01T10:00",
+    )  # fmt: skip
+    assert "Tue 2026-12-01 10:00 CET" in result.output
+    assert "Tue 2026-12-01 10:20 CET" in result.output
+
+
+def test_it_has_no_dst_change_to_show_for_a_utc_schedule(hourly_binder, wide):
+    result = _run(
+        "schedule", "remind-patches-and-renewals", "-c", str(hourly_binder), "-n", "2",
+        "--from", "2027-03-01", "--across-dst",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Mon 2027-03-01 08:00 UTC" in result.output
+    assert "clocks go" not in result.output
