@@ -7,8 +7,11 @@ tests/config/test_dst.py, which calls Prefect) resolves them like this:
 - a time in the gap runs at the wall time read with the *later* offset, i.e. early by the size
   of the gap (`30 2 * * *` in Europe/Berlin runs at 01:30 CET on 2027-03-28); if another run of
   the same cron already falls on that instant, the two are one run: the gap time is skipped;
-- a time in the repeated hour runs once, at its first occurrence (summer time); the second pass
-  through that hour gets no runs at all, so an hourly cron pauses for two hours.
+- a time in the repeated hour runs once, at its first occurrence; the second pass through that
+  hour gets no runs at all, so an hourly cron pauses for two hours.
+
+That is Prefect 3.8.8 on Python < 3.13 (its pytz/pendulum path; 3.13+ takes another code path).
+The tests compare these predictions with the installed Prefect, so a change there shows.
 
 This module predicts that without importing Prefect, so `opsbinder validate` stays cheap and the
 core stays Prefect-free; opsbinder/orchestrator/schedules.py asks Prefect itself for previews.
