@@ -65,6 +65,8 @@ def deploy(
     from opsbinder.orchestrator import deployments as orch
     from opsbinder.orchestrator.specs import drift
 
+    if not (work_pool or check or prefect_yaml):
+        raise OpsbinderError("give --work-pool NAME (or --check, or --prefect-yaml FILE)")
     _load_if_given(path)
     specs = _specs()
     if prefect_yaml is not None:
@@ -82,8 +84,7 @@ def deploy(
             raise typer.Exit(1)
         common.console.print(f"no drift: {len(specs)} deployments match the binder")
         return
-    if not work_pool:
-        raise OpsbinderError("give --work-pool NAME (or --check, or --prefect-yaml FILE)")
+    assert work_pool is not None
     report = orch.apply(specs, work_pool=work_pool, project_root=PROJECT_ROOT)
     for label, names in (
         ("created", report.created),

@@ -111,9 +111,8 @@ def seconds_between(dialect: str, later: Any, earlier: Any) -> ColumnElement[flo
 
 def bucket_of(column: Any, edges: list[datetime]) -> ColumnElement[int]:
     """Which period [edges[i], edges[i+1]) a time falls in: one scan serves every month."""
-    if len(edges) == 2:
-        return literal(0)
-    return case(*((column < edge, i) for i, edge in enumerate(edges[1:-1])), else_=len(edges) - 2)
+    inner = edges[1:-1] or edges[-1:]  # one period: still an expression (GROUP BY 0 is a position)
+    return case(*((column < edge, i) for i, edge in enumerate(inner)), else_=len(edges) - 2)
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:

@@ -54,6 +54,9 @@ def test_it_adds_the_procedures_up_to_the_client_and_keeps_the_trend(history: En
     assert (september.runs, september.ok, september.incidents["sev2"]) == (1, 1, 1)
     assert september.mtta_seconds == pytest.approx(60)
     assert october.as_dict() == total.as_dict()
+    alone = build_report(history, Month.parse("2026-10"), client_id="nordhafen", trend_months=0)
+    assert alone.clients[0].figures.as_dict() == total.as_dict()
+    assert [p.month for p in alone.trend] == ["2026-10"]
 
 
 def test_it_writes_html_csv_and_json_from_the_cli(history: Engine, tmp_path: Path) -> None:
