@@ -17,12 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
-from opsbinder import incidents, status_updates
+from opsbinder import incidents, stakeholders, status_updates
 from opsbinder.accounts import BadInput
 from opsbinder.errors import NotFound, OpsbinderError, Refused
 from opsbinder.incidents import IncidentStateError
 from opsbinder.store.models import Incident, IncidentEvent, Procedure, StatusUpdate
-from opsbinder.web import run_now
+from opsbinder.web import oncall_view, run_now
 from opsbinder.web.app import DB, RowId, clock_of
 from opsbinder.web.auth import Principal, scoped, visible_incident
 from opsbinder.web.status_data import status_page
@@ -296,6 +296,74 @@ def post_update(
         return UpdateOut.of(row)
 
     return _perform(session, action)
+
+
+class StakeholderIn(BaseModel):
+    contact: str = Field(
+        min_length=1, max_length=64, description="a contact id of the client, or account_executive"
+    )
+
+
+class StakeholderOut(BaseModel):
+    contact: str
+    name: str
+    role: str
+    source: str
+    account_executive: bool
+
+
+@router.get("/incidents/{incident_id}/stakeholders", response_model=list[StakeholderOut])
+def list_stakeholders(
+    incident_id: RowId,
+    principal: Principal = Depends(scoped("incidents:read")),
+    session: Session = DB,
+) -> list[StakeholderOut]:
+    incident = visible_incident(session, principal, incident_id)
+    return [
+        StakeholderOut.model_validate(p, from_attributes=True)
+        for p in stakeholders.stakeholders(session, incident)
+    ]
+
+
+@router.post(
+    "/incidents/{incident_id}/stakeholders", response_model=StakeholderOut, status_code=201
+)
+def add_stakeholder(
+    request: Request,
+    incident_id: RowId,
+    body: StakeholderIn,
+    principal: Principal = Depends(scoped("incidents:write")),
+    session: Session = DB,
+) -> StakeholderOut:
+    clock = clock_of(request)
+
+    def action(s: Session) -> StakeholderOut:
+        visible_incident(s, principal, incident_id)
+        person = stakeholders.add_stakeholder(
+            s, clock, incident_id, contact=body.contact, actor=principal.actor
+        )
+        return StakeholderOut.model_validate(person, from_attributes=True)
+
+    return _perform(session, action)
+
+
+class OnCallOut(BaseModel):
+    client: str
+    client_id: str
+    schedule: str
+    contact: str
+    name: str
+    phone: str
+
+
+@router.get("/oncall", response_model=list[OnCallOut])
+def who_is_on_call(
+    request: Request,
+    principal: Principal = Depends(scoped("incidents:read")),
+    session: Session = DB,
+) -> list[OnCallOut]:
+    rows = oncall_view.now_on_call(session, clock_of(request), principal.client_id)
+    return [OnCallOut.model_validate(r, from_attributes=True) for r in rows]
 
 
 @router.get("/procedures", response_model=list[ProcedureOut])

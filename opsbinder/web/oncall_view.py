@@ -15,20 +15,25 @@ from opsbinder.store.models import Client
 @dataclass(frozen=True)
 class OnCallRow:
     client: str
+    client_id: str
     schedule: str
     contact: str
     name: str
     phone: str
 
 
-def now_on_call(session: Session, clock: Clock) -> list[OnCallRow]:
+def now_on_call(session: Session, clock: Clock, client_id: str | None = None) -> list[OnCallRow]:
+    """Every client's schedules, or one client's when `client_id` is given."""
     try:
         from opsbinder import oncall
     except ImportError:
         return []
     rows: list[OnCallRow] = []
     now = clock.now()
-    for client in session.execute(select(Client).order_by(Client.name)).scalars():
+    query = select(Client).order_by(Client.name)
+    if client_id is not None:
+        query = query.where(Client.id == client_id)
+    for client in session.execute(query).scalars():
         cb = client_binder(session, client.id)
         contacts = {c.id: c for c in cb.contacts}
         for schedule in cb.oncall_schedules:
@@ -37,6 +42,7 @@ def now_on_call(session: Session, clock: Clock) -> list[OnCallRow]:
             rows.append(
                 OnCallRow(
                     client.name,
+                    client.id,
                     schedule.name or schedule.id,
                     who or "—",
                     person.name if person else "nobody",

@@ -134,3 +134,25 @@ def test_it_lists_procedures_and_pauses_one_with_the_run_scope(web, world, store
     assert web.post(f"/api/v1/procedures/{first['id']}/explode", headers=auth).status_code == 422
     run = web.post(f"/api/v1/procedures/{first['id']}/run", headers=auth)
     assert run.status_code == 200
+
+
+def test_it_lists_and_adds_stakeholders_and_shows_who_is_on_call(web, world):
+    auth = bearer(world.api_a)
+    url = f"/api/v1/incidents/{world.incident_a}/stakeholders"
+    before = {p["contact"] for p in web.get(url, headers=auth).json()}
+    assert before == {"dirk-hansen", "sabine-kurz", "jonas-weber"}
+    added = web.post(url, headers=auth, json={"contact": "mark-olsen"})
+    assert added.status_code == 201 and added.json()["source"] == "added"
+    again = web.post(url, headers=auth, json={"contact": "mark-olsen"})
+    assert again.status_code == 409
+    unknown = web.post(url, headers=auth, json={"contact": "nobody"})
+    assert unknown.status_code == 404
+    oncall = web.get("/api/v1/oncall", headers=auth).json()
+    assert oncall and {row["client_id"] for row in oncall} == {"nordhafen"}
+
+
+def test_it_sends_headers_that_keep_tokens_and_scripts_in(web, world):
+    page = web.get(f"/status/nordhafen?token={world.status_a}")
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert "script-src 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"

@@ -51,6 +51,7 @@ def test_it_never_shows_or_changes_another_clients_data_on_any_route(app, web, w
         "incident_id": str(world.incident_a),
         "procedure_id": str(victim_proc),
         "verb": "pause",
+        "month": "2026-02",
     }
     # the attacker holds every credential lindqvist has: its status cookie and an all-scope token
     assert web.get(f"/status/lindqvist?token={world.status_b}").status_code == 200
@@ -77,7 +78,7 @@ def test_it_never_shows_or_changes_another_clients_data_on_any_route(app, web, w
                 where = f"{method} {url}{query} -> {answer.status_code}"
                 if answer.status_code in (303, 307):
                     assert answer.headers["location"].startswith("/login"), where
-                elif route.path in ("/api/v1/incidents", "/api/v1/procedures"):
+                elif route.path in ("/api/v1/incidents", "/api/v1/procedures", "/api/v1/oncall"):
                     rows = answer.json()
                     assert answer.status_code == 200, where
                     assert all(row["client_id"] == "lindqvist" for row in rows), where
