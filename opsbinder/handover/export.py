@@ -46,7 +46,7 @@ class Redactor:
     """Replaces the values of the binder's variables (and URL passwords) wherever they appear."""
 
     def __init__(self, names: list[str], environ: Mapping[str, str]) -> None:
-        pairs = [(environ[n], n) for n in names if len(environ.get(n, "")) >= 4]
+        pairs = [(environ[n], n) for n in names if len(environ.get(n, "")) >= 6]
         self._pairs = sorted(pairs, key=lambda p: -len(p[0]))
 
     def __call__(self, text: str) -> str:
