@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from opsbinder import runs
 from opsbinder.binder_store import client_binder, procedure_row
@@ -24,6 +24,7 @@ from opsbinder.procedures.context import ProcedureContext
 from opsbinder.procedures.outcome import Outcome
 from opsbinder.procedures.result import ProcedureResult
 from opsbinder.store.db import session_scope
+from opsbinder.store.models import Client, Procedure
 
 
 @dataclass(frozen=True)
@@ -180,10 +181,6 @@ def skip(
 
 def bundle_members(engine: Engine, client_id: str, cadence: str) -> list[tuple[str, str, bool]]:
     """(procedure id, kind, paused) of every active procedure of a cadence, in key order."""
-    from sqlalchemy import select
-
-    from opsbinder.store.models import Client, Procedure
-
     with session_scope(engine) as session:
         client = session.get(Client, client_id)
         if client is None:

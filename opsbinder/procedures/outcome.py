@@ -79,12 +79,18 @@ class ProcedureFailed(Exception):
         self.outcome = outcome
         super().__init__(f"{outcome.name} {outcome.outcome}: {outcome.summary}")
 
+    def __reduce__(self) -> tuple[type, tuple[Outcome]]:  # Prefect pickles failed results
+        return (type(self), (self.outcome,))
+
 
 class BundleFailed(Exception):
     def __init__(self, outcomes: list[Outcome]) -> None:
         self.outcomes = outcomes
         failed = [o.procedure_id for o in outcomes if o.failed]
         super().__init__(f"{len(failed)} of {len(outcomes)} procedures failed: {', '.join(failed)}")
+
+    def __reduce__(self) -> tuple[type, tuple[list[Outcome]]]:
+        return (type(self), (self.outcomes,))
 
 
 def key_metrics(outcome: Outcome, limit: int = 3) -> str:

@@ -47,10 +47,19 @@ def test_it_completes_a_bundle_where_all_went_well(acme: Path, store: Engine) ->
     assert [(o.procedure_id, o.outcome) for o in outcomes] == [("remind", "ok"), ("sign-off", "ok")]
 
 
-def test_it_runs_a_procedure_from_the_cli_and_exits_1_when_it_failed(acme: Path) -> None:
+def test_it_runs_a_procedure_from_the_cli_and_exits_1_when_it_failed(
+    acme: Path, store: Engine
+) -> None:
     ok = runner.invoke(app, ["run", "check-backup"], env={"COLUMNS": "120"})
     assert ok.exit_code == 0, ok.output
     assert "check-backup" in ok.output and "ok" in ok.output
+    dry = runner.invoke(app, ["run", "check-backup", "--dry-run"], env={"COLUMNS": "120"})
+    assert dry.exit_code == 0 and "ok (dry run)" in dry.output
+    with session_scope(store) as session:
+        assert [r.dry_run for r in session.execute(select(Run).order_by(Run.id)).scalars()] == [
+            False,
+            True,
+        ]
     bad = runner.invoke(app, ["run", "acme/check-old-backup"], env={"COLUMNS": "120"})
     assert bad.exit_code == 1
     assert "newest backup db-2.dump is 3d 8h old" in bad.output

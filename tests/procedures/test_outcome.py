@@ -48,6 +48,16 @@ def test_it_writes_a_bundle_table_and_counts_failures() -> None:
     assert str(BundleFailed(outcomes)) == "1 of 2 procedures failed: check-tms-backup"
 
 
+def test_it_keeps_the_outcome_when_a_failure_is_pickled() -> None:
+    import pickle
+
+    from opsbinder.procedures.outcome import ProcedureFailed
+
+    again = pickle.loads(pickle.dumps(ProcedureFailed(_backup())))
+    assert again.outcome == _backup()
+    assert pickle.loads(pickle.dumps(BundleFailed([_backup()]))).outcomes == [_backup()]
+
+
 def test_it_makes_artifact_keys_prefect_accepts() -> None:
     assert artifact_key("nordhafen", "check_tms.Backup") == "nordhafen-check-tms-backup"
 
