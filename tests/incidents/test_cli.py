@@ -1,16 +1,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from opsbinder import incidents
-from opsbinder.cli.main import app
+from opsbinder.cli.main import app, main
 from opsbinder.clock import FrozenClock
 from opsbinder.store.db import session_scope
 
@@ -61,20 +59,23 @@ def test_it_lists_with_filters_and_walks_the_lifecycle(
 
 
 def test_it_refuses_a_bad_transition_with_a_clean_message(
-    loaded: Engine, clock: FrozenClock
+    loaded: Engine,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     iid = _open(loaded, clock, "check-tms-backup", "sev2")
     with session_scope(loaded) as s:
         incidents.resolve(s, clock, iid, actor="tom")
-    exe = Path(sys.executable).with_name("opsbinder")
-    for args, expected in (
-        (["incidents", "ack", str(iid)], "is resolved; reopen it first"),
-        (["incidents", "show", "999"], "no incident #999"),
-        (["incidents", "list", "--severity", "sev9"], "--severity 'sev9'"),
+    for args, expected, code in (
+        (["incidents", "ack", str(iid)], "is resolved; reopen it first", 4),
+        (["incidents", "show", "999"], "no incident #999", 3),
+        (["incidents", "list", "--severity", "sev9"], "--severity 'sev9'", 1),
     ):
-        done = subprocess.run(
-            [str(exe), *args], capture_output=True, text=True, env=os.environ, timeout=120
-        )
-        assert done.returncode != 0
-        assert expected in done.stderr
-        assert "Traceback" not in done.stderr
+        monkeypatch.setattr(sys, "argv", ["opsbinder", *args])
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+        err = capsys.readouterr().err
+        assert exit_info.value.code == code
+        assert expected in err
+        assert "Traceback" not in err
