@@ -107,6 +107,8 @@ def test_it_shows_what_a_technician_needs_on_a_procedure_page(
     assert "purge-tracking-events" in history and "26-03" in history
     audit_page = (out / "audit-log.html").read_text()
     assert "hash chain verifies" in audit_page and "binder.exported" in audit_page
+    manual = (out / "procedures" / "monthly-restore-test.html").read_text()
+    assert "opsbinder done nordhafen/monthly-restore-test --note" in manual
     markdown = (out / "binder.md").read_text()
     for section in ("## Procedures", "## Escalation matrix", "## On-call rotation", "## Audit log"):
         assert section in markdown
