@@ -73,8 +73,23 @@ def loaded(
     orch.apply([], work_pool="opsbinder-test", project_root=ROOT)
 
 
+def _check_cli(monkeypatch: pytest.MonkeyPatch, folder: Path):  # type: ignore[no-untyped-def]
+    """`opsbinder deploy --check` from a folder without a binder: the store as it is."""
+    from prefect.settings import PREFECT_API_URL
+    from typer.testing import CliRunner
+
+    from opsbinder.cli.main import app
+
+    monkeypatch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))
+    monkeypatch.chdir(folder)
+    try:
+        return CliRunner().invoke(app, ["deploy", "--check"])
+    finally:
+        monkeypatch.chdir(ROOT)
+
+
 def test_it_redeploys_a_changed_binder_without_undoing_a_persons_pause(
-    loaded: Engine, monkeypatch: pytest.MonkeyPatch
+    loaded: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from deployments.build import build_specs
 
@@ -100,6 +115,8 @@ def test_it_redeploys_a_changed_binder_without_undoing_a_persons_pause(
     found = [str(d) for d in drift(specs, orch.read_ours())]
     assert any("purge/nordhafen.purge-tracking-events: binder has cron '15 2" in d for d in found)
     assert any(d.startswith("manual/nordhafen.monthly-restore-test: on the server") for d in found)
+    check = _check_cli(monkeypatch, tmp_path)
+    assert check.exit_code == 1 and "purge/nordhafen.purge-tracking-events" in check.output
 
     second = orch.apply(specs, work_pool="opsbinder-test", project_root=ROOT)
     assert second.removed == ["manual/nordhafen.monthly-restore-test"]
