@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
+from opsbinder.calendar import suppression
 from opsbinder.cli import common
 from opsbinder.config.dst import HORIZON, clock_changes, describe, dst_warnings, effects
 from opsbinder.config.models import ClientBinder
@@ -93,7 +94,11 @@ def schedule(
     ),
     path: Path | None = common.ConfigDirOption,
 ) -> None:
-    """Preview the next runs exactly as Prefect will schedule them, across DST changes."""
+    """Preview the next runs exactly as Prefect will schedule them, across DST changes.
+
+    Runs inside a maintenance window or on a holiday are listed too, marked as skipped: Prefect
+    still starts them and the procedure records the skip.
+    """
     from opsbinder.orchestrator.schedules import prefect_next_runs, prefect_runs_between
 
     client, proc = common.binder(path).find_procedure(procedure)
@@ -143,6 +148,8 @@ def schedule(
                 if effect.kind == "gap"
                 else f"shifted: {effect.wall:%H:%M} repeats, runs once"
             )
+        if reason := suppression(client, proc.id, when):
+            note = "; ".join(filter(None, [note, f"skipped: {reason}"]))
         table.add_row(when.strftime("%a %Y-%m-%d %H:%M %Z"), f"{instant:%Y-%m-%d %H:%M}", note)
     common.console.print(table)
     if affected and change_shown:

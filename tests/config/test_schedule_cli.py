@@ -162,3 +162,15 @@ def test_it_has_no_dst_change_to_show_for_a_utc_schedule(hourly_binder, wide):
     assert result.exit_code == 0, result.output
     assert "Mon 2027-03-01 08:00 UTC" in result.output
     assert "clocks go" not in result.output
+
+
+def test_it_marks_runs_the_calendar_will_skip(example_dir, wide):
+    result = _run(
+        "schedule", "purge-tracking-events", "-c", str(example_dir), "-n", "3",
+        "--from", "2027-01-16",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if "│" in line and "2027-01-1" in line]
+    assert ["skipped" in row for row in rows] == [False, True, False]
+    assert "Sun 2027-01-17 01:15 CET" in rows[1]
+    assert "skipped: maintenance window 'TMS 2027 release upgrade'" in rows[1]
