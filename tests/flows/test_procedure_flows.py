@@ -110,3 +110,19 @@ def test_it_names_a_flow_and_an_entrypoint_for_every_kind() -> None:
         assert flow.name == kind
         assert ENTRYPOINTS[kind] == f"flows/procedures.py:{kind}"
         assert [h.__name__ for h in flow.on_failure_hooks] == ["on_failure"]
+
+
+def test_it_sweeps_overdue_checklists_into_incidents(acme: Path, store: Engine) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from flows.workitems import work_item_sweeper
+
+    run_now("acme", "sign-off")
+    with session_scope(store) as session:
+        item = session.execute(select(WorkItem)).scalar_one()
+        item.due_at = datetime.now(UTC) - timedelta(minutes=1)
+    assert work_item_sweeper() == 1
+    assert work_item_sweeper() == 0  # each item pages once
+    with session_scope(store) as session:
+        incident = session.execute(select(Incident)).scalar_one()
+        assert incident.title == "Overdue: Test sign-off"
