@@ -222,7 +222,8 @@ def _value_at(data: Any, loc: Loc) -> Any:
     return data
 
 
-_UNION_TAGS = {*PROCEDURE_KINDS, "database", "filesystem", "backup_location", "software_inventory"}
+SYSTEM_TYPES = ("database", "filesystem", "backup_location", "software_inventory")
+_UNION_TAGS = {*PROCEDURE_KINDS, *SYSTEM_TYPES}
 
 
 def _readable_loc(data: Any, loc: Loc) -> Loc:
@@ -293,7 +294,9 @@ def _message(error: Any, loc: Loc) -> str:
             "unknown 'kind'", "unknown kind"
         ).replace("unknown 'type'", "unknown type")
     if kind == "union_tag_not_found":
-        return f"{ctx.get('discriminator', 'kind')!s} is required".strip("'")
+        name = str(ctx.get("discriminator", "kind")).strip("'")
+        choices = PROCEDURE_KINDS if name == "kind" else SYSTEM_TYPES
+        return f"required field is missing; one of {', '.join(choices)}"
     if kind == "missing":
         return "required field is missing"
     return str(error["msg"]).removeprefix("Value error, ")
@@ -322,7 +325,8 @@ def validate_client(
                 raw = (*raw, ctx["field"])
             loc = _readable_loc(merged, raw)
             file, line = source.where(loc)
-            value = _value_at(merged, loc) if error["type"] != "missing" else None
+            absent = error["type"] in {"missing", "union_tag_not_found"}
+            value = None if absent else _value_at(merged, loc)
             shown = None if value is None else _short(value)
             if error["type"] == "plaintext_secret":
                 shown = "<hidden>"  # the report must not spread the secret further
