@@ -2,6 +2,9 @@
 
 The store is the truth (`Procedure.paused`, `Client.paused`): `opsbinder serve` and `opsbinder
 deploy` build paused deployments from it, and `opsbinder pause` also pauses them on the server.
+Other callers (web console, lockdown) that want the server to follow at once: after the commit,
+`opsbinder.orchestrator.deployments.follow_store_pauses(engine, client_id, procedure_key)` when
+PREFECT_API_URL is set.
 """
 
 from __future__ import annotations

@@ -123,38 +123,10 @@ def _switch(procedure: str | None, client: str | None, paused: bool) -> None:
             "no PREFECT_API_URL: `opsbinder serve` picks this up when it is (re)started"
         )
         return
-    from deployments.build import for_client, for_procedure
     from opsbinder.orchestrator import deployments as orch
 
-    server = orch.read_ours()
-    if target.procedure_key:
-        hits = for_procedure(server, target.client_id, target.procedure_key)
-    else:
-        hits = for_client(server, target.client_id)
-    if not paused:
-        hits = _still_paused_elsewhere(hits, target)
-    for name in orch.set_paused(hits, paused):
-        common.console.print(f"  {word} on the server: {name}", markup=False)
-
-
-def _still_paused_elsewhere(hits, target: PauseTarget):  # type: ignore[no-untyped-def]
-    """Resuming a client leaves procedures paused on their own paused; and the other way round."""
-    from sqlalchemy import select
-
-    from opsbinder.store.models import Client, Procedure
-
-    with session_scope(common.store()) as session:
-        client = session.get(Client, target.client_id)
-        if client is not None and client.paused:
-            return []
-        paused_keys = set(
-            session.execute(
-                select(Procedure.key).where(
-                    Procedure.client_id == target.client_id, Procedure.paused.is_(True)
-                )
-            ).scalars()
-        )
-    return [h for h in hits if h.tag_value("procedure") not in paused_keys]
+    for change in orch.follow_store_pauses(common.store(), target.client_id, target.procedure_key):
+        common.console.print(f"  {change} on the server", markup=False)
 
 
 def pause(

@@ -207,3 +207,40 @@ def ensure_process_pool(name: str) -> None:
                 await client.create_work_pool(WorkPoolCreate(name=name, type="process"))
 
     run_coro_as_sync(_go())
+
+
+def follow_store_pauses(engine: Any, client_id: str, procedure_key: str | None = None) -> list[str]:
+    """Make the server's pause flags match the store's for one procedure or a whole client.
+
+    A deployment runs only when neither its procedure nor its client is paused in the store.
+    Call it after `opsbinder.pauses.set_paused` when a Prefect server is in use (PREFECT_API_URL);
+    the embedded `serve` reads the flags when it starts. Returns what changed ("paused NAME").
+    """
+    from sqlalchemy import select
+
+    from opsbinder.store.db import session_scope
+    from opsbinder.store.models import Client, Procedure
+
+    with session_scope(engine) as session:
+        client = session.get(Client, client_id)
+        client_paused = bool(client and client.paused)
+        paused_keys = set(
+            session.execute(
+                select(Procedure.key).where(
+                    Procedure.client_id == client_id, Procedure.paused.is_(True)
+                )
+            ).scalars()
+        )
+    mine = [d for d in read_ours() if d.tag_value("client") == client_id]
+    if procedure_key is not None:
+        mine = [d for d in mine if d.tag_value("procedure") == procedure_key]
+    to_pause, to_resume = [], []
+    for dep in mine:
+        want = client_paused or dep.tag_value("procedure") in paused_keys
+        if want and not dep.paused:
+            to_pause.append(dep)
+        elif not want and (dep.paused or any(not s.active for s in dep.schedules)):
+            to_resume.append(dep)
+    changed = [f"paused {n}" for n in set_paused(to_pause, True)]
+    changed += [f"resumed {n}" for n in set_paused(to_resume, False)]
+    return changed
