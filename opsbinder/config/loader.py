@@ -15,7 +15,14 @@ from typing import Any, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from opsbinder.config.models import PROCEDURE_KINDS, SECTIONS, Binder, ClientBinder
+from opsbinder.config.models import (
+    ENV_NAME,
+    PROCEDURE_KINDS,
+    SECTIONS,
+    SLUG,
+    Binder,
+    ClientBinder,
+)
 from opsbinder.errors import ConfigError, ConfigProblem
 
 Loc = tuple[str | int, ...]
@@ -299,6 +306,10 @@ def _message(error: Any, loc: Loc) -> str:
         return f"required field is missing; one of {', '.join(choices)}"
     if kind == "missing":
         return "required field is missing"
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == SLUG:
+        return "an id is lower-case letters, digits, '-' and '_' (up to 63, e.g. tms-db)"
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == ENV_NAME:
+        return "the name of an environment variable: upper-case letters, digits and '_'"
     return str(error["msg"]).removeprefix("Value error, ")
 
 
