@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -93,3 +94,42 @@ def test_it_adds_the_account_executive_as_stakeholder(store, world):
     )
     assert result.exit_code == 0, result.output
     assert "mark-olsen" in result.stdout and "jonas-weber" in result.stdout
+
+
+@pytest.mark.slow
+def test_it_serves_the_app_with_opsbinder_web(store, world, tmp_path):
+    import os
+    import subprocess
+    import time
+    import urllib.error
+    import urllib.request
+
+    from tests.web.conftest import free_port
+
+    port = free_port()
+    env = {**os.environ, "OPSBINDER_HOME": str(tmp_path)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "opsbinder.cli.main", "web", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/status/nordhafen/feed.atom?token={world.status_a}"
+                ) as r:
+                    page = r.read().decode()
+                break
+            except urllib.error.HTTPError:
+                raise
+            except urllib.error.URLError:  # not listening yet
+                assert server.poll() is None and time.monotonic() < deadline, "did not start"
+                time.sleep(0.3)
+        assert "Nordhafen Logistik" in page and "<feed" in page
+        assert (tmp_path / "web_secret").stat().st_mode & 0o777 == 0o600
+    finally:
+        server.terminate()
+        server.wait(10)
