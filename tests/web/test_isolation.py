@@ -1,4 +1,4 @@
-"""Tenant isolation over every route of the app: lindqvist's credentials against nordhafen.
+"""Tenant isolation over every route of the app: each client's credentials against the other's.
 
 The routes are enumerated from the app itself, so a route added later is covered (or the test
 fails because it does not know how to fill its path parameters).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import select
 from starlette.routing import BaseRoute, Mount, Route
@@ -15,7 +16,13 @@ from starlette.routing import BaseRoute, Mount, Route
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident, Procedure, StatusUpdate
 
-VICTIM_MARKERS = ("nordhafen", "Nordhafen", "TMS backup missing (nordhafen)", "Dirk Hansen")
+# (victim, attacker): each client's credentials against the other's resources. Markers are what
+# only the victim's pages hold (the second client is a copy of the first, so contacts are shared).
+DIRECTIONS = [("nordhafen", "lindqvist"), ("lindqvist", "nordhafen")]
+MARKERS = {
+    "nordhafen": ("nordhafen", "Nordhafen", "TMS 2027 release upgrade"),
+    "lindqvist": ("lindqvist", "Lindqvist"),
+}
 PUBLIC = {"/openapi.json", "/api/docs", "/docs/oauth2-redirect", "/healthz", "/login", "/"}
 
 
@@ -41,21 +48,27 @@ def fill(path: str, values: dict[str, str]) -> str:
     return re.sub(r"{([^}]+)}", one, path)
 
 
-def test_it_never_shows_or_changes_another_clients_data_on_any_route(app, web, world, store):
+@pytest.mark.parametrize(("victim", "attacker_id"), DIRECTIONS)
+def test_it_never_shows_or_changes_another_clients_data_on_any_route(
+    app, web, world, store, victim, attacker_id
+):
+    incident = world.incident_a if victim == "nordhafen" else world.incident_b
+    status_token = world.status_b if victim == "nordhafen" else world.status_a
+    api_token = world.api_b if victim == "nordhafen" else world.api_a
     with session_scope(store) as s:
         victim_proc = s.execute(
-            select(Procedure.id).where(Procedure.client_id == "nordhafen").limit(1)
+            select(Procedure.id).where(Procedure.client_id == victim).limit(1)
         ).scalar_one()
     values = {
-        "client_id": "nordhafen",
-        "incident_id": str(world.incident_a),
+        "client_id": victim,
+        "incident_id": str(incident),
         "procedure_id": str(victim_proc),
         "verb": "pause",
         "month": "2026-02",
     }
-    # the attacker holds every credential lindqvist has: its status cookie and an all-scope token
-    assert web.get(f"/status/lindqvist?token={world.status_b}").status_code == 200
-    attacker = {"Authorization": f"Bearer {world.api_b}"}
+    # the attacker holds every credential its client has: the status cookie, an all-scope token
+    assert web.get(f"/status/{attacker_id}?token={status_token}").status_code == 200
+    attacker = {"Authorization": f"Bearer {api_token}"}
     body = {
         "message": "x",
         "current_status": "x",
@@ -69,7 +82,7 @@ def test_it_never_shows_or_changes_another_clients_data_on_any_route(app, web, w
             continue
         for method in sorted((route.methods or set()) - {"HEAD"}):
             url = fill(route.path, values)
-            for query in ("", f"?token={world.status_b}", "?client_id=nordhafen"):
+            for query in ("", f"?token={status_token}", f"?client_id={victim}"):
                 kwargs = {"json": body} if url.startswith("/api/") else {"data": body}
                 answer = web.request(
                     method, url + query, headers=attacker, follow_redirects=False, **kwargs
@@ -81,15 +94,15 @@ def test_it_never_shows_or_changes_another_clients_data_on_any_route(app, web, w
                 elif route.path in ("/api/v1/incidents", "/api/v1/procedures", "/api/v1/oncall"):
                     rows = answer.json()
                     assert answer.status_code == 200, where
-                    assert all(row["client_id"] == "lindqvist" for row in rows), where
+                    assert all(row["client_id"] == attacker_id for row in rows), where
                 else:
                     assert answer.status_code in (401, 403, 404, 405, 422), where
-                for marker in VICTIM_MARKERS:
+                for marker in MARKERS[victim]:
                     assert marker not in answer.text, f"{where} leaks {marker!r}"
     assert checked > 40
     with session_scope(store) as s:
-        victim = s.get(Incident, world.incident_a)
-        assert victim.state == "triggered" and victim.acknowledged_by is None
+        row = s.get(Incident, incident)
+        assert row.state == "triggered" and row.acknowledged_by is None
         assert not s.get(Procedure, victim_proc).paused
         assert s.execute(select(StatusUpdate)).first() is None
 
