@@ -9,6 +9,7 @@ backup is three days old. Output fits an 80-column terminal.
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 import typer
@@ -18,7 +19,7 @@ from rich.table import Table
 from opsbinder.cli import common
 from opsbinder.cli.run import execute, outcome_table
 from opsbinder.config.schedules import cadence_of, next_runs
-from opsbinder.demo import prepare_demo
+from opsbinder.demo import demo_env, prepare_demo
 from opsbinder.settings import get_settings
 from opsbinder.store.db import session_scope
 from opsbinder.sync import sync_binder
@@ -32,10 +33,24 @@ def demo(
     path: Path = typer.Option(Path("config/example"), "--config", "-c", help="binder folder"),
     cadence: str = typer.Option("daily", "--cadence", help="which bundle to run"),
     run_bundle: bool = typer.Option(True, "--run/--no-run", help="run the bundle after loading"),
+    env: bool = typer.Option(
+        False, "--env", help="only print the shell exports that point opsbinder at the demo"
+    ),
 ) -> None:
     """Create the demo systems, load the example binder, run its daily bundle, show the outcome."""
     clock = common.clock()
     home = get_settings().home
+    if env:
+        # `eval "$(opsbinder demo --env)"`: then `opsbinder run check-tms-backup` finds the
+        # demo's store, its systems' variables and the same Prefect home.
+        exports = {
+            "OPSBINDER_HOME": str(home.resolve()),
+            "PREFECT_HOME": os.environ.get("PREFECT_HOME") or str((home / "prefect").resolve()),
+            **demo_env((home / "demo").resolve()),
+        }
+        for name, value in exports.items():
+            print(f"export {name}={shlex.quote(value)}")
+        return
     systems = prepare_demo(home / "demo", clock)
     common.console.print(f"demo systems ready in {systems.root}")
     binder = common.binder(path)
@@ -91,3 +106,12 @@ def demo(
             f"{', '.join(failed)} failed: the demo's newest backup is stale on purpose. "
             "The failed flow run's hook opened an incident in the store."
         )
+    common.console.print(
+        "\nTo run procedures yourself, point this shell at the demo, then run one:"
+    )
+    common.console.print(
+        f'  eval "$(OPSBINDER_HOME={shlex.quote(str(home.resolve()))} opsbinder demo --env)"',
+        soft_wrap=True,
+        markup=False,
+    )
+    common.console.print("  opsbinder run check-tms-backup")

@@ -44,6 +44,13 @@ def test_it_runs_the_daily_bundle_of_the_example_client_and_prints_the_outcome(
     assert rows["check-disk-space"] == "ok"
     assert "newest backup" in outcome and "3d old" in outcome
     assert "check-tms-backup failed: the demo's newest backup is stale on purpose" in out
-    assert max(len(line) for line in out.splitlines()) <= 80
+    assert max(len(line) for line in out.splitlines() if "demo --env" not in line) <= 80
     # Prefect's files went under the demo's home, not ~/.prefect
     assert (tmp_path / "home" / "prefect").is_dir()
+
+    exports = subprocess.run(
+        [sys.executable, "-m", "opsbinder.cli.main", "demo", "--env"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert f"export OPSBINDER_HOME={tmp_path / 'home'}" in exports
+    assert f"export NORDHAFEN_BACKUP_DIR={tmp_path / 'home' / 'demo' / 'backups'}" in exports
