@@ -22,8 +22,9 @@ def client_zone(binder: ClientBinder) -> ZoneInfo:
 def localize(binder: ClientBinder, value: datetime) -> datetime:
     """An aware datetime; a naive one is read as the client's local time.
 
-    In the repeated hour of a fall-back change a naive time is ambiguous; `fold=0` (the first,
-    summer-time occurrence) is what Python picks and what people mean by "02:30" that night.
+    In the repeated hour of a fall-back change a naive time is ambiguous and in the spring-forward
+    gap it does not exist; `opsbinder validate` refuses both in a binder (write an offset), so
+    here `fold=0` (the first occurrence) only decides for values built in code.
     """
     if value.tzinfo is not None:
         return value
