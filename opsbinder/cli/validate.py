@@ -96,8 +96,7 @@ def schedule(
 ) -> None:
     """Preview the next runs exactly as Prefect will schedule them, across DST changes.
 
-    Runs inside a maintenance window or on a holiday are listed too, marked as skipped: Prefect
-    still starts them and the procedure records the skip.
+    Runs in a maintenance window or on a holiday are shown, marked as skipped.
     """
     from opsbinder.orchestrator.schedules import prefect_next_runs, prefect_runs_between
 
