@@ -149,7 +149,8 @@ def resolve(engine, procedure: str, client: str | None) -> tuple[str, str]:  # t
 
 def outcome_table(outcomes: list[Outcome]) -> Table:
     table = Table(title="Outcome", title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("procedure", overflow="fold", max_width=27)
+    widest = max((len(o.procedure_id) for o in outcomes), default=9)
+    table.add_column("procedure", overflow="fold", min_width=min(widest, 27), max_width=27)
     table.add_column("outcome")
     table.add_column("summary", overflow="fold", ratio=3)
     table.add_column("key metrics", overflow="fold", ratio=2)
@@ -218,7 +219,9 @@ def workitems(
                 select(Procedure).where(Procedure.id.in_({r.procedure_id for r in rows}))
             ).scalars()
         }
-        table = Table(title=f"Open work items ({len(rows)})", title_justify="left")
+        table = Table(
+            title=f"Open work items ({len(rows)})", title_justify="left", box=box.SIMPLE_HEAD
+        )
         for column in ("id", "procedure", "kind", "title", "owner", "due (UTC)"):
             table.add_column(column, overflow="fold")
         for r in rows:
