@@ -211,3 +211,17 @@ def test_it_cancels_a_run_later_than_its_expiry(
     with session_scope(store) as s:
         row = s.execute(select(Run).where(Run.flow_run_id == str(run.id))).scalar_one()
         assert row.outcome == "missed" and "late_expiry" in row.reason
+
+
+@pytest.mark.prefect
+def test_it_runs_as_the_minutely_sweeper_flow(
+    prefect_api: None, store: Engine, example_dir: Path
+) -> None:
+    from flows.sweepers import missed_run_watch
+
+    _load(store, datetime.now(UTC) - timedelta(days=1), example_dir)
+    report = missed_run_watch()
+    assert any(m.startswith(f"{BACKUP}@") for m in report["missed"])
+    assert not report["errors"]
+    with session_scope(store) as s:
+        assert s.execute(select(Incident).where(Incident.dedup_key == BACKUP)).scalar_one()
