@@ -124,6 +124,11 @@ def _proc(kind: str, name: str, params: dict[str, Any]) -> Any:
     return model.model_validate(body)
 
 
+def _server_version(engine: Any) -> str:
+    with engine.connect() as conn:
+        return str(conn.execute(text("SHOW server_version")).scalar())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
@@ -145,9 +150,7 @@ def main() -> None:
         )
 
     try:
-        print(
-            f"rows: {args.rows:,} ({expired:,} expired); PostgreSQL {engine.dialect.server_version_info}"
-        )
+        print(f"rows: {args.rows:,} ({expired:,} expired); PostgreSQL {_server_version(engine)}")
         create_table(engine, "base_purge", args.rows)
         base_s, base_rows = baseline_delete(engine, "base_purge")
         base_rate = base_rows / base_s
