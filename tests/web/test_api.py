@@ -156,3 +156,22 @@ def test_it_sends_headers_that_keep_tokens_and_scripts_in(web, world):
     assert page.headers["referrer-policy"] == "no-referrer"
     assert "script-src 'none'" in page.headers["content-security-policy"]
     assert page.headers["x-frame-options"] == "DENY"
+
+
+def test_it_refuses_revoked_and_expired_tokens(web, world, store, clock):
+    from opsbinder import accounts
+
+    with session_scope(store) as s:
+        accounts.revoke_token(s, clock, prefix=world.readonly[:12], actor="test")
+        short = accounts.issue_api_token(
+            s,
+            clock,
+            name="short",
+            scopes=["incidents:read"],
+            actor="test",
+            expires_at=clock.now() + timedelta(minutes=5),
+        ).token
+    assert web.get("/api/v1/incidents", headers=bearer(world.readonly)).status_code == 401
+    assert web.get("/api/v1/incidents", headers=bearer(short)).status_code == 200
+    clock.advance(timedelta(minutes=6))
+    assert web.get("/api/v1/incidents", headers=bearer(short)).status_code == 401
