@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from opsbinder import audit, incidents, runs, spool
 from opsbinder.binder_store import procedure_config
 from opsbinder.clock import Clock, FrozenClock, utc
+from opsbinder.errors import OpsbinderError
 from opsbinder.spool import ReplayReport
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident, IncidentEvent, Procedure, Run
@@ -140,7 +141,12 @@ def replay_spool(engine: Engine, directory: Path, clock: Clock) -> ReplayReport:
     """Put spooled hook reports into the store; safe to run any number of times."""
 
     def _apply(record: dict[str, Any]) -> None:
+        try:
+            report = HookReport.from_json(record)
+            report.instant  # noqa: B018 - a bad timestamp is a bad record
+        except (TypeError, ValueError) as exc:
+            raise OpsbinderError(f"not a hook report: {exc}") from exc
         with session_scope(engine) as session:
-            apply(session, clock, HookReport.from_json(record))
+            apply(session, clock, report)
 
-    return spool.replay(directory, _apply)
+    return spool.replay(directory, _apply, permanent=(OpsbinderError,))

@@ -34,8 +34,12 @@ def _locked(directory: Path) -> Iterator[None]:
 
 def write(directory: Path, record: dict[str, Any]) -> Path:
     """Append one record durably: the line is on disk when this returns."""
+    return write_to(directory / PENDING, record)
+
+
+def write_to(path: Path, record: dict[str, Any]) -> Path:
     line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode()
-    path = directory / PENDING
+    directory = path.parent
     with _locked(directory):
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
@@ -77,15 +81,28 @@ def pending_count(directory: Path) -> int:
     return sum(len(_read(p)) for p in sorted(directory.glob("*.jsonl")))
 
 
+REJECTED = "rejected.jsonl.txt"  # not *.jsonl: never replayed again by itself
+
+
 @dataclass
 class ReplayReport:
     applied: int = 0
     failed: int = 0
+    rejected: int = 0
     errors: list[str] = field(default_factory=list)
 
 
-def replay(directory: Path, apply: Callable[[dict[str, Any]], None]) -> ReplayReport:
-    """Apply every spooled record; `apply` commits each one (and raises if it could not)."""
+def replay(
+    directory: Path,
+    apply: Callable[[dict[str, Any]], None],
+    permanent: tuple[type[Exception], ...] = (),
+) -> ReplayReport:
+    """Apply every spooled record; `apply` commits each one (and raises if it could not).
+
+    An error of a `permanent` type (the store answered, but refuses this record, e.g. its
+    client is not loaded) moves the record to rejected.jsonl.txt so it cannot block the others;
+    any other error means the store is still away: keep everything and stop.
+    """
     report = ReplayReport()
     if not directory.exists():
         return report
@@ -96,6 +113,10 @@ def replay(directory: Path, apply: Callable[[dict[str, Any]], None]) -> ReplayRe
             try:
                 apply(record)
                 report.applied += 1
+            except permanent as exc:
+                report.rejected += 1
+                report.errors.append(f"rejected: {type(exc).__name__}: {exc}"[:300])
+                write_to(directory / REJECTED, {**record, "rejected_because": str(exc)[:500]})
             except Exception as exc:  # the store may still be away: keep the batch, stop
                 ok = False
                 report.failed += 1

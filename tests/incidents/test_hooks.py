@@ -168,3 +168,27 @@ def test_it_keeps_the_spool_while_the_store_is_still_away(tmp_path: Path) -> Non
     report = replay_spool(dead, directory, FrozenClock())
     assert report.failed == 1 and report.applied == 0
     assert spool.pending_count(directory) == 1
+
+
+def test_it_sets_aside_a_record_the_store_refuses_and_replays_the_rest(
+    loaded: Engine, tmp_path: Path, clock: FrozenClock
+) -> None:
+    from opsbinder import spool
+
+    directory = tmp_path / "spool"
+    base = {
+        "kind": "failure",
+        "procedure_key": "check-tms-backup",
+        "flow_run_id": None,
+        "state_name": "Failed",
+        "at": clock.now().isoformat(),
+    }
+    spool.write(directory, {**base, "client_id": "no-such-client"})
+    spool.write(directory, {"garbage": True})
+    spool.write(directory, {**base, "client_id": "nordhafen"})
+    report = replay_spool(loaded, directory, clock)
+    assert (report.applied, report.rejected, report.failed) == (1, 2, 0)
+    assert spool.pending_count(directory) == 0
+    assert len((directory / spool.REJECTED).read_text().splitlines()) == 2
+    with session_scope(loaded) as s:
+        assert s.execute(select(Incident)).scalar_one().client_id == "nordhafen"
