@@ -28,6 +28,7 @@ from opsbinder import incidents, paging
 from opsbinder.binder_store import client_binder
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import ClientBinder, EscalationPolicy, OnCallSchedule
+from opsbinder.errors import NotFound, Refused
 from opsbinder.escalation import Action, ladder, target_key
 from opsbinder.oncall import on_call
 from opsbinder.store.db import session_scope
@@ -132,6 +133,30 @@ def decide(
                     )
                 )
     return sorted(actions, key=lambda a: (a.due_at, a.level, a.key))
+
+
+def set_commander(
+    session: Session, clock: Clock, incident_id: int, *, contact: str, actor: str
+) -> Incident:
+    """Name the incident's commander: the person reminded before each update is due."""
+    incident = incidents.get(session, incident_id, lock=True)
+    cb = client_binder(session, incident.client_id)
+    person = next((c for c in cb.contacts if c.id == contact), None)
+    if person is None:
+        raise NotFound(f"contact: {contact!r} is not a contact of client {incident.client_id!r}")
+    if incident.commander == contact:
+        raise Refused(f"{person.name} is already the commander of incident #{incident_id}")
+    old, incident.commander = incident.commander, contact
+    incidents.record_event(
+        session,
+        clock,
+        incident,
+        "commander",
+        actor,
+        f"{person.name} is the incident commander",
+        {"contact": contact, "from": old},
+    )
+    return incident
 
 
 def commander_contact(incident: Incident, cb: ClientBinder) -> str | None:

@@ -121,3 +121,18 @@ def stakeholder_list(
     for p in people:
         extra = " (account executive)" if p.account_executive else ""
         common.console.print(f"{p.contact}\t{p.name}\t{p.role}{extra}\t{p.source}")
+
+
+@updates_app.command("commander")
+def commander(
+    incident: int = typer.Argument(..., help="incident number"),
+    contact: str = typer.Argument(..., help="a contact id of the client"),
+) -> None:
+    """Name the incident commander: reminded before each update is due."""
+    from opsbinder import update_cadence
+
+    with session_scope(common.store()) as session:
+        update_cadence.set_commander(
+            session, common.clock(), incident, contact=contact, actor=common.actor()
+        )
+    common.console.print(f"{contact} is the commander of incident #{incident}")

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
-from opsbinder import incidents, stakeholders, status_updates
+from opsbinder import incidents, stakeholders, status_updates, update_cadence
 from opsbinder.accounts import BadInput
 from opsbinder.errors import NotFound, OpsbinderError, Refused
 from opsbinder.incidents import IncidentStateError
@@ -45,6 +45,7 @@ class IncidentOut(BaseModel):
     resolved_at: datetime | None
     resolved_by: str | None
     assignee: str | None
+    commander: str | None
     occurrences: int
     next_update_due: datetime | None
 
@@ -345,6 +346,29 @@ def add_stakeholder(
         return StakeholderOut.model_validate(person, from_attributes=True)
 
     return _perform(session, action)
+
+
+class CommanderIn(BaseModel):
+    contact: str = Field(min_length=1, max_length=64, description="a contact id of the client")
+
+
+@router.post("/incidents/{incident_id}/commander", response_model=IncidentOut)
+def set_commander(
+    request: Request,
+    incident_id: RowId,
+    body: CommanderIn,
+    principal: Principal = Depends(scoped("incidents:write")),
+    session: Session = DB,
+) -> IncidentOut:
+    clock = clock_of(request)
+    return _write(
+        session,
+        principal,
+        incident_id,
+        lambda s: update_cadence.set_commander(
+            s, clock, incident_id, contact=body.contact, actor=principal.actor
+        ),
+    )
 
 
 class OnCallOut(BaseModel):

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
-from opsbinder import accounts, audit, incidents, stakeholders, status_updates
+from opsbinder import accounts, audit, incidents, stakeholders, status_updates, update_cadence
 from opsbinder.binder_store import client_binder, procedure_config
 from opsbinder.clock import utc
 from opsbinder.config.schedules import next_runs
@@ -172,9 +172,9 @@ def incident_page(
     chain = status_updates.verify_chain(session, incident_id)
     people = stakeholders.stakeholders(session, incident)
     taken = {p.contact for p in people}
-    candidates = [
-        c for c in client_binder(session, incident.client_id).contacts if c.id not in taken
-    ]
+    contacts = client_binder(session, incident.client_id).contacts
+    candidates = [c for c in contacts if c.id not in taken]
+    staff = [c for c in contacts if c.staff]
     return _render(
         request,
         "console_incident.html",
@@ -187,6 +187,7 @@ def incident_page(
         cadence=status_updates.cadence_of(incident),
         stakeholders=people,
         candidates=candidates,
+        staff=staff,
         now=utc(clock_of(request).now()),
     )
 
@@ -288,6 +289,30 @@ def add_stakeholder(
                 s, clock, incident_id, contact=contact, actor=user.username
             ).name
             + " as stakeholder."
+        ),
+    )
+
+
+@router.post("/console/incidents/{incident_id}/commander")
+def commander(
+    request: Request,
+    incident_id: RowId,
+    csrf: str = Form(""),
+    contact: str = Form("", max_length=64),
+    user: User = Depends(require_staff),
+    session: Session = DB,
+) -> Response:
+    clock = clock_of(request)
+    return _incident_action(
+        request,
+        session,
+        incident_id,
+        csrf,
+        lambda s: (
+            update_cadence.set_commander(
+                s, clock, incident_id, contact=contact, actor=user.username
+            )
+            and "Incident commander set; reminders before each update go to them."
         ),
     )
 

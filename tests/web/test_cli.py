@@ -94,6 +94,8 @@ def test_it_adds_the_account_executive_as_stakeholder(store, world):
     )
     assert result.exit_code == 0, result.output
     assert "mark-olsen" in result.stdout and "jonas-weber" in result.stdout
+    result = runner.invoke(app, ["updates", "commander", str(world.incident_b), "priya-nair"])
+    assert result.exit_code == 0 and "priya-nair is the commander" in result.stdout
 
 
 @pytest.mark.slow

@@ -157,3 +157,37 @@ def test_it_runs_as_a_prefect_flow_against_the_configured_store(store, clock, wo
     with session_scope(store) as s:
         kinds = [e.kind for e in incidents.events(s, world.incident_a)]
     assert "update_overdue" in kinds
+
+
+def test_it_names_a_commander_from_the_console_and_the_api_audited(web, world, store):
+    from opsbinder.store.models import AuditEntry
+    from tests.web.conftest import csrf_of, sign_in
+
+    sign_in(web)
+    csrf = csrf_of(web.get(f"/console/incidents/{world.incident_a}").text)
+    page = web.post(
+        f"/console/incidents/{world.incident_a}/commander",
+        data={"csrf": csrf, "contact": "mark-olsen"},
+    )
+    assert "Incident commander set" in page.text
+    auth = {"Authorization": f"Bearer {world.api_staff}"}
+    same = web.post(
+        f"/api/v1/incidents/{world.incident_a}/commander",
+        headers=auth,
+        json={"contact": "mark-olsen"},
+    )
+    assert same.status_code == 409
+    other = web.post(
+        f"/api/v1/incidents/{world.incident_a}/commander",
+        headers=auth,
+        json={"contact": "priya-nair"},
+    )
+    assert other.status_code == 200 and other.json()["commander"] == "priya-nair"
+    with session_scope(store) as s:
+        actors = [
+            a.actor
+            for a in s.execute(
+                select(AuditEntry).where(AuditEntry.action == "incident.commander")
+            ).scalars()
+        ]
+    assert actors[0] == "alice" and actors[1].startswith("alice (token")
