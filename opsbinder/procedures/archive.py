@@ -15,21 +15,17 @@ import hashlib
 import io
 import os
 import signal
-import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    Column,
     Engine,
-    MetaData,
     Table,
     any_,
     bindparam,
     func,
-    insert,
     literal_column,
     select,
 )
@@ -40,7 +36,7 @@ from opsbinder import audit
 from opsbinder.config.models import ArchiveProcedure, DatabaseSystem
 from opsbinder.errors import OpsbinderError
 from opsbinder.procedures import archive_files as files
-from opsbinder.procedures import locks, targets
+from opsbinder.procedures import archive_table, locks, targets
 from opsbinder.procedures.context import ProcedureContext
 from opsbinder.procedures.result import ProcedureResult
 from opsbinder.store.db import session_scope
@@ -131,7 +127,7 @@ class Archive:
             )
         try:
             if self.params.destination_type == "table":
-                self._to_table(planned)
+                archive_table.move_rows(self, planned)
             else:
                 self._to_files(planned)
         except (SQLAlchemyError, OSError, files.ArchiveCorrupt) as exc:
@@ -359,69 +355,6 @@ class Archive:
             self._delete(keys)
             files.mark_done(manifest)
             self.metrics["recovered_rows"] += self.metrics["rows_deleted"] - before
-
-    # --- table --------------------------------------------------------------------------------
-
-    def _archive_table(self) -> Table:
-        schema, _, name = self.params.destination.rpartition(".")
-        dest = Table(
-            name,
-            MetaData(),
-            *[Column(c.name, c.type, primary_key=c.primary_key) for c in self.table.c],
-            schema=schema or None,
-        )
-        try:
-            dest.create(self.engine, checkfirst=True)
-        except SQLAlchemyError as exc:
-            raise targets.TargetError(
-                f"{self.ctx.client_id}/{self.ctx.procedure_id}: params.destination: cannot create "
-                f"the archive table {self.params.destination!r}: {str(exc).splitlines()[0]}"
-            ) from exc
-        return Table(name, MetaData(), schema=schema or None, autoload_with=self.engine)
-
-    def _to_table(self, planned: int) -> None:
-        dest = self._archive_table()
-        missing = [c for c in self.table.c.keys() if c not in dest.c]  # noqa: SIM118
-        if missing:
-            raise targets.TargetError(
-                f"{self.ctx.client_id}/{self.ctx.procedure_id}: params.destination: the archive "
-                f"table {self.params.destination!r} lacks columns {', '.join(missing)}"
-            )
-        dkey = dest.c[self.key.name]
-        last = None
-        while True:
-            where = [self.age < self.cut] + ([self.key > last] if last is not None else [])
-            started = time.perf_counter()
-            with self.engine.begin() as conn:
-                keys = list(
-                    conn.execute(
-                        select(self.key)
-                        .where(*where)
-                        .order_by(self.key)
-                        .limit(self.params.batch_size)
-                    ).scalars()
-                )
-                if not keys:
-                    return
-                cols = list(self.table.c.keys())
-                copied = conn.execute(
-                    insert(dest).from_select(
-                        [dest.c[c] for c in cols],
-                        select(*[self.table.c[c] for c in cols]).where(
-                            self.key.in_(keys), self.key.not_in(select(dkey).where(dkey.in_(keys)))
-                        ),
-                    )
-                ).rowcount
-                gone = conn.execute(self.table.delete().where(self.key.in_(keys))).rowcount
-            self.metrics["longest_batch_ms"] = max(
-                self.metrics.get("longest_batch_ms", 0),
-                round((time.perf_counter() - started) * 1000, 1),
-            )
-            last = keys[-1]
-            self.metrics["rows_archived"] += copied
-            self.metrics["rows_deleted"] += gone
-            done = self.metrics["rows_deleted"]
-            self.ctx.progress(done, max(planned, done), f"moved {done:,} rows")
 
     def _audit(self) -> None:
         with session_scope(self.ctx.store) as session:
