@@ -104,7 +104,7 @@ def demo(
     if failed:
         common.console.print(
             f"{', '.join(failed)} failed: the demo's newest backup is stale on purpose. "
-            "The failed flow run's hook opened an incident in the store."
+            "The failure hook recorded it as an incident in the store."
         )
     common.console.print(
         "\nTo run procedures yourself, point this shell at the demo, then run one:"
