@@ -67,6 +67,8 @@ def deploy(
 
     if not (work_pool or check or prefect_yaml):
         raise OpsbinderError("give --work-pool NAME (or --check, or --prefect-yaml FILE)")
+    if prefect_yaml is None:
+        orch.require_server()
     _load_if_given(path)
     specs = _specs()
     if prefect_yaml is not None:
@@ -118,12 +120,13 @@ def _switch(procedure: str | None, client: str | None, paused: bool) -> None:
     common.console.print(
         f"{target.label} {word} in the store" if changed else f"{target.label} already {word}"
     )
-    if not os.environ.get("PREFECT_API_URL"):
+    from opsbinder.orchestrator import deployments as orch
+
+    if not orch.api_url():
         common.console.print(
             "no PREFECT_API_URL: `opsbinder serve` picks this up when it is (re)started"
         )
         return
-    from opsbinder.orchestrator import deployments as orch
 
     for change in orch.follow_store_pauses(common.store(), target.client_id, target.procedure_key):
         common.console.print(f"  {change} on the server", markup=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 
 import typer
@@ -59,7 +58,9 @@ def history(
         limit=limit,
     )
     reader = None
-    if os.environ.get("PREFECT_API_URL"):
+    from opsbinder.orchestrator.deployments import api_url
+
+    if api_url():
         from opsbinder.orchestrator.flow_history import read_runs
 
         def reader(f: HistoryFilter):  # type: ignore[no-untyped-def]

@@ -41,6 +41,24 @@ class ApplyReport:
     kept_paused: list[str] = field(default_factory=list)
 
 
+def api_url() -> str | None:
+    """The Prefect server in use: PREFECT_API_URL from the environment or the Prefect profile."""
+    from prefect.settings import PREFECT_API_URL
+
+    value = PREFECT_API_URL.value()
+    return str(value) if value else None
+
+
+def require_server() -> str:
+    url = api_url()
+    if not url:
+        raise OrchestratorUnavailable(
+            "no Prefect server configured: set PREFECT_API_URL (e.g. http://host:4200/api); "
+            "to run every schedule in one process without a server, use `opsbinder serve`"
+        )
+    return url
+
+
 def to_prefect_schedule(spec: ScheduleSpec) -> Schedule:
     if spec.cron:
         return Cron(spec.cron, timezone=spec.timezone, active=spec.active, slug=spec.slug)

@@ -45,6 +45,7 @@ def test_it_refuses_unclear_commands_with_a_message_not_a_traceback() -> None:
     exe = str(Path(sys.executable).parent / "opsbinder")
     for args, words in (
         (["deploy"], "--work-pool"),
+        (["deploy", "--check"], "no Prefect server configured"),
         (["pause"], "PROCEDURE or give --client"),
         (["pause", "no-such-procedure"], "no active procedure 'no-such-procedure'"),
         (["report", "--month", "10/2026"], "--month must look like 2026-10"),
