@@ -6,14 +6,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from typer.testing import CliRunner
 
 from flows.bundles import bundle
 from flows.catalog import run_bundle_now
 from opsbinder.cli.main import app, main
 from opsbinder.store.db import session_scope
-from opsbinder.store.models import AuditEntry, Run, WorkItem
+from opsbinder.store.models import AuditEntry, Procedure, Run, WorkItem
 from tests.flows.conftest import artifacts
 
 pytestmark = pytest.mark.prefect
@@ -42,9 +42,20 @@ def test_it_runs_every_procedure_of_the_cadence_and_fails_if_one_failed(
     assert "4 procedures, 3 failed." in table.data
 
 
-def test_it_completes_a_bundle_where_all_went_well(acme: Path, store: Engine) -> None:
+def test_it_completes_a_bundle_where_all_went_well_and_leaves_paused_ones_out(
+    acme: Path, store: Engine
+) -> None:
+    with session_scope(store) as session:
+        session.execute(update(Procedure).where(Procedure.key == "remind").values(paused=True))
     outcomes = run_bundle_now("acme", "weekly")
-    assert [(o.procedure_id, o.outcome) for o in outcomes] == [("remind", "ok"), ("sign-off", "ok")]
+    assert [(o.procedure_id, o.outcome, o.summary) for o in outcomes] == [
+        ("remind", "skipped", "paused: not run by the bundle"),
+        ("sign-off", "ok", outcomes[1].summary),
+    ]
+    with session_scope(store) as session:
+        assert [r.procedure_id for r in session.execute(select(Run)).scalars()] == [
+            session.execute(select(Procedure.id).where(Procedure.key == "sign-off")).scalar_one()
+        ]
 
 
 def test_it_runs_a_procedure_from_the_cli_and_exits_1_when_it_failed(
