@@ -45,7 +45,8 @@ def run(
 ) -> None:
     """Run a procedure (or a client's cadence bundle) now and show its outcome; exit 1 if any failed.
 
-    Uses PREFECT_API_URL when set, else Prefect's ephemeral API started for this command.
+    Uses PREFECT_API_URL when set, else Prefect's ephemeral API started for this command. In a
+    maintenance window or on a holiday the run is recorded as skipped, also when run by hand.
     """
     if bool(procedure) == bool(cadence):
         raise OpsbinderError("give a PROCEDURE, or --cadence with --client (not both)")
