@@ -80,6 +80,12 @@ def run(
             table=p.table,
             columns={"age_column": p.age_column, "key_column": p.key_column},
         )
+        if not targets.is_unique(table, p.key_column):
+            raise targets.TargetError(
+                f"{name}: params.key_column: {p.key_column!r} is not unique in {p.table!r} "
+                "(no primary key, unique index or constraint on it alone); archive deletes by "
+                "key, so it needs a unique one"
+            )
         with locks.procedure_lock(engine, name, ctx.clock) as held:
             if held is not None:
                 return ProcedureResult("skipped", held.reason, findings=[held.reason])

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Column, Engine, Table, create_engine, inspect, text
+from sqlalchemy import Column, Engine, Table, UniqueConstraint, create_engine, inspect, text
 from sqlalchemy import MetaData as _MetaData
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchTableError, SQLAlchemyError
@@ -74,6 +74,19 @@ def reflect(
                 f"(it has: {', '.join(reflected.c.keys())})"
             )
     return reflected
+
+
+def is_unique(table: Table, column: str) -> bool:
+    """Whether the schema guarantees `column` alone is unique (primary key, unique index or
+    constraint): archive deletes by key, so a duplicate key could take an unarchived row along."""
+    if [c.name for c in table.primary_key.columns] == [column]:
+        return True
+    if any(i.unique and [c.name for c in i.columns] == [column] for i in table.indexes):
+        return True
+    return any(
+        isinstance(con, UniqueConstraint) and [c.name for c in con.columns] == [column]
+        for con in table.constraints
+    )
 
 
 def cutoff_value(column: Column, cutoff: datetime) -> datetime | date:

@@ -333,3 +333,13 @@ def test_it_never_deletes_a_row_that_entered_the_key_range_after_the_export(
     assert result.metrics["rows_deleted"] == 39
     assert client_db.ids() == {5}  # not in any archive, so still here
     assert 5 not in _archived_ids(_folder(client_db))
+
+
+def test_it_refuses_a_key_column_that_is_not_unique(client_db, make_ctx, clock):
+    client_db.fill(clock.now(), old=10, new=0)
+    result = archive.run(
+        make_ctx("archive-tracking-events"), archive_proc(key_column="truck"), client_db.system
+    )
+    assert result.status == "failed"
+    assert "params.key_column: 'truck' is not unique in 'tracking_events'" in result.summary
+    assert client_db.count() == 10 and not _folder(client_db).exists()
