@@ -225,3 +225,45 @@ def test_it_runs_as_the_minutely_sweeper_flow(
     assert not report["errors"]
     with session_scope(store) as s:
         assert s.execute(select(Incident).where(Incident.dedup_key == BACKUP)).scalar_one()
+
+
+@pytest.mark.prefect
+@pytest.mark.slow
+def test_it_records_a_sigterm_crash_through_the_crash_hook(
+    prefect_api: None, store: Engine, example_dir: Path
+) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    _load(store, datetime.now(UTC) - timedelta(days=1), example_dir)
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("slow_flow.py")),
+            "nordhafen",
+            "check-tms-backup",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        flow_run_id = None
+        while time.monotonic() < deadline and flow_run_id is None:
+            with session_scope(store) as s:
+                run = s.execute(select(Run).where(Run.outcome == "running")).scalar_one_or_none()
+                flow_run_id = run.flow_run_id if run else None
+            time.sleep(0.2)
+        assert flow_run_id, "the slow flow never started its run"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with session_scope(store) as s:
+        run = s.execute(select(Run).where(Run.flow_run_id == flow_run_id)).scalar_one()
+        assert run.outcome == "crashed"  # marked by on_crashed, no watch needed
+        inc = s.execute(select(Incident).where(Incident.dedup_key == BACKUP)).scalar_one()
+        assert inc.details["state"] == "Crashed" and inc.flow_run_id == flow_run_id
