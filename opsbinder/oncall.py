@@ -187,8 +187,10 @@ def ical(
     cal.add("version", "2.0")
     cal.add("x-wr-calname", f"On call: {schedule.name or schedule.id}")
     cal.add("x-wr-timezone", schedule.timezone)
-    for shift in shifts(schedule, start, end):
-        if shift.contact is None or (contact and shift.contact != contact):
+    # Start a month early so the first shift has its real start: UIDs stay the same from one
+    # export to the next and a subscribed calendar updates events instead of duplicating them.
+    for shift in shifts(schedule, start - timedelta(days=31), end):
+        if shift.end <= start or shift.contact is None or (contact and shift.contact != contact):
             continue
         event = Event()
         event.add("uid", f"{schedule.id}-{shift.contact}-{shift.start:%Y%m%dT%H%M%SZ}@opsbinder")

@@ -165,3 +165,16 @@ def test_it_exports_shifts_as_icalendar() -> None:
         ical(schedule, _utc(2026, 3, 23, 8), _utc(2026, 4, 6, 7), contact="ann")
     )
     assert len(list(mine.walk("VEVENT"))) == 1
+
+
+def test_it_keeps_event_ids_stable_between_exports() -> None:
+    from icalendar import Calendar
+
+    schedule = _schedule("Europe/Berlin", WEEKLY)
+
+    def uids(start: datetime) -> list[str]:
+        data = ical(schedule, start, _utc(2026, 4, 20, 7))
+        return [str(e["uid"]) for e in Calendar.from_ical(data).walk("VEVENT")]
+
+    monday, wednesday = uids(_utc(2026, 3, 23, 8)), uids(_utc(2026, 3, 25, 13, 17))
+    assert monday == wednesday
