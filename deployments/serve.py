@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from opsbinder.orchestrator.deployments import to_prefect_schedule
+from opsbinder.orchestrator.deployments import OrchestratorUnavailable, to_prefect_schedule
 from opsbinder.orchestrator.specs import DeploymentSpec
 
 
@@ -30,8 +40,90 @@ def runner_deployments(specs: list[DeploymentSpec]) -> list[Any]:
     return found
 
 
-def serve_all(specs: list[DeploymentSpec], *, limit: int | None = None) -> None:
-    """Blocks until interrupted. Prefect pauses these deployments again when it stops."""
-    from prefect import serve
+@contextmanager
+def local_server(home: Path, port: int | None = None) -> Iterator[str]:
+    """A Prefect server for this machine only, started and stopped with `opsbinder serve`.
 
-    serve(*runner_deployments(specs), limit=limit, print_starting_message=True)
+    Prefect's ephemeral API (what a client starts when PREFECT_API_URL is unset) runs no
+    scheduler service, so schedules served against it would never produce a run. The embedded
+    default therefore runs a real `prefect server` on 127.0.0.1 (SQLite under `home`).
+    """
+    port = port or _free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    env.pop("PREFECT_API_URL", None)
+    home.mkdir(parents=True, exist_ok=True)
+    log = (home / "server.log").open("ab")
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "prefect"),
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 240
+        while not _healthy(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise OrchestratorUnavailable(
+                    f"the local Prefect server did not start; see {home / 'server.log'}"
+                )
+            time.sleep(1)
+        yield url
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
+
+
+def serve_all(
+    specs: list[DeploymentSpec], *, home: Path, limit: int | None = None, port: int | None = None
+) -> None:
+    """Blocks until interrupted. Prefect pauses these deployments again when it stops.
+
+    With PREFECT_API_URL set, serves against that server; otherwise against a local server
+    started for the purpose (see `local_server`).
+    """
+    from prefect import serve
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if PREFECT_API_URL.value():
+        serve(*runner_deployments(specs), limit=limit, print_starting_message=True)
+        return
+    with (
+        local_server(home, port) as url,
+        temporary_settings(updates={PREFECT_API_URL: url}),
+    ):
+        print(f"local Prefect server (UI and API) at {url.removesuffix('/api')}", flush=True)
+        serve(*runner_deployments(specs), limit=limit, print_starting_message=True)

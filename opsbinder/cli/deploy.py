@@ -43,14 +43,21 @@ def _specs(sweepers: bool = True):  # type: ignore[no-untyped-def]
 def serve(
     path: Path | None = common.ConfigDirOption,
     limit: int | None = typer.Option(None, help="most flow runs at once"),
+    port: int | None = typer.Option(
+        None, help="port of the local Prefect server (when PREFECT_API_URL is unset)"
+    ),
 ) -> None:
-    """Run every schedule of the binder in this process (the embedded default)."""
+    """Run every schedule of the binder in this process (the embedded default).
+
+    Without PREFECT_API_URL a local Prefect server (SQLite, 127.0.0.1) starts and stops with it.
+    """
     from deployments.serve import serve_all
+    from opsbinder.settings import get_settings
 
     _load_if_given(path)
     specs = _specs()
     common.console.print(f"serving {len(specs)} deployments; Ctrl-C stops")
-    serve_all(specs, limit=limit)
+    serve_all(specs, home=get_settings().home / "prefect", limit=limit, port=port)
 
 
 def deploy(
