@@ -32,6 +32,8 @@ def _report(kind: str, flow: Any, flow_run: Any, state: Any) -> HookReport | Non
     client_id = params.get("client_id")
     if not client_id:
         return None  # not a procedure flow: nothing to file it under
+    if kind == "success" and getattr(state, "name", "") == "Skipped":
+        return None  # skipped (maintenance window, holiday): proves nothing about a failure
     flow_run_id = str(flow_run.id) if getattr(flow_run, "id", None) else None
     message = ""
     if kind == "failure":

@@ -192,3 +192,16 @@ def test_it_sets_aside_a_record_the_store_refuses_and_replays_the_rest(
     assert len((directory / spool.REJECTED).read_text().splitlines()) == 2
     with session_scope(loaded) as s:
         assert s.execute(select(Incident)).scalar_one().client_id == "nordhafen"
+
+
+def test_it_does_not_resolve_on_a_skipped_run(prefect_api: None, loaded: Engine) -> None:
+    from prefect.states import Completed
+
+    @flow(name="skipping-procedure", on_completion=[on_completion])
+    def skipping(client_id: str, procedure_id: str):  # type: ignore[no-untyped-def]
+        return Completed(name="Skipped", message="maintenance window")
+
+    _run(fail=True)
+    skipping(client_id="nordhafen", procedure_id="check-tms-backup")
+    with session_scope(loaded) as s:
+        assert s.execute(select(Incident)).scalar_one().state == "triggered"
