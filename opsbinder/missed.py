@@ -53,13 +53,21 @@ class WatchReport:
 
 
 def fire_times(cron: str, zone: str, start: datetime, end: datetime) -> list[datetime]:
-    """Fire times in (start, end], as UTC instants."""
-    it = croniter(cron, start.astimezone(ZoneInfo(zone)))
-    times = []
+    """Fire times in (start, end], as UTC instants, as Prefect's scheduler fires them where it
+    matters here: a wall-clock time repeated by a fall-back change fires once (croniter would
+    give both, and the second would always look missed)."""
+    tz = ZoneInfo(zone)
+    it = croniter(cron, start.astimezone(tz))
+    times: list[datetime] = []
+    seen: set[datetime] = set()
     while True:
         at = utc(it.get_next(datetime))
         if at > end:
             return times
+        wall = at.astimezone(tz).replace(tzinfo=None)
+        if wall in seen:
+            continue
+        seen.add(wall)
         times.append(at)
 
 

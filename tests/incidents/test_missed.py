@@ -267,3 +267,29 @@ def test_it_records_a_sigterm_crash_through_the_crash_hook(
         assert run.outcome == "crashed"  # marked by on_crashed, no watch needed
         inc = s.execute(select(Incident).where(Incident.dedup_key == BACKUP)).scalar_one()
         assert inc.details["state"] == "Crashed" and inc.flow_run_id == flow_run_id
+
+
+def test_it_expects_one_run_on_the_fall_back_night() -> None:
+    # "30 2 * * *" in Berlin: 02:30 happens twice on 2026-10-25; Prefect fires once
+    times = missed.fire_times(
+        "30 2 * * *",
+        "Europe/Berlin",
+        datetime(2026, 10, 24, tzinfo=UTC),
+        datetime(2026, 10, 26, tzinfo=UTC),
+    )
+    assert times == [
+        datetime(2026, 10, 24, 0, 30, tzinfo=UTC),
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+    ]
+    hourly = missed.fire_times(
+        "0 * * * *",
+        "America/New_York",
+        datetime(2026, 11, 1, 4, tzinfo=UTC),
+        datetime(2026, 11, 1, 8, tzinfo=UTC),
+    )
+    # 01:00 EDT (05:00Z) fires; 01:00 EST (06:00Z) is the repeated hour and does not
+    assert hourly == [
+        datetime(2026, 11, 1, 5, tzinfo=UTC),
+        datetime(2026, 11, 1, 7, tzinfo=UTC),
+        datetime(2026, 11, 1, 8, tzinfo=UTC),
+    ]
