@@ -71,6 +71,13 @@ def run(
     common.console.print(outcome_table(outcomes))
     failed = [o for o in outcomes if o.failed]
     if failed:
+        # the reasons in full, unwrapped, whatever the terminal's width did to the table
+        for outcome in failed:
+            common.err_console.print(
+                f"{outcome.client_id}/{outcome.procedure_id}: {outcome.summary}",
+                markup=False,
+                soft_wrap=True,
+            )
         common.err_console.print(f"[red]{len(failed)} of {len(outcomes)} failed[/red]")
         raise typer.Exit(1)
 
