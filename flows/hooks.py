@@ -11,11 +11,7 @@ spool (opsbinder.spool) and `opsbinder outbox replay` or the spool sweeper puts 
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 from typing import Any
-
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.engine import make_url
 
 from opsbinder.clock import SystemClock
 from opsbinder.hook_reports import HookReport, apply
@@ -52,19 +48,10 @@ def _report(kind: str, flow: Any, flow_run: Any, state: Any) -> HookReport | Non
     )
 
 
-@lru_cache(maxsize=4)
-def _engine_for(url: str) -> Engine:
-    """The store, but never waiting long for it: a hook that hangs on a blackholed database
-    host would hang the flow run; 10 s and the report goes to the spool instead."""
-    if make_url(url).get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
-    return engine_for(url)
-
-
 def record(report: HookReport) -> str:
     """Into the store, else into the spool. Returns where it went: "store" or "spool"."""
     try:
-        with session_scope(_engine_for(get_settings().store_url)) as session:
+        with session_scope(engine_for(get_settings().store_url)) as session:
             apply(session, SystemClock(), report)
         return "store"
     except Exception as exc:

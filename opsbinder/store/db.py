@@ -49,7 +49,12 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # Never wait long for an unreachable host: a flow's hook would hang with it (the hook then
+    # spools the report instead), and a CLI user would see nothing for minutes.
+    connect_args = {"connect_timeout": 10} if parsed.get_driver_name() == "psycopg2" else {}
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args
+    )
 
 
 @lru_cache(maxsize=8)
