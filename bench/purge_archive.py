@@ -132,7 +132,7 @@ def _server_version(engine: Any) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
-    parser.add_argument("--batch-size", type=int, default=20000)
+    parser.add_argument("--batch-size", type=int, default=50000)
     parser.add_argument("--archive-batch-size", type=int, default=50000)
     args = parser.parse_args()
 

@@ -207,12 +207,12 @@ class Purge:
         """Delete the `size` oldest expired rows at or after `last` on the age index."""
         where = [self.age < self.cut] if last is None else [self.age >= last, self.age < self.cut]
         if self.engine.dialect.name == "postgresql":
-            keys = self._pg_keys()
+            if not self._is_partitioned():
+                return self._delete_range(conn, size, where)
+            keys = self._partition_keys()
+            # across partitions: the oldest rows' keys (ranges would not prune partitions)
             oldest = select(*keys).where(*where).order_by(self.age).limit(size)
-            if not self.partitioned:
-                match = literal_column("ctid") == func.any(func.array(oldest.scalar_subquery()))
-            else:
-                match = tuple_(*keys).in_(oldest) if len(keys) > 1 else keys[0].in_(oldest)
+            match = tuple_(*keys).in_(oldest) if len(keys) > 1 else keys[0].in_(oldest)
             gone = delete(self.table).where(match).returning(self.age).cte("gone")
             row = conn.execute(select(func.count(), func.max(gone.c[self.age.name]))).one()
             return row[0], row[1]
@@ -224,12 +224,28 @@ class Purge:
         ages = list(ages)
         return len(ages), (max(ages) if ages else None)
 
-    def _pg_keys(self) -> list[Any]:
-        """ctid for a plain table (a TID scan, no index lookups); the primary key across partitions."""
+    def _delete_range(self, conn, size: int, where: list[Any]) -> tuple[int, Any]:  # type: ignore[no-untyped-def]
+        """One range of the age index: find the age `size` rows on, delete up to it.
+
+        The delete then has the plan of the plain `DELETE ... WHERE age < cutoff`, over a short
+        range, with no row identifiers sent back and forth. Rows sharing the boundary age go in
+        the same batch, so a batch exceeds `size` only by such ties.
+        """
+        bound = conn.execute(
+            select(self.age).where(*where).order_by(self.age).offset(size - 1).limit(1)
+        ).scalar()
+        if bound is None:
+            return conn.execute(delete(self.table).where(*where)).rowcount, None
+        deleted = conn.execute(delete(self.table).where(*where, self.age <= bound)).rowcount
+        return deleted, bound
+
+    def _is_partitioned(self) -> bool:
         if self.partitioned is None:
             self.partitioned = targets.is_partitioned(self.engine, self.table)
-        if not self.partitioned:
-            return [literal_column("ctid")]
+        return bool(self.partitioned)
+
+    def _partition_keys(self) -> list[Any]:
+        """The primary key across partitions (ctid alone is not unique there)."""
         pk = list(self.table.primary_key.columns)
         return pk or [literal_column("tableoid"), literal_column("ctid")]
 
