@@ -34,9 +34,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from opsbinder import audit
 from opsbinder.config.models import ArchiveProcedure, DatabaseSystem
-from opsbinder.errors import OpsbinderError
 from opsbinder.procedures import archive_files as files
-from opsbinder.procedures import archive_table, locks, targets
+from opsbinder.procedures import archive_table, guarded, targets
 from opsbinder.procedures.context import ProcedureContext
 from opsbinder.procedures.result import ProcedureResult
 from opsbinder.store.db import session_scope
@@ -66,34 +65,25 @@ def folder_for(ctx: ProcedureContext, proc: ArchiveProcedure) -> Path:
 def run(
     ctx: ProcedureContext, proc: ArchiveProcedure, system: DatabaseSystem | None
 ) -> ProcedureResult:
-    name = f"{ctx.client_id}/{ctx.procedure_id}"
-    try:
-        engine = targets.connect(ctx, system)
-    except OpsbinderError as exc:
-        return ProcedureResult("failed", str(exc), findings=[str(exc)])
-    try:
-        p = proc.params
-        table = targets.reflect(
-            engine,
-            ctx,
-            schema=p.schema_name,
-            table=p.table,
-            columns={"age_column": p.age_column, "key_column": p.key_column},
-        )
+    p = proc.params
+
+    def unique_key(table: Table) -> None:
         if not targets.is_unique(table, p.key_column):
             raise targets.TargetError(
-                f"{name}: params.key_column: {p.key_column!r} is not unique in {p.table!r} "
-                "(no primary key, unique index or constraint on it alone); archive deletes by "
-                "key, so it needs a unique one"
+                f"{ctx.client_id}/{ctx.procedure_id}: params.key_column: {p.key_column!r} is not "
+                f"unique in {p.table!r} (no primary key, unique index or constraint on it alone); "
+                "archive deletes by key, so it needs a unique one"
             )
-        with locks.procedure_lock(engine, name, ctx.clock) as held:
-            if held is not None:
-                return ProcedureResult("skipped", held.reason, findings=[held.reason])
-            return Archive(ctx, proc, engine, table).run()
-    except OpsbinderError as exc:
-        return ProcedureResult("failed", str(exc), findings=[str(exc)])
-    finally:
-        engine.dispose()
+
+    return guarded.run_locked(
+        ctx,
+        system,
+        schema=p.schema_name,
+        table=p.table,
+        columns={"age_column": p.age_column, "key_column": p.key_column},
+        check=unique_key,
+        work=lambda engine, table: Archive(ctx, proc, engine, table).run(),
+    )
 
 
 class Archive:

@@ -30,8 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from opsbinder import audit
 from opsbinder.config.models import DatabaseSystem, PurgeProcedure
-from opsbinder.errors import OpsbinderError
-from opsbinder.procedures import locks, plan_guard, targets
+from opsbinder.procedures import guarded, plan_guard, targets
 from opsbinder.procedures.context import ProcedureContext
 from opsbinder.procedures.result import ProcedureResult
 from opsbinder.store.db import session_scope
@@ -40,28 +39,15 @@ from opsbinder.store.db import session_scope
 def run(
     ctx: ProcedureContext, proc: PurgeProcedure, system: DatabaseSystem | None
 ) -> ProcedureResult:
-    name = f"{ctx.client_id}/{ctx.procedure_id}"
-    try:
-        engine = targets.connect(ctx, system)
-    except OpsbinderError as exc:
-        return ProcedureResult("failed", str(exc), findings=[str(exc)])
-    try:
-        params = proc.params
-        table = targets.reflect(
-            engine,
-            ctx,
-            schema=params.schema_name,
-            table=params.table,
-            columns={"age_column": params.age_column},
-        )
-        with locks.procedure_lock(engine, name, ctx.clock) as held:
-            if held is not None:
-                return ProcedureResult("skipped", held.reason, findings=[held.reason])
-            return Purge(ctx, proc, engine, table).run()
-    except OpsbinderError as exc:
-        return ProcedureResult("failed", str(exc), findings=[str(exc)])
-    finally:
-        engine.dispose()
+    params = proc.params
+    return guarded.run_locked(
+        ctx,
+        system,
+        schema=params.schema_name,
+        table=params.table,
+        columns={"age_column": params.age_column},
+        work=lambda engine, table: Purge(ctx, proc, engine, table).run(),
+    )
 
 
 class Purge:
