@@ -137,6 +137,7 @@ def ack(incident_id: int, message: str = typer.Option("", "--message", "-m")) ->
 
 @incidents_app.command("resolve")
 def resolve(incident_id: int, message: str = typer.Option("", "--message", "-m")) -> None:
+    """Resolve: paging and Severity-1 reminders stop; reopen if it comes back."""
     with session_scope(common.store()) as session:
         inc = core.resolve(
             session, common.clock(), incident_id, actor=common.actor(), message=message
@@ -156,6 +157,7 @@ def reopen(incident_id: int, message: str = typer.Option("", "--message", "-m"))
 
 @incidents_app.command("note")
 def note(incident_id: int, message: str = typer.Argument(..., help="the note")) -> None:
+    """Add a note to the incident's timeline (audited)."""
     with session_scope(common.store()) as session:
         core.add_note(session, common.clock(), incident_id, actor=common.actor(), message=message)
     common.console.print(f"note added to #{incident_id}")
