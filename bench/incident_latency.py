@@ -6,7 +6,7 @@ a real Prefect API (the test harness, heartbeats off) and a real store:
 - end -> stored: from the flow body raising to the failure hook having committed the incident
   (Prefect's state handling, the hook's log-line read from the API, the store transaction);
 - stored -> webhook: from there to the signed webhook arriving at a receiver on 127.0.0.1,
-  through one sweeper pass (paging.sweep + outbox.deliver_due) started at once.
+  through one sweeper pass (escalator.sweep + outbox.deliver_due) started at once.
 In production the sweeper runs every minute, so add up to 60 s of schedule wait to the second
 figure; this measures the work, not the schedule. Each incident is resolved after it paged,
 so every failure opens (and pages) a new one.
@@ -58,9 +58,10 @@ def main() -> int:
     from sqlalchemy import select
 
     from flows import hooks
-    from opsbinder import incidents, outbox, paging
+    from opsbinder import outbox
     from opsbinder.clock import SystemClock
     from opsbinder.config.loader import load_binder
+    from opsbinder.incidents import escalator, lifecycle
     from opsbinder.settings import get_settings
     from opsbinder.store.db import session_scope
     from opsbinder.store.models import Incident
@@ -105,13 +106,13 @@ def main() -> int:
             failing_plain(client_id="nordhafen", procedure_id="check-tms-backup", return_state=True)
             t1 = time.perf_counter()
             failing(client_id="nordhafen", procedure_id="check-tms-backup", return_state=True)
-            paging.sweep(engine, clock)
+            escalator.sweep(engine, clock)
             outbox.deliver_due(engine, clock)
             if len(receiver.arrivals) <= arrived_before:
                 raise SystemExit(f"failure {i}: no webhook arrived")
             with session_scope(engine) as s:
                 inc = s.execute(select(Incident).where(Incident.state != "resolved")).scalar_one()
-                incidents.resolve(s, clock, inc.id, actor="bench")
+                lifecycle.resolve(s, clock, inc.id, actor="bench")
             if i < 5:
                 continue
             run_s.append(t1 - t0)

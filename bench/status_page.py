@@ -53,9 +53,10 @@ def percentile(values: list[float], q: float) -> float:
 
 def seed(url: str) -> str:
     """The example client with 50 Sev-1 incidents (10 resolved this week), 20 updates each."""
-    from opsbinder import accounts, incidents, status_updates
+    from opsbinder import accounts
     from opsbinder.clock import FrozenClock
     from opsbinder.config.loader import load_binder
+    from opsbinder.incidents import lifecycle, status_updates
     from opsbinder.store.db import make_engine, session_scope
     from opsbinder.store.migrate import upgrade
     from opsbinder.sync import sync_binder
@@ -72,7 +73,7 @@ def seed(url: str) -> str:
     for n in range(INCIDENTS):
         clock.set(start + timedelta(minutes=n))
         with session_scope(engine) as s:
-            inc = incidents.trigger(
+            inc = lifecycle.trigger(
                 s,
                 clock,
                 client_id="nordhafen",
@@ -97,7 +98,7 @@ def seed(url: str) -> str:
                     notify=False,
                 )
             if n < RESOLVED:
-                incidents.resolve(s, clock, inc.id, actor="bench")
+                lifecycle.resolve(s, clock, inc.id, actor="bench")
     engine.dispose()
     return token
 

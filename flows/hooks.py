@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from opsbinder.clock import SystemClock
-from opsbinder.hook_reports import HookReport, apply
+from opsbinder.incidents.hook_reports import HookReport, apply
 from opsbinder.orchestrator import flow_runs
 from opsbinder.settings import get_settings
 from opsbinder.spool import write as spool_write

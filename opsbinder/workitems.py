@@ -14,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from opsbinder import audit, incidents
+from opsbinder import audit
 from opsbinder.clock import Clock, utc
 from opsbinder.errors import NotFound
+from opsbinder.incidents import lifecycle
 from opsbinder.store.models import Procedure, WorkItem
 
 
@@ -161,7 +162,7 @@ def escalate_overdue(
     ]
     for item in overdue:
         proc = session.get(Procedure, item.procedure_id) if item.procedure_id else None
-        incident = incidents.trigger(
+        incident = lifecycle.trigger(
             session,
             clock,
             client_id=item.client_id,

@@ -8,16 +8,17 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NONE
 
-from opsbinder import missed, outbox, paging
+from opsbinder import outbox
 from opsbinder.clock import SystemClock
-from opsbinder.hook_reports import replay_spool
+from opsbinder.incidents import escalator, missed_runs
+from opsbinder.incidents.hook_reports import replay_spool
 from opsbinder.settings import get_settings
 from opsbinder.store.db import default_engine
 
 
 @task(name="escalate open incidents", cache_policy=NONE)
 def escalate() -> dict[str, Any]:
-    return asdict(paging.sweep(default_engine(), SystemClock()))
+    return asdict(escalator.sweep(default_engine(), SystemClock()))
 
 
 @task(name="deliver the outbox", cache_policy=NONE)
@@ -34,4 +35,4 @@ def replay() -> dict[str, Any]:
 def watch_missed() -> dict[str, Any]:
     from opsbinder.orchestrator import flow_runs
 
-    return asdict(missed.watch(default_engine(), SystemClock(), orchestrator=flow_runs))
+    return asdict(missed_runs.watch(default_engine(), SystemClock(), orchestrator=flow_runs))

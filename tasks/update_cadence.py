@@ -5,8 +5,8 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NONE
 
-from opsbinder import update_cadence
 from opsbinder.clock import SystemClock
+from opsbinder.incidents import update_cadence
 from opsbinder.store.db import default_engine
 
 

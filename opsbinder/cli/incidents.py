@@ -8,9 +8,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from opsbinder import incidents as core
 from opsbinder.cli import common
 from opsbinder.clock import utc
+from opsbinder.incidents import lifecycle
 from opsbinder.store.db import session_scope
 
 incidents_app = typer.Typer(
@@ -36,7 +36,7 @@ def list_incidents(
 ) -> None:
     """Newest first."""
     with session_scope(common.store()) as session:
-        rows = core.list_incidents(
+        rows = lifecycle.list_incidents(
             session, client_id=client, severity=severity, state=state, limit=limit
         )
     if as_json:
@@ -91,8 +91,8 @@ def list_incidents(
 def show(incident_id: int = typer.Argument(..., help="incident number")) -> None:
     """The incident and its whole timeline."""
     with session_scope(common.store()) as session:
-        inc = core.get(session, incident_id)
-        events = core.events(session, incident_id)
+        inc = lifecycle.get(session, incident_id)
+        events = lifecycle.events(session, incident_id)
     details = inc.details or {}
     common.console.print(f"[bold]#{inc.id} {escape(inc.title)}[/bold]")
     for label, value in (
@@ -129,7 +129,7 @@ def show(incident_id: int = typer.Argument(..., help="incident number")) -> None
 def ack(incident_id: int, message: str = typer.Option("", "--message", "-m")) -> None:
     """Acknowledge: you own it now; the escalation ladder stops."""
     with session_scope(common.store()) as session:
-        inc = core.acknowledge(
+        inc = lifecycle.acknowledge(
             session, common.clock(), incident_id, actor=common.actor(), message=message
         )
     common.console.print(f"#{inc.id} acknowledged by {inc.acknowledged_by}")
@@ -139,7 +139,7 @@ def ack(incident_id: int, message: str = typer.Option("", "--message", "-m")) ->
 def resolve(incident_id: int, message: str = typer.Option("", "--message", "-m")) -> None:
     """Resolve: paging and Severity-1 reminders stop; reopen if it comes back."""
     with session_scope(common.store()) as session:
-        inc = core.resolve(
+        inc = lifecycle.resolve(
             session, common.clock(), incident_id, actor=common.actor(), message=message
         )
     common.console.print(f"#{inc.id} resolved by {inc.resolved_by}")
@@ -149,7 +149,7 @@ def resolve(incident_id: int, message: str = typer.Option("", "--message", "-m")
 def reopen(incident_id: int, message: str = typer.Option("", "--message", "-m")) -> None:
     """Back to triggered; escalation starts again from level 1."""
     with session_scope(common.store()) as session:
-        inc = core.reopen(
+        inc = lifecycle.reopen(
             session, common.clock(), incident_id, actor=common.actor(), message=message
         )
     common.console.print(f"#{inc.id} reopened")
@@ -159,12 +159,16 @@ def reopen(incident_id: int, message: str = typer.Option("", "--message", "-m"))
 def note(incident_id: int, message: str = typer.Argument(..., help="the note")) -> None:
     """Add a note to the incident's timeline (audited)."""
     with session_scope(common.store()) as session:
-        core.add_note(session, common.clock(), incident_id, actor=common.actor(), message=message)
+        lifecycle.add_note(
+            session, common.clock(), incident_id, actor=common.actor(), message=message
+        )
     common.console.print(f"note added to #{incident_id}")
 
 
 @incidents_app.command("assign")
 def assign(incident_id: int, assignee: str = typer.Argument(..., help="who owns it")) -> None:
     with session_scope(common.store()) as session:
-        core.assign(session, common.clock(), incident_id, actor=common.actor(), assignee=assignee)
+        lifecycle.assign(
+            session, common.clock(), incident_id, actor=common.actor(), assignee=assignee
+        )
     common.console.print(f"#{incident_id} assigned to {assignee}")

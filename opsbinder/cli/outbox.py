@@ -9,7 +9,7 @@ from sqlalchemy import select
 from opsbinder import outbox as core
 from opsbinder.cli import common
 from opsbinder.clock import utc
-from opsbinder.hook_reports import replay_spool
+from opsbinder.incidents.hook_reports import replay_spool
 from opsbinder.settings import get_settings
 from opsbinder.spool import pending_count
 from opsbinder.store.db import session_scope

@@ -10,8 +10,8 @@ from datetime import datetime
 import typer
 from rich.table import Table
 
-from opsbinder import incidents, stakeholders, status_updates
 from opsbinder.cli import common
+from opsbinder.incidents import lifecycle, stakeholders, status_updates
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Client
 
@@ -52,7 +52,7 @@ def post(
     """Post a Severity-1 update; stakeholders are notified with the link to the status page."""
     clock = common.clock()
     with session_scope(common.store()) as session:
-        row = incidents.get(session, incident)
+        row = lifecycle.get(session, incident)
         tz = session.get(Client, row.client_id).timezone  # type: ignore[union-attr]
         update = status_updates.post_update(
             session,
@@ -80,7 +80,7 @@ def post(
 def list_updates(incident: int = typer.Argument(..., help="incident number")) -> None:
     """Every update of an incident, oldest first, and whether the hash chain verifies."""
     with session_scope(common.store()) as session:
-        incidents.get(session, incident)
+        lifecycle.get(session, incident)
         rows = status_updates.updates_of(session, incident)
         report = status_updates.verify_chain(session, incident)
     table = Table("#", "posted (UTC)", "author", "status", "impact", "next steps", "next update")
@@ -117,7 +117,7 @@ def stakeholder_list(
             stakeholders.add_stakeholder(
                 session, common.clock(), incident, contact=add, actor=common.actor()
             )
-        people = stakeholders.stakeholders(session, incidents.get(session, incident))
+        people = stakeholders.stakeholders(session, lifecycle.get(session, incident))
     for p in people:
         extra = " (account executive)" if p.account_executive else ""
         common.console.print(f"{p.contact}\t{p.name}\t{p.role}{extra}\t{p.source}")
@@ -129,7 +129,7 @@ def commander(
     contact: str = typer.Argument(..., help="a contact id of the client"),
 ) -> None:
     """Name the incident commander: reminded before each update is due."""
-    from opsbinder import update_cadence
+    from opsbinder.incidents import update_cadence
 
     with session_scope(common.store()) as session:
         update_cadence.set_commander(

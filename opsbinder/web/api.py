@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
-from opsbinder import incidents, stakeholders, status_updates, update_cadence
 from opsbinder.accounts import BadInput
 from opsbinder.errors import NotFound, OpsbinderError, Refused
-from opsbinder.incidents import IncidentStateError
+from opsbinder.incidents import lifecycle, stakeholders, status_updates, update_cadence
+from opsbinder.incidents.lifecycle import IncidentStateError
 from opsbinder.store.models import Incident, IncidentEvent, Procedure, StatusUpdate
 from opsbinder.web import oncall_view, run_now
 from opsbinder.web.app import DB, RowId, clock_of
@@ -157,7 +157,7 @@ def _detail(session: Session, incident: Incident) -> IncidentDetail:
     rows = status_updates.updates_of(session, incident.id)
     return IncidentDetail(
         **IncidentOut.of(incident).model_dump(),
-        timeline=[EventOut.of(e) for e in incidents.events(session, incident.id)],
+        timeline=[EventOut.of(e) for e in lifecycle.events(session, incident.id)],
         updates=[UpdateOut.of(u) for u in reversed(rows)],
         chain_ok=not status_updates.chain_problems(rows),
     )
@@ -176,7 +176,7 @@ def list_incidents(
         if client_id not in (None, principal.client_id):
             return []
         client_id = principal.client_id
-    rows = incidents.list_incidents(
+    rows = lifecycle.list_incidents(
         session, client_id=client_id, severity=severity, state=state, limit=limit
     )
     return [IncidentOut.of(r) for r in rows]
@@ -200,7 +200,7 @@ def _write(
     def run(session: Session) -> IncidentOut:
         visible_incident(session, principal, incident_id)
         action(session)
-        return IncidentOut.of(incidents.get(session, incident_id))
+        return IncidentOut.of(lifecycle.get(session, incident_id))
 
     return _perform(session, run)
 
@@ -218,7 +218,7 @@ def acknowledge(
         session,
         principal,
         incident_id,
-        lambda s: incidents.acknowledge(s, clock, incident_id, actor=principal.actor, message=text),
+        lambda s: lifecycle.acknowledge(s, clock, incident_id, actor=principal.actor, message=text),
     )
 
 
@@ -235,7 +235,7 @@ def resolve(
         session,
         principal,
         incident_id,
-        lambda s: incidents.resolve(s, clock, incident_id, actor=principal.actor, message=text),
+        lambda s: lifecycle.resolve(s, clock, incident_id, actor=principal.actor, message=text),
     )
 
 
@@ -252,7 +252,7 @@ def add_note(
         session,
         principal,
         incident_id,
-        lambda s: incidents.add_note(
+        lambda s: lifecycle.add_note(
             s, clock, incident_id, actor=principal.actor, message=body.message
         ),
     )

@@ -17,11 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
-from opsbinder import accounts, audit, incidents, stakeholders, status_updates, update_cadence
+from opsbinder import accounts, audit
 from opsbinder.binder_store import client_binder, procedure_config
 from opsbinder.clock import utc
 from opsbinder.config.schedules import next_runs
 from opsbinder.errors import OpsbinderError
+from opsbinder.incidents import lifecycle, stakeholders, status_updates, update_cadence
 from opsbinder.store.models import Client, Incident, Procedure, Run, User
 from opsbinder.web import oncall_view, run_now
 from opsbinder.web.app import DB, RowId, clock_of
@@ -136,9 +137,9 @@ def incident_list(
     user: User = Depends(require_staff),
     session: Session = DB,
 ) -> Response:
-    severity = severity if severity in incidents.SEVERITIES else ""
-    state = state if state in (*incidents.STATES, "open", "all") else "open"
-    rows = incidents.list_incidents(
+    severity = severity if severity in lifecycle.SEVERITIES else ""
+    state = state if state in (*lifecycle.STATES, "open", "all") else "open"
+    rows = lifecycle.list_incidents(
         session,
         client_id=client or None,
         severity=severity or None,
@@ -152,8 +153,8 @@ def incident_list(
         incidents=rows,
         clients=clients,
         filters={"client": client, "severity": severity, "state": state},
-        severities=incidents.SEVERITIES,
-        states=(*incidents.STATES, "open", "all"),
+        severities=lifecycle.SEVERITIES,
+        states=(*lifecycle.STATES, "open", "all"),
     )
 
 
@@ -181,7 +182,7 @@ def incident_page(
         user,
         incident=incident,
         client=client,
-        events=incidents.events(session, incident_id),
+        events=lifecycle.events(session, incident_id),
         updates=list(reversed(updates)),
         chain=chain,
         cadence=status_updates.cadence_of(incident),
@@ -218,7 +219,7 @@ def ack(
         incident_id,
         csrf,
         lambda s: (
-            incidents.acknowledge(s, clock, incident_id, actor=user.username)
+            lifecycle.acknowledge(s, clock, incident_id, actor=user.username)
             and f"Incident #{incident_id} acknowledged."
         ),
     )
@@ -240,7 +241,7 @@ def resolve(
         incident_id,
         csrf,
         lambda s: (
-            incidents.resolve(s, clock, incident_id, actor=user.username, message=message)
+            lifecycle.resolve(s, clock, incident_id, actor=user.username, message=message)
             and f"Incident #{incident_id} resolved."
         ),
     )
@@ -262,7 +263,7 @@ def note(
         incident_id,
         csrf,
         lambda s: (
-            incidents.add_note(s, clock, incident_id, actor=user.username, message=message)
+            lifecycle.add_note(s, clock, incident_id, actor=user.username, message=message)
             and "Note added."
         ),
     )
@@ -349,7 +350,7 @@ def post_update(
     clock = clock_of(request)
 
     def action(s: Session) -> str:
-        incident = incidents.get(s, incident_id)
+        incident = lifecycle.get(s, incident_id)
         tz = s.get(Client, incident.client_id).timezone  # type: ignore[union-attr]
         row = status_updates.post_update(
             s,

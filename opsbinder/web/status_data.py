@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from opsbinder.binder_store import client_binder
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import MaintenanceWindow
-from opsbinder.status_updates import chain_problems
+from opsbinder.incidents.status_updates import chain_problems
 from opsbinder.store.models import Client, Incident, Procedure, Run, StatusUpdate
 
 RECENT = timedelta(days=14)

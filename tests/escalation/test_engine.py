@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 from opsbinder.config.models import EscalationPolicy, OnCallSchedule, Rotation
-from opsbinder.escalation import IncidentSnapshot, decide
+from opsbinder.incidents.escalation import IncidentSnapshot, decide
 
 T0 = datetime(2026, 3, 20, 10, 0, tzinfo=UTC)  # a Friday, 11:00 in Berlin
 

@@ -6,15 +6,15 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, select
 
-from opsbinder import incidents, paging
 from opsbinder.clock import FrozenClock
+from opsbinder.incidents import escalator, lifecycle
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident, OutboxMessage
 
 
 def _open(store: Engine, clock: FrozenClock, severity: str = "sev2") -> int:
     with session_scope(store) as s:
-        return incidents.trigger(
+        return lifecycle.trigger(
             s,
             clock,
             client_id="nordhafen",
@@ -34,45 +34,45 @@ def _outbox(store: Engine) -> list[tuple[str, str | None]]:
 
 def test_it_pages_level_one_then_escalates_once_per_step(paged: Engine, clock: FrozenClock) -> None:
     iid = _open(paged, clock)
-    report = paging.sweep(paged, clock)
+    report = escalator.sweep(paged, clock)
     assert report.enqueued == 2  # the on-call person's webhook and the ops-pager webhook
     first = _outbox(paged)
     assert {k for k, _ in first} == {
         f"inc/{iid}/e0/r0/l1/oncall:l1-weekly",
         f"inc/{iid}/e0/r0/l1/webhook:ops-pager",
     }
-    assert paging.sweep(paged, clock).enqueued == 0  # same minute again: nothing new
+    assert escalator.sweep(paged, clock).enqueued == 0  # same minute again: nothing new
     clock.advance(timedelta(minutes=14))
-    assert paging.sweep(paged, clock).enqueued == 0
+    assert escalator.sweep(paged, clock).enqueued == 0
     clock.advance(timedelta(minutes=1))
-    report = paging.sweep(paged, clock)
+    report = escalator.sweep(paged, clock)
     assert report.escalations == 1 and report.enqueued == 1
     assert _outbox(paged)[-1] == (f"inc/{iid}/e0/r0/l2/contact:mark-olsen", "mark-olsen")
     with session_scope(paged) as s:
         inc = s.get(Incident, iid)
         assert inc.escalation_level == 2
-        kinds = [e.kind for e in incidents.events(s, iid)]
+        kinds = [e.kind for e in lifecycle.events(s, iid)]
         assert kinds.count("escalated") == 1
         assert kinds.count("notified") == 3
 
 
 def test_it_stops_paging_once_acknowledged(paged: Engine, clock: FrozenClock) -> None:
     iid = _open(paged, clock)
-    paging.sweep(paged, clock)
+    escalator.sweep(paged, clock)
     with session_scope(paged) as s:
-        incidents.acknowledge(s, clock, iid, actor="lena-fischer")
+        lifecycle.acknowledge(s, clock, iid, actor="lena-fischer")
     clock.advance(timedelta(hours=5))
-    assert paging.sweep(paged, clock).enqueued == 0
+    assert escalator.sweep(paged, clock).enqueued == 0
 
 
 def test_it_records_a_skip_for_someone_without_a_channel(paged: Engine, clock: FrozenClock) -> None:
     iid = _open(paged, clock)
-    paging.sweep(paged, clock)
+    escalator.sweep(paged, clock)
     clock.advance(timedelta(minutes=45))  # L3: priya-nair has only an e-mail and no SMTP is set
-    paging.sweep(paged, clock)
-    paging.sweep(paged, clock)
+    escalator.sweep(paged, clock)
+    escalator.sweep(paged, clock)
     with session_scope(paged) as s:
-        skipped = [e for e in incidents.events(s, iid) if e.kind == paging.SKIPPED]
+        skipped = [e for e in lifecycle.events(s, iid) if e.kind == escalator.SKIPPED]
         assert len(skipped) == 1
         assert "no channel to reach priya-nair" in skipped[0].message
 
@@ -82,29 +82,29 @@ def test_it_informs_management_for_severity_one(
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("OPSBINDER_SMTP_URL", "mailto://ops:pw@127.0.0.1:2525?from=ops@msp.example")
     iid = _open(paged, clock, severity="sev1")
-    paging.sweep(paged, clock)
+    escalator.sweep(paged, clock)
     keys = {k for k, _ in _outbox(paged)}
     assert f"inc/{iid}/e0/sev1/t0/contact:claudia-roth" in keys
     assert f"inc/{iid}/e0/sev1/t0/contact:jonas-weber" in keys
     with session_scope(paged) as s:
-        incidents.acknowledge(s, clock, iid, actor="lena-fischer")
+        lifecycle.acknowledge(s, clock, iid, actor="lena-fischer")
     clock.advance(timedelta(hours=1))
-    paging.sweep(paged, clock)
+    escalator.sweep(paged, clock)
     keys = {k for k, _ in _outbox(paged)}
     assert f"inc/{iid}/e0/sev1/t1/contact:claudia-roth" in keys
     with session_scope(paged) as s:
-        incidents.resolve(s, clock, iid, actor="lena-fischer")
+        lifecycle.resolve(s, clock, iid, actor="lena-fischer")
     clock.advance(timedelta(hours=1))
-    assert paging.sweep(paged, clock).enqueued == 0
+    assert escalator.sweep(paged, clock).enqueued == 0
 
 
 def test_it_starts_over_after_a_reopen(paged: Engine, clock: FrozenClock) -> None:
     iid = _open(paged, clock)
-    paging.sweep(paged, clock)
+    escalator.sweep(paged, clock)
     with session_scope(paged) as s:
-        incidents.resolve(s, clock, iid, actor="x")
+        lifecycle.resolve(s, clock, iid, actor="x")
     clock.advance(timedelta(hours=1))
     with session_scope(paged) as s:
-        incidents.reopen(s, clock, iid, actor="x")
-    assert paging.sweep(paged, clock).enqueued == 2
+        lifecycle.reopen(s, clock, iid, actor="x")
+    assert escalator.sweep(paged, clock).enqueued == 2
     assert f"inc/{iid}/e1/r0/l1/webhook:ops-pager" in {k for k, _ in _outbox(paged)}

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from opsbinder import incidents, runs
+from opsbinder import runs
 from opsbinder.clock import FrozenClock
 from opsbinder.config.loader import load_binder
 from opsbinder.config.models import Binder, ClientBinder
+from opsbinder.incidents import lifecycle
 from opsbinder.procedures.result import ProcedureResult
 from opsbinder.store.db import session_scope
 from opsbinder.sync import sync_binder
@@ -81,7 +82,7 @@ def with_history(loaded: Engine, clock: FrozenClock) -> Engine:
         flow_run_id="0000aaaa-0000-0000-0000-000000000001",
     )
     with session_scope(loaded) as session:
-        incidents.trigger(
+        lifecycle.trigger(
             session,
             clock,
             client_id="nordhafen",

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from opsbinder import incidents
 from opsbinder.clock import FrozenClock
 from opsbinder.handover.dossier import gather
+from opsbinder.incidents import lifecycle
 from opsbinder.store.db import session_scope
 from tests.handover.conftest import add_run
 
@@ -18,7 +18,7 @@ def test_it_links_a_repeat_failure_to_the_incident_already_open(
 ) -> None:
     earlier = FrozenClock(clock.now() - timedelta(days=2))
     with session_scope(loaded) as session:
-        opened = incidents.trigger(
+        opened = lifecycle.trigger(
             session,
             earlier,
             client_id="nordhafen",

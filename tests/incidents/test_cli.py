@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from opsbinder import incidents
 from opsbinder.cli.main import app, main
 from opsbinder.clock import FrozenClock
+from opsbinder.incidents import lifecycle
 from opsbinder.store.db import session_scope
 
 runner = CliRunner()
@@ -17,7 +17,7 @@ runner = CliRunner()
 
 def _open(store: Engine, clock: FrozenClock, key: str, severity: str) -> int:
     with session_scope(store) as s:
-        return incidents.trigger(
+        return lifecycle.trigger(
             s,
             clock,
             client_id="nordhafen",
@@ -66,7 +66,7 @@ def test_it_refuses_a_bad_transition_with_a_clean_message(
 ) -> None:
     iid = _open(loaded, clock, "check-tms-backup", "sev2")
     with session_scope(loaded) as s:
-        incidents.resolve(s, clock, iid, actor="tom")
+        lifecycle.resolve(s, clock, iid, actor="tom")
     for args, expected, code in (
         (["incidents", "ack", str(iid)], "is resolved; reopen it first", 4),
         (["incidents", "show", "999"], "no incident #999", 3),

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from opsbinder import outbox, paging
+from opsbinder import outbox
 from opsbinder.clock import FrozenClock, utc
 from opsbinder.config.loader import load_binder
+from opsbinder.incidents import escalator
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident, OutboxMessage
 from opsbinder.sync import sync_binder
@@ -59,7 +60,7 @@ def test_it_escalates_an_unacknowledged_failure_from_l1_to_l2(
         assert len(l1) == 2  # the ops-pager target and the on-call person's webhook
 
         late = FrozenClock(opened + timedelta(minutes=15))  # past L1's ack_timeout, unacked
-        paging.sweep(store, late)
+        escalator.sweep(store, late)
         outbox.deliver_due(store, late)
         l2 = {k: b for k, b in receiver.accepted.items() if k not in l1}
         assert [b["level_name"] for b in l2.values()] == ["L2 team lead"]

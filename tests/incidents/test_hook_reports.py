@@ -5,7 +5,7 @@ from datetime import timedelta
 from sqlalchemy import Engine, select
 
 from opsbinder.clock import FrozenClock
-from opsbinder.hook_reports import HookReport, apply
+from opsbinder.incidents.hook_reports import HookReport, apply
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident, Procedure
 

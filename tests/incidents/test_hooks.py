@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select
 
 from flows.hooks import on_completion, on_crashed, on_failure
 from opsbinder.clock import FrozenClock
-from opsbinder.hook_reports import replay_spool
+from opsbinder.incidents.hook_reports import replay_spool
 from opsbinder.settings import get_settings
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident, IncidentEvent, Procedure, Run
@@ -84,7 +84,7 @@ def test_it_marks_the_store_run_of_the_flow_run_failed(
     assert state.is_failed()
     # A Run the procedure left 'running' (e.g. it died before finishing it) gets the hook's
     # outcome when the same report is applied: simulate with a fresh running Run.
-    from opsbinder.hook_reports import HookReport, apply
+    from opsbinder.incidents.hook_reports import HookReport, apply
 
     with session_scope(loaded) as s:
         proc = s.execute(select(Procedure).where(Procedure.key == "check-tms-backup")).scalar_one()

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
-from opsbinder import incidents
 from opsbinder.clock import FrozenClock
+from opsbinder.incidents import lifecycle
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import AuditEntry, Incident, IncidentEvent
 
@@ -23,7 +23,7 @@ def _trigger(store: Engine, clock: FrozenClock, **kw: object) -> int:
     )
     args.update(kw)
     with session_scope(store) as s:
-        return incidents.trigger(s, clock, **args).id
+        return lifecycle.trigger(s, clock, **args).id
 
 
 def test_it_opens_an_incident_with_a_frozen_policy(loaded: Engine, clock: FrozenClock) -> None:
@@ -37,7 +37,7 @@ def test_it_opens_an_incident_with_a_frozen_policy(loaded: Engine, clock: Frozen
             "L2 team lead",
         ]
         assert inc.procedure_id is not None
-        kinds = [e.kind for e in incidents.events(s, iid)]
+        kinds = [e.kind for e in lifecycle.events(s, iid)]
         assert kinds == ["triggered"]
         assert (
             s.scalar(
@@ -60,7 +60,7 @@ def test_it_adds_an_occurrence_instead_of_a_second_incident(
         inc = s.get(Incident, first)
         assert inc.occurrences == 2
         assert inc.severity == "sev1"  # a worse occurrence raises the severity
-        assert [e.kind for e in incidents.events(s, first)] == [
+        assert [e.kind for e in lifecycle.events(s, first)] == [
             "triggered",
             "occurrence",
             "severity",
@@ -73,7 +73,7 @@ def test_it_opens_a_new_incident_after_the_old_one_is_resolved(
 ) -> None:
     first = _trigger(loaded, clock)
     with session_scope(loaded) as s:
-        incidents.resolve(s, clock, first, actor="lena")
+        lifecycle.resolve(s, clock, first, actor="lena")
     second = _trigger(loaded, clock)
     assert second != first
 
@@ -81,37 +81,37 @@ def test_it_opens_a_new_incident_after_the_old_one_is_resolved(
 def test_it_walks_the_lifecycle_and_guards_transitions(loaded: Engine, clock: FrozenClock) -> None:
     iid = _trigger(loaded, clock)
     with session_scope(loaded) as s:
-        incidents.acknowledge(s, clock, iid, actor="lena")
+        lifecycle.acknowledge(s, clock, iid, actor="lena")
     with (
-        pytest.raises(incidents.IncidentStateError, match="already acknowledged by lena"),
+        pytest.raises(lifecycle.IncidentStateError, match="already acknowledged by lena"),
         session_scope(loaded) as s,
     ):
-        incidents.acknowledge(s, clock, iid, actor="tom")
+        lifecycle.acknowledge(s, clock, iid, actor="tom")
     with (
-        pytest.raises(incidents.IncidentStateError, match="not resolved"),
+        pytest.raises(lifecycle.IncidentStateError, match="not resolved"),
         session_scope(loaded) as s,
     ):
-        incidents.reopen(s, clock, iid, actor="tom")
+        lifecycle.reopen(s, clock, iid, actor="tom")
     with session_scope(loaded) as s:
-        incidents.assign(s, clock, iid, actor="lena", assignee="priya")
-        incidents.add_note(s, clock, iid, actor="priya", message="looking at the NAS")
-        incidents.resolve(s, clock, iid, actor="priya", message="dump was late")
+        lifecycle.assign(s, clock, iid, actor="lena", assignee="priya")
+        lifecycle.add_note(s, clock, iid, actor="priya", message="looking at the NAS")
+        lifecycle.resolve(s, clock, iid, actor="priya", message="dump was late")
     with (
-        pytest.raises(incidents.IncidentStateError, match="already resolved by priya"),
+        pytest.raises(lifecycle.IncidentStateError, match="already resolved by priya"),
         session_scope(loaded) as s,
     ):
-        incidents.resolve(s, clock, iid, actor="tom")
+        lifecycle.resolve(s, clock, iid, actor="tom")
     with (
-        pytest.raises(incidents.IncidentStateError, match="reopen it first"),
+        pytest.raises(lifecycle.IncidentStateError, match="reopen it first"),
         session_scope(loaded) as s,
     ):
-        incidents.acknowledge(s, clock, iid, actor="tom")
+        lifecycle.acknowledge(s, clock, iid, actor="tom")
     with session_scope(loaded) as s:
-        inc = incidents.reopen(s, clock, iid, actor="tom", message="failed again")
-        assert inc.state == "triggered" and incidents.epoch(inc) == 1
+        inc = lifecycle.reopen(s, clock, iid, actor="tom", message="failed again")
+        assert inc.state == "triggered" and lifecycle.epoch(inc) == 1
         assert inc.acknowledged_at is None and inc.resolved_at is None
     with session_scope(loaded) as s:
-        kinds = [e.kind for e in incidents.events(s, iid)]
+        kinds = [e.kind for e in lifecycle.events(s, iid)]
         assert kinds == [
             "triggered",
             "acknowledged",
@@ -131,21 +131,21 @@ def test_it_refuses_to_reopen_when_another_incident_is_open_for_the_key(
 ) -> None:
     first = _trigger(loaded, clock)
     with session_scope(loaded) as s:
-        incidents.resolve(s, clock, first, actor="lena")
+        lifecycle.resolve(s, clock, first, actor="lena")
     _trigger(loaded, clock)
     with (
-        pytest.raises(incidents.IncidentStateError, match="already open"),
+        pytest.raises(lifecycle.IncidentStateError, match="already open"),
         session_scope(loaded) as s,
     ):
-        incidents.reopen(s, clock, first, actor="lena")
+        lifecycle.reopen(s, clock, first, actor="lena")
 
 
 def test_it_writes_nothing_when_a_transition_is_refused(loaded: Engine, clock: FrozenClock) -> None:
     iid = _trigger(loaded, clock)
     with session_scope(loaded) as s:
         before = s.scalar(select(func.count()).select_from(IncidentEvent))
-    with pytest.raises(incidents.IncidentStateError), session_scope(loaded) as s:
-        incidents.reopen(s, clock, iid, actor="x")
+    with pytest.raises(lifecycle.IncidentStateError), session_scope(loaded) as s:
+        lifecycle.reopen(s, clock, iid, actor="x")
     with session_scope(loaded) as s:
         assert s.scalar(select(func.count()).select_from(IncidentEvent)) == before
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from opsbinder import missed
 from opsbinder.clock import FrozenClock
 from opsbinder.config.loader import load_binder
+from opsbinder.incidents import missed_runs
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident, Procedure, Run
 from opsbinder.sync import sync_binder
@@ -42,9 +42,9 @@ def test_it_opens_an_incident_for_a_run_that_never_happened(
 ) -> None:
     _load(store, datetime(2026, 3, 20, 12, tzinfo=UTC), example_dir)
     # check-tms-backup: 06:30 Europe/Berlin (05:30 UTC) + 30 min grace
-    before = missed.watch(store, FrozenClock(datetime(2026, 3, 21, 5, 59, tzinfo=UTC)))
+    before = missed_runs.watch(store, FrozenClock(datetime(2026, 3, 21, 5, 59, tzinfo=UTC)))
     assert not [m for m in before.missed if m.startswith(BACKUP)]
-    report = missed.watch(store, FrozenClock(datetime(2026, 3, 21, 6, 0, tzinfo=UTC)))
+    report = missed_runs.watch(store, FrozenClock(datetime(2026, 3, 21, 6, 0, tzinfo=UTC)))
     assert f"{BACKUP}@2026-03-21T05:30:00+00:00" in report.missed
     with session_scope(store) as s:
         inc = s.execute(select(Incident).where(Incident.dedup_key == BACKUP)).scalar_one()
@@ -54,7 +54,7 @@ def test_it_opens_an_incident_for_a_run_that_never_happened(
     assert outcome == "missed"
     assert scheduled.replace(tzinfo=UTC) == datetime(2026, 3, 21, 5, 30, tzinfo=UTC)
     # a second pass records nothing new
-    again = missed.watch(store, FrozenClock(datetime(2026, 3, 21, 6, 5, tzinfo=UTC)))
+    again = missed_runs.watch(store, FrozenClock(datetime(2026, 3, 21, 6, 5, tzinfo=UTC)))
     assert not [m for m in again.missed if m.startswith(BACKUP)]
     with session_scope(store) as s:
         assert s.execute(select(Incident).where(Incident.dedup_key == BACKUP)).scalar_one()
@@ -74,7 +74,7 @@ def test_it_is_quiet_when_the_run_happened(store: Engine, example_dir: Path) -> 
                 outcome="ok",
             )
         )
-    report = missed.watch(store, FrozenClock(datetime(2026, 3, 21, 7, tzinfo=UTC)))
+    report = missed_runs.watch(store, FrozenClock(datetime(2026, 3, 21, 7, tzinfo=UTC)))
     assert not [m for m in report.missed if m.startswith(BACKUP)]
 
 
@@ -83,7 +83,7 @@ def test_it_records_a_run_in_a_maintenance_window_as_skipped(
 ) -> None:
     # window "TMS 2027 release upgrade": 2027-01-16 22:00 to 01-17 06:00 Berlin, purge + backup
     _load(store, datetime(2027, 1, 16, 12, tzinfo=UTC), example_dir)
-    report = missed.watch(store, FrozenClock(datetime(2027, 1, 17, 3, tzinfo=UTC)))
+    report = missed_runs.watch(store, FrozenClock(datetime(2027, 1, 17, 3, tzinfo=UTC)))
     assert "nordhafen/purge-tracking-events@2027-01-17T00:15:00+00:00" in report.skipped
     assert not [m for m in report.missed if "purge-tracking-events" in m]
     outcome, _, reason = _runs(store, "purge-tracking-events")[0]
@@ -103,7 +103,7 @@ def test_it_ignores_paused_procedures(store: Engine, example_dir: Path) -> None:
         s.execute(
             select(Procedure).where(Procedure.key == "check-tms-backup")
         ).scalar_one().paused = True
-    report = missed.watch(store, FrozenClock(datetime(2026, 3, 21, 7, tzinfo=UTC)))
+    report = missed_runs.watch(store, FrozenClock(datetime(2026, 3, 21, 7, tzinfo=UTC)))
     assert not [m for m in report.missed if m.startswith(BACKUP)]
 
 
@@ -114,8 +114,8 @@ def test_it_closes_a_run_stuck_past_timeout_and_grace(store: Engine, example_dir
         proc = s.execute(select(Procedure).where(Procedure.key == "check-tms-backup")).scalar_one()
         s.add(Run(client_id="nordhafen", procedure_id=proc.id, started_at=t0, outcome="running"))
     # timeout 1h + grace 30m
-    assert not missed.watch(store, FrozenClock(t0 + timedelta(minutes=89))).crashed
-    report = missed.watch(store, FrozenClock(t0 + timedelta(minutes=91)))
+    assert not missed_runs.watch(store, FrozenClock(t0 + timedelta(minutes=89))).crashed
+    report = missed_runs.watch(store, FrozenClock(t0 + timedelta(minutes=91)))
     assert len(report.crashed) == 1
     assert _runs(store, "check-tms-backup")[0][0] == "crashed"
     with session_scope(store) as s:
@@ -166,7 +166,7 @@ def test_it_catches_a_sigkilled_flow_run(
             proc.kill()
     assert flow_runs.read(flow_run_id).state_name == "Running"  # the zombie
     later = FrozenClock(datetime.now(UTC) + timedelta(hours=1, minutes=31))
-    report = missed.watch(store, later, orchestrator=flow_runs, lookback=timedelta(minutes=1))
+    report = missed_runs.watch(store, later, orchestrator=flow_runs, lookback=timedelta(minutes=1))
     assert report.crashed == [flow_run_id]
     assert flow_runs.read(flow_run_id).state_name == "Crashed"
     with session_scope(store) as s:
@@ -204,7 +204,9 @@ def test_it_cancels_a_run_later_than_its_expiry(
             parameters={"client_id": "nordhafen", "procedure_id": "purge-tracking-events"},
             state=Late(scheduled_time=now - timedelta(hours=1)),
         )
-    report = missed.watch(store, FrozenClock(now), orchestrator=flow_runs, lookback=timedelta(0))
+    report = missed_runs.watch(
+        store, FrozenClock(now), orchestrator=flow_runs, lookback=timedelta(0)
+    )
     assert str(run.id) in report.cancelled and str(young.id) not in report.cancelled
     assert flow_runs.read(str(run.id)).state_name == "Cancelled"
     assert flow_runs.read(str(young.id)).state_name == "Late"
@@ -271,7 +273,7 @@ def test_it_records_a_sigterm_crash_through_the_crash_hook(
 
 def test_it_expects_one_run_on_the_fall_back_night() -> None:
     # "30 2 * * *" in Berlin: 02:30 happens twice on 2026-10-25; Prefect fires once
-    times = missed.fire_times(
+    times = missed_runs.fire_times(
         "30 2 * * *",
         "Europe/Berlin",
         datetime(2026, 10, 24, tzinfo=UTC),
@@ -281,7 +283,7 @@ def test_it_expects_one_run_on_the_fall_back_night() -> None:
         datetime(2026, 10, 24, 0, 30, tzinfo=UTC),
         datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
     ]
-    hourly = missed.fire_times(
+    hourly = missed_runs.fire_times(
         "0 * * * *",
         "America/New_York",
         datetime(2026, 11, 1, 4, tzinfo=UTC),

@@ -10,7 +10,7 @@ from opsbinder import spool
 from opsbinder.cli.main import app
 from opsbinder.clock import FrozenClock
 from opsbinder.config.loader import load_binder
-from opsbinder.hook_reports import HookReport
+from opsbinder.incidents.hook_reports import HookReport
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident
 from opsbinder.sync import sync_binder

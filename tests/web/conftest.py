@@ -20,10 +20,11 @@ with warnings.catch_warnings():  # starlette suggests httpx2, which is not neede
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from opsbinder import accounts, incidents
+from opsbinder import accounts
 from opsbinder.clock import FrozenClock
 from opsbinder.config.loader import load_binder
 from opsbinder.config.models import Binder
+from opsbinder.incidents import lifecycle
 from opsbinder.store.db import session_scope
 from opsbinder.sync import sync_binder
 from opsbinder.web import create_app
@@ -74,7 +75,7 @@ def seed(engine: Engine, clock: FrozenClock, example_dir: Path) -> World:
         )
         ids = []
         for client in ("nordhafen", "lindqvist"):
-            inc = incidents.trigger(
+            inc = lifecycle.trigger(
                 s,
                 clock,
                 client_id=client,

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from opsbinder import accounts, incidents, status_updates
+from opsbinder import accounts
+from opsbinder.incidents import lifecycle, status_updates
 from opsbinder.runs import OUTCOMES
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Procedure, Run
@@ -107,7 +108,7 @@ def test_it_shows_the_state_of_each_procedure_group(web, world, store, clock):
 
 def test_it_lists_recently_resolved_incidents(web, world, store, clock):
     with session_scope(store) as s:
-        incidents.resolve(s, clock, world.incident_a, actor="alice", message="fixed")
+        lifecycle.resolve(s, clock, world.incident_a, actor="alice", message="fixed")
     page = web.get(f"/status/nordhafen?token={world.status_a}").text
     assert "All systems operating normally" in page
     assert "Recently resolved" in page and "TMS backup missing (nordhafen)" in page

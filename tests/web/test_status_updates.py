@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text
 
-from opsbinder import incidents, stakeholders, status_updates
 from opsbinder.errors import Refused
+from opsbinder.incidents import lifecycle, stakeholders, status_updates
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import AuditEntry, IncidentEvent, OutboxMessage, StatusUpdate
 
@@ -35,7 +35,7 @@ def test_it_chains_updates_and_sets_the_next_due_time_from_the_policy(store, clo
     assert first.prev_hash == status_updates.GENESIS and second.prev_hash == first.hash
     with session_scope(store) as s:
         assert status_updates.verify_chain(s, world.incident_a).ok
-        incident = incidents.get(s, world.incident_a)
+        incident = lifecycle.get(s, world.incident_a)
         # the example policy says every 4h
         assert status_updates.cadence_of(incident).every == timedelta(hours=4)
         assert incident.next_update_due is not None
@@ -43,7 +43,7 @@ def test_it_chains_updates_and_sets_the_next_due_time_from_the_policy(store, clo
             (incident.next_update_due.replace(tzinfo=None) - clock.now().replace(tzinfo=None))
             - timedelta(hours=4)
         ) < timedelta(seconds=1)
-        kinds = [e.kind for e in incidents.events(s, world.incident_a)]
+        kinds = [e.kind for e in lifecycle.events(s, world.incident_a)]
         assert kinds.count("status_update") == 2
         actions = s.execute(
             select(AuditEntry.action).where(AuditEntry.action == "incident.status_update")
@@ -130,7 +130,7 @@ def test_it_notifies_binder_and_added_stakeholders_once_per_update(
 ):
     monkeypatch.setenv("OPSBINDER_SMTP_URL", "mailtos://relay.example")
     with session_scope(store) as s:
-        incident = incidents.get(s, world.incident_a)
+        incident = lifecycle.get(s, world.incident_a)
         before = {p.contact for p in stakeholders.stakeholders(s, incident)}
         # sev1 stakeholders of the example binder (sabine-kurz is sev1+sev2, jonas-weber the AE)
         assert before == {"dirk-hansen", "sabine-kurz", "jonas-weber"}
@@ -145,7 +145,7 @@ def test_it_notifies_binder_and_added_stakeholders_once_per_update(
     with session_scope(store) as s:
         messages = list(s.execute(select(OutboxMessage)).scalars())
         # the same update notified again (a retried transaction) adds nothing
-        incident = incidents.get(s, world.incident_a)
+        incident = lifecycle.get(s, world.incident_a)
         row = status_updates.updates_of(s, world.incident_a)[0]
         assert stakeholders.notify_update(s, clock, incident, row) == 0
     assert {m.recipient for m in messages} == {
@@ -167,5 +167,5 @@ def test_it_notes_stakeholders_it_cannot_reach(store, clock, world, monkeypatch)
     post(store, clock, world.incident_a)
     with session_scope(store) as s:
         assert s.execute(select(OutboxMessage)).first() is None
-        skipped = [e for e in incidents.events(s, world.incident_a) if e.kind == "notify_skipped"]
+        skipped = [e for e in lifecycle.events(s, world.incident_a) if e.kind == "notify_skipped"]
         assert len(skipped) == 1 and "dirk-hansen" in skipped[0].message

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from opsbinder import incidents, status_updates, update_cadence
 from opsbinder.config.loader import load_binder
+from opsbinder.incidents import lifecycle, status_updates, update_cadence
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident, OutboxMessage
 
@@ -90,7 +90,7 @@ def test_it_sweeps_the_store_once_per_due_time_and_starts_afresh_after_an_update
     monkeypatch.setenv("OPSBINDER_PAGER_WEBHOOK_URL", "http://127.0.0.1:9/hook")
     monkeypatch.setenv("OPSBINDER_SMTP_URL", "mailtos://relay.example")
     with session_scope(store) as s:
-        incidents.acknowledge(s, clock, world.incident_a, actor="alice")
+        lifecycle.acknowledge(s, clock, world.incident_a, actor="alice")
         s.get(Incident, world.incident_a).commander = "mark-olsen"
         status_updates.post_update(
             s,
@@ -123,7 +123,7 @@ def test_it_sweeps_the_store_once_per_due_time_and_starts_afresh_after_an_update
     assert report.overdue == 2 and report.enqueued >= 2
     update_cadence.sweep(store, clock)
     with session_scope(store) as s:
-        kinds = [e.kind for e in incidents.events(s, world.incident_a)]
+        kinds = [e.kind for e in lifecycle.events(s, world.incident_a)]
     assert kinds.count("update_overdue") == 1
     before = outbox_keys()
     assert any("/remind/contact:mark-olsen" in k for k in before)
@@ -155,7 +155,7 @@ def test_it_runs_as_a_prefect_flow_against_the_configured_store(store, clock, wo
     result = update_cadence_sweeper()
     assert result["incidents"] == 2 and result["overdue"] >= 2
     with session_scope(store) as s:
-        kinds = [e.kind for e in incidents.events(s, world.incident_a)]
+        kinds = [e.kind for e in lifecycle.events(s, world.incident_a)]
     assert "update_overdue" in kinds
 
 

@@ -27,10 +27,11 @@ from croniter import croniter
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from opsbinder import incidents, runs
+from opsbinder import runs
 from opsbinder.binder_store import client_binder, procedure_config
 from opsbinder.calendar import suppression
 from opsbinder.clock import Clock, utc
+from opsbinder.incidents import lifecycle
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Client, Procedure, Run
 
@@ -164,7 +165,7 @@ def _incident(
     run: Run,
     reason: str,
 ) -> None:
-    incidents.trigger(
+    lifecycle.trigger(
         session,
         clock,
         client_id=proc_row.client_id,

@@ -52,7 +52,8 @@ def target_key(target: Target) -> str:
     raise ValueError("empty target")
 
 
-def _recipient(target: Target, schedules: dict[str, OnCallSchedule], at: datetime) -> str | None:
+def recipient_of(target: Target, schedules: dict[str, OnCallSchedule], at: datetime) -> str | None:
+    """The contact a target means at `at`: itself, or whoever its on-call schedule has on."""
     if target.contact:
         return target.contact
     if target.oncall:
@@ -133,7 +134,7 @@ def _ladder_actions(
                     level_name=name,
                     round=rnd,
                     target=target.model_dump(exclude_none=True),
-                    recipient=_recipient(target, schedules, due),
+                    recipient=recipient_of(target, schedules, due),
                     reason=name if rnd == 0 else f"{name} (repeat {rnd})",
                 )
             )

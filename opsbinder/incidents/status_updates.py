@@ -23,10 +23,10 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsbinder import incidents
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import Duration
 from opsbinder.errors import NotFound, OpsbinderError, Refused
+from opsbinder.incidents import lifecycle
 from opsbinder.store.models import Incident, StatusUpdate
 
 GENESIS = "0" * 64
@@ -223,7 +223,7 @@ def post_update(
     session.add(row)
     incident.next_update_due = due if incident.state != "resolved" else None
     session.flush()
-    incidents.record_event(
+    lifecycle.record_event(
         session,
         clock,
         incident,
@@ -233,7 +233,7 @@ def post_update(
         {"seq": seq, "hash": row.hash, "corrects_seq": corrects_seq, "forced": force},
     )
     if notify:
-        from opsbinder.stakeholders import notify_update
+        from opsbinder.incidents.stakeholders import notify_update
 
         notify_update(session, clock, incident, row)
     return row

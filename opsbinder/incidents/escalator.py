@@ -1,4 +1,4 @@
-"""Applies the escalation engine: turns its actions into outbox rows and timeline entries.
+"""The escalator applies the escalation engine: its actions become outbox rows and timeline entries.
 
 Idempotent by construction: the engine skips keys already sent, the outbox refuses a key twice,
 and each incident is handled under a row lock so two sweepers cannot both write its timeline.
@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from opsbinder import incidents, outbox
+from opsbinder import outbox
 from opsbinder.binder_store import client_binder
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import ClientBinder, Contact
-from opsbinder.escalation import Action, IncidentSnapshot, decide
-from opsbinder.notify.apprise_channel import SMTP_ENV
+from opsbinder.incidents import delivery, lifecycle
+from opsbinder.incidents.escalation import Action, IncidentSnapshot, decide
 from opsbinder.settings import get_settings
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident, IncidentEvent
@@ -36,7 +36,7 @@ def snapshot(incident: Incident) -> IncidentSnapshot:
         severity=incident.severity,
         state=incident.state,
         ladder_start=utc(datetime.fromisoformat(start)) if start else utc(incident.opened_at),
-        epoch=incidents.epoch(incident),
+        epoch=lifecycle.epoch(incident),
         policy=incident.policy_snapshot or {},
         step=int(details.get("escalation_step", 0)),
     )
@@ -50,39 +50,6 @@ def already_sent(session: Session, incident_id: int) -> set[str]:
         )
     ).scalars()
     return keys | {d.get("key") for d in skipped if isinstance(d, dict) and d.get("key")}
-
-
-@dataclass(frozen=True)
-class Message:
-    channel: str  # webhook or apprise
-    target: str
-    route: dict[str, Any]
-
-
-def routes_for(
-    cb: ClientBinder, action: Action, environ: Mapping[str, str]
-) -> tuple[list[Message], Contact | None]:
-    """Where an action's notification goes: a webhook target, or the recipient's channels."""
-    webhooks = {w.id: w for w in cb.webhooks}
-    if action.target.get("webhook"):
-        hook = webhooks.get(action.target["webhook"])
-        if hook is None:
-            return [], None
-        return [Message("webhook", hook.id, hook.model_dump(exclude_none=True))], None
-    if action.recipient is None:
-        return [], None
-    contact = next((c for c in cb.contacts if c.id == action.recipient), None)
-    if contact is None:
-        return [], None
-    messages = []
-    if contact.webhook and contact.webhook in webhooks:
-        hook = webhooks[contact.webhook]
-        messages.append(Message("webhook", hook.id, hook.model_dump(exclude_none=True)))
-    if contact.chat:
-        messages.append(Message("apprise", f"chat:{contact.id}", {"url": contact.chat}))
-    if contact.email and environ.get(SMTP_ENV):
-        messages.append(Message("apprise", f"mail:{contact.id}", {"email": contact.email}))
-    return messages, contact
 
 
 def _body(incident: Incident, action: Action, contact: Contact | None) -> dict[str, Any]:
@@ -136,7 +103,7 @@ def apply_actions(
                 continue
             incident.details = {**details, "escalation_step": action.step}
             incident.escalation_level = action.level
-            incidents.record_event(
+            lifecycle.record_event(
                 session,
                 clock,
                 incident,
@@ -146,7 +113,7 @@ def apply_actions(
                 {"step": action.step, "level": action.level, "key": action.key},
             )
             continue
-        messages, contact = routes_for(cb, action, environ)
+        messages, contact = delivery.routes_for(cb, action, environ)
         if action.step and action.step > int((incident.details or {}).get("escalation_step", 0)):
             incident.details = {**(incident.details or {}), "escalation_step": action.step}
             incident.escalation_level = action.level
@@ -156,7 +123,7 @@ def apply_actions(
                 if action.target.get("oncall") and action.recipient is None
                 else f"no channel to reach {action.recipient or action.target}"
             )
-            incidents.record_event(
+            lifecycle.record_event(
                 session,
                 clock,
                 incident,
@@ -167,26 +134,11 @@ def apply_actions(
             )
             continue
         body = _body(incident, action, contact)
-        sent_via = []
-        for message in messages:
-            row = outbox.enqueue(
-                session,
-                clock,
-                channel=message.channel,
-                target=message.target,
-                route=message.route,
-                body=body,
-                idempotency_key=f"{action.key}#{message.channel}:{message.target}",
-                client_id=incident.client_id,
-                incident_id=incident.id,
-                recipient=action.recipient,
-            )
-            if row is not None:
-                enqueued += 1
-                sent_via.append(f"{message.channel} {message.target}")
+        sent_via = delivery.enqueue(session, clock, incident, action, messages, body)
+        enqueued += len(sent_via)
         if sent_via:
             name = contact.name if contact else action.target.get("webhook")
-            incidents.record_event(
+            lifecycle.record_event(
                 session,
                 clock,
                 incident,
@@ -216,7 +168,7 @@ def sweep(engine: Engine, clock: Clock, *, client_id: str | None = None) -> Swee
     binders: dict[str, ClientBinder] = {}
     for incident_id in ids:
         with session_scope(engine) as session:
-            incident = incidents.get(session, incident_id, lock=True)
+            incident = lifecycle.get(session, incident_id, lock=True)
             if incident.state == "resolved":
                 continue
             if incident.client_id not in binders:

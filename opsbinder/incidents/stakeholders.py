@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsbinder import incidents, outbox
 from opsbinder.binder_store import client_binder
 from opsbinder.clock import Clock, utc
 from opsbinder.errors import NotFound, Refused
-from opsbinder.escalation import Action
-from opsbinder.paging import routes_for
+from opsbinder.incidents import delivery, lifecycle
+from opsbinder.incidents.escalation import Action
 from opsbinder.settings import get_settings
 from opsbinder.store.models import Incident, IncidentEvent, StatusUpdate
 
@@ -76,7 +75,7 @@ def add_stakeholder(
         raise NotFound(f"contact: {contact!r} is not a contact of client {incident.client_id!r}")
     if any(s.contact == contact for s in stakeholders(session, incident)):
         raise Refused(f"contact: {contact!r} is already a stakeholder of #{incident_id}")
-    incidents.record_event(
+    lifecycle.record_event(
         session,
         clock,
         incident,
@@ -133,25 +132,13 @@ def notify_update(
             recipient=person.contact,
             reason="new Severity-1 status update",
         )
-        messages, _contact = routes_for(cb, action, environ)
+        messages, _contact = delivery.routes_for(cb, action, environ)
         if not messages:
             unreachable.append(person.contact)
-        for message in messages:
-            row = outbox.enqueue(
-                session,
-                clock,
-                channel=message.channel,
-                target=message.target,
-                route=message.route,
-                body={**body, "recipient": {"id": person.contact, "name": person.name}},
-                idempotency_key=f"{key}#{message.channel}:{message.target}",
-                client_id=incident.client_id,
-                incident_id=incident.id,
-                recipient=person.contact,
-            )
-            count += row is not None
+        notice = {**body, "recipient": {"id": person.contact, "name": person.name}}
+        count += len(delivery.enqueue(session, clock, incident, action, messages, notice))
     if unreachable:
-        incidents.record_event(
+        lifecycle.record_event(
             session,
             clock,
             incident,

@@ -10,7 +10,7 @@ previous level's acknowledgement timeout, and so on. A posted update moves the d
 keys (which name the due time) start afresh and nothing is sent twice for one due time.
 
 `apply` turns the decision into outbox rows and timeline entries through the same routes the
-escalation sweeper uses (`opsbinder.paging`).
+escalation sweeper uses (`opsbinder.incidents.delivery`).
 """
 
 from __future__ import annotations
@@ -24,13 +24,12 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from opsbinder import incidents, paging
 from opsbinder.binder_store import client_binder
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import ClientBinder, EscalationPolicy, OnCallSchedule
 from opsbinder.errors import NotFound, Refused
-from opsbinder.escalation import Action, ladder, target_key
-from opsbinder.oncall import on_call
+from opsbinder.incidents import escalator, lifecycle
+from opsbinder.incidents.escalation import Action, ladder, recipient_of, target_key
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident, IncidentEvent, StatusUpdate
 
@@ -61,14 +60,6 @@ def _stamp(due: datetime) -> str:
     return utc(due).strftime("%Y%m%dT%H%MZ")
 
 
-def _recipient(target: Any, schedules: dict[str, OnCallSchedule], at: datetime) -> str | None:
-    if target.contact:
-        return target.contact
-    if target.oncall and target.oncall in schedules:
-        return on_call(schedules[target.oncall], at)
-    return None
-
-
 def decide(
     incident: CadenceSnapshot,
     schedules: dict[str, OnCallSchedule],
@@ -89,7 +80,7 @@ def decide(
         else:
             first = policy.levels[0].targets
             targets = [t.model_dump(exclude_none=True) for t in first]
-            recipients = [_recipient(t, schedules, now) for t in first]
+            recipients = [recipient_of(t, schedules, now) for t in first]
         for target, recipient in zip(targets, recipients, strict=True):
             kind, value = next(iter(target.items()))
             key = f"{base}/remind/{kind}:{value}"
@@ -127,7 +118,7 @@ def decide(
                         level_name=level.name,
                         round=rnd,
                         target=target.model_dump(exclude_none=True),
-                        recipient=_recipient(target, schedules, at),
+                        recipient=recipient_of(target, schedules, at),
                         reason=f"Severity-1 update overdue since {incident.due:%H:%M} UTC: "
                         f"{level.name}",
                     )
@@ -139,7 +130,7 @@ def set_commander(
     session: Session, clock: Clock, incident_id: int, *, contact: str, actor: str
 ) -> Incident:
     """Name the incident's commander: the person reminded before each update is due."""
-    incident = incidents.get(session, incident_id, lock=True)
+    incident = lifecycle.get(session, incident_id, lock=True)
     cb = client_binder(session, incident.client_id)
     person = next((c for c in cb.contacts if c.id == contact), None)
     if person is None:
@@ -147,7 +138,7 @@ def set_commander(
     if incident.commander == contact:
         raise Refused(f"{person.name} is already the commander of incident #{incident_id}")
     old, incident.commander = incident.commander, contact
-    incidents.record_event(
+    lifecycle.record_event(
         session,
         clock,
         incident,
@@ -210,10 +201,10 @@ def apply(
 ) -> tuple[list[Action], int]:
     snap = snapshot(session, incident, cb)
     schedules = {s.id: s for s in cb.oncall_schedules}
-    actions = decide(snap, schedules, paging.already_sent(session, incident.id), clock.now())
+    actions = decide(snap, schedules, escalator.already_sent(session, incident.id), clock.now())
     overdue_key = f"inc/{incident.id}/update-due/{_stamp(snap.due)}/overdue"
     if snap.due <= utc(clock.now()) and overdue_key not in _overdue_keys(session, incident.id):
-        incidents.record_event(
+        lifecycle.record_event(
             session,
             clock,
             incident,
@@ -222,7 +213,7 @@ def apply(
             f"Severity-1 update was due at {snap.due:%Y-%m-%d %H:%M} UTC and is overdue",
             {"key": overdue_key, "due": snap.due.isoformat()},
         )
-    enqueued = paging.apply_actions(
+    enqueued = escalator.apply_actions(
         session, clock, incident, actions, cb, os.environ if environ is None else environ
     )
     return actions, enqueued
@@ -241,7 +232,7 @@ def sweep(engine: Engine, clock: Clock) -> CadenceReport:
         )
     for incident_id in ids:
         with session_scope(engine) as session:
-            incident = incidents.get(session, incident_id, lock=True)
+            incident = lifecycle.get(session, incident_id, lock=True)
             if incident.state == "resolved":
                 continue
             cb = client_binder(session, incident.client_id)

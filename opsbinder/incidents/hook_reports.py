@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from opsbinder import audit, incidents, runs, spool
+from opsbinder import audit, runs, spool
 from opsbinder.binder_store import procedure_config
 from opsbinder.clock import Clock, FrozenClock, utc
 from opsbinder.errors import OpsbinderError
+from opsbinder.incidents import lifecycle
 from opsbinder.spool import ReplayReport
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident, IncidentEvent, Procedure, Run
@@ -84,7 +85,7 @@ def apply(session: Session, clock: Clock, report: HookReport) -> Incident | None
     if report.kind == "success":
         if proc is not None and not procedure_config(proc).auto_resolve:
             return None
-        return incidents.auto_resolve(
+        return lifecycle.auto_resolve(
             session, at, dedup_key=report.dedup_key, flow_run_id=report.flow_run_id
         )
     if _already_applied(session, report):
@@ -99,7 +100,7 @@ def apply(session: Session, clock: Clock, report: HookReport) -> Incident | None
         "log_lines": report.log_lines[-20:],
         "report_id": report.id,
     }
-    return incidents.trigger(
+    return lifecycle.trigger(
         session,
         at,
         client_id=report.client_id,
