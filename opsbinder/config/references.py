@@ -12,7 +12,7 @@ from opsbinder.config.models import ClientBinder, EscalationPolicy, Target
 Finding = tuple[tuple[str | int, ...], Any, str]
 
 # which system types each procedure kind can act on (None: no system needed)
-SYSTEM_TYPES: dict[str, set[str] | None] = {
+KIND_SYSTEMS: dict[str, set[str] | None] = {
     "purge": {"database"},
     "archive": {"database"},
     "backup_check": {"backup_location"},
@@ -62,7 +62,7 @@ def _local_times(binder: ClientBinder) -> Iterator[Finding]:
     for i, schedule in enumerate(binder.oncall_schedules):
         for j, override in enumerate(schedule.overrides):
             for name in ("start", "end"):
-                loc = ("oncall_schedules", i, "overrides", j, name)
+                loc: tuple[str | int, ...] = ("oncall_schedules", i, "overrides", j, name)
                 places.append((loc, getattr(override, name), schedule.timezone))
     for loc, value, zone_name in places:
         if value.tzinfo is None and (problem := _local_problem(value, zone_name)):
@@ -98,7 +98,7 @@ def _procedure_refs(binder: ClientBinder) -> Iterator[Finding]:
                 proc.escalation_policy,
                 "no escalation policy with this id",
             )
-        wanted = SYSTEM_TYPES[proc.kind]
+        wanted = KIND_SYSTEMS[proc.kind]
         if proc.system is None:
             if wanted:
                 yield ("procedures", i, "system"), None, f"a {proc.kind} procedure needs a system"

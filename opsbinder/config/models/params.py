@@ -1,0 +1,78 @@
+"""The `params` of each procedure kind: what a purge, an archive, a check needs to know."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from opsbinder.config.models.base import EnvName, Strict, located
+from opsbinder.config.models.durations import Duration
+
+
+class PurgeParams(Strict):
+    table: str = Field(min_length=1)
+    schema_name: str | None = Field(None, alias="schema")
+    age_column: str = Field(min_length=1)
+    retention_days: int = Field(ge=1, description="rows older than this many days go")
+    batch_size: int = Field(5000, ge=1, le=1_000_000)
+    max_batch_seconds: float = Field(0.1, gt=0, le=60)
+    max_rows: int | None = Field(None, ge=1, description="plan guard: refuse above this")
+    max_growth: float = Field(5.0, gt=1, description="plan guard: times the usual amount")
+    drop_partitions: bool = True
+
+
+class ArchiveParams(Strict):
+    table: str = Field(min_length=1)
+    schema_name: str | None = Field(None, alias="schema")
+    age_column: str = Field(min_length=1)
+    key_column: str = "id"
+    older_than_days: int = Field(ge=1)
+    destination: str = Field(min_length=1, description="directory, or schema.table")
+    destination_type: Literal["file", "table"] = "file"
+    format: Literal["jsonl", "csv"] = "jsonl"
+    compression: Literal["gzip", "zstd"] = "gzip"
+    batch_size: int = Field(10000, ge=1, le=1_000_000)
+
+
+class BackupCheckParams(Strict):
+    max_age: Duration
+    size_tolerance: float = Field(0.5, gt=0, le=10, description="fraction of the median size")
+    pg_restore_list: bool = False
+    restore_drill: bool = False
+    drill_database_url_env: EnvName | None = None
+    sanity_queries: list[str] = Field(default_factory=list)
+
+
+class DiskCheckParams(Strict):
+    paths: list[str] = Field(default_factory=list)
+    warn_percent: float = Field(80, gt=0, lt=100)
+    critical_percent: float = Field(90, gt=0, le=100)
+    database_size_warn_gb: float | None = Field(None, gt=0)
+    database_size_critical_gb: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DiskCheckParams:
+        if self.warn_percent >= self.critical_percent:
+            raise located(
+                "warn_percent",
+                f"must be below critical_percent ({self.critical_percent:g})",
+            )
+        return self
+
+
+class UpdateReminderParams(Strict):
+    remind_days_ahead: int = Field(default=30, ge=0, le=365)
+
+
+class ManualParams(Strict):
+    deadline: Duration = Field(default=timedelta(days=1), description="time to sign it off")
+    lockdown: bool = Field(
+        default=False, description="this checklist is the client's lockdown procedure"
+    )
+
+
+class CustomParams(Strict):
+    entrypoint: str = Field(pattern=r"^[\w.]+:[\w]+$", description="module.path:function")
+    arguments: dict[str, Any] = Field(default_factory=dict)
