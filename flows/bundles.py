@@ -8,24 +8,26 @@ subflows already open the incidents, one per procedure.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
-from prefect.states import State
+from prefect.client.schemas.objects import State
 
+from flows.procedures import final_state
+from flows.registry import BUNDLE
 from opsbinder.procedures.outcome import (
     BundleFailed,
     Outcome,
-    ProcedureFailed,
     artifact_key,
     bundle_markdown,
+    outcome_of_ending,
 )
 from tasks import procedures as steps
 
 
-@flow(name="bundle", flow_run_name="{client_id}/{cadence}")
-def bundle(client_id: str, cadence: str, actor: str = "scheduler") -> list[dict]:
-    from flows.catalog import FLOWS
-
+@flow(name=BUNDLE.name, flow_run_name="{client_id}/{cadence}", description=BUNDLE.description)
+def bundle(client_id: str, cadence: str, actor: str = "scheduler") -> list[dict[str, Any]]:
     outcomes: list[Outcome] = []
     for procedure_id, kind, paused in steps.bundle_members(client_id, cadence):
         if paused:
@@ -33,9 +35,7 @@ def bundle(client_id: str, cadence: str, actor: str = "scheduler") -> list[dict]
                 Outcome(client_id, procedure_id, kind, "skipped", "paused: not run by the bundle")
             )
             continue
-        state = FLOWS[kind](
-            client_id=client_id, procedure_id=procedure_id, actor=actor, return_state=True
-        )
+        state = final_state(kind, client_id=client_id, procedure_id=procedure_id, actor=actor)
         outcomes.append(outcome_of(state, client_id, procedure_id, kind))
     create_markdown_artifact(
         key=artifact_key(client_id, cadence, "bundle"),
@@ -47,14 +47,14 @@ def bundle(client_id: str, cadence: str, actor: str = "scheduler") -> list[dict]
     return [o.to_dict() for o in outcomes]
 
 
-def outcome_of(state: State, client_id: str, procedure_id: str, kind: str) -> Outcome:
-    """What a procedure subflow's final state says, whatever way it ended."""
-    data = state.result(raise_on_failure=False)
-    if isinstance(data, dict):
-        return Outcome.from_dict(data)
-    if isinstance(data, ProcedureFailed):
-        return data.outcome
-    word = {"Crashed": "crashed", "TimedOut": "timed_out", "Cancelled": "cancelled"}
-    outcome = word.get(state.name or "", "failed" if state.is_failed() else "ok")
-    message = str(data) if isinstance(data, BaseException) else (state.message or state.name)
-    return Outcome(client_id, procedure_id, kind, outcome, str(message))
+def outcome_of(state: State[Any], client_id: str, procedure_id: str, kind: str) -> Outcome:
+    """A procedure subflow's final state, handed to the core to say what it means."""
+    return outcome_of_ending(
+        client_id,
+        procedure_id,
+        kind,
+        data=state.result(raise_on_failure=False),
+        state_name=state.name,
+        failed=state.is_failed(),
+        message=state.message,
+    )

@@ -2,7 +2,7 @@
 
 Hooks record, sweepers escalate: the escalation sweeper first puts any spooled hook reports
 into the store, then applies the escalation engine and delivers the outbox, so one minutely
-deployment keeps the whole chain moving. The others exist to be scheduled on their own.
+deployment keeps the whole chain moving. Names and schedules are in flows/registry.py.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from typing import Any
 
 from prefect import flow
 
+from flows.registry import ESCALATION, MISSED_RUNS
 from tasks import incidents as steps
 
 
-@flow(name="escalation-sweeper")
+@flow(name=ESCALATION.flow.name, description=ESCALATION.flow.description)
 def escalation_sweeper() -> dict[str, Any]:
     replayed = steps.replay()
     escalated = steps.escalate()
@@ -22,24 +23,6 @@ def escalation_sweeper() -> dict[str, Any]:
     return {"replayed": replayed, "escalated": escalated, "delivered": delivered}
 
 
-@flow(name="outbox-delivery")
-def outbox_delivery() -> dict[str, Any]:
-    return steps.deliver()
-
-
-@flow(name="spool-replay")
-def spool_replay() -> dict[str, Any]:
-    return steps.replay()
-
-
-@flow(name="missed-run-watch")
+@flow(name=MISSED_RUNS.flow.name, description=MISSED_RUNS.flow.description)
 def missed_run_watch() -> dict[str, Any]:
     return steps.watch_missed()
-
-
-# What deployments/ schedules every minute. The escalation sweeper already replays the spool
-# and delivers the outbox, so outbox_delivery and spool_replay are for running by hand.
-SWEEPER_ENTRYPOINTS = {
-    "escalation": "flows/sweepers.py:escalation_sweeper",
-    "missed-runs": "flows/sweepers.py:missed_run_watch",
-}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from prefect import flow
 
+from flows.registry import WORK_ITEMS
 from tasks.workitems import escalate_overdue
 
 
-@flow(name="work-item-sweeper")
+@flow(name=WORK_ITEMS.flow.name, description=WORK_ITEMS.flow.description)
 def work_item_sweeper() -> int:
     return escalate_overdue()

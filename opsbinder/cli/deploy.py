@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
 
 from opsbinder.cli import common
 from opsbinder.errors import OpsbinderError
+from opsbinder.orchestrator.specs import DeploymentSpec
 from opsbinder.pauses import PauseTarget, find_procedure, set_paused
 from opsbinder.store.db import session_scope
 from opsbinder.sync import sync_binder
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def register(app: typer.Typer) -> None:
@@ -33,11 +31,10 @@ def _load_if_given(path: Path | None) -> None:
         sync_binder(session, binder, common.clock(), actor=common.actor())
 
 
-def _specs(sweepers: bool = True):  # type: ignore[no-untyped-def]
-    from deployments.build import build_specs
+def _specs() -> list[DeploymentSpec]:
+    from opsbinder.orchestrator import deployments as orch
 
-    os.chdir(PROJECT_ROOT)  # entrypoints are paths relative to the project
-    return build_specs(common.store(), sweepers=sweepers)
+    return orch.binder_deployments(common.store())
 
 
 def serve(
@@ -51,13 +48,13 @@ def serve(
 
     Without PREFECT_API_URL a local Prefect server (SQLite, 127.0.0.1) starts and stops with it.
     """
-    from deployments.serve import serve_all
+    from opsbinder.orchestrator import deployments as orch
     from opsbinder.settings import get_settings
 
     _load_if_given(path)
     specs = _specs()
     common.console.print(f"serving {len(specs)} deployments; Ctrl-C stops")
-    serve_all(specs, home=get_settings().home / "prefect", limit=limit, port=port)
+    orch.serve(specs, home=get_settings().home / "prefect", limit=limit, port=port)
 
 
 def deploy(
@@ -79,9 +76,7 @@ def deploy(
     _load_if_given(path)
     specs = _specs()
     if prefect_yaml is not None:
-        from deployments.prefect_yaml import render
-
-        prefect_yaml.write_text(render(specs, work_pool=work_pool or "opsbinder"))
+        prefect_yaml.write_text(orch.prefect_yaml(specs, work_pool=work_pool or "opsbinder"))
         common.console.print(f"wrote {prefect_yaml} ({len(specs)} deployments)")
         return
     if check:
@@ -94,7 +89,7 @@ def deploy(
         common.console.print(f"no drift: {len(specs)} deployments match the binder")
         return
     assert work_pool is not None
-    report = orch.apply(specs, work_pool=work_pool, project_root=PROJECT_ROOT)
+    report = orch.apply(specs, work_pool=work_pool)
     for label, names in (
         ("created", report.created),
         ("updated", report.updated),
@@ -135,8 +130,10 @@ def _switch(procedure: str | None, client: str | None, paused: bool) -> None:
         )
         return
 
-    for change in orch.follow_store_pauses(common.store(), target.client_id, target.procedure_key):
-        common.console.print(f"  {change} on the server", markup=False)
+    for word, name in orch.follow_store_pauses(
+        common.store(), target.client_id, target.procedure_key
+    ):
+        common.console.print(f"  {word} {name} on the server", markup=False)
 
 
 def pause(

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
 import typer
-from sqlalchemy import select
 
 from opsbinder.cli import common
-from opsbinder.handover.dossier import Resolver
 from opsbinder.settings import get_settings
 from opsbinder.store.db import session_scope
-from opsbinder.store.models import Procedure
 
 
 def _say(text: str) -> None:
     """Plain lines, never wrapped: people copy commands and paths out of them."""
     common.console.print(text, soft_wrap=True, markup=False)
+
+
+def _procedure_deployment(kind: str, client_id: str, key: str) -> tuple[str, str]:
+    """Flow entrypoint and deployment name as `opsbinder deploy` makes them (Prefect side)."""
+    from opsbinder.orchestrator.deployments import procedure_deployment
+
+    return procedure_deployment(kind, client_id, key)
 
 
 binder_app = typer.Typer(
@@ -32,34 +35,6 @@ def register(app: typer.Typer) -> None:
     app.command("lockdown")(lockdown)
 
 
-def _resolver() -> Resolver | None:
-    """Flow entrypoints and deployment names as `opsbinder deploy` makes them (Prefect side).
-
-    Only a nicety on the pages: if the flows cannot be imported here, the export still works
-    and leaves the Prefect line out.
-    """
-    try:
-        from deployments.build import flow_name, procedure_deployment_name, procedure_entrypoints
-
-        found = procedure_entrypoints()
-        entrypoints: dict[str, str] = dict(found[0] if isinstance(found, tuple) else found)
-    except Exception:
-        return None
-    names: dict[str, str] = {}
-
-    def resolve(kind: str, client_id: str, key: str) -> tuple[str, str]:
-        entrypoint = entrypoints.get(kind, "")
-        try:
-            if entrypoint and entrypoint not in names:
-                names[entrypoint] = flow_name(entrypoint)
-            deployment = procedure_deployment_name(client_id, key)
-        except Exception:
-            return entrypoint, ""
-        return entrypoint, f"{names[entrypoint]}/{deployment}" if entrypoint else ""
-
-    return resolve
-
-
 def _export(client: str, out: Path, replace: bool) -> None:
     from opsbinder.handover.export import export_client
 
@@ -70,7 +45,7 @@ def _export(client: str, out: Path, replace: bool) -> None:
             out,
             common.clock(),
             actor=common.actor(),
-            resolve=_resolver(),
+            resolve=_procedure_deployment,
             replace=replace,
         )
     _say(
@@ -160,30 +135,17 @@ def import_cmd(
         )
 
 
-def _server_pause(client: str, paused: bool) -> None:
+def _server_pause(client: str) -> None:
     """Follow the store's pause on a Prefect server, as `opsbinder pause` does."""
-    if not os.environ.get("PREFECT_API_URL"):
+    from opsbinder.orchestrator import deployments as orch
+
+    if not orch.api_url():
         _say(
             "no PREFECT_API_URL: deployments follow Client.paused when `opsbinder serve` or "
             "`opsbinder deploy` next runs"
         )
         return
-    from deployments.build import for_client
-    from opsbinder.orchestrator import deployments as orch
-
-    word = "paused" if paused else "resumed"
-    hits = for_client(orch.read_ours(), client)
-    if not paused:  # a procedure paused on its own before the lockdown stays paused
-        with session_scope(common.store()) as session:
-            own = set(
-                session.execute(
-                    select(Procedure.key).where(
-                        Procedure.client_id == client, Procedure.paused.is_(True)
-                    )
-                ).scalars()
-            )
-        hits = [h for h in hits if h.tag_value("procedure") not in own]
-    for name in orch.set_paused(hits, paused):
+    for word, name in orch.follow_store_pauses(common.store(), client):
         _say(f"  {word} on the server: {name}")
 
 
@@ -207,14 +169,14 @@ def lockdown(
             + ("its deployments are resumed" if resumed else "it was paused before: stays paused")
         )
         if resumed:
-            _server_pause(client, False)
+            _server_pause(client)
         _say("revoked tokens stay revoked: issue new ones (opsbinder token issue ...)")
         return
     with session_scope(common.store()) as session:
         result = lk.lock_down(session, client, clock, actor=who, provider=provider)
     _say(f"{client} LOCKED DOWN by {who}")
     _say(f"  paused: {'yes' if result.paused_now else 'was already paused'} (Client.paused)")
-    _server_pause(client, True)
+    _server_pause(client)
     _say(f"  tokens revoked ({provider}): {len(result.revoked)}")
     if result.checklist:
         _say(f"  lockdown checklist {result.checklist}: work item #{result.checklist_id} is due")

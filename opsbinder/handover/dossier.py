@@ -90,7 +90,7 @@ class Dossier:
 
 
 # (kind, client id, procedure key) -> (flow entrypoint, Prefect deployment "flow/name"); the CLI
-# supplies it from deployments/ so the core never imports Prefect.
+# supplies it from opsbinder.orchestrator (flows/registry.py), so this module needs no Prefect.
 Resolver = Callable[[str, str, str], tuple[str, str]]
 
 

@@ -1,12 +1,15 @@
-"""Every call opsbinder makes to Prefect about deployments: create, update, delete, pause, read.
+"""Every call opsbinder makes to Prefect about deployments: build, serve, create, update, delete,
+pause, read.
 
-Only deployments tagged `opsbinder` are touched. The server's schedules are read before anything
+What is wanted comes from `deployments/` (built from the store, flows named in flows/registry.py);
+only deployments tagged `opsbinder` are touched on a server. The server's schedules are read before anything
 is written so that a schedule (or a deployment) a person paused stays paused after a re-deploy.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,9 @@ from prefect.exceptions import ObjectNotFound
 from prefect.schedules import Cron, Interval, Schedule
 from prefect.utilities.asyncutils import run_coro_as_sync
 
+from deployments.build import build_specs, procedure_deployment_name
+from deployments.prefect_yaml import render
+from flows.registry import PROCEDURES, PROJECT_ROOT
 from opsbinder.errors import OpsbinderError
 from opsbinder.orchestrator.specs import (
     OURS,
@@ -57,6 +63,34 @@ def require_server() -> str:
             "to run every schedule in one process without a server, use `opsbinder serve`"
         )
     return url
+
+
+def binder_deployments(engine: Any, *, sweepers: bool = True) -> list[DeploymentSpec]:
+    """The deployments the binder in the store asks for."""
+    return build_specs(engine, sweepers=sweepers)
+
+
+def prefect_yaml(specs: list[DeploymentSpec], *, work_pool: str) -> str:
+    """The same deployments as a prefect.yaml, for teams that use `prefect deploy`."""
+    return render(specs, work_pool=work_pool)
+
+
+def procedure_deployment(kind: str, client_id: str, key: str) -> tuple[str, str]:
+    """The flow entrypoint and the deployment name ("flow/deployment") a procedure gets."""
+    entry = PROCEDURES.get(kind)
+    if entry is None:
+        return "", ""
+    return entry.entrypoint, f"{entry.name}/{procedure_deployment_name(client_id, key)}"
+
+
+def serve(
+    specs: list[DeploymentSpec], *, home: Path, limit: int | None = None, port: int | None = None
+) -> None:
+    """Run the deployments in this process until interrupted (the embedded default)."""
+    from deployments.serve import serve_all  # it imports this module
+
+    os.chdir(PROJECT_ROOT)  # Prefect loads entrypoints relative to the working folder
+    serve_all(specs, home=home, limit=limit, port=port)
 
 
 def to_prefect_schedule(spec: ScheduleSpec) -> Schedule:
@@ -123,7 +157,9 @@ def read_ours() -> list[DeploymentSpec]:
         raise
 
 
-def apply(wanted: list[DeploymentSpec], *, work_pool: str, project_root: Path) -> ApplyReport:
+def apply(
+    wanted: list[DeploymentSpec], *, work_pool: str, project_root: Path = PROJECT_ROOT
+) -> ApplyReport:
     """Make the server match the binder: create, update, and delete what the binder dropped.
 
     Re-deploying the same name upserts the deployment; Prefect then deletes the auto-scheduled
@@ -227,12 +263,16 @@ def ensure_process_pool(name: str) -> None:
     run_coro_as_sync(_go())
 
 
-def follow_store_pauses(engine: Any, client_id: str, procedure_key: str | None = None) -> list[str]:
+def follow_store_pauses(
+    engine: Any, client_id: str, procedure_key: str | None = None
+) -> list[tuple[str, str]]:
     """Make the server's pause flags match the store's for one procedure or a whole client.
 
     A deployment runs only when neither its procedure nor its client is paused in the store.
-    Call it after `opsbinder.pauses.set_paused` when a Prefect server is in use (PREFECT_API_URL);
-    the embedded `serve` reads the flags when it starts. Returns what changed ("paused NAME").
+    Call it after `opsbinder.pauses.set_paused` (a pause, a resume, a lockdown or its lift) when
+    a Prefect server is in use (PREFECT_API_URL); the embedded `serve` reads the flags when it
+    starts. A procedure paused on its own stays paused when its client is resumed. Returns what
+    changed, as ("paused" or "resumed", deployment name).
     """
     from sqlalchemy import select
 
@@ -259,6 +299,6 @@ def follow_store_pauses(engine: Any, client_id: str, procedure_key: str | None =
             to_pause.append(dep)
         elif not want and (dep.paused or any(not s.active for s in dep.schedules)):
             to_resume.append(dep)
-    changed = [f"paused {n}" for n in set_paused(to_pause, True)]
-    changed += [f"resumed {n}" for n in set_paused(to_resume, False)]
+    changed = [("paused", n) for n in set_paused(to_pause, True)]
+    changed += [("resumed", n) for n in set_paused(to_resume, False)]
     return changed

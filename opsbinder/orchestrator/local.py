@@ -1,4 +1,5 @@
-"""Running flows now, in this process: `opsbinder run`, `opsbinder demo`, the console's run-now.
+"""Running flows now: `opsbinder run` and `opsbinder demo` in this process, the console's and the
+API's run-now in a process of its own (`launch_procedure`).
 
 Without PREFECT_API_URL the first flow starts Prefect's ephemeral API (a local server process
 on a random port, 5-40 s on a busy small machine), so nothing needs to be installed or started
@@ -8,6 +9,7 @@ first. `prefect_defaults` must run before Prefect is imported: Prefect reads its
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -44,14 +46,31 @@ def api_description() -> str:
 
 
 def run_procedure(
-    client_id: str, procedure_id: str, *, actor: str, dry_run: bool, approve: bool
+    client_id: str, procedure_id: str, *, actor: str, dry_run: bool = False, approve: bool = False
 ) -> Outcome:
-    from flows.catalog import run_now
+    from flows.catalog import run_now  # imports Prefect: only after prefect_defaults
 
     return run_now(client_id, procedure_id, actor=actor, dry_run=dry_run, approve=approve)
 
 
 def run_bundle(client_id: str, cadence: str, *, actor: str) -> list[Outcome]:
-    from flows.catalog import run_bundle_now
+    from flows.catalog import run_bundle_now  # imports Prefect: only after prefect_defaults
 
     return run_bundle_now(client_id, cadence, actor=actor)
+
+
+def launch_procedure(client_id: str, procedure_id: str, actor: str) -> None:
+    """Start one run now in a process of its own and return at once, so a slow procedure never
+    holds the caller (a web worker). Its outcome is recorded in the store like any run's."""
+    code = (
+        "import sys; from opsbinder.orchestrator.local import run_procedure; "
+        "run_procedure(sys.argv[1], sys.argv[2], actor=sys.argv[3])"
+    )
+    subprocess.Popen(  # fixed code; arguments go as argv, no shell
+        [sys.executable, "-c", code, client_id, procedure_id, actor],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=dict(os.environ),
+    )

@@ -93,6 +93,56 @@ class BundleFailed(Exception):
         return (type(self), (self.outcomes,))
 
 
+def exception_result(exc: BaseException, timeout_seconds: float) -> tuple[str, ProcedureResult]:
+    """What an exception out of a procedure's run means: the run's outcome (`timed_out` when the
+    procedure's timeout ended it, else `failed`) and the result to record, its reason naming the
+    exception so a person reading the incident knows what broke."""
+    message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, TimeoutError):
+        message = f"timed out after {timeout_seconds:g} s ({message})"
+        return "timed_out", ProcedureResult("failed", message, {}, [message])
+    return "failed", ProcedureResult("failed", message, {}, [message])
+
+
+# A procedure flow that ended without a result of its own, by its final state's name.
+ENDED_AS = {"Crashed": "crashed", "TimedOut": "timed_out", "Cancelled": "cancelled"}
+
+
+def outcome_of_ending(
+    client_id: str,
+    procedure_id: str,
+    kind: str,
+    *,
+    data: object,
+    state_name: str | None,
+    failed: bool,
+    message: str | None,
+) -> Outcome:
+    """What a procedure flow's final state says, whatever way it ended: its own outcome when it
+    returned or raised one, else the state's name and message (a crash, a cancel, a timeout of
+    the whole flow)."""
+    if isinstance(data, dict):
+        return Outcome.from_dict(data)
+    if isinstance(data, ProcedureFailed):
+        return data.outcome
+    outcome = ENDED_AS.get(state_name or "", "failed" if failed else "ok")
+    text = str(data) if isinstance(data, BaseException) else (message or state_name)
+    return Outcome(client_id, procedure_id, kind, outcome, str(text))
+
+
+def outcomes_of_bundle(
+    data: object, *, state_name: str | None, message: str | None
+) -> list[Outcome]:
+    """The procedures' outcomes a bundle flow ended with; anything else is an error to raise."""
+    if isinstance(data, BundleFailed):
+        return data.outcomes
+    if isinstance(data, list):
+        return [Outcome.from_dict(d) for d in data]
+    if isinstance(data, BaseException):
+        raise data
+    raise RuntimeError(f"the bundle ended {state_name}: {message}")
+
+
 def key_metrics(outcome: Outcome, limit: int = 3) -> str:
     """A few `name=value` pairs that fit a table cell."""
     wanted = KEY_METRICS.get(outcome.kind, ())

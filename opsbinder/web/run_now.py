@@ -1,18 +1,13 @@
 """Run now, pause and resume from the console and the API: one seam for each.
 
-"Run now" records the request (audit) and, when the flow catalog (`flows.catalog`) can be
-imported, starts the procedure's flow in a separate process so a slow procedure never holds a web
-worker. Without the catalog the request is only recorded, and the page says so.
+"Run now" records the request (audit) and starts the procedure's flow in a separate process
+(`opsbinder.orchestrator.local.launch_procedure`) so a slow procedure never holds a web worker.
 Pause and resume set `Procedure.paused` in the store through `opsbinder.pauses` (audited);
 deployments follow the store's flag.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 
 from sqlalchemy.orm import Session
@@ -20,34 +15,21 @@ from sqlalchemy.orm import Session
 from opsbinder import audit
 from opsbinder.clock import Clock
 from opsbinder.errors import NotFound
+from opsbinder.orchestrator.local import launch_procedure
 from opsbinder.pauses import PauseTarget, set_paused
 from opsbinder.store.models import Procedure
 
 
 def mode() -> str:
-    """'flow' when run-now starts the flow, 'request' when it only records the request."""
-    try:
-        return "flow" if importlib.util.find_spec("flows.catalog") is not None else "request"
-    except (ImportError, ValueError):
-        return "request"
+    """Always 'flow' now: the flows ship with opsbinder, so run-now always starts one (the
+    'request' mode, recording only, dates from installs without them)."""
+    return "flow"
 
 
 Launcher = Callable[[str, str, str], None]
 
 
-def launch_subprocess(client_id: str, key: str, actor: str) -> None:
-    code = (
-        "import sys; from flows.catalog import run_now; "
-        "run_now(sys.argv[1], sys.argv[2], actor=sys.argv[3])"
-    )
-    subprocess.Popen(  # fixed code; arguments go as argv, no shell
-        [sys.executable, "-c", code, client_id, key, actor],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        env=dict(os.environ),
-    )
+launch_subprocess: Launcher = launch_procedure  # the default launcher, by its older name
 
 
 def act(

@@ -58,6 +58,24 @@ def test_it_builds_one_deployment_per_procedure_with_its_cron_zone_tags_and_para
     assert sweepers and all(s.schedules[0].interval_seconds == 60 for s in sweepers)
 
 
+def test_it_deploys_exactly_the_registrys_flows_under_the_registrys_names(loaded: Engine) -> None:
+    from deployments.build import build_specs
+    from flows import registry
+
+    specs = build_specs(loaded)
+    sweepers = {s.name: s for s in specs if "sweeper" in s.tags}
+    assert set(sweepers) == {s.deployment for s in registry.SWEEPERS}
+    for sweeper in registry.SWEEPERS:
+        spec = sweepers[sweeper.deployment]
+        assert (spec.flow_name, spec.entrypoint) == (sweeper.flow.name, sweeper.flow.entrypoint)
+        assert spec.schedules == (ScheduleSpec(interval_seconds=sweeper.every_seconds),)
+    known = {(e.name, e.entrypoint) for e in registry.every_flow()}
+    assert {(s.flow_name, s.entrypoint) for s in specs} <= known
+    procedures = [s for s in specs if s.tag_value("procedure")]
+    assert procedures and all(s.flow_name == s.tag_value("kind") for s in procedures)
+    assert len(build_specs(loaded, sweepers=False)) == len(specs) - len(registry.SWEEPERS)
+
+
 def test_it_pauses_in_the_store_with_an_audit_entry_and_builds_paused_deployments(
     loaded: Engine, clock: FrozenClock
 ) -> None:

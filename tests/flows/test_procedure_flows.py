@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from flows import procedures
-from flows.catalog import ENTRYPOINTS, FLOWS, run_now
+from flows import procedures, registry
+from flows.catalog import run_now
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident, Run, WorkItem
 from tests.flows.conftest import artifacts
@@ -102,14 +102,21 @@ def test_it_refuses_a_procedure_of_another_kind(acme: Path) -> None:
     )
 
 
-def test_it_names_a_flow_and_an_entrypoint_for_every_kind() -> None:
+def test_it_names_a_flow_and_an_entrypoint_for_every_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect.flows import load_flow_from_entrypoint
+
     from opsbinder.config.models import PROCEDURE_KINDS
 
-    assert set(FLOWS) == set(ENTRYPOINTS) == set(PROCEDURE_KINDS)
-    for kind, flow in FLOWS.items():
+    assert set(procedures.FLOWS) == set(registry.PROCEDURES) == set(PROCEDURE_KINDS)
+    monkeypatch.chdir(registry.PROJECT_ROOT)
+    for kind, flow in procedures.FLOWS.items():
         assert flow.name == kind
-        assert ENTRYPOINTS[kind] == f"flows/procedures.py:{kind}"
+        assert registry.PROCEDURES[kind].entrypoint == f"flows/procedures.py:{kind}"
         assert [h.__name__ for h in flow.on_failure_hooks] == ["on_failure"]
+        assert flow.description == registry.PROCEDURES[kind].description
+    # every flow of the registry, sweepers included, is where its entrypoint says, by that name
+    for entry in registry.every_flow():
+        assert load_flow_from_entrypoint(entry.entrypoint).name == entry.name, entry
 
 
 def test_it_sweeps_overdue_checklists_into_incidents(acme: Path, store: Engine) -> None:

@@ -9,9 +9,13 @@ from opsbinder.procedures import progress, registry
 from opsbinder.procedures.outcome import (
     BundleFailed,
     Outcome,
+    ProcedureFailed,
     artifact_key,
     bundle_markdown,
+    exception_result,
     key_metrics,
+    outcome_of_ending,
+    outcomes_of_bundle,
     run_markdown,
 )
 
@@ -79,3 +83,47 @@ def test_it_names_the_missing_kind() -> None:
     with pytest.raises(OpsbinderError, match="unknown procedure kind 'backup' \\(known: purge"):
         registry.runner("backup")
     assert registry.runner("backup_check").__module__ == "opsbinder.procedures.backup_check"
+
+
+def test_it_calls_a_timeout_timed_out_and_any_other_exception_failed_with_its_reason() -> None:
+    outcome, result = exception_result(TimeoutError(), 1.5)
+    assert (outcome, result.status) == ("timed_out", "failed")
+    assert result.summary == "timed out after 1.5 s (TimeoutError)"
+    outcome, result = exception_result(ConnectionError("refused"), 60)
+    assert (outcome, result.summary, result.findings) == (
+        "failed",
+        "ConnectionError: refused",
+        ["ConnectionError: refused"],
+    )
+
+
+def test_it_reads_a_procedure_flows_ending_whatever_way_it_ended() -> None:
+    def ending(data: object, name: str | None, failed: bool, message: str | None = None) -> Outcome:
+        return outcome_of_ending(
+            "acme", "nightly", "purge", data=data, state_name=name, failed=failed, message=message
+        )
+
+    assert ending(_backup("ok").to_dict(), "Completed", False) == _backup("ok")
+    assert ending(ProcedureFailed(_backup()), "Failed", True) == _backup()
+    crashed = ending(None, "Crashed", True, "process exited with SIGTERM")
+    assert (crashed.name, crashed.outcome, crashed.summary) == (
+        "acme/nightly",
+        "crashed",
+        "process exited with SIGTERM",
+    )
+    assert ending(None, "TimedOut", True, "flow timed out").outcome == "timed_out"
+    assert ending(None, "Cancelled", False).outcome == "cancelled"
+    refused = ending(ValueError("not a purge procedure"), "Failed", True)
+    assert (refused.outcome, refused.summary) == ("failed", "not a purge procedure")
+
+
+def test_it_reads_a_bundles_outcomes_and_raises_what_is_not_one() -> None:
+    assert outcomes_of_bundle(BundleFailed([_backup()]), state_name="Failed", message="") == [
+        _backup()
+    ]
+    done = outcomes_of_bundle([_backup("ok").to_dict()], state_name="Completed", message=None)
+    assert done == [_backup("ok")]
+    with pytest.raises(KeyError, match="no client"):
+        outcomes_of_bundle(KeyError("no client"), state_name="Failed", message="")
+    with pytest.raises(RuntimeError, match="the bundle ended Cancelled: stopped"):
+        outcomes_of_bundle(None, state_name="Cancelled", message="stopped")

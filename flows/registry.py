@@ -1,0 +1,95 @@
+"""Every flow opsbinder deploys, stated once: one per procedure kind, the bundle, the sweepers.
+
+`deployments/` builds its specs from this table, `flows/procedures.py` makes the procedure
+flows from it, and the adapter (`opsbinder.orchestrator`) reads names and entrypoints here. So a
+new kind or sweeper is one entry here, and nothing looks for flows by trying imports.
+
+Plain data, no Prefect import: reading a flow's name must not start Prefect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from opsbinder.procedures.registry import KINDS
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+"""Entrypoints are paths relative to this folder (Prefect imports them from there)."""
+
+
+@dataclass(frozen=True)
+class FlowEntry:
+    name: str  # the Prefect flow name: the part before "/" in "flow/deployment"
+    entrypoint: str  # "flows/file.py:attribute", relative to PROJECT_ROOT
+    description: str
+
+
+@dataclass(frozen=True)
+class Sweeper:
+    """A flow that catches up by itself, so a missed interval is harmless."""
+
+    deployment: str
+    flow: FlowEntry
+    every_seconds: int = 60
+
+
+# What each kind's flow does, in one line (the flow's docstring and the UI's description).
+_DOES = {
+    "purge": "Delete a client table's rows older than the retention, in short batches.",
+    "archive": "Move old rows to verified archive files, then delete them from the source.",
+    "backup_check": "Check the newest backup: age, size, checksum, pg_restore, restore drill.",
+    "disk_check": "Filesystem and database usage against thresholds, with a days-until-full forecast.",
+    "update_reminder": "Reminders for end of support and patches from the software inventory.",
+    "manual": "A due checklist for a person to sign off with `opsbinder done`.",
+    "custom": "A Python entrypoint named in the binder.",
+}
+
+PROCEDURES: dict[str, FlowEntry] = {
+    kind: FlowEntry(kind, f"flows/procedures.py:{kind}", _DOES[kind]) for kind in KINDS
+}
+"""One flow per procedure kind, named as the kind; every one takes
+`(client_id, procedure_id, dry_run, approve, scheduled_for, actor)`."""
+
+BUNDLE = FlowEntry(
+    "bundle", "flows/bundles.py:bundle", "Every procedure of one cadence of a client, now."
+)
+
+ESCALATION = Sweeper(
+    "escalation",
+    FlowEntry(
+        "escalation-sweeper",
+        "flows/sweepers.py:escalation_sweeper",
+        "Replay spooled hook reports, escalate open incidents, deliver the outbox.",
+    ),
+)
+MISSED_RUNS = Sweeper(
+    "missed-runs",
+    FlowEntry(
+        "missed-run-watch",
+        "flows/sweepers.py:missed_run_watch",
+        "Open incidents for scheduled runs that did not happen or are stuck.",
+    ),
+)
+UPDATE_CADENCE = Sweeper(
+    "update-cadence",
+    FlowEntry(
+        "update-cadence-sweeper",
+        "flows/update_cadence.py:update_cadence_sweeper",
+        "Remind before a Severity-1 update is due; escalate when it is overdue.",
+    ),
+)
+WORK_ITEMS = Sweeper(
+    "work-items",
+    FlowEntry(
+        "work-item-sweeper",
+        "flows/workitems.py:work_item_sweeper",
+        "Open work items (checklists, reminders) past their due time become incidents.",
+    ),
+)
+SWEEPERS: tuple[Sweeper, ...] = (ESCALATION, MISSED_RUNS, UPDATE_CADENCE, WORK_ITEMS)
+
+
+def every_flow() -> list[FlowEntry]:
+    """All of them, for checks that each entrypoint really holds a flow of that name."""
+    return [*PROCEDURES.values(), BUNDLE, *(s.flow for s in SWEEPERS)]
