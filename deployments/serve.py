@@ -47,33 +47,33 @@ def local_server(home: Path, port: int | None = None) -> Iterator[str]:
     Prefect's ephemeral API (what a client starts when PREFECT_API_URL is unset) runs no
     scheduler service, so schedules served against it would never produce a run. The embedded
     default therefore runs a real `prefect server` on 127.0.0.1 (SQLite under `home`).
+
+    The UI it serves asks `/ui-settings` which API to call, and the server answers from its own
+    settings (`PREFECT_UI_API_URL`, else host and port from `PREFECT_SERVER_API_HOST/PORT`), not
+    from `--port`: so the server gets all three, or the UI would call port 4200.
     """
     port = port or _free_port()
+    url = f"http://127.0.0.1:{port}/api"
     env = {
         **os.environ,
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_UI_API_URL": url,
     }
     env.pop("PREFECT_API_URL", None)
+    env.pop("PREFECT_SERVER_UI_API_URL", None)  # an alias that would win over ours
     home.mkdir(parents=True, exist_ok=True)
     log = (home / "server.log").open("ab")
     proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "prefect"),
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        [str(Path(sys.executable).parent / "prefect"), "server", "start"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}/api"
     try:
         deadline = time.monotonic() + 240
         while not _healthy(url):
@@ -91,6 +91,11 @@ def local_server(home: Path, port: int | None = None) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
         log.close()
+
+
+def ui_url(api_url: str) -> str:
+    """The server's UI: the API's address without `/api`."""
+    return api_url.removesuffix("/api")
 
 
 def _free_port() -> int:
@@ -116,14 +121,14 @@ def serve_all(
     started for the purpose (see `local_server`).
     """
     from prefect import serve
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
 
     if PREFECT_API_URL.value():
         serve(*runner_deployments(specs), limit=limit, print_starting_message=True)
         return
     with (
         local_server(home, port) as url,
-        temporary_settings(updates={PREFECT_API_URL: url}),
+        temporary_settings(updates={PREFECT_API_URL: url, PREFECT_UI_URL: ui_url(url)}),
     ):
-        print(f"local Prefect server (UI and API) at {url.removesuffix('/api')}", flush=True)
+        print(f"local Prefect server: UI at {ui_url(url)}, API at {url}", flush=True)
         serve(*runner_deployments(specs), limit=limit, print_starting_message=True)

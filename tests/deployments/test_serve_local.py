@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +15,8 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 pytestmark = [pytest.mark.slow, pytest.mark.prefect]
 
 
@@ -62,6 +65,7 @@ def test_it_serves_every_schedule_and_runs_them_on_a_local_server(tmp_path: Path
             time.sleep(3)
         names = requests.post(f"{api}/deployments/filter", json={}, timeout=10).json()
         assert {"nordhafen.check-tms-backup", "escalation"} <= {d["name"] for d in names}
+        _sees_the_deployments_through_the_printed_ui(log.read_text(), api)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -73,6 +77,37 @@ def test_it_serves_every_schedule_and_runs_them_on_a_local_server(tmp_path: Path
     time.sleep(2)
     with pytest.raises(requests.ConnectionError):  # the local server went with it
         requests.get(f"{api}/health", timeout=2)
+
+
+def _sees_the_deployments_through_the_printed_ui(output: str, api: str) -> None:
+    """As the UI page does: ask its server which API to call, then list deployments there."""
+    found = re.search(r"UI at (http://\S+?),", output)
+    assert found, output[-3000:]
+    ui = found.group(1)
+    page = requests.get(ui, timeout=10)
+    assert page.ok and "<html" in page.text.lower()
+    settings = requests.get(f"{ui}/ui-settings", timeout=10).json()
+    assert settings["api_url"] == api  # not http://127.0.0.1:4200/api
+    listed = requests.post(f"{settings['api_url']}/deployments/filter", json={}, timeout=10)
+    assert "nordhafen.check-tms-backup" in {d["name"] for d in listed.json()}
+    _sees_a_deployment_in_chromium(ui)
+
+
+def _sees_a_deployment_in_chromium(ui: str) -> None:
+    """The UI itself, JavaScript on, shows a deployment: it reached the right API."""
+    if not os.path.exists(CHROMIUM):
+        return  # the HTTP check above already followed the UI's own calls
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{ui}/deployments", timeout=60_000)
+            page.get_by_text("nordhafen.check-tms-backup").first.wait_for(timeout=60_000)
+            assert "Can't connect" not in page.content()
+        finally:
+            browser.close()
 
 
 def _completed_ok(api: str) -> int:
