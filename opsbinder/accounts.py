@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from opsbinder import audit
 from opsbinder.clock import Clock, utc
-from opsbinder.errors import NotFound, OpsbinderError, Refused
+from opsbinder.errors import BadInput, NotFound, Refused
 from opsbinder.store.models import AccessToken, Client, User
 
 ROLES = ("L1", "L2", "L3", "manager", "admin")
@@ -36,12 +36,6 @@ STATUS_SCOPES = ("status:read",)
 # Touching last_used_at on every request would turn each page view into a write.
 _LAST_USED_RESOLUTION = timedelta(minutes=5)
 _hasher = PasswordHasher()
-
-
-class BadInput(OpsbinderError):
-    """A value a person typed is not acceptable; the message names the field and the value."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 class OpsbinderError(Exception):
@@ -46,3 +51,21 @@ class Refused(OpsbinderError):
     """A safety rule stopped an operation (plan guard, lock held, append-only record)."""
 
     exit_code = 4
+
+
+class BadInput(OpsbinderError):
+    """A value a person typed is not acceptable; the message names the field and the value."""
+
+    exit_code = 2
+
+
+class Forbidden(Refused):
+    """Who asked may not do this (role, token scope, lockdown).
+
+    The work is undone, but the refusal itself is kept: `store.db.session_scope` rolls the work
+    back and then runs `record` (an audit entry) in a transaction of its own.
+    """
+
+    def __init__(self, message: str, record: Callable[[Session], object] | None = None) -> None:
+        super().__init__(message)
+        self.record = record

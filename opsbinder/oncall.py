@@ -5,7 +5,8 @@ Hand-offs are wall-clock: "mon 09:00 Europe/Berlin" stays 09:00 local across DST
 the shift around a change is an hour shorter or longer. Every comparison is between UTC
 instants (datetimes sharing one ZoneInfo compare wall times and ignore `fold`). A hand-off
 time that does not exist on a spring-forward day is read as PEP 495 does (fold=0: the offset
-before the change), i.e. one hour later on the clock; one that occurs twice happens the first time.
+before the change), i.e. one hour later on the clock; one that occurs twice happens the first
+time: the same rule as a typed time (`opsbinder.local_time`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from opsbinder.config.models import OnCallSchedule, Override, Rotation
-from opsbinder.errors import OpsbinderError
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -128,48 +128,6 @@ def shifts(schedule: OnCallSchedule, start: datetime, end: datetime) -> list[Shi
     return result
 
 
-def parse_local(
-    text: str, zone_name: str, *, fold: str | None = None
-) -> tuple[datetime, str | None]:
-    """A wall-clock time typed by a person, in a schedule's zone: (UTC instant, note).
-
-    The rule for the two DST oddities, stated in the note so nobody is misled:
-    a time skipped by a spring-forward change is read with the offset before the change
-    (PEP 495 fold=0: "02:30" becomes 03:30 summer time); a time that occurs twice on a
-    fall-back night is the earlier one unless `fold` says "later".
-    """
-    if fold not in (None, "earlier", "later"):
-        raise OpsbinderError(f"--fold {fold!r}: use earlier or later")
-    try:
-        naive = datetime.fromisoformat(text.strip())
-    except ValueError as exc:
-        raise OpsbinderError(
-            f"time {text!r}: write it as YYYY-MM-DD HH:MM (local time of {zone_name})"
-        ) from exc
-    if naive.tzinfo is not None:
-        return naive.astimezone(UTC), None
-    zone = ZoneInfo(zone_name)
-    first = naive.replace(tzinfo=zone, fold=0)
-    second = naive.replace(tzinfo=zone, fold=1)
-    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
-        shown = first.astimezone(UTC).astimezone(zone)
-        return first.astimezone(UTC), (
-            f"{naive:%Y-%m-%d %H:%M} does not exist in {zone_name} (the clocks jump forward "
-            f"that night); answering for {shown:%H:%M %Z} ({first.astimezone(UTC):%H:%M} UTC), "
-            f"the same instant as {naive:%H:%M} at the old offset"
-        )
-    if first.utcoffset() != second.utcoffset():
-        chosen = second if fold == "later" else first
-        other = first if fold == "later" else second
-        return chosen.astimezone(UTC), (
-            f"{naive:%Y-%m-%d %H:%M} occurs twice in {zone_name} (the clocks go back); "
-            f"answering for the {fold or 'earlier'} one ({chosen.astimezone(UTC):%H:%M} UTC); "
-            f"the other is {other.astimezone(UTC):%H:%M} UTC (--fold "
-            f"{'earlier' if fold == 'later' else 'later'})"
-        )
-    return first.astimezone(UTC), None
-
-
 def ical(
     schedule: OnCallSchedule,
     start: datetime,
@@ -200,4 +158,5 @@ def ical(
         event.add("dtend", shift.end)
         event.add("dtstamp", start)
         cal.add_component(event)
-    return cal.to_ical()
+    data: bytes = cal.to_ical()
+    return data

@@ -1,4 +1,9 @@
-"""Settings read once from the environment, with typed parsing that fails loudly."""
+"""Settings read once from the environment, with typed parsing that fails loudly.
+
+Every OPSBINDER_* variable the product reads is a field here; no other module reads the
+environment for its own settings (secrets named in the binder, `url_env` and the like, are
+read where they are used, by the name the binder gives).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from pydantic import Field
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from opsbinder.errors import BadInput
 
 
 class Settings(BaseSettings):
@@ -18,6 +25,18 @@ class Settings(BaseSettings):
     config_dir: Path = Path("config")
     base_url: str = "http://127.0.0.1:8080"
     spool_dir: Path | None = None
+    # who the audit log names for CLI actions (default: the login name); a claim, not a proof
+    actor: str | None = Field(default=None, max_length=100)
+    # the CLI proves to be this console user with this password (acting on a locked-down client,
+    # lifting a lockdown); without the password the CLI asks for it
+    admin: str | None = Field(default=None, max_length=100)
+    admin_password: SecretStr | None = None
+    # `opsbinder users add` takes the new user's password from here instead of asking
+    new_password: SecretStr | None = None
+    # signs the web session cookie; generated once under `home` when unset
+    web_secret: SecretStr | None = None
+    # rendered status pages are reused this long unless the client's data changed; 0: off
+    status_cache_seconds: float = Field(default=5.0, ge=0, le=3600)
 
     @property
     def store_url(self) -> str:
@@ -30,4 +49,12 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings; a bad value is a one-line error naming the variable (never its value)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [
+            f"OPSBINDER_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        raise BadInput("; ".join(problems)) from None

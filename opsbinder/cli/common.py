@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from sqlalchemy import Engine
 
+from opsbinder.authorization import Principal
 from opsbinder.clock import Clock, SystemClock
 from opsbinder.config.loader import load_binder
 from opsbinder.config.models import Binder
@@ -48,7 +49,12 @@ def store() -> Engine:
 
 
 def actor() -> str:
+    """Who the audit log names: the `actor` setting (OPSBINDER_ACTOR), else the login name."""
     import getpass
-    import os
 
-    return os.environ.get("OPSBINDER_ACTOR") or getpass.getuser()
+    return get_settings().actor or getpass.getuser()
+
+
+def principal() -> Principal:
+    """The CLI as whoever runs it (the authorization rule's operator: never an admin)."""
+    return Principal.operator(actor())

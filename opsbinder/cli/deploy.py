@@ -6,10 +6,11 @@ from pathlib import Path
 
 import typer
 
+from opsbinder.actions import procedures as actions
 from opsbinder.cli import common
 from opsbinder.errors import OpsbinderError
 from opsbinder.orchestrator.specs import DeploymentSpec
-from opsbinder.pauses import PauseTarget, find_procedure, set_paused
+from opsbinder.pauses import PauseTarget, find_procedure
 from opsbinder.store.db import session_scope
 from opsbinder.sync import sync_binder
 
@@ -117,7 +118,7 @@ def _target(procedure: str | None, client: str | None) -> PauseTarget:
 def _switch(procedure: str | None, client: str | None, paused: bool) -> None:
     target = _target(procedure, client)
     with session_scope(common.store()) as session:
-        changed = set_paused(session, target, paused, common.clock(), common.actor())
+        changed = actions.set_paused(session, common.clock(), common.principal(), target, paused)
     word = "paused" if paused else "resumed"
     common.console.print(
         f"{target.label} {word} in the store" if changed else f"{target.label} already {word}"

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from opsbinder.cli import common
 from opsbinder.errors import OpsbinderError
+from opsbinder.local_time import parse_local
 
 
 def register(app: typer.Typer) -> None:
@@ -16,15 +17,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _when(text: str | None, option: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise OpsbinderError(
-            f"{option} must be a date or time like 2026-10-01 or 2026-10-01T06:00, got {text!r}"
-        ) from exc
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return None if text is None else parse_local(text, "UTC", field=option).instant
 
 
 def _fmt(value: datetime | None) -> str:

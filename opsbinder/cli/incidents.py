@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from opsbinder.actions import incidents as actions
 from opsbinder.cli import common
 from opsbinder.clock import utc
 from opsbinder.incidents import lifecycle
@@ -129,9 +130,7 @@ def show(incident_id: int = typer.Argument(..., help="incident number")) -> None
 def ack(incident_id: int, message: str = typer.Option("", "--message", "-m")) -> None:
     """Acknowledge: you own it now; the escalation ladder stops."""
     with session_scope(common.store()) as session:
-        inc = lifecycle.acknowledge(
-            session, common.clock(), incident_id, actor=common.actor(), message=message
-        )
+        inc = actions.acknowledge(session, common.clock(), common.principal(), incident_id, message)
     common.console.print(f"#{inc.id} acknowledged by {inc.acknowledged_by}")
 
 
@@ -139,9 +138,7 @@ def ack(incident_id: int, message: str = typer.Option("", "--message", "-m")) ->
 def resolve(incident_id: int, message: str = typer.Option("", "--message", "-m")) -> None:
     """Resolve: paging and Severity-1 reminders stop; reopen if it comes back."""
     with session_scope(common.store()) as session:
-        inc = lifecycle.resolve(
-            session, common.clock(), incident_id, actor=common.actor(), message=message
-        )
+        inc = actions.resolve(session, common.clock(), common.principal(), incident_id, message)
     common.console.print(f"#{inc.id} resolved by {inc.resolved_by}")
 
 
@@ -149,9 +146,7 @@ def resolve(incident_id: int, message: str = typer.Option("", "--message", "-m")
 def reopen(incident_id: int, message: str = typer.Option("", "--message", "-m")) -> None:
     """Back to triggered; escalation starts again from level 1."""
     with session_scope(common.store()) as session:
-        inc = lifecycle.reopen(
-            session, common.clock(), incident_id, actor=common.actor(), message=message
-        )
+        inc = actions.reopen(session, common.clock(), common.principal(), incident_id, message)
     common.console.print(f"#{inc.id} reopened")
 
 
@@ -159,16 +154,13 @@ def reopen(incident_id: int, message: str = typer.Option("", "--message", "-m"))
 def note(incident_id: int, message: str = typer.Argument(..., help="the note")) -> None:
     """Add a note to the incident's timeline (audited)."""
     with session_scope(common.store()) as session:
-        lifecycle.add_note(
-            session, common.clock(), incident_id, actor=common.actor(), message=message
-        )
+        actions.note(session, common.clock(), common.principal(), incident_id, message)
     common.console.print(f"note added to #{incident_id}")
 
 
 @incidents_app.command("assign")
 def assign(incident_id: int, assignee: str = typer.Argument(..., help="who owns it")) -> None:
+    """Hand the incident to someone (audited)."""
     with session_scope(common.store()) as session:
-        lifecycle.assign(
-            session, common.clock(), incident_id, actor=common.actor(), assignee=assignee
-        )
+        actions.assign(session, common.clock(), common.principal(), incident_id, assignee)
     common.console.print(f"#{incident_id} assigned to {assignee}")

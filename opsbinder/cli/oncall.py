@@ -14,6 +14,7 @@ from opsbinder.binder_store import client_binder
 from opsbinder.cli import common
 from opsbinder.config.models import ClientBinder, OnCallSchedule
 from opsbinder.errors import NotFound
+from opsbinder.local_time import parse_local
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Client
 
@@ -102,10 +103,11 @@ def at(
             f"no on-call schedule for client {client}" + (f" named {schedule}" if schedule else "")
         )
     for cb, sched in rows:
-        instant, note = core.parse_local(when, sched.timezone, fold=fold)
-        if note:
-            common.err_console.print(f"note: {note}", markup=False)
-        common.console.print(_table([(cb, sched)], instant))
+        typed = parse_local(when, sched.timezone, field="WHEN", fold=fold)
+        if typed.note:
+            hint = "" if "jump forward" in typed.note else " (--fold earlier|later)"
+            common.err_console.print(f"note: {typed.note}{hint}", markup=False)
+        common.console.print(_table([(cb, sched)], typed.instant))
 
 
 @oncall_app.command("ical")

@@ -11,6 +11,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from opsbinder import workitems as items
+from opsbinder.actions import procedures as actions
 from opsbinder.cli import common
 from opsbinder.errors import NotFound, OpsbinderError
 from opsbinder.procedures.outcome import Outcome, key_metrics
@@ -60,13 +61,18 @@ def run(
             sync_binder(session, common.binder(config), common.clock(), actor=common.actor())
     if procedure:
         client, procedure = resolve(engine, procedure, client)
+    who = common.principal()
+    with session_scope(engine) as session:
+        actions.request_runs(
+            session, common.clock(), who, str(client), procedure, cadence, how="in-process"
+        )
     outcomes = execute(
         client_id=str(client),
         procedure_id=procedure,
         cadence=cadence,
         dry_run=dry_run,
         approve=approve,
-        actor=common.actor(),
+        actor=who.actor,
     )
     common.console.print(outcome_table(outcomes))
     failed = [o for o in outcomes if o.failed]
@@ -182,30 +188,21 @@ def done(
     """Sign off the newest open checklist of a procedure (audited)."""
     engine = common.store()
     client_id, key = resolve(engine, procedure, client)
-    clock, actor = common.clock(), common.actor()
     with session_scope(engine) as session:
-        if item is None:
-            signed = items.complete_newest(
-                session, clock, client_id=client_id, procedure_key=key, actor=actor, note=note
-            )
-        else:
-            signed = _open_item(session, item, client_id, key)
-            items.complete(session, clock, signed, actor=actor, note=note)
+        signed = actions.sign_off(
+            session,
+            common.clock(),
+            common.principal(),
+            client_id=client_id,
+            procedure_key=key,
+            note=note,
+            item_id=item,
+        )
         late = " (late)" if signed.completed_at and _late(signed) else ""
         common.console.print(
             f"signed off {signed.kind} #{signed.id} of {client_id}/{key}: {signed.title}{late}",
             markup=False,
         )
-
-
-def _open_item(session, item_id: int, client_id: str, key: str) -> WorkItem:  # type: ignore[no-untyped-def]
-    found = session.get(WorkItem, item_id)
-    proc = session.get(Procedure, found.procedure_id) if found and found.procedure_id else None
-    if found is None or proc is None or (proc.client_id, proc.key) != (client_id, key):
-        raise NotFound(f"no work item #{item_id} of {client_id}/{key}")
-    if found.completed_at is not None:
-        raise OpsbinderError(f"work item #{item_id} was already signed off by {found.completed_by}")
-    return found
 
 
 def _late(item: WorkItem) -> bool:

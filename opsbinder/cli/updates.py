@@ -6,14 +6,18 @@ There is deliberately no edit or delete command: post a correction with --correc
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
+from sqlalchemy.orm import Session
 
+from opsbinder.actions import incidents as actions
 from opsbinder.cli import common
+from opsbinder.clock import utc
 from opsbinder.incidents import lifecycle, stakeholders, status_updates
 from opsbinder.store.db import session_scope
-from opsbinder.store.models import Client
+from opsbinder.store.models import Incident
 
 updates_app = typer.Typer(help="Severity-1 status updates (append-only, hash-chained).")
 
@@ -22,18 +26,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(updates_app, name="updates")
 
 
-def _when(value: str | None, tz: str) -> datetime | None:
+def _when(session: Session, incident: Incident, value: str | None) -> datetime | None:
     if not value:
         return None
-    from zoneinfo import ZoneInfo
-
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise status_updates.UpdateInvalid(
-            f"--next-update: {value!r} is not a date and time (e.g. 2026-03-20T15:30)"
-        ) from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(tz))
+    typed = actions.local_time_of(session, incident, value, "--next-update")
+    if typed.note:
+        common.err_console.print(f"note: {typed.note}", markup=False)
+    return typed.instant
 
 
 @updates_app.command("post")
@@ -50,26 +49,22 @@ def post(
     force: bool = typer.Option(False, "--force", help="post even if the policy says too soon"),
 ) -> None:
     """Post a Severity-1 update; stakeholders are notified with the link to the status page."""
-    clock = common.clock()
     with session_scope(common.store()) as session:
         row = lifecycle.get(session, incident)
-        tz = session.get(Client, row.client_id).timezone  # type: ignore[union-attr]
-        update = status_updates.post_update(
+        update = actions.post_update(
             session,
-            clock,
+            common.clock(),
+            common.principal(),
             incident,
-            author=common.actor(),
             current_status=status,
             next_steps=next_steps,
             business_impact=impact,
             bridge_url=bridge,
-            next_update_at=_when(next_update, tz),
+            next_update_at=_when(session, row, next_update),
             corrects_seq=corrects,
             force=force,
         )
-        from zoneinfo import ZoneInfo
-
-        due = update.next_update_at.astimezone(ZoneInfo(tz))
+        due = utc(update.next_update_at).astimezone(ZoneInfo(actions.client_zone(session, row)))
     common.console.print(
         f"update #{update.seq} posted on incident #{incident} (hash {update.hash[:12]}); "
         f"next update due {due:%Y-%m-%d %H:%M %Z}"
@@ -114,9 +109,7 @@ def stakeholder_list(
     """Who is told about new updates; --add puts another contact on the list."""
     with session_scope(common.store()) as session:
         if add:
-            stakeholders.add_stakeholder(
-                session, common.clock(), incident, contact=add, actor=common.actor()
-            )
+            actions.add_stakeholder(session, common.clock(), common.principal(), incident, add)
         people = stakeholders.stakeholders(session, lifecycle.get(session, incident))
     for p in people:
         extra = " (account executive)" if p.account_executive else ""
@@ -129,10 +122,6 @@ def commander(
     contact: str = typer.Argument(..., help="a contact id of the client"),
 ) -> None:
     """Name the incident commander: reminded before each update is due."""
-    from opsbinder.incidents import update_cadence
-
     with session_scope(common.store()) as session:
-        update_cadence.set_commander(
-            session, common.clock(), incident, contact=contact, actor=common.actor()
-        )
+        actions.set_commander(session, common.clock(), common.principal(), incident, contact)
     common.console.print(f"{contact} is the commander of incident #{incident}")

@@ -5,7 +5,6 @@ Tokens are printed once and stored only as a SHA-256 hash; passwords as argon2id
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import typer
@@ -19,7 +18,6 @@ from opsbinder.store.db import session_scope
 from opsbinder.store.models import User
 
 users_app = typer.Typer(help="Console users and API / status-page tokens.")
-PASSWORD_ENV = "OPSBINDER_NEW_PASSWORD"
 
 
 def register(app: typer.Typer) -> None:
@@ -33,9 +31,9 @@ def add(
     name: str = typer.Option("", "--name", help="display name"),
 ) -> None:
     """Add a console user; the password is asked for (or read from OPSBINDER_NEW_PASSWORD)."""
-    password = os.environ.get(PASSWORD_ENV) or typer.prompt(
-        "password", hide_input=True, confirmation_prompt=True
-    )
+    given = get_settings().new_password
+    password = given.get_secret_value() if given else ""
+    password = password or typer.prompt("password", hide_input=True, confirmation_prompt=True)
     with session_scope(common.store()) as session:
         accounts.add_user(
             session,

@@ -14,7 +14,7 @@ from opsbinder.cli import common
 from opsbinder.config.dst import HORIZON, clock_changes, describe, dst_warnings, effects
 from opsbinder.config.models import ClientBinder
 from opsbinder.config.schedules import cadence_of
-from opsbinder.errors import OpsbinderError
+from opsbinder.local_time import parse_local
 from opsbinder.store.db import session_scope
 from opsbinder.sync import sync_binder
 
@@ -156,13 +156,10 @@ def schedule(
 
 
 def _parse_from(value: str, zone: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise OpsbinderError(
-            f"--from: not an ISO date or time: {value!r} (e.g. 2027-03-27 or 2027-03-27T12:00)"
-        ) from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(zone))
+    typed = parse_local(value, zone, field="--from")
+    if typed.note:
+        common.err_console.print(f"note: {typed.note}", markup=False)
+    return typed.instant.astimezone(ZoneInfo(zone))
 
 
 def load(path: Path | None = typer.Argument(None, help="binder folder")) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from opsbinder.errors import StoreError
+from opsbinder.errors import Forbidden, StoreError
 from opsbinder.settings import get_settings
 
 
@@ -68,7 +68,19 @@ def default_engine() -> Engine:
 
 @contextmanager
 def session_scope(engine: Engine | None = None) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
+    """One unit of work: commit on success, roll back on any error.
+
+    A refusal (`Forbidden`) is the one error that leaves a trace: after the rollback its record
+    (the audit entry) is written in a transaction of its own, once however many scopes it crosses.
+    """
     factory = sessionmaker(engine or default_engine(), expire_on_commit=False)
-    with factory() as session, session.begin():
-        yield session
+    with factory() as session:
+        try:
+            with session.begin():
+                yield session
+        except Forbidden as exc:
+            record, exc.record = exc.record, None
+            if record is not None:
+                with session.begin():
+                    record(session)
+            raise

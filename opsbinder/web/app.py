@@ -7,30 +7,31 @@ app against their own store with a frozen clock.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path as FilePath
-from typing import Annotated
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, FastAPI, Path, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from opsbinder.actions.procedures import Launcher
 from opsbinder.clock import Clock, SystemClock, utc
-from opsbinder.store.db import default_engine, session_scope
+from opsbinder.errors import Forbidden
+from opsbinder.settings import get_settings
+from opsbinder.store.db import default_engine
+from opsbinder.web import api, auth, console, reports_routes, status_page
+from opsbinder.web.deps import LoginRequired
 from opsbinder.web.page_cache import PageCache
 from opsbinder.web.security import web_secret
 
 HERE = FilePath(__file__).resolve().parent
-CACHE_ENV = "OPSBINDER_STATUS_CACHE_SECONDS"
 
 
 def local_time(
@@ -62,14 +63,12 @@ def create_app(
     engine: Engine | None = None,
     clock: Clock | None = None,
     secret: str | None = None,
-    launcher: Callable[[str, str, str], None] | None = None,
+    launcher: Launcher | None = None,
     page_cache_seconds: float | None = None,
 ) -> FastAPI:
     """`launcher(client_id, procedure_key, actor)` starts a run for "run now" (a seam for tests);
-    rendered status pages are reused for `page_cache_seconds` (OPSBINDER_STATUS_CACHE_SECONDS,
-    default 5; 0 turns it off) unless the client's data changed."""
-    from opsbinder.web import api, console, reports_routes, status_page
-
+    rendered status pages are reused for `page_cache_seconds` (the `status_cache_seconds`
+    setting, default 5; 0 turns it off) unless the client's data changed."""
     app = FastAPI(
         title="opsbinder",
         version="1",
@@ -84,7 +83,7 @@ def create_app(
     app.state.templates = make_templates()
     app.state.launcher = launcher
     if page_cache_seconds is None:
-        page_cache_seconds = float(os.environ.get(CACHE_ENV, "5"))
+        page_cache_seconds = get_settings().status_cache_seconds
     app.state.page_cache = PageCache(page_cache_seconds)
     app.add_middleware(
         SessionMiddleware,
@@ -95,26 +94,34 @@ def create_app(
     )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(status_page.router)
+    app.include_router(auth.router)
     app.include_router(console.router)
     app.include_router(api.router)
     app.include_router(reports_routes.router)  # the manager's monthly report (issue 6)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException):  # type: ignore[no-untyped-def]
+    def error(
+        request: Request, status: int, detail: str, headers: Mapping[str, str] | None = None
+    ) -> Response:
         if request.url.path.startswith("/api/"):
-            return JSONResponse(
-                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-            )
-        return HTMLResponse(
-            app.state.templates.get_template("error.html").render(
-                status=exc.status_code, detail=exc.detail, request=request
-            ),
-            status_code=exc.status_code,
-            headers=exc.headers,
+            return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+        page = app.state.templates.get_template("error.html").render(
+            status=status, detail=detail, request=request
         )
+        return HTMLResponse(page, status_code=status, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return error(request, exc.status_code, exc.detail, exc.headers)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        # the refusal is already on record: the request's session scope wrote it
+        return error(request, 403, str(exc))
 
     @app.middleware("http")
-    async def _security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def _security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
@@ -129,10 +136,8 @@ def create_app(
             )
         return response
 
-    from opsbinder.web.auth import LoginRequired
-
     @app.exception_handler(LoginRequired)
-    async def _login(request: Request, exc: LoginRequired):  # type: ignore[no-untyped-def]
+    async def _login(request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
 
     @app.get("/healthz", include_in_schema=False)
@@ -140,21 +145,3 @@ def create_app(
         return {"status": "ok"}
 
     return app
-
-
-def db(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the handler returns, rolled back on error."""
-    with session_scope(request.app.state.engine) as session:
-        yield session
-
-
-# A row id in a path: bounded to what both stores can hold, so a huge number is a 422, not a 500.
-RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-
-# Committed when the handler returns and before the response goes out, so the page a redirect
-# leads to always sees the change.
-DB = Depends(db, scope="function")
-
-
-def clock_of(request: Request) -> Clock:
-    return request.app.state.clock

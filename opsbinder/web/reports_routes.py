@@ -14,8 +14,7 @@ from starlette.exceptions import HTTPException
 
 from opsbinder.errors import NotFound, OpsbinderError
 from opsbinder.store.models import User
-from opsbinder.web.app import DB, clock_of
-from opsbinder.web.auth import require_staff
+from opsbinder.web.deps import DB, clock_of, require_staff
 
 router = APIRouter(tags=["reports"])
 

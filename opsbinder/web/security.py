@@ -1,8 +1,8 @@
 """The web app's secret and CSRF tokens.
 
-The session cookie is signed with OPSBINDER_WEB_SECRET; without it a random secret is generated
-once and kept under OPSBINDER_HOME (mode 0600), so sessions survive a restart without anyone
-having to invent a key. Forms carry a per-session token compared in constant time
+The session cookie is signed with the `web_secret` setting (OPSBINDER_WEB_SECRET); without it a
+random secret is generated once and kept under OPSBINDER_HOME (mode 0600), so sessions survive
+a restart without anyone having to invent a key. Forms carry a per-session token compared in constant time
 (synchroniser-token pattern): another site can make a browser post, but cannot read the token.
 """
 
@@ -12,17 +12,16 @@ import hmac
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from opsbinder.settings import get_settings
 
-SECRET_ENV = "OPSBINDER_WEB_SECRET"
-
 
 def web_secret() -> str:
-    value = os.environ.get(SECRET_ENV)
-    if value:
-        return value
-    path = Path(get_settings().home) / "web_secret"
+    settings = get_settings()
+    if settings.web_secret is not None and settings.web_secret.get_secret_value():
+        return settings.web_secret.get_secret_value()
+    path = Path(settings.home) / "web_secret"
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -33,7 +32,7 @@ def web_secret() -> str:
     return value
 
 
-def csrf_token(session: dict) -> str:
+def csrf_token(session: dict[str, Any]) -> str:
     token = session.get("csrf")
     if not token:
         token = secrets.token_urlsafe(32)
@@ -41,6 +40,6 @@ def csrf_token(session: dict) -> str:
     return token
 
 
-def csrf_ok(session: dict, presented: str | None) -> bool:
+def csrf_ok(session: dict[str, Any], presented: str | None) -> bool:
     expected = session.get("csrf")
     return bool(expected and presented) and hmac.compare_digest(str(expected), str(presented))

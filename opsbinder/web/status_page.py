@@ -17,8 +17,8 @@ from starlette.exceptions import HTTPException
 from opsbinder.accounts import resolve_token
 from opsbinder.clock import utc
 from opsbinder.store.models import AccessToken
-from opsbinder.web.app import DB, clock_of
-from opsbinder.web.auth import staff_user
+from opsbinder.web import sessions
+from opsbinder.web.deps import DB, clock_of
 from opsbinder.web.page_cache import fingerprint
 from opsbinder.web.status_data import status_page
 
@@ -46,7 +46,8 @@ def _token_for(session: Session, request: Request, token: str | None, client_id:
 
 def _allowed(session: Session, request: Request, token: str | None, client_id: str) -> bool:
     return (
-        _token_for(session, request, token, client_id) or staff_user(request, session) is not None
+        _token_for(session, request, token, client_id)
+        or sessions.signed_in(request, session) is not None
     )
 
 

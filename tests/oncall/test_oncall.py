@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from opsbinder.config.models import OnCallSchedule, Override, Rotation
-from opsbinder.oncall import ical, on_call, parse_local, shifts
+from opsbinder.oncall import ical, on_call, shifts
 
 
 def _utc(*args: int) -> datetime:
@@ -137,18 +137,6 @@ def test_it_applies_overrides_in_local_time() -> None:
     assert on_call(schedule, _utc(2026, 3, 28, 21)) == "zoe"  # 22:00 CET
     assert on_call(schedule, _utc(2026, 3, 29, 7, 59)) == "zoe"  # 09:59 CEST
     assert on_call(schedule, _utc(2026, 3, 29, 8)) == "cem"  # 10:00 CEST
-
-
-def test_it_reads_typed_local_times_with_a_stated_rule() -> None:
-    instant, note = parse_local("2026-03-29 02:30", "Europe/Berlin")
-    assert instant == _utc(2026, 3, 29, 1, 30) and "does not exist" in note
-    instant, note = parse_local("2026-10-25 02:30", "Europe/Berlin")
-    assert instant == _utc(2026, 10, 25, 0, 30) and "occurs twice" in note
-    instant, _ = parse_local("2026-10-25 02:30", "Europe/Berlin", fold="later")
-    assert instant == _utc(2026, 10, 25, 1, 30)
-    instant, note = parse_local("2026-11-01 01:30", "America/New_York", fold="later")
-    assert instant == _utc(2026, 11, 1, 6, 30)
-    assert parse_local("2026-07-01 12:00", "America/New_York") == (_utc(2026, 7, 1, 16), None)
 
 
 def test_it_exports_shifts_as_icalendar() -> None:

@@ -1,0 +1,16 @@
+"""The operations console: signed-in staff see incidents and procedures and act on them.
+
+Server-rendered and usable without JavaScript; every action goes through `opsbinder.actions`
+with the signed-in user as principal, so the console and the API obey the same rule.
+"""
+
+from fastapi import APIRouter
+
+from opsbinder.web.console import incidents, oncall, procedures, updates
+
+router = APIRouter(include_in_schema=False)
+# updates first: its path would otherwise be read as an incident action's {verb}
+for module in (updates, incidents, procedures, oncall):
+    router.include_router(module.router)
+
+__all__ = ["router"]

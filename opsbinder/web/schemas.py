@@ -1,0 +1,149 @@
+"""The JSON API's request and response bodies (its OpenAPI schemas), apart from the routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from opsbinder.store.models import Incident, IncidentEvent, StatusUpdate
+
+Severity = Literal["sev1", "sev2", "sev3", "sev4"]
+StateFilter = Literal["triggered", "acknowledged", "resolved", "open"]
+
+
+class IncidentOut(BaseModel):
+    id: int
+    client_id: str
+    title: str
+    severity: str
+    state: str
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    assignee: str | None
+    commander: str | None
+    occurrences: int
+    next_update_due: datetime | None
+
+    @classmethod
+    def of(cls, row: Incident) -> IncidentOut:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class EventOut(BaseModel):
+    at: datetime
+    kind: str
+    actor: str
+    message: str
+
+    @classmethod
+    def of(cls, row: IncidentEvent) -> EventOut:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class UpdateOut(BaseModel):
+    seq: int
+    posted_at: datetime
+    author: str
+    current_status: str
+    next_steps: str
+    bridge_url: str
+    business_impact: str
+    next_update_at: datetime
+    corrects_seq: int | None
+    prev_hash: str
+    hash: str
+
+    @classmethod
+    def of(cls, row: StatusUpdate) -> UpdateOut:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class IncidentDetail(IncidentOut):
+    timeline: list[EventOut]
+    updates: list[UpdateOut]
+    chain_ok: bool
+
+
+class UpdatesOut(BaseModel):
+    incident_id: int
+    chain_ok: bool
+    chain_problems: list[str]
+    updates: list[UpdateOut]
+
+
+class Message(BaseModel):
+    message: str = Field("", max_length=5000)
+
+
+class NoteIn(BaseModel):
+    message: str = Field(min_length=1, max_length=5000)
+
+
+class AssignIn(BaseModel):
+    assignee: str = Field(min_length=1, max_length=100, description="who owns the incident now")
+
+
+class UpdateIn(BaseModel):
+    current_status: str = Field(min_length=1, max_length=10000)
+    next_steps: str = Field(min_length=1, max_length=10000)
+    business_impact: str = Field(min_length=1, max_length=10000)
+    bridge_url: str = Field("", max_length=500)
+    next_update_at: datetime | None = None
+    corrects_seq: int | None = Field(None, ge=1, le=1_000_000)
+    force: bool = False
+
+
+class StakeholderIn(BaseModel):
+    contact: str = Field(
+        min_length=1, max_length=64, description="a contact id of the client, or account_executive"
+    )
+
+
+class StakeholderOut(BaseModel):
+    contact: str
+    name: str
+    role: str
+    source: str
+    account_executive: bool
+
+
+class CommanderIn(BaseModel):
+    contact: str = Field(min_length=1, max_length=64, description="a contact id of the client")
+
+
+class ProcedureOut(BaseModel):
+    id: int
+    client_id: str
+    key: str
+    name: str
+    kind: str
+    cron: str
+    timezone: str
+    paused: bool
+
+
+class Done(BaseModel):
+    message: str
+
+
+class OnCallOut(BaseModel):
+    client: str
+    client_id: str
+    schedule: str
+    contact: str
+    name: str
+    phone: str
+
+
+class StatusOut(BaseModel):
+    client_id: str
+    title: str
+    timezone: str
+    open: list[IncidentDetail]
+    resolved: list[IncidentOut]
+    groups: dict[str, str]
