@@ -7,6 +7,7 @@ read where they are used, by the name the binder gives).
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -47,14 +48,32 @@ class Settings(BaseSettings):
         return self.spool_dir or self.home / "spool"
 
 
+PREFIX = "OPSBINDER_"
+
+
 @lru_cache(maxsize=1)
-def get_settings() -> Settings:
+def _read(environment: frozenset[tuple[str, str]]) -> Settings:
     """The settings; a bad value is a one-line error naming the variable (never its value)."""
     try:
         return Settings()
     except ValidationError as exc:
         problems = [
-            f"OPSBINDER_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            f"{PREFIX}{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
             for error in exc.errors()
         ]
         raise BadInput("; ".join(problems)) from None
+
+
+class _Reader:
+    """`get_settings()`: read once per environment. A process's environment does not change
+    under it; one that runs many commands with different variables (tests do, through the CLI
+    runner) gets each command's own values."""
+
+    def __call__(self) -> Settings:
+        return _read(frozenset((k, v) for k, v in os.environ.items() if k.startswith(PREFIX)))
+
+    def cache_clear(self) -> None:
+        _read.cache_clear()
+
+
+get_settings = _Reader()
