@@ -82,7 +82,7 @@ def sweeper_specs() -> list[DeploymentSpec]:
             entrypoint=s.flow.entrypoint,
             tags=(OURS, "sweeper"),
             schedules=(ScheduleSpec(interval_seconds=s.every_seconds),),
-            description=f"Sweeper {s.deployment}: runs every {s.every_seconds} s.",
+            description=f"{s.flow.description} (every {s.every_seconds} s)",
         )
         for s in sorted(registry.SWEEPERS, key=lambda s: s.deployment)
     ]

@@ -55,39 +55,17 @@ BUNDLE = FlowEntry(
     "bundle", "flows/bundles.py:bundle", "Every procedure of one cadence of a client, now."
 )
 
-ESCALATION = Sweeper(
-    "escalation",
+SWEEP = Sweeper(
+    "sweep",
     FlowEntry(
-        "escalation-sweeper",
-        "flows/sweepers.py:escalation_sweeper",
-        "Replay spooled hook reports, escalate open incidents, deliver the outbox.",
+        "sweep",
+        "flows/sweep.py:sweep",
+        "Replay the hook spool, watch for missed runs, escalate, enforce the Severity-1 "
+        "update cadence, page overdue work items, deliver the outbox: in that order.",
     ),
 )
-MISSED_RUNS = Sweeper(
-    "missed-runs",
-    FlowEntry(
-        "missed-run-watch",
-        "flows/sweepers.py:missed_run_watch",
-        "Open incidents for scheduled runs that did not happen or are stuck.",
-    ),
-)
-UPDATE_CADENCE = Sweeper(
-    "update-cadence",
-    FlowEntry(
-        "update-cadence-sweeper",
-        "flows/update_cadence.py:update_cadence_sweeper",
-        "Remind before a Severity-1 update is due; escalate when it is overdue.",
-    ),
-)
-WORK_ITEMS = Sweeper(
-    "work-items",
-    FlowEntry(
-        "work-item-sweeper",
-        "flows/workitems.py:work_item_sweeper",
-        "Open work items (checklists, reminders) past their due time become incidents.",
-    ),
-)
-SWEEPERS: tuple[Sweeper, ...] = (ESCALATION, MISSED_RUNS, UPDATE_CADENCE, WORK_ITEMS)
+SWEEPERS: tuple[Sweeper, ...] = (SWEEP,)
+"""One flow run a minute in all: its steps are `opsbinder.sweep.STEPS`, tasks of that run."""
 
 
 def every_flow() -> list[FlowEntry]:

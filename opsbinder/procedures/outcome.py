@@ -93,11 +93,16 @@ class BundleFailed(Exception):
         return (type(self), (self.outcomes,))
 
 
+def exception_text(exc: BaseException) -> str:
+    """An exception as a person reads it in a run's reason: its type, and its text if any."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 def exception_result(exc: BaseException, timeout_seconds: float) -> tuple[str, ProcedureResult]:
     """What an exception out of a procedure's run means: the run's outcome (`timed_out` when the
     procedure's timeout ended it, else `failed`) and the result to record, its reason naming the
     exception so a person reading the incident knows what broke."""
-    message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    message = exception_text(exc)
     if isinstance(exc, TimeoutError):
         message = f"timed out after {timeout_seconds:g} s ({message})"
         return "timed_out", ProcedureResult("failed", message, {}, [message])

@@ -64,7 +64,7 @@ def test_it_serves_every_schedule_and_runs_them_on_a_local_server(tmp_path: Path
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(3)
         names = requests.post(f"{api}/deployments/filter", json={}, timeout=10).json()
-        assert {"nordhafen.check-tms-backup", "escalation"} <= {d["name"] for d in names}
+        assert {"nordhafen.check-tms-backup", "sweep"} <= {d["name"] for d in names}
         _sees_the_deployments_through_the_printed_ui(log.read_text(), api)
     finally:
         if proc.poll() is None:

@@ -69,6 +69,8 @@ def test_it_deploys_exactly_the_registrys_flows_under_the_registrys_names(loaded
         spec = sweepers[sweeper.deployment]
         assert (spec.flow_name, spec.entrypoint) == (sweeper.flow.name, sweeper.flow.entrypoint)
         assert spec.schedules == (ScheduleSpec(interval_seconds=sweeper.every_seconds),)
+    # sweeping costs at most one flow run a minute in all (it was four: 5,760 runs a day)
+    assert sum(86_400 // s.schedules[0].interval_seconds for s in sweepers.values()) <= 1_440
     known = {(e.name, e.entrypoint) for e in registry.every_flow()}
     assert {(s.flow_name, s.entrypoint) for s in specs} <= known
     procedures = [s for s in specs if s.tag_value("procedure")]

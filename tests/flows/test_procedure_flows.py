@@ -122,14 +122,14 @@ def test_it_names_a_flow_and_an_entrypoint_for_every_kind(monkeypatch: pytest.Mo
 def test_it_sweeps_overdue_checklists_into_incidents(acme: Path, store: Engine) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from flows.workitems import work_item_sweeper
+    from flows.sweep import sweep
 
     run_now("acme", "sign-off")
     with session_scope(store) as session:
         item = session.execute(select(WorkItem)).scalar_one()
         item.due_at = datetime.now(UTC) - timedelta(minutes=1)
-    assert work_item_sweeper() == 1
-    assert work_item_sweeper() == 0  # each item pages once
+    assert sweep()["work items"] == {"escalated": 1}
+    assert sweep()["work items"] == {"escalated": 0}  # each item pages once
     with session_scope(store) as session:
         incident = session.execute(select(Incident)).scalar_one()
         assert incident.title == "Overdue: Test sign-off"

@@ -31,7 +31,7 @@ def test_it_escalates_an_unacknowledged_failure_from_l1_to_l2(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from flows.catalog import run_now
-    from flows.sweepers import escalation_sweeper
+    from flows.sweep import sweep
 
     receiver = Receiver(secret=SECRET)
     try:
@@ -44,7 +44,9 @@ def test_it_escalates_an_unacknowledged_failure_from_l1_to_l2(
             sync_binder(
                 s,
                 load_binder(paged_binder(example_dir, tmp_path)),
-                FrozenClock(datetime.now(UTC) - timedelta(days=1)),
+                # loaded minutes ago: within every grace, so the sweep's missed-run watch
+                # has nothing to page and only the failure escalates
+                FrozenClock(datetime.now(UTC) - timedelta(minutes=10)),
             )
 
         outcome = run_now("nordhafen", "check-tms-backup")  # the real backup_check flow
@@ -54,7 +56,7 @@ def test_it_escalates_an_unacknowledged_failure_from_l1_to_l2(
             opened = utc(inc.opened_at)
             assert inc.dedup_key == "nordhafen/check-tms-backup" and inc.severity == "sev2"
 
-        escalation_sweeper()  # the real sweeper flow: L1 now
+        sweep()  # the real minutely flow: L1 now
         l1 = dict(receiver.accepted)
         assert {b["level_name"] for b in l1.values()} == {"L1 on-call"}
         assert len(l1) == 2  # the ops-pager target and the on-call person's webhook

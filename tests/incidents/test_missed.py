@@ -216,13 +216,13 @@ def test_it_cancels_a_run_later_than_its_expiry(
 
 
 @pytest.mark.prefect
-def test_it_runs_as_the_minutely_sweeper_flow(
+def test_it_runs_as_a_step_of_the_minutely_sweep_flow(
     prefect_api: None, store: Engine, example_dir: Path
 ) -> None:
-    from flows.sweepers import missed_run_watch
+    from flows.sweep import sweep
 
     _load(store, datetime.now(UTC) - timedelta(days=1), example_dir)
-    report = missed_run_watch()
+    report = sweep()["missed-run watch"]
     assert any(m.startswith(f"{BACKUP}@") for m in report["missed"])
     assert not report["errors"]
     with session_scope(store) as s:

@@ -148,11 +148,11 @@ def test_it_sweeps_the_store_once_per_due_time_and_starts_afresh_after_an_update
 @pytest.mark.prefect
 @pytest.mark.slow
 def test_it_runs_as_a_prefect_flow_against_the_configured_store(store, clock, world, prefect_api):
-    from flows.update_cadence import update_cadence_sweeper
+    from flows.sweep import sweep
 
     # the incidents opened at the frozen clock's 10:00 (2026) owe a first update by 10:30:
-    # against the real clock that is long overdue, so the flow escalates both
-    result = update_cadence_sweeper()
+    # against the real clock that is long overdue, so the sweep escalates both
+    result = sweep()["update cadence"]
     assert result["incidents"] == 2 and result["overdue"] >= 2
     with session_scope(store) as s:
         kinds = [e.kind for e in lifecycle.events(s, world.incident_a)]

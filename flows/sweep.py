@@ -1,0 +1,34 @@
+"""The sweep flow: every step of `opsbinder.sweep`, in order, once a minute (flows/registry.py).
+
+Each step is a task of its own, guarded, so one failing does not stop the others; the flow then
+ends Failed with one line naming each failed step (returned as a state, not raised: a step's own
+traceback is already in its task's log, once).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+from prefect.client.schemas.objects import State
+from prefect.states import Failed
+
+from flows.registry import SWEEP
+from opsbinder.sweep import STEPS, failure_message
+from tasks.sweep import sweep_step
+
+
+@flow(name=SWEEP.flow.name, description=SWEEP.flow.description)
+def sweep() -> dict[str, Any] | State[Any]:
+    done: dict[str, Any] = {}
+    failed: dict[str, BaseException] = {}
+    for step in STEPS:
+        try:
+            done[step.name] = sweep_step.with_options(
+                task_run_name=step.name, retries=step.retries
+            )(step.name)
+        except Exception as exc:  # the next steps still run
+            failed[step.name] = exc
+    if failed:
+        return Failed(message=failure_message(failed), data=done)
+    return done

@@ -1,0 +1,85 @@
+"""The minutely sweep: all of opsbinder's catch-up work, in order, as one unit.
+
+Hooks record, the sweep escalates. One flow run a minute runs every step as its own task, so
+Prefect's run list holds 1,440 sweep runs a day, not 5,760 from four sweepers of their own. The
+order is the chain a failure travels: spooled hook reports go into the store first, so the
+missed-run watch and the escalation see them; escalation, the Severity-1 update cadence and
+overdue work items enqueue messages; the outbox goes last, so what they enqueued leaves in the
+same minute. Every step is idempotent and catches up by itself, so a missed or overlapping
+minute is harmless, and one step failing does not stop the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from opsbinder import outbox, workitems
+from opsbinder.clock import Clock
+from opsbinder.errors import OpsbinderError
+from opsbinder.incidents import escalator, missed_runs, update_cadence
+from opsbinder.incidents.hook_reports import replay_spool
+from opsbinder.incidents.missed_runs import Orchestrator
+from opsbinder.procedures.outcome import exception_text
+from opsbinder.settings import get_settings
+from opsbinder.store.db import session_scope
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    does: Callable[[Engine, Clock, Orchestrator | None], dict[str, Any]]
+    retries: int = 0  # for errors worth a second try within the minute (a locked row)
+
+
+def _replay_spool(engine: Engine, clock: Clock, _: Orchestrator | None) -> dict[str, Any]:
+    return asdict(replay_spool(engine, get_settings().spool, clock))
+
+
+def _watch_missed_runs(
+    engine: Engine, clock: Clock, orchestrator: Orchestrator | None
+) -> dict[str, Any]:
+    return asdict(missed_runs.watch(engine, clock, orchestrator=orchestrator))
+
+
+def _escalate(engine: Engine, clock: Clock, _: Orchestrator | None) -> dict[str, Any]:
+    return asdict(escalator.sweep(engine, clock))
+
+
+def _update_cadence(engine: Engine, clock: Clock, _: Orchestrator | None) -> dict[str, Any]:
+    return asdict(update_cadence.sweep(engine, clock))
+
+
+def _overdue_work_items(engine: Engine, clock: Clock, _: Orchestrator | None) -> dict[str, Any]:
+    with session_scope(engine) as session:
+        return {"escalated": len(workitems.escalate_overdue(session, clock))}
+
+
+def _deliver_outbox(engine: Engine, clock: Clock, _: Orchestrator | None) -> dict[str, Any]:
+    return asdict(outbox.deliver_due(engine, clock, limit=200))
+
+
+STEPS: tuple[Step, ...] = (
+    Step("replay spool", _replay_spool),
+    Step("missed-run watch", _watch_missed_runs),
+    Step("escalation", _escalate),
+    Step("update cadence", _update_cadence, retries=2),
+    Step("work items", _overdue_work_items),
+    Step("outbox delivery", _deliver_outbox),
+)
+
+
+def step(name: str) -> Step:
+    for found in STEPS:
+        if found.name == name:
+            return found
+    raise OpsbinderError(f"no sweep step {name!r} (steps: {', '.join(s.name for s in STEPS)})")
+
+
+def failure_message(failed: Mapping[str, BaseException]) -> str:
+    """One line for the run list and the log: which steps failed, and why."""
+    reasons = "; ".join(f"{name}: {exception_text(exc)}" for name, exc in failed.items())
+    return f"{len(failed)} of {len(STEPS)} sweep steps failed: {reasons}"[:2000]
