@@ -2,7 +2,7 @@
 
 Each procedure runs as its own subflow (its own flow run, run record, artifact and hooks), so one
 failure does not stop the others. The bundle's artifact is a table of all of them, and the
-bundle fails when any of them failed. The bundle has no state hooks of its own: the procedure
+bundle ends Failed (one line, no traceback) when any of them failed. The bundle has no state hooks of its own: the procedure
 subflows already open the incidents, one per procedure.
 """
 
@@ -13,13 +13,14 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.schemas.objects import State
+from prefect.states import Failed
 
 from flows.procedures import final_state
 from flows.registry import BUNDLE
 from opsbinder.procedures.outcome import (
-    BundleFailed,
     Outcome,
     artifact_key,
+    bundle_failure_message,
     bundle_markdown,
     outcome_of_ending,
 )
@@ -27,7 +28,9 @@ from tasks import procedures as steps
 
 
 @flow(name=BUNDLE.name, flow_run_name="{client_id}/{cadence}", description=BUNDLE.description)
-def bundle(client_id: str, cadence: str, actor: str = "scheduler") -> list[dict[str, Any]]:
+def bundle(
+    client_id: str, cadence: str, actor: str = "scheduler"
+) -> list[dict[str, Any]] | State[Any]:
     outcomes: list[Outcome] = []
     for procedure_id, kind, paused in steps.bundle_members(client_id, cadence):
         if paused:
@@ -42,8 +45,10 @@ def bundle(client_id: str, cadence: str, actor: str = "scheduler") -> list[dict[
         markdown=bundle_markdown(client_id, cadence, outcomes),
         description=f"{client_id} {cadence} bundle",
     )
-    if any(o.failed for o in outcomes):
-        raise BundleFailed(outcomes)
+    if any(o.failed for o in outcomes):  # the procedures' own runs already said why
+        return Failed(
+            message=bundle_failure_message(outcomes), data=[o.to_dict() for o in outcomes]
+        )
     return [o.to_dict() for o in outcomes]
 
 

@@ -2,7 +2,11 @@
 
 load the procedure from the store → calendar says skip? record "skipped" → start the run (with
 the flow-run id) → run the kind (a task with the procedure's retries and timeout) → finish the
-run → markdown artifact → a failed result raises, so the flow run is Failed and the hooks fire.
+run → markdown artifact → a failed run ends the flow run Failed (the hooks fire) with one line.
+
+A failed run is an expected outcome, not a crash: the flow returns a Failed state with the
+outcome as its data rather than raising, so the log says it in one line instead of two
+tracebacks. Unexpected errors (a bug, a store that went away) still raise with their traceback.
 
 Retries and timeout: they differ per procedure and the flow only learns which procedure it runs
 from its parameters, so they are set on the "run procedure" task at run time
@@ -20,16 +24,16 @@ from typing import Any, cast
 from prefect import Flow, flow, runtime
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.schemas.objects import State
-from prefect.states import Completed
+from prefect.states import Completed, Failed
 
 from flows import hooks, registry
 from flows.registry import FlowEntry
 from opsbinder.procedures.execution import Plan
 from opsbinder.procedures.outcome import (
     Outcome,
-    ProcedureFailed,
     artifact_key,
     exception_result,
+    failure_message,
     run_markdown,
 )
 from tasks import procedures as steps
@@ -85,12 +89,12 @@ def procedure_flow(entry: FlowEntry) -> Flow[..., Result]:
                 timeout_seconds=plan.timeout_seconds,
                 task_run_name=f"{plan.kind} {client_id}/{procedure_id}",
             )(plan, dry_run, approve, actor, flow_run_id)
-        except Exception as exc:  # recorded, published, then raised again below
+        except Exception as exc:  # recorded and published as a failed run below
             forced, result = exception_result(exc, plan.timeout_seconds)
         finished = steps.finish_run(plan, run_id, result, forced, flow_run_id, dry_run)
         outcome = _published(finished, plan)
         if outcome.failed:
-            raise ProcedureFailed(outcome)
+            return Failed(message=failure_message(outcome), data=outcome.to_dict())
         if outcome.outcome == "skipped":
             return _skipped(outcome)
         return outcome.to_dict()

@@ -71,26 +71,14 @@ class Outcome:
         return self.outcome in ("failed", "crashed", "timed_out")
 
 
-class ProcedureFailed(Exception):
-    """Raised by a procedure flow after it recorded a failed run, so the flow run is Failed and
-    the state hooks fire; carries the outcome for the bundle and the CLI."""
-
-    def __init__(self, outcome: Outcome) -> None:
-        self.outcome = outcome
-        super().__init__(f"{outcome.name} {outcome.outcome}: {outcome.summary}")
-
-    def __reduce__(self) -> tuple[type, tuple[Outcome]]:  # Prefect pickles failed results
-        return (type(self), (self.outcome,))
+def failure_message(outcome: Outcome) -> str:
+    """The one line a failed procedure run ends with (the flow run's message, the incident's)."""
+    return f"{outcome.name} {outcome.outcome}: {outcome.summary}"
 
 
-class BundleFailed(Exception):
-    def __init__(self, outcomes: list[Outcome]) -> None:
-        self.outcomes = outcomes
-        failed = [o.procedure_id for o in outcomes if o.failed]
-        super().__init__(f"{len(failed)} of {len(outcomes)} procedures failed: {', '.join(failed)}")
-
-    def __reduce__(self) -> tuple[type, tuple[list[Outcome]]]:
-        return (type(self), (self.outcomes,))
+def bundle_failure_message(outcomes: list[Outcome]) -> str:
+    failed = [o.procedure_id for o in outcomes if o.failed]
+    return f"{len(failed)} of {len(outcomes)} procedures failed: {', '.join(failed)}"
 
 
 def exception_text(exc: BaseException) -> str:
@@ -124,12 +112,10 @@ def outcome_of_ending(
     message: str | None,
 ) -> Outcome:
     """What a procedure flow's final state says, whatever way it ended: its own outcome when it
-    returned or raised one, else the state's name and message (a crash, a cancel, a timeout of
-    the whole flow)."""
+    ended with one (ok, skipped or failed alike), else the state's name and message (a crash, a
+    cancel, a timeout of the whole flow, an error before the run was recorded)."""
     if isinstance(data, dict):
         return Outcome.from_dict(data)
-    if isinstance(data, ProcedureFailed):
-        return data.outcome
     outcome = ENDED_AS.get(state_name or "", "failed" if failed else "ok")
     text = str(data) if isinstance(data, BaseException) else (message or state_name)
     return Outcome(client_id, procedure_id, kind, outcome, str(text))
@@ -139,8 +125,6 @@ def outcomes_of_bundle(
     data: object, *, state_name: str | None, message: str | None
 ) -> list[Outcome]:
     """The procedures' outcomes a bundle flow ended with; anything else is an error to raise."""
-    if isinstance(data, BundleFailed):
-        return data.outcomes
     if isinstance(data, list):
         return [Outcome.from_dict(d) for d in data]
     if isinstance(data, BaseException):

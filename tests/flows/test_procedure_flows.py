@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -41,13 +42,20 @@ def test_it_records_the_run_with_its_flow_run_id_metrics_and_an_artifact(
 
 
 def test_it_fails_the_flow_run_when_the_procedure_fails_and_the_hook_opens_an_incident(
-    acme: Path, store: Engine
+    acme: Path, store: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     state = procedures.backup_check(
         client_id="acme", procedure_id="check-old-backup", return_state=True
     )
     assert state.is_failed()
-    assert "newest backup db-2.dump is 3d 8h old" in state.message
+    assert state.message == (
+        "acme/check-old-backup failed: newest backup db-2.dump is 3d 8h old (allowed: 1d 2h)"
+    )
+    # an expected failure is one line in the log, not a traceback
+    said = [r.getMessage() for r in caplog.records if "3d 8h old" in r.getMessage()]
+    assert said == [f"Finished in state {state}"]
+    assert not any(r.exc_info or r.levelno >= logging.ERROR for r in caplog.records)
     with session_scope(store) as session:
         run = _run(session, state.state_details.flow_run_id)
         assert (run.outcome, run.reason) == (
