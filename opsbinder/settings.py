@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, ValidationError
@@ -38,6 +39,13 @@ class Settings(BaseSettings):
     web_secret: SecretStr | None = None
     # rendered status pages are reused this long unless the client's data changed; 0: off
     status_cache_seconds: float = Field(default=5.0, ge=0, le=3600)
+    # Audit anchors: outside the store, signed with the key in the variable named here (else
+    # a key generated once under home, mode 0600); optionally also sent to a webhook receiver.
+    audit_anchor_file: Path | None = None
+    audit_key_env: str = "OPSBINDER_AUDIT_KEY"
+    audit_anchor_every: Annotated[int, Field(ge=0)] = 60  # seconds between two anchors at least
+    audit_webhook_url_env: str | None = None
+    audit_webhook_secret_env: str | None = None
 
     @property
     def store_url(self) -> str:
@@ -46,6 +54,14 @@ class Settings(BaseSettings):
     @property
     def spool(self) -> Path:
         return self.spool_dir or self.home / "spool"
+
+    @property
+    def anchor_file(self) -> Path:
+        return self.audit_anchor_file or self.home / "audit-anchors.jsonl"
+
+    @property
+    def audit_key_file(self) -> Path:
+        return self.home / "audit_anchor_key"
 
 
 PREFIX = "OPSBINDER_"

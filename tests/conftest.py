@@ -114,6 +114,9 @@ def store(
     """A migrated, empty store on this test's backend; also what the CLI and flows will use."""
     engine = _engine_for(backend, tmp_path_factory, _store_engines)
     monkeypatch.setenv("OPSBINDER_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    # the store is emptied after each test, so its audit anchors must not outlive the test
+    anchors = tmp_path_factory.mktemp("anchors") / "audit-anchors.jsonl"
+    monkeypatch.setenv("OPSBINDER_AUDIT_ANCHOR_FILE", str(anchors))
     get_settings.cache_clear()
     try:
         yield engine

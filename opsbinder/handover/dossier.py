@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsbinder import audit
+from opsbinder import audit, audit_anchor
 from opsbinder.binder_store import client_binder, procedure_config
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import ClientBinder, Contact
@@ -248,7 +248,7 @@ def gather(
             select(AuditEntry).where(AuditEntry.client_id == client_id).order_by(AuditEntry.seq)
         ).scalars()
     )
-    checked, breaks = audit.verify(session, client_id)
+    checked, breaks = audit.verify(session, client_id, audit_anchor.sealed_of())
     return Dossier(
         client=client,
         binder=binder,

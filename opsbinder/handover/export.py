@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from opsbinder import audit
+from opsbinder import audit, audit_anchor
 from opsbinder.clock import Clock
 from opsbinder.errors import Refused
 from opsbinder.handover import oncall_view, site
@@ -29,6 +29,7 @@ from opsbinder.handover.binder_yaml import write_yaml
 from opsbinder.handover.completeness import assess
 from opsbinder.handover.dossier import Dossier, Resolver, gather
 from opsbinder.handover.oncall_view import Segment
+from opsbinder.settings import get_settings
 
 SHIFT_WINDOW = timedelta(days=28)
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/@:\s]*:)(?P<pw>[^/@\s]+)(?=@)", re.I)
@@ -175,6 +176,10 @@ def export_client(
             staging / "binder" / "README.txt",
             README.format(name=dossier.client.name, id=client_id, folder=out.name),
         )
+        write(
+            staging / "audit-anchor.json",
+            json.dumps(_anchor_view(client_id), indent=2, sort_keys=True) + "\n",
+        )
         manifest = {
             "client": client_id,
             "generated_at": dossier.generated_at.isoformat(),
@@ -193,6 +198,17 @@ def export_client(
         raise
     final = [out / p.relative_to(staging) for p in sorted(set(files))]
     return ExportResult(out, final, completeness.score, len(completeness.findings))
+
+
+def _anchor_view(client_id: str) -> dict[str, object]:
+    """The latest audit anchor as this client may see it, so the successor holds a copy of the
+    log's head that the outgoing firm cannot rewrite (`opsbinder audit verify --client ID
+    --anchor audit-anchor.json` checks the log against it)."""
+    settings = get_settings()
+    view = audit_anchor.client_view(
+        audit_anchor.sealed_of(settings), client_id, audit_anchor.anchor_key(settings)
+    )
+    return view or {"kind": "none", "why": "no audit anchor had been written yet"}
 
 
 def site_redactor(dossier: Dossier, environ: Mapping[str, str]) -> Redactor:

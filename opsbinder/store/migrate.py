@@ -44,6 +44,10 @@ def current_heads(engine: Engine) -> list[str]:
 
 
 def pending(engine: Engine) -> list[str]:
+    """Every revision not applied yet (not only the heads: a store at 0001 lacks each branch)."""
     script = ScriptDirectory.from_config(alembic_config(str(engine.url)))
-    applied = set(current_heads(engine))
-    return sorted(set(script.get_heads()) - applied)
+    heads = current_heads(engine)
+    applied = (
+        {r.revision for r in script.iterate_revisions(tuple(heads), "base")} if heads else set()
+    )
+    return sorted({r.revision for r in script.walk_revisions()} - applied)

@@ -244,9 +244,11 @@ class OutboxMessage(Base):
 
 
 class AuditEntry(Base):
-    """Who did what: append-only, each row's hash covers the previous row's hash."""
+    """Who did what: append-only, each row's hash covers the previous row's hash and, for a
+    client's entry, the hash of that client's previous entry (its own chain)."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_client_seq", "client_id", "seq"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     seq: Mapped[int] = mapped_column(BigInteger, unique=True)
@@ -255,9 +257,12 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[str] = mapped_column(String(200))
-    client_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    client_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
+    client_prev_hash: Mapped[str | None] = mapped_column(
+        String(64), doc="NULL for global entries and for entries older than per-client chains"
+    )
     hash: Mapped[str] = mapped_column(String(64))
 
 

@@ -67,7 +67,11 @@ def _hash_as_if(entry: AuditEntry, **changes: str) -> str:
         **changes,
     }
     return audit.entry_hash(
-        entry.seq, audit.utc(entry.at).isoformat(), prev_hash=entry.prev_hash, **fields
+        entry.seq,
+        audit.utc(entry.at).isoformat(),
+        prev_hash=entry.prev_hash,
+        client_prev_hash=entry.client_prev_hash,
+        **fields,
     )
 
 
