@@ -17,6 +17,7 @@ Run: .venv/bin/python bench/incident_latency.py [--failures 200] [--database-url
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import shutil
 import statistics
@@ -34,7 +35,7 @@ os.environ["PREFECT_HOME"] = str(_HOME / "prefect")
 os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "CRITICAL"
 os.environ["OPSBINDER_HOME"] = str(_HOME / "opsbinder")
 
-SECRET = "bench-secret"
+SECRET = "whsec_" + base64.b64encode(b"bench-secret-of-thirty-two-byte").decode()
 
 
 def percentile(values: list[float], q: float) -> float:

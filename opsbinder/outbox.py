@@ -12,22 +12,28 @@ from __future__ import annotations
 
 import random
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import CursorResult, Engine, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from opsbinder import audit
+from opsbinder import audit, redaction
 from opsbinder.clock import Clock, utc
 from opsbinder.notify import DeliveryError
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import IncidentEvent, OutboxMessage
 
-Sender = Callable[[dict[str, Any], dict[str, Any], str], None]  # (route, body, key)
+
+class Sender(Protocol):
+    """Sends one message or raises DeliveryError; `at` is the attempt's time (signed by
+    webhooks as webhook-timestamp)."""
+
+    def __call__(
+        self, route: dict[str, Any], body: dict[str, Any], idempotency_key: str, *, at: datetime
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,7 @@ def claim(
     claimed = []
     for message_id in candidates:
         with session_scope(engine) as session:
-            result = session.execute(
+            result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
                 update(OutboxMessage)
                 .where(OutboxMessage.id == message_id, _claimable(now, policy))
                 .values(claimed_at=now, claimed_by=worker)
@@ -174,12 +180,12 @@ def deliver_due(
             sender = senders.get(channel)
             if sender is None:
                 raise DeliveryError(f"no sender for channel {channel!r}")
-            sender(route, body, key)
+            sender(route, body, key, at=utc(clock.now()))
         except DeliveryError as exc:
             error = str(exc)
         except Exception as exc:  # a channel bug must not stop the other messages
             error = f"{type(exc).__name__}: {exc}"
-        outcome = _record(engine, clock, message_id, worker, error, policy, rng)
+        outcome, error = _record(engine, clock, message_id, route, error, policy, rng)
         if outcome == "delivered":
             report.delivered += 1
         else:
@@ -193,11 +199,12 @@ def _record(
     engine: Engine,
     clock: Clock,
     message_id: int,
-    worker: str,
+    route: dict[str, Any],
     error: str | None,
     policy: RetryPolicy,
     rng: random.Random,
-) -> str:
+) -> tuple[str, str | None]:
+    """Book the attempt; returns the outcome and the error as stored (secrets redacted)."""
     now = utc(clock.now())
     with session_scope(engine) as session:
         message = session.get(OutboxMessage, message_id)
@@ -206,14 +213,15 @@ def _record(
         message.claimed_at = message.claimed_by = None
         if error is None:
             message.delivered_at, message.last_error = now, ""
-            return "delivered"
+            return "delivered", None
+        error = redaction.for_session(session, redaction.names_in(route))(error)
         message.last_error = error[:2000]
         if now - utc(message.created_at) >= policy.give_up_after:
             message.given_up_at = now
             _record_give_up(session, clock, message)
-            return "given_up"
+            return "given_up", error
         message.next_attempt_at = now + policy.delay(message.attempts, rng)
-        return "failed"
+        return "failed", error
 
 
 def _record_give_up(session: Session, clock: Clock, message: OutboxMessage) -> None:

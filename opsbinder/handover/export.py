@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -29,10 +28,10 @@ from opsbinder.handover.binder_yaml import write_yaml
 from opsbinder.handover.completeness import assess
 from opsbinder.handover.dossier import Dossier, Resolver, gather
 from opsbinder.handover.oncall_view import Segment
+from opsbinder.redaction import Redactor, names_in
 from opsbinder.settings import get_settings
 
 SHIFT_WINDOW = timedelta(days=28)
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/@:\s]*:)(?P<pw>[^/@\s]+)(?=@)", re.I)
 
 
 @dataclass(frozen=True)
@@ -41,20 +40,6 @@ class ExportResult:
     files: list[Path]
     score: int
     findings: int
-
-
-class Redactor:
-    """Replaces the values of the binder's variables (and URL passwords) wherever they appear."""
-
-    def __init__(self, names: list[str], environ: Mapping[str, str]) -> None:
-        pairs = [(environ[n], n) for n in names if len(environ.get(n, "")) >= 6]
-        self._pairs = sorted(pairs, key=lambda p: -len(p[0]))
-
-    def __call__(self, text: str) -> str:
-        for value, name in self._pairs:
-            if value in text:
-                text = text.replace(value, f"${{{name}}}")
-        return _URL_PASSWORD.sub(lambda m: m.group("head") + "***", text)
 
 
 def _shifts(dossier: Dossier) -> tuple[dict[str, list[Segment] | None], str]:
@@ -212,4 +197,5 @@ def _anchor_view(client_id: str) -> dict[str, object]:
 
 
 def site_redactor(dossier: Dossier, environ: Mapping[str, str]) -> Redactor:
-    return Redactor([name for name, _ in site.env_names(dossier.binder)], environ)
+    names = {name for name, _ in site.env_names(dossier.binder)}
+    return Redactor(names | names_in(dossier.binder.model_dump(mode="json")), environ)

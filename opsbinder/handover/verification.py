@@ -44,8 +44,8 @@ class Verdict:
 
 
 def _scrub(text: str, binder: ClientBinder, environ: Mapping[str, str]) -> str:
-    from opsbinder.handover.export import Redactor
     from opsbinder.handover.site import env_names
+    from opsbinder.redaction import Redactor
 
     return Redactor([n for n, _ in env_names(binder)], environ)(text)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -38,6 +39,8 @@ def send(
     route: dict[str, Any],
     body: dict[str, Any],
     idempotency_key: str,
+    *,
+    at: datetime | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> None:
     environ = os.environ if environ is None else environ

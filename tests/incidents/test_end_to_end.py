@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from opsbinder.sync import sync_binder
 from tests.escalation.conftest import paged_binder
 from tests.notify.receiver import Receiver
 
-SECRET = "e2e-pager-secret"
+SECRET = "whsec_" + base64.b64encode(b"e2e-pager-secret-of-32-bytes-ok!").decode()
 
 
 @pytest.mark.prefect
@@ -33,7 +34,8 @@ def test_it_escalates_an_unacknowledged_failure_from_l1_to_l2(
     from flows.catalog import run_now
     from flows.sweep import sweep
 
-    receiver = Receiver(secret=SECRET)
+    receiving = FrozenClock(datetime.now(UTC))  # the receiver's idea of now, for its tolerance
+    receiver = Receiver(secret=SECRET, clock=receiving)
     try:
         empty = tmp_path / "backups"
         empty.mkdir()
@@ -63,6 +65,7 @@ def test_it_escalates_an_unacknowledged_failure_from_l1_to_l2(
 
         late = FrozenClock(opened + timedelta(minutes=15))  # past L1's ack_timeout, unacked
         escalator.sweep(store, late)
+        receiving.set(late.now())
         outbox.deliver_due(store, late)
         l2 = {k: b for k, b in receiver.accepted.items() if k not in l1}
         assert [b["level_name"] for b in l2.values()] == ["L2 team lead"]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import random
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, select
@@ -16,15 +17,15 @@ from opsbinder.store.db import session_scope
 from opsbinder.store.models import AuditEntry, OutboxMessage
 from tests.notify.receiver import Receiver
 
-SECRET = "s3cret-for-tests"
+SECRET = "whsec_" + base64.b64encode(b"s3cret-for-tests-32-bytes-long!!").decode()
 POLICY = outbox.RetryPolicy(
     base=timedelta(seconds=30), cap=timedelta(minutes=10), give_up_after=timedelta(days=2)
 )
 
 
 @pytest.fixture
-def receiver(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    r = Receiver(secret=SECRET)
+def receiver(monkeypatch: pytest.MonkeyPatch, clock: FrozenClock):  # type: ignore[no-untyped-def]
+    r = Receiver(secret=SECRET, clock=clock)
     monkeypatch.setenv("TEST_HOOK_URL", r.url)
     monkeypatch.setenv("TEST_HOOK_SECRET", SECRET)
     yield r
@@ -52,13 +53,14 @@ def _enqueue(store: Engine, clock: FrozenClock, n: int) -> list[str]:
     return keys
 
 
-def test_it_signs_the_body_with_hmac_sha256(receiver: Receiver, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    webhook.send(ROUTE, {"title": "hello"}, "k1")
+def test_it_signs_per_standard_webhooks(receiver: Receiver, monkeypatch, clock) -> None:  # type: ignore[no-untyped-def]
+    webhook.send(ROUTE, {"title": "hello"}, "k1", at=clock.now())
     assert receiver.accepted == {"k1": {"title": "hello"}}
     assert receiver.bad_signatures == 0
-    monkeypatch.setenv("TEST_HOOK_SECRET", "wrong")
+    other = "whsec_" + base64.b64encode(b"another-key-of-thirty-two-bytes!").decode()
+    monkeypatch.setenv("TEST_HOOK_SECRET", other)
     with pytest.raises(webhook.DeliveryError, match="HTTP 401"):
-        webhook.send(ROUTE, {"title": "hello"}, "k2")
+        webhook.send(ROUTE, {"title": "hello"}, "k2", at=clock.now())
     assert receiver.bad_signatures == 1
 
 
@@ -170,5 +172,5 @@ def test_it_fails_the_attempt_when_the_secret_variable_is_missing(
 ) -> None:
     monkeypatch.delenv("TEST_HOOK_SECRET")
     with pytest.raises(webhook.DeliveryError, match="TEST_HOOK_SECRET is not set"):
-        webhook.send(ROUTE, {"title": "x"}, "k")
+        webhook.send(ROUTE, {"title": "x"}, "k", at=datetime.now(UTC))
     assert not receiver.posts  # nothing unsigned left the building
