@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from opsbinder import redaction
 from opsbinder.clock import Clock, utc
 from opsbinder.errors import OpsbinderError
 from opsbinder.store.models import AuditEntry
@@ -105,7 +106,9 @@ def record(
             ).scalar_one_or_none()
             or GENESIS
         )
-    details = json.loads(json.dumps(details or {}, default=str))
+    details = redaction.for_session(session).deep(
+        json.loads(json.dumps(details or {}, default=str))
+    )
     entry = AuditEntry(
         seq=seq,
         at=utc(clock.now()),

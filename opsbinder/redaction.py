@@ -28,6 +28,7 @@ MIN_SECRET = 6  # shorter values and pieces ("1", "true") would blank out ordina
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/@:\s]*:)(?P<pw>[^/@\s]+)(?=@)", re.I)
 _VAR = re.compile(r"\$\{(\w+)\}|\$([A-Z_][A-Z0-9_]*)")
 _CACHE: dict[tuple[Any, ...], frozenset[str]] = {}
+_INFO = "opsbinder.secret_names"
 
 
 def fragments(value: str) -> set[str]:
@@ -126,9 +127,14 @@ def store_names(session: Session) -> frozenset[str]:
 
 
 def for_session(session: Session, *extra: Iterable[str]) -> Redactor:
-    """The redactor for this transaction: the store's binders, opsbinder's own variables, and
-    any names the caller adds (a route it is sending on)."""
-    names = set(store_names(session)) | own_names()
-    for more in extra:
-        names |= set(more)
-    return Redactor(names)
+    """The redactor for this session: the store's binders, opsbinder's own variables, and
+    any names the caller adds (a route it is sending on). The names are looked up once per
+    session; the values are read from the environment each time."""
+    names = session.info.get(_INFO)
+    if names is None:
+        names = session.info[_INFO] = frozenset(store_names(session) | own_names())
+    return Redactor(set(names).union(*extra))
+
+
+def redact(session: Session, text: str) -> str:
+    return for_session(session)(text)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsbinder import audit
+from opsbinder import audit, redaction
 from opsbinder.binder_store import procedure_row
 from opsbinder.clock import Clock, utc
 from opsbinder.errors import NotFound
@@ -27,7 +27,8 @@ FINAL = frozenset(OUTCOMES) - {"running"}
 
 def _plain(metrics: dict[str, Any]) -> dict[str, Any]:
     """Metrics go into a JSON column: anything a kind returns is reduced to JSON types."""
-    return json.loads(json.dumps(metrics, default=str))
+    plain: dict[str, Any] = json.loads(json.dumps(metrics, default=str))
+    return plain
 
 
 def _by_flow_run(session: Session, flow_run_id: str | None) -> Run | None:
@@ -85,6 +86,7 @@ def finish_run(
     run = session.get(Run, run_id)
     if run is None:
         raise NotFound(f"no run {run_id} in the store")
+    outcome: str
     if isinstance(result, ProcedureResult):
         outcome = result.status
         reason = reason or "; ".join(result.findings) or result.summary
@@ -95,7 +97,7 @@ def finish_run(
         raise ValueError(
             f"not a final run outcome: {outcome!r} (one of {', '.join(sorted(FINAL))})"
         )
-    run.outcome, run.reason, run.ended_at = outcome, reason, clock.now()
+    run.outcome, run.reason, run.ended_at = outcome, redaction.redact(session, reason), clock.now()
     session.flush()
     return run
 
@@ -139,7 +141,7 @@ def record_skipped(
         session.add(run)
     run.scheduled_for = utc(scheduled_for) if scheduled_for else None
     run.started_at = run.ended_at = now
-    run.outcome, run.reason, run.metrics = outcome, reason, {}
+    run.outcome, run.reason, run.metrics = outcome, redaction.redact(session, reason), {}
     run.dry_run, run.actor = dry_run, actor
     session.flush()
     return run

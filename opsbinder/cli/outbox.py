@@ -7,6 +7,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from opsbinder import outbox as core
+from opsbinder import redaction
 from opsbinder.cli import common
 from opsbinder.clock import utc
 from opsbinder.incidents.hook_reports import replay_spool
@@ -32,6 +33,7 @@ def list_messages(
         if not all_:
             stmt = stmt.where(OutboxMessage.delivered_at.is_(None))
         rows = session.execute(stmt).scalars().all()
+        redact = redaction.for_session(session)  # rows stored before errors were redacted
     table = Table()
     for column in (
         "#",
@@ -60,7 +62,7 @@ def list_messages(
             m.recipient or "-",
             str(m.attempts),
             status,
-            m.last_error[:60],
+            redact(m.last_error)[:60],
         )
     common.console.print(table)
     spooled = pending_count(get_settings().spool)

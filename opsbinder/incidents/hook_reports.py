@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from opsbinder import audit, runs, spool
+from opsbinder import audit, redaction, runs, spool
 from opsbinder.binder_store import procedure_config
 from opsbinder.clock import Clock, FrozenClock, utc
 from opsbinder.errors import OpsbinderError
@@ -75,6 +75,9 @@ def apply(session: Session, clock: Clock, report: HookReport) -> Incident | None
     still says when the failure happened.
     """
     at = FrozenClock(report.instant)
+    redact = redaction.for_session(session)  # a flow's error may quote a URL it was given
+    report.message, report.link = redact(report.message), redact(report.link or "") or None
+    report.log_lines = [redact(line) for line in report.log_lines]
     proc = None
     if report.procedure_key:
         proc = session.execute(

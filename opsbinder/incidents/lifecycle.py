@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from opsbinder import audit
+from opsbinder import audit, redaction
 from opsbinder.binder_store import client_binder
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import ClientBinder
@@ -111,13 +111,15 @@ def record_event(
     *,
     audit_details: dict[str, Any] | None = None,
 ) -> IncidentEvent:
+    redact = redaction.for_session(session)  # a quoted error must not carry a secret along
+    message, data = redact(message), redact.deep(data or {})
     event = IncidentEvent(
         incident_id=incident.id,
         at=utc(clock.now()),
         kind=kind,
         actor=actor,
         message=message,
-        data=data or {},
+        data=data,
     )
     session.add(event)
     audit.record(
@@ -359,4 +361,5 @@ def _fmt(value: datetime | None) -> str:
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     import json
 
-    return json.loads(json.dumps(data, default=str))
+    plain: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return plain
