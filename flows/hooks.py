@@ -17,6 +17,7 @@ from opsbinder.clock import SystemClock
 from opsbinder.incidents.hook_reports import HookReport, apply
 from opsbinder.orchestrator import flow_runs
 from opsbinder.settings import get_settings
+from opsbinder.spool import spooled_notice
 from opsbinder.spool import write as spool_write
 from opsbinder.store.db import engine_for, session_scope
 
@@ -55,8 +56,8 @@ def record(report: HookReport) -> str:
             apply(session, SystemClock(), report)
         return "store"
     except Exception as exc:
-        log.warning("store unreachable (%s); spooling the %s report", exc, report.kind)
-        spool_write(get_settings().spool, report.to_json())
+        path = spool_write(get_settings().spool, report.to_json())
+        log.warning(spooled_notice(report.kind, path, exc))
         return "spool"
 
 

@@ -10,6 +10,7 @@ from opsbinder import outbox as core
 from opsbinder import redaction
 from opsbinder.cli import common
 from opsbinder.clock import utc
+from opsbinder.errors import Refused
 from opsbinder.incidents.hook_reports import replay_spool
 from opsbinder.settings import get_settings
 from opsbinder.spool import pending_count
@@ -96,6 +97,8 @@ def replay() -> None:
     """Put hook reports spooled while the store was unreachable into the store (idempotent)."""
     directory = get_settings().spool
     report = replay_spool(common.store(), directory, common.clock())
+    if report.busy:
+        raise Refused(f"another replay of {directory} is running; nothing done (try again later)")
     common.console.print(f"replayed {report.applied} spooled report(s) from {directory}")
     if report.failed:
         for error in report.errors:
