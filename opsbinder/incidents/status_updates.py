@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,11 +25,12 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opsbinder import audit
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import Duration
 from opsbinder.errors import NotFound, OpsbinderError, Refused
 from opsbinder.incidents import lifecycle
-from opsbinder.store.models import Incident, StatusUpdate
+from opsbinder.store.models import AuditEntry, Incident, StatusUpdate
 
 GENESIS = "0" * 64
 DEFAULT_CADENCE = timedelta(hours=4)
@@ -124,8 +127,26 @@ def _row_hash(row: StatusUpdate) -> str:
     )
 
 
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """Only characters XML 1.0 allows: the feed's last guard, for text stored before."""
+    return _NOT_XML.sub("", text)
+
+
+def clean_text(name: str, value: str) -> str:
+    """What a status update may say: a NUL is refused (PostgreSQL cannot store it), other C0
+    control characters (terminal escapes, bells, form feeds), lone surrogates and non-characters
+    are dropped, line breaks become \\n. They would make the Atom feed ill-formed for every
+    reader, for as long as the update is shown, and they mean nothing on a status page."""
+    if "\x00" in value:
+        raise UpdateInvalid(f"{name}: contains a NUL character (\\x00); remove it")
+    return xml_safe(value.replace("\r\n", "\n").replace("\r", "\n"))
+
+
 def _required(name: str, value: str, limit: int = 10_000) -> str:
-    value = (value or "").strip()
+    value = clean_text(name, value or "").strip()
     if not value:
         raise UpdateInvalid(f"{name}: required, it is empty")
     if len(value) > limit:
@@ -138,7 +159,12 @@ def _bridge(value: str) -> str:
     if not value:
         return ""
     parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.netloc or len(value) > 500:
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.netloc
+        or len(value) > 500
+        or any(c.isspace() or not c.isprintable() for c in value)
+    ):
         raise UpdateInvalid(f"bridge_url: {value!r} is not an http(s) link")
     return value
 
@@ -239,8 +265,13 @@ def post_update(
     return row
 
 
-def chain_problems(rows: list[StatusUpdate]) -> list[str]:
-    """Recompute every hash of one incident's updates (oldest first); say what does not match."""
+def chain_problems(rows: Sequence[Any], recorded: Mapping[int, str]) -> list[str]:
+    """Recompute every hash of one incident's updates (oldest first); say what does not match.
+
+    A chain alone is fooled by a rewrite that recomputes its hashes onward, so each update is
+    also compared with `recorded`, the hash the audit log kept when it was posted (see
+    `recorded_hashes`; the audit log's own rewrites are caught by its anchors).
+    """
     problems: list[str] = []
     expected_prev, expected_seq = GENESIS, 1
     for row in rows:
@@ -250,10 +281,43 @@ def chain_problems(rows: list[StatusUpdate]) -> list[str]:
             problems.append(f"update #{row.seq} does not chain to the update before it")
         if _row_hash(row) != row.hash:
             problems.append(f"update #{row.seq} was changed after it was posted")
+        elif recorded.get(row.seq) is None:
+            problems.append(f"update #{row.seq} has no record in the audit log")
+        elif recorded[row.seq] != row.hash:
+            problems.append(
+                f"update #{row.seq} differs from what the audit log recorded when it was posted"
+            )
         expected_prev, expected_seq = row.hash, row.seq + 1
     return problems
 
 
+def recorded_hashes(session: Session, incident_ids: Iterable[int]) -> dict[int, dict[int, str]]:
+    """incident -> update number -> the hash the audit log recorded when the update was posted.
+
+    The first intact record of each update counts: a record whose own hash no longer matches
+    proves nothing, and one appended later cannot override the original.
+    """
+    ids = sorted({str(i) for i in incident_ids})
+    found: dict[int, dict[int, str]] = {int(i): {} for i in ids}
+    if not ids:
+        return found
+    rows = session.execute(
+        select(AuditEntry)
+        .where(
+            AuditEntry.object_type == "incident",
+            AuditEntry.object_id.in_(ids),
+            AuditEntry.action == "incident.status_update",
+        )
+        .order_by(AuditEntry.seq)
+    ).scalars()
+    for row in rows:
+        seq, hash_ = (row.details or {}).get("seq"), (row.details or {}).get("hash")
+        if audit.row_hash(row) == row.hash and isinstance(seq, int) and isinstance(hash_, str):
+            found[int(row.object_id)].setdefault(seq, hash_)
+    return found
+
+
 def verify_chain(session: Session, incident_id: int) -> ChainReport:
     rows = updates_of(session, incident_id)
-    return ChainReport(len(rows), chain_problems(rows))
+    recorded = recorded_hashes(session, [incident_id])[incident_id]
+    return ChainReport(len(rows), chain_problems(rows, recorded))

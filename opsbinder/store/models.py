@@ -248,7 +248,10 @@ class AuditEntry(Base):
     client's entry, the hash of that client's previous entry (its own chain)."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_client_seq", "client_id", "seq"),)
+    __table_args__ = (
+        Index("ix_audit_log_client_seq", "client_id", "seq"),
+        Index("ix_audit_log_object", "object_type", "object_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     seq: Mapped[int] = mapped_column(BigInteger, unique=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from opsbinder.binder_store import client_binder
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import MaintenanceWindow
-from opsbinder.incidents.status_updates import chain_problems
+from opsbinder.incidents.status_updates import chain_problems, recorded_hashes
 from opsbinder.store.models import Client, Incident, Procedure, Run, StatusUpdate
 
 RECENT = timedelta(days=14)
@@ -80,7 +81,7 @@ class StatusPage:
 
 def _views(session: Session, incidents: list[Incident]) -> list[IncidentView]:
     ids = [i.id for i in incidents]
-    by_incident: dict[int, list[StatusUpdate]] = defaultdict(list)
+    by_incident: dict[int, list[Any]] = defaultdict(list)  # plain rows shaped like updates
     if ids:
         # plain rows, not ORM objects: a page may hold a thousand updates, read-only
         rows = session.execute(
@@ -91,9 +92,10 @@ def _views(session: Session, incidents: list[Incident]) -> list[IncidentView]:
         for row in rows:
             by_incident[row.incident_id].append(row)
     views = []
+    recorded = recorded_hashes(session, ids)
     for incident in incidents:
         updates = by_incident[incident.id]
-        report = chain_problems(list(reversed(updates)))
+        report = chain_problems(list(reversed(updates)), recorded[incident.id])
         views.append(IncidentView(incident, updates, not report, report))
     return views
 

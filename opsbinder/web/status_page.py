@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 
 from opsbinder.accounts import resolve_token
 from opsbinder.clock import utc
+from opsbinder.incidents.status_updates import xml_safe
 from opsbinder.store.models import AccessToken
 from opsbinder.web import sessions
 from opsbinder.web.deps import DB, clock_of
@@ -99,4 +100,4 @@ def feed(
     body = request.app.state.templates.get_template("feed.xml").render(
         page=data, base=str(request.base_url).rstrip("/")
     )
-    return Response(body, media_type="application/atom+xml; charset=utf-8")
+    return Response(xml_safe(body), media_type="application/atom+xml; charset=utf-8")

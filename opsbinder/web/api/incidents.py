@@ -39,7 +39,7 @@ def detail(session: Session, incident: Incident) -> IncidentDetail:
         **IncidentOut.of(incident).model_dump(),
         timeline=[EventOut.of(e) for e in lifecycle.events(session, incident.id)],
         updates=[UpdateOut.of(u) for u in reversed(rows)],
-        chain_ok=not status_updates.chain_problems(rows),
+        chain_ok=status_updates.verify_chain(session, incident.id).ok,
     )
 
 

@@ -24,7 +24,7 @@ def list_updates(
     def read(s: Session) -> UpdatesOut:
         actions.visible(s, principal, incident_id)
         rows = status_updates.updates_of(s, incident_id)
-        problems = status_updates.chain_problems(rows)
+        problems = status_updates.verify_chain(s, incident_id).problems
         return UpdatesOut(
             incident_id=incident_id,
             chain_ok=not problems,

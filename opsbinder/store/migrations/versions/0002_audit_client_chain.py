@@ -1,4 +1,4 @@
-"""audit log: a per-client chain (client_prev_hash) and an index to walk it
+"""audit log: a per-client chain (client_prev_hash), indexes to walk it and to find an object
 
 Each entry of a client also carries the hash of that client's previous entry, so
 `audit verify --client X` walks X's own chain and a deleted entry of X shows even when the
@@ -26,10 +26,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("client_prev_hash", sa.String(length=64), nullable=True))
         batch_op.drop_index(batch_op.f("ix_audit_log_client_id"))
         batch_op.create_index("ix_audit_log_client_seq", ["client_id", "seq"], unique=False)
+        batch_op.create_index("ix_audit_log_object", ["object_type", "object_id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_log_object")
         batch_op.drop_index("ix_audit_log_client_seq")
         batch_op.create_index(batch_op.f("ix_audit_log_client_id"), ["client_id"], unique=False)
         batch_op.drop_column("client_prev_hash")
