@@ -132,7 +132,8 @@ def for_session(session: Session, *extra: Iterable[str]) -> Redactor:
     session; the values are read from the environment each time."""
     names = session.info.get(_INFO)
     if names is None:
-        names = session.info[_INFO] = frozenset(store_names(session) | own_names())
+        with session.no_autoflush:  # the caller may hold a half-filled row: not ours to flush
+            names = session.info[_INFO] = frozenset(store_names(session) | own_names())
     return Redactor(set(names).union(*extra))
 
 

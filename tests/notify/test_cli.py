@@ -11,6 +11,7 @@ from opsbinder.cli.main import app
 from opsbinder.clock import FrozenClock
 from opsbinder.config.loader import load_binder
 from opsbinder.incidents.hook_reports import HookReport
+from opsbinder.settings import get_settings
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident
 from opsbinder.sync import sync_binder
@@ -28,6 +29,7 @@ def test_it_replays_the_spool_from_the_command_line(
     with session_scope(store) as s:
         sync_binder(s, load_binder(example_dir), clock)
     monkeypatch.setenv("OPSBINDER_SPOOL_DIR", str(tmp_path / "spool"))
+    get_settings.cache_clear()  # the sync above read the settings already
     report = HookReport(
         kind="failure",
         client_id="nordhafen",
