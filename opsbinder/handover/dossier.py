@@ -10,8 +10,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from opsbinder import audit, audit_anchor
@@ -98,7 +99,7 @@ def _no_deployments(kind: str, client_id: str, key: str) -> tuple[str, str]:
     return "", ""
 
 
-def real_runs(query):  # type: ignore[no-untyped-def]
+def real_runs(query: Select[Any]) -> Select[Any]:
     """Runs that count as work done: verification dry runs by a third party do not."""
     return query.where(Run.verification.is_(False), Run.dry_run.is_(False))
 
