@@ -4,8 +4,9 @@ Hooks record, the sweep escalates. One flow run a minute runs every step as its 
 Prefect's run list holds 1,440 sweep runs a day, not 5,760 from four sweepers of their own. The
 order is the chain a failure travels: spooled hook reports go into the store first, so the
 missed-run watch and the escalation see them; escalation, the Severity-1 update cadence and
-overdue work items enqueue messages; the outbox goes last, so what they enqueued leaves in the
-same minute. Every step is idempotent and catches up by itself, so a missed or overlapping
+overdue work items enqueue messages; the audit log's head is then anchored outside the store
+(after the steps that write to it; its webhook event is enqueued too); the outbox goes last, so
+what they enqueued leaves in the same minute. Every step is idempotent and catches up by itself, so a missed or overlapping
 minute is harmless, and one step failing does not stop the others.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from opsbinder import outbox, workitems
+from opsbinder import audit_anchor, outbox, workitems
 from opsbinder.clock import Clock
 from opsbinder.errors import OpsbinderError
 from opsbinder.incidents import escalator, missed_runs, update_cadence
@@ -58,6 +59,14 @@ def _overdue_work_items(engine: Engine, clock: Clock, _: Orchestrator | None) ->
         return {"escalated": len(workitems.escalate_overdue(session, clock))}
 
 
+def _anchor_audit_log(engine: Engine, clock: Clock, _: Orchestrator | None) -> dict[str, Any]:
+    """Seal the audit log's head outside the store; a log that no longer matches its last
+    anchor makes this step fail (AnchorRefused), which is the alarm."""
+    outcome = audit_anchor.write_anchor(engine, clock)
+    seq = outcome.line["seq"] if outcome.line else None
+    return {"written": outcome.written, "seq": seq, "why": outcome.why}
+
+
 def _deliver_outbox(engine: Engine, clock: Clock, _: Orchestrator | None) -> dict[str, Any]:
     return asdict(outbox.deliver_due(engine, clock, limit=200))
 
@@ -68,6 +77,7 @@ STEPS: tuple[Step, ...] = (
     Step("escalation", _escalate),
     Step("update cadence", _update_cadence, retries=2),
     Step("work items", _overdue_work_items),
+    Step("audit anchor", _anchor_audit_log),
     Step("outbox delivery", _deliver_outbox),
 )
 

@@ -62,10 +62,12 @@ def test_it_runs_every_step_in_order_as_tasks_of_one_flow_run(acme: Path, store:
             "escalation",
             "update cadence",
             "work items",
+            "audit anchor",
             "outbox delivery",
         ]
     )
     assert done["work items"] == {"escalated": 1}
+    assert done["audit anchor"]["written"] is True  # the escalation's audit entries sealed
     ran = _task_runs(state.state_details.flow_run_id)
     assert ran == [(s.name, "Completed") for s in STEPS]
 
@@ -82,7 +84,7 @@ def test_it_runs_the_other_steps_when_one_fails_and_ends_failed_naming_it(
     state = sweep(return_state=True)
 
     assert state.is_failed()
-    assert state.message.startswith("1 of 6 sweep steps failed: replay spool: FileExistsError")
+    assert state.message.startswith("1 of 7 sweep steps failed: replay spool: FileExistsError")
     done = state.result(raise_on_failure=False)
     assert "replay spool" not in done and done["work items"] == {"escalated": 1}
     assert "outbox delivery" in done  # the last step ran too
