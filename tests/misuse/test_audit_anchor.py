@@ -83,6 +83,15 @@ def test_it_names_the_newest_entries_cut_off_after_the_anchor(store: Engine, clo
     assert any("entry #5 of nordhafen is gone" in b for b in found)
 
 
+def test_it_names_the_one_newest_entry_cut_off(store: Engine, clock) -> None:
+    write(store, clock, None, None, None)
+    sealed = anchor(store, clock)
+    with store.begin() as conn:
+        conn.execute(delete(AuditEntry).where(AuditEntry.seq == 3))
+    at = datetime.fromisoformat(sealed["at"]).strftime("%Y-%m-%d %H:%M:%S")
+    assert breaks(store) == [f"entry #3 is gone (the anchor of {at} UTC sealed the log up to it)"]
+
+
 def test_it_catches_a_client_entry_deleted_before_a_global_one(store: Engine, clock) -> None:
     write(store, clock, "nordhafen", None, "nordhafen", None, "nordhafen", "lindqvist")
     with store.begin() as conn:
@@ -159,6 +168,10 @@ def test_it_writes_an_anchor_only_when_the_log_moved_and_the_interval_passed(
     newest = json.loads(after[-1])
     assert newest["seq"] == 2 and newest["clients"] == {}  # only what changed since
     assert newest["prev"] == json.loads(lines[-1])["sig"]
+    clock.advance(timedelta(minutes=5))
+    again = audit_anchor.write_anchor(store, clock, force=True)  # not even when forced
+    assert not again.written and "nothing new" in again.why
+    assert len(path.read_text().splitlines()) == len(after)
 
 
 def test_it_reports_a_forged_or_removed_anchor(store: Engine, clock: FrozenClock) -> None:

@@ -10,6 +10,7 @@ import socket
 import subprocess
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -17,7 +18,8 @@ from sqlalchemy import Engine, select, text
 
 from opsbinder import outbox
 from opsbinder.clock import FrozenClock
-from opsbinder.incidents import escalator
+from opsbinder.incidents import escalator, lifecycle
+from opsbinder.notify import DeliveryError
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Base, IncidentEvent, OutboxMessage
 from tests.web.conftest import World
@@ -110,3 +112,33 @@ def test_it_never_shows_a_token_from_a_failing_webhook_url(
         assert TOKEN not in answer.text
     detail = requests.get(live_server + f"/api/v1/incidents/{incident_id}", headers=headers)
     assert "gave up delivering" in detail.text  # the timeline was read, failure included
+
+
+def test_it_redacts_a_secret_from_any_channel_error_and_any_timeline_entry(
+    store: Engine, clock: FrozenClock, world: World, failing_hook: str
+) -> None:
+    """Each storing place redacts by itself: a channel that quotes its URL whole, and a
+    timeline entry that quotes it (a note pasted from a terminal), are stored without it."""
+
+    def quoting_sender(route: dict[str, Any], body: dict[str, Any], key: str, *, at: Any) -> None:
+        raise DeliveryError(f"cannot reach {failing_hook}")
+
+    with session_scope(store) as s:
+        outbox.enqueue(
+            s, clock, channel="webhook", target="ops-pager", idempotency_key="k",
+            route={"id": "ops-pager", "url_env": "OPSBINDER_PAGER_WEBHOOK_URL"}, body={},
+        )  # fmt: skip
+    report = outbox.deliver_due(store, clock, senders={"webhook": quoting_sender})
+    assert report.failed == 1 and TOKEN not in report.errors[0]
+    with session_scope(store) as s:
+        lifecycle.add_note(
+            s, clock, world.incident_a, actor="lena", message=f"tried {failing_hook} by hand"
+        )
+    assert TOKEN not in dump(store)
+    with session_scope(store) as s:
+        stored = s.execute(select(OutboxMessage.last_error)).scalar_one()
+        note = s.execute(
+            select(IncidentEvent.message).where(IncidentEvent.kind == "note")
+        ).scalar_one()
+    assert stored == "cannot reach ${OPSBINDER_PAGER_WEBHOOK_URL}"
+    assert note == "tried ${OPSBINDER_PAGER_WEBHOOK_URL} by hand"
