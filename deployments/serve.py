@@ -8,13 +8,17 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from opsbinder.orchestrator.deployments import OrchestratorUnavailable, to_prefect_schedule
+from opsbinder.orchestrator.deployments import (
+    SERVED_API_FILE,
+    OrchestratorUnavailable,
+    healthy,
+    to_prefect_schedule,
+)
 from opsbinder.orchestrator.specs import DeploymentSpec
 
 
@@ -66,6 +70,7 @@ def local_server(home: Path, port: int | None = None) -> Iterator[str]:
     env.pop("PREFECT_API_URL", None)
     env.pop("PREFECT_SERVER_UI_API_URL", None)  # an alias that would win over ours
     home.mkdir(parents=True, exist_ok=True)
+    address = home / SERVED_API_FILE
     log = (home / "server.log").open("ab")
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "prefect"), "server", "start"],
@@ -76,14 +81,18 @@ def local_server(home: Path, port: int | None = None) -> Iterator[str]:
     )
     try:
         deadline = time.monotonic() + 240
-        while not _healthy(url):
+        while not healthy(url):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise OrchestratorUnavailable(
                     f"the local Prefect server did not start; see {home / 'server.log'}"
                 )
             time.sleep(1)
+        # `opsbinder pause` and `lockdown` find this server here and pause its deployments
+        address.write_text(url)
         yield url
     finally:
+        if address.exists() and address.read_text() == url:
+            address.unlink()
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
@@ -102,14 +111,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-            return bool(answer.status == 200)
-    except OSError:
-        return False
 
 
 def serve_all(

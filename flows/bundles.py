@@ -15,16 +15,19 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.client.schemas.objects import State
 from prefect.states import Failed
 
+from flows import expected_failures
 from flows.procedures import final_state
 from flows.registry import BUNDLE
 from opsbinder.procedures.outcome import (
+    BundleFailed,
     Outcome,
     artifact_key,
-    bundle_failure_message,
     bundle_markdown,
     outcome_of_ending,
 )
 from tasks import procedures as steps
+
+expected_failures.keep_out_of_the_log()
 
 
 @flow(name=BUNDLE.name, flow_run_name="{client_id}/{cadence}", description=BUNDLE.description)
@@ -46,9 +49,8 @@ def bundle(
         description=f"{client_id} {cadence} bundle",
     )
     if any(o.failed for o in outcomes):  # the procedures' own runs already said why
-        return Failed(
-            message=bundle_failure_message(outcomes), data=[o.to_dict() for o in outcomes]
-        )
+        failure = BundleFailed(outcomes)
+        return Failed(message=str(failure), data=failure)
     return [o.to_dict() for o in outcomes]
 
 

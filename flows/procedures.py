@@ -1,12 +1,14 @@
 """One Prefect flow per procedure kind, made from the registry; all of them wire the same steps.
 
-load the procedure from the store → calendar says skip? record "skipped" → start the run (with
-the flow-run id) → run the kind (a task with the procedure's retries and timeout) → finish the
-run → markdown artifact → a failed run ends the flow run Failed (the hooks fire) with one line.
+load the procedure from the store → paused (a scheduled run) or the calendar says skip? record
+"skipped" → start the run (with the flow-run id) → run the kind (a task with the procedure's
+retries and timeout) → finish the run → markdown artifact → a failed run ends the flow run
+Failed (the hooks fire) with one line.
 
-A failed run is an expected outcome, not a crash: the flow returns a Failed state with the
-outcome as its data rather than raising, so the log says it in one line instead of two
-tracebacks. Unexpected errors (a bug, a store that went away) still raise with their traceback.
+A failed run is an expected outcome, not a crash: the flow returns a Failed state holding a
+ProcedureFailed rather than raising it, and flows/expected_failures.py keeps Prefect from logging
+it again with a traceback, so the log says it in one line. Unexpected errors (a bug, a store
+that went away) still raise with their traceback.
 
 Retries and timeout: they differ per procedure and the flow only learns which procedure it runs
 from its parameters, so they are set on the "run procedure" task at run time
@@ -26,19 +28,20 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.client.schemas.objects import State
 from prefect.states import Completed, Failed
 
-from flows import hooks, registry
+from flows import expected_failures, hooks, registry
 from flows.registry import FlowEntry
 from opsbinder.procedures.execution import Plan
 from opsbinder.procedures.outcome import (
     Outcome,
+    ProcedureFailed,
     artifact_key,
     exception_result,
-    failure_message,
     run_markdown,
 )
 from tasks import procedures as steps
 
 RUN_NAME = "{client_id}/{procedure_id}"
+expected_failures.keep_out_of_the_log()
 Result = dict[str, Any] | State[Any]
 
 
@@ -70,10 +73,11 @@ def procedure_flow(entry: FlowEntry) -> Flow[..., Result]:
         actor: str = "scheduler",
     ) -> Result:
         flow_run_id = str(runtime.flow_run.id) if runtime.flow_run.id else None
-        if scheduled_for is None and runtime.deployment.id:
+        scheduled = bool(runtime.deployment.id)  # a deployment's run, not one by hand
+        if scheduled_for is None and scheduled:
             scheduled_for = runtime.flow_run.scheduled_start_time
         instant = scheduled_for or datetime.now(UTC)
-        plan = steps.load_procedure(client_id, procedure_id, kind, instant)
+        plan = steps.load_procedure(client_id, procedure_id, kind, instant, scheduled)
         if plan.suppressed:
             outcome = steps.record_skipped(
                 plan, plan.suppressed, flow_run_id, scheduled_for, dry_run, actor
@@ -94,7 +98,8 @@ def procedure_flow(entry: FlowEntry) -> Flow[..., Result]:
         finished = steps.finish_run(plan, run_id, result, forced, flow_run_id, dry_run)
         outcome = _published(finished, plan)
         if outcome.failed:
-            return Failed(message=failure_message(outcome), data=outcome.to_dict())
+            failure = ProcedureFailed(outcome)
+            return Failed(message=str(failure), data=failure)
         if outcome.outcome == "skipped":
             return _skipped(outcome)
         return outcome.to_dict()

@@ -1,8 +1,8 @@
 """The sweep flow: every step of `opsbinder.sweep`, in order, once a minute (flows/registry.py).
 
 Each step is a task of its own, guarded, so one failing does not stop the others; the flow then
-ends Failed with one line naming each failed step (returned as a state, not raised: a step's own
-traceback is already in its task's log, once).
+ends Failed with one line naming each failed step (a SweepFailed returned in a Failed state, not
+raised: a step's own traceback is already in its task's log, once).
 """
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ from prefect import flow
 from prefect.client.schemas.objects import State
 from prefect.states import Failed
 
+from flows import expected_failures
 from flows.registry import SWEEP
-from opsbinder.sweep import STEPS, failure_message
+from opsbinder.sweep import STEPS, failure
 from tasks.sweep import sweep_step
+
+expected_failures.keep_out_of_the_log()
 
 
 @flow(name=SWEEP.flow.name, description=SWEEP.flow.description)
@@ -30,5 +33,6 @@ def sweep() -> dict[str, Any] | State[Any]:
         except Exception as exc:  # the next steps still run
             failed[step.name] = exc
     if failed:
-        return Failed(message=failure_message(failed), data=done)
+        ended = failure(failed, done)
+        return Failed(message=str(ended), data=ended)
     return done

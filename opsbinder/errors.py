@@ -43,6 +43,12 @@ class StoreError(OpsbinderError):
     """The store cannot be reached or is not at the expected schema."""
 
 
+class RunFailed(OpsbinderError):
+    """A run ended failed for a reason it recorded and can say in one line (a stale backup, a
+    sweep step that failed): an expected outcome, logged without a traceback. Flows hand it to
+    Prefect as the data of a Failed state rather than raising it."""
+
+
 class NotFound(OpsbinderError):
     exit_code = 3
 

@@ -1,10 +1,10 @@
 """Pausing a procedure or a whole client: the store's flag, audited; deployments follow it.
 
-The store is the truth (`Procedure.paused`, `Client.paused`): `opsbinder serve` and `opsbinder
-deploy` build paused deployments from it, and `opsbinder pause` also pauses them on the server.
-Other callers (web console, lockdown) that want the server to follow at once: after the commit,
-`opsbinder.orchestrator.deployments.follow_store_pauses(engine, client_id, procedure_key)` when
-PREFECT_API_URL is set.
+The store is the truth (`Procedure.paused`, `Client.paused`), and it takes effect at once: a
+scheduled run of a paused procedure records itself as skipped instead of working
+(`paused_reason`). `opsbinder serve` and `opsbinder deploy` build paused deployments from it, and
+the CLI's pause, resume and lockdown also pause the deployments on the Prefect server in use
+(`opsbinder.orchestrator.deployments.follow_pauses`), so those runs are not even scheduled.
 """
 
 from __future__ import annotations
@@ -43,6 +43,23 @@ def find_procedure(session: Session, key: str, client_id: str | None) -> Procedu
         clients = ", ".join(sorted(r.client_id for r in rows))
         raise NotFound(f"procedure {key!r} exists for several clients ({clients}); add --client")
     return rows[0]
+
+
+def paused_reason(session: Session, client_id: str, procedure_key: str) -> str | None:
+    """Why a scheduled run of the procedure must not do its work now, if it or its client is
+    paused. Checked by the run itself, so a pause stops the very next run wherever it runs
+    (`opsbinder serve`, a worker), whatever door paused it, with no re-deploy or restart."""
+    client = session.get(Client, client_id)
+    if client is not None and client.paused:
+        return f"paused: client {client_id} is paused (opsbinder resume --client {client_id})"
+    paused = session.execute(
+        select(Procedure.paused).where(
+            Procedure.client_id == client_id, Procedure.key == procedure_key
+        )
+    ).scalar_one_or_none()
+    if paused:
+        return f"paused: scheduled runs wait for `opsbinder resume {procedure_key}`"
+    return None
 
 
 def set_paused(

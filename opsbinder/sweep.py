@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from opsbinder import audit_anchor, outbox, workitems
 from opsbinder.clock import Clock
-from opsbinder.errors import OpsbinderError
+from opsbinder.errors import OpsbinderError, RunFailed
 from opsbinder.incidents import escalator, missed_runs, update_cadence
 from opsbinder.incidents.hook_reports import replay_spool
 from opsbinder.incidents.missed_runs import Orchestrator
@@ -89,7 +89,19 @@ def step(name: str) -> Step:
     raise OpsbinderError(f"no sweep step {name!r} (steps: {', '.join(s.name for s in STEPS)})")
 
 
-def failure_message(failed: Mapping[str, BaseException]) -> str:
-    """One line for the run list and the log: which steps failed, and why."""
-    reasons = "; ".join(f"{name}: {exception_text(exc)}" for name, exc in failed.items())
-    return f"{len(failed)} of {len(STEPS)} sweep steps failed: {reasons}"[:2000]
+class SweepFailed(RunFailed):
+    """Some steps failed (each one's traceback is in its task's log): one line naming them and
+    why, and what the other steps did."""
+
+    def __init__(self, failed: Mapping[str, str], done: Mapping[str, Any]) -> None:
+        self.failed = dict(failed)
+        self.done = dict(done)
+        reasons = "; ".join(f"{name}: {why}" for name, why in failed.items())
+        super().__init__(f"{len(failed)} of {len(STEPS)} sweep steps failed: {reasons}"[:2000])
+
+    def __reduce__(self) -> tuple[type, tuple[dict[str, str], dict[str, Any]]]:
+        return (type(self), (self.failed, self.done))
+
+
+def failure(failed: Mapping[str, BaseException], done: Mapping[str, Any]) -> SweepFailed:
+    return SweepFailed({name: exception_text(exc) for name, exc in failed.items()}, done)

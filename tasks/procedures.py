@@ -21,9 +21,16 @@ from opsbinder.store.db import default_engine
 
 
 @task(name="load procedure", cache_policy=NONE)
-def load_procedure(client_id: str, procedure_id: str, kind: str | None, instant: datetime) -> Plan:
+def load_procedure(
+    client_id: str, procedure_id: str, kind: str | None, instant: datetime, scheduled: bool
+) -> Plan:
     return execution.plan(
-        default_engine(), client_id=client_id, procedure_id=procedure_id, kind=kind, instant=instant
+        default_engine(),
+        client_id=client_id,
+        procedure_id=procedure_id,
+        kind=kind,
+        instant=instant,
+        scheduled=scheduled,
     )
 
 

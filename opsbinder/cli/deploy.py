@@ -50,12 +50,11 @@ def serve(
     Without PREFECT_API_URL a local Prefect server (SQLite, 127.0.0.1) starts and stops with it.
     """
     from opsbinder.orchestrator import deployments as orch
-    from opsbinder.settings import get_settings
 
     _load_if_given(path)
     specs = _specs()
     common.console.print(f"serving {len(specs)} deployments; Ctrl-C stops")
-    orch.serve(specs, home=get_settings().home / "prefect", limit=limit, port=port)
+    orch.serve(specs, limit=limit, port=port)
 
 
 def deploy(
@@ -125,15 +124,14 @@ def _switch(procedure: str | None, client: str | None, paused: bool) -> None:
     )
     from opsbinder.orchestrator import deployments as orch
 
-    if not orch.api_url():
+    changes = orch.follow_pauses(common.store(), target.client_id, target.procedure_key)
+    if changes is None:
         common.console.print(
-            "no PREFECT_API_URL: `opsbinder serve` picks this up when it is (re)started"
+            "no Prefect server running here: scheduled runs check the store's flag, "
+            "so this holds from the next run"
         )
         return
-
-    for word, name in orch.follow_store_pauses(
-        common.store(), target.client_id, target.procedure_key
-    ):
+    for word, name in changes:
         common.console.print(f"  {word} {name} on the server", markup=False)
 
 
@@ -141,7 +139,8 @@ def pause(
     procedure: str | None = typer.Argument(None, help="procedure id"),
     client: str | None = typer.Option(None, "--client", help="the client (all of it if alone)"),
 ) -> None:
-    """Pause a procedure, or every procedure of a client: no scheduled run starts until resumed."""
+    """Pause a procedure, or every procedure of a client, at once: no scheduled run does its work
+    until resumed, also under a running `opsbinder serve` (no restart needed)."""
     _switch(procedure, client, True)
 
 

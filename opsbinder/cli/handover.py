@@ -139,13 +139,14 @@ def _server_pause(client: str) -> None:
     """Follow the store's pause on a Prefect server, as `opsbinder pause` does."""
     from opsbinder.orchestrator import deployments as orch
 
-    if not orch.api_url():
+    changes = orch.follow_pauses(common.store(), client)
+    if changes is None:
         _say(
-            "no PREFECT_API_URL: deployments follow Client.paused when `opsbinder serve` or "
-            "`opsbinder deploy` next runs"
+            "no Prefect server running here: scheduled runs check Client.paused, "
+            "so this holds from the next run"
         )
         return
-    for word, name in orch.follow_store_pauses(common.store(), client):
+    for word, name in changes:
         _say(f"  {word} on the server: {name}")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from opsbinder.orchestrator.specs import (
     ScheduleSpec,
     keep_operator_pauses,
 )
+from opsbinder.settings import get_settings
 
 
 class OrchestratorUnavailable(OpsbinderError):
@@ -53,6 +55,34 @@ def api_url() -> str | None:
 
     value = PREFECT_API_URL.value()
     return str(value) if value else None
+
+
+SERVED_API_FILE = "served-api-url"
+"""Under serve's Prefect home, while `opsbinder serve` runs its local server: that server's API."""
+
+
+def serve_home() -> Path:
+    """Where `opsbinder serve` keeps its local Prefect server: SQLite, log, address."""
+    return get_settings().home / "prefect"
+
+
+def served_api_url(home: Path | None = None) -> str | None:
+    """The API of the local server of a running `opsbinder serve`, if one answers there (a serve
+    that was killed leaves its file behind)."""
+    try:
+        url = ((home or serve_home()) / SERVED_API_FILE).read_text().strip()
+    except OSError:
+        return None
+    return url if url and healthy(url) else None
+
+
+def healthy(url: str) -> bool:
+    """The Prefect API at `url` answers its health check."""
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
 
 
 def require_server() -> str:
@@ -84,13 +114,17 @@ def procedure_deployment(kind: str, client_id: str, key: str) -> tuple[str, str]
 
 
 def serve(
-    specs: list[DeploymentSpec], *, home: Path, limit: int | None = None, port: int | None = None
+    specs: list[DeploymentSpec],
+    *,
+    home: Path | None = None,
+    limit: int | None = None,
+    port: int | None = None,
 ) -> None:
     """Run the deployments in this process until interrupted (the embedded default)."""
     from deployments.serve import serve_all  # it imports this module
 
     os.chdir(PROJECT_ROOT)  # Prefect loads entrypoints relative to the working folder
-    serve_all(specs, home=home, limit=limit, port=port)
+    serve_all(specs, home=home or serve_home(), limit=limit, port=port)
 
 
 def to_prefect_schedule(spec: ScheduleSpec) -> Schedule:
@@ -263,16 +297,31 @@ def ensure_process_pool(name: str) -> None:
     run_coro_as_sync(_go())
 
 
+def follow_pauses(
+    engine: Any, client_id: str, procedure_key: str | None = None
+) -> list[tuple[str, str]] | None:
+    """`follow_store_pauses` on the Prefect server in use: PREFECT_API_URL, else the local server
+    of a running `opsbinder serve`. None when there is neither: the store's flag alone then
+    stops the runs (each scheduled run checks it first)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    url = api_url() or served_api_url()
+    if url is None:
+        return None
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        return follow_store_pauses(engine, client_id, procedure_key)
+
+
 def follow_store_pauses(
     engine: Any, client_id: str, procedure_key: str | None = None
 ) -> list[tuple[str, str]]:
     """Make the server's pause flags match the store's for one procedure or a whole client.
 
     A deployment runs only when neither its procedure nor its client is paused in the store.
-    Call it after `opsbinder.pauses.set_paused` (a pause, a resume, a lockdown or its lift) when
-    a Prefect server is in use (PREFECT_API_URL); the embedded `serve` reads the flags when it
-    starts. A procedure paused on its own stays paused when its client is resumed. Returns what
-    changed, as ("paused" or "resumed", deployment name).
+    Call it after `opsbinder.pauses.set_paused` (a pause, a resume, a lockdown or its lift),
+    against the server Prefect's settings name (see `follow_pauses`). A procedure paused on its
+    own stays paused when its client is resumed. Returns what changed, as ("paused" or
+    "resumed", deployment name).
     """
     from sqlalchemy import select
 

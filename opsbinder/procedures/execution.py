@@ -19,6 +19,7 @@ from opsbinder.calendar import suppression
 from opsbinder.clock import Clock
 from opsbinder.config.models import Procedure as ProcedureConfig
 from opsbinder.errors import OpsbinderError
+from opsbinder.pauses import paused_reason
 from opsbinder.procedures import progress, registry
 from opsbinder.procedures.context import ProcedureContext
 from opsbinder.procedures.outcome import Outcome
@@ -41,11 +42,20 @@ class Plan:
 
 
 def plan(
-    engine: Engine, *, client_id: str, procedure_id: str, kind: str | None, instant: datetime
+    engine: Engine,
+    *,
+    client_id: str,
+    procedure_id: str,
+    kind: str | None,
+    instant: datetime,
+    scheduled: bool = False,
 ) -> Plan:
+    """What to run; `suppressed` says why not, for a paused procedure's scheduled run (a run by
+    hand still runs) or a maintenance window or holiday (any run)."""
     with session_scope(engine) as session:
         procedure_row(session, client_id, procedure_id)  # NotFound with a clear message
         cb = client_binder(session, client_id)
+        paused = paused_reason(session, client_id, procedure_id) if scheduled else None
     proc = cb.procedure(procedure_id)
     if kind is not None and proc.kind != kind:
         raise OpsbinderError(
@@ -66,7 +76,7 @@ def plan(
         name=proc.name,
         proc=proc,
         system=system,
-        suppressed=suppression(cb, procedure_id, instant),
+        suppressed=paused or suppression(cb, procedure_id, instant),
         retries=proc.retries,
         timeout_seconds=proc.timeout.total_seconds(),
     )

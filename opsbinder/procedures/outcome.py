@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from opsbinder.errors import RunFailed
 from opsbinder.procedures.result import ProcedureResult
 
 # The metrics worth a column in a table, per kind, in order; the artifact shows all of them.
@@ -71,14 +72,27 @@ class Outcome:
         return self.outcome in ("failed", "crashed", "timed_out")
 
 
-def failure_message(outcome: Outcome) -> str:
-    """The one line a failed procedure run ends with (the flow run's message, the incident's)."""
-    return f"{outcome.name} {outcome.outcome}: {outcome.summary}"
+class ProcedureFailed(RunFailed):
+    """A procedure run that ended failed, timed out or crashed, with its outcome."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+        super().__init__(f"{outcome.name} {outcome.outcome}: {outcome.summary}")
+
+    def __reduce__(self) -> tuple[type, tuple[Outcome]]:  # Prefect may pickle state data
+        return (type(self), (self.outcome,))
 
 
-def bundle_failure_message(outcomes: list[Outcome]) -> str:
-    failed = [o.procedure_id for o in outcomes if o.failed]
-    return f"{len(failed)} of {len(outcomes)} procedures failed: {', '.join(failed)}"
+class BundleFailed(RunFailed):
+    """A bundle of which at least one procedure failed, with every procedure's outcome."""
+
+    def __init__(self, outcomes: list[Outcome]) -> None:
+        self.outcomes = outcomes
+        failed = [o.procedure_id for o in outcomes if o.failed]
+        super().__init__(f"{len(failed)} of {len(outcomes)} procedures failed: {', '.join(failed)}")
+
+    def __reduce__(self) -> tuple[type, tuple[list[Outcome]]]:
+        return (type(self), (self.outcomes,))
 
 
 def exception_text(exc: BaseException) -> str:
@@ -112,10 +126,12 @@ def outcome_of_ending(
     message: str | None,
 ) -> Outcome:
     """What a procedure flow's final state says, whatever way it ended: its own outcome when it
-    ended with one (ok, skipped or failed alike), else the state's name and message (a crash, a
-    cancel, a timeout of the whole flow, an error before the run was recorded)."""
+    ended with one (a dict, or a ProcedureFailed), else the state's name and message (a crash,
+    a cancel, a timeout of the whole flow, an error before the run was recorded)."""
     if isinstance(data, dict):
         return Outcome.from_dict(data)
+    if isinstance(data, ProcedureFailed):
+        return data.outcome
     outcome = ENDED_AS.get(state_name or "", "failed" if failed else "ok")
     text = str(data) if isinstance(data, BaseException) else (message or state_name)
     return Outcome(client_id, procedure_id, kind, outcome, str(text))
@@ -125,6 +141,8 @@ def outcomes_of_bundle(
     data: object, *, state_name: str | None, message: str | None
 ) -> list[Outcome]:
     """The procedures' outcomes a bundle flow ended with; anything else is an error to raise."""
+    if isinstance(data, BundleFailed):
+        return data.outcomes
     if isinstance(data, list):
         return [Outcome.from_dict(d) for d in data]
     if isinstance(data, BaseException):

@@ -1,22 +1,37 @@
-"""`opsbinder serve` without PREFECT_API_URL: a local Prefect server whose scheduler really runs."""
+"""`opsbinder serve` without PREFECT_API_URL, as a user runs it: a local Prefect server whose
+scheduler really runs, a UI that talks to it, the minutely sweep, an expected failure that
+logs one line, and pauses that stop the next scheduled run while serve keeps running."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import select
+
+from opsbinder.clock import SystemClock
+from opsbinder.pauses import PauseTarget, set_paused
+from opsbinder.store.db import engine_for, session_scope
+from opsbinder.store.models import Run
 
 ROOT = Path(__file__).resolve().parents[2]
+EXE = str(Path(sys.executable).parent / "opsbinder")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+BACKUP = "nordhafen.check-tms-backup"  # fails every minute here: its backup folder is empty
+CHECKLIST = "nordhafen.monthly-restore-test"  # a manual checklist, due every minute here
 pytestmark = [pytest.mark.slow, pytest.mark.prefect]
 
 
@@ -26,31 +41,61 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _completed_sweeper_runs(api: str) -> int:
-    body = {"flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}}
-    answer = requests.post(f"{api}/flow_runs/count", json=body, timeout=10)
-    return int(answer.json()) if answer.ok else 0
+def _every_minute(tmp_path: Path) -> Path:
+    """The example binder with the backup check and the restore checklist due every minute."""
+    binder = tmp_path / "binder"
+    shutil.copytree(ROOT / "config" / "example", binder)
+    procedures = binder / "procedures.yaml"
+    text = procedures.read_text()
+    for cron in ('"30 6 * * *"', '"0 9 1 * *"'):
+        assert text.count(cron) == 1, cron
+        text = text.replace(cron, '"* * * * *"')
+    procedures.write_text(text)
+    return binder
 
 
-def test_it_serves_every_schedule_and_runs_them_on_a_local_server(tmp_path: Path) -> None:
+def _runs(api: str, deployment: str) -> list[dict[str, Any]]:
+    body = {"deployments": {"name": {"any_": [deployment]}}, "sort": "EXPECTED_START_TIME_ASC"}
+    try:
+        answer = requests.post(f"{api}/flow_runs/filter", json=body, timeout=10)
+    except requests.RequestException:
+        return []
+    return list(answer.json()) if answer.ok else []
+
+
+def _state(run: dict[str, Any]) -> tuple[str, str]:
+    state = run.get("state") or {}
+    return str(state.get("type")), str(state.get("name"))
+
+
+def _wait(what: str, ready: Callable[[], bool], proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 420
+    while not ready():
+        assert proc.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, f"waited for {what}\n" + log.read_text()[-3000:]
+        time.sleep(3)
+
+
+def test_it_serves_the_binder_with_its_ui_one_line_failures_and_pauses_at_once(
+    tmp_path: Path,
+) -> None:
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env.update(
-        OPSBINDER_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}",
+        OPSBINDER_DATABASE_URL=store_url,
         OPSBINDER_HOME=str(tmp_path / "home"),
         PREFECT_HOME=str(tmp_path / "client-home"),
+        NORDHAFEN_BACKUP_DIR=str(backups),
+        PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL="INFO",  # Prefect's default: what a user sees
     )
     log = tmp_path / "serve.log"
+    serve = [EXE, "serve", "-c", str(_every_minute(tmp_path)), "--port", str(port)]
     proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "opsbinder"),
-            "serve",
-            "-c",
-            "config/example",
-            "--port",
-            str(port),
-        ],
+        serve,
         cwd=ROOT,
         env=env,
         stdout=log.open("wb"),
@@ -58,14 +103,69 @@ def test_it_serves_every_schedule_and_runs_them_on_a_local_server(tmp_path: Path
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 420
-        while _completed_ok(api) == 0:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(3)
-        names = requests.post(f"{api}/deployments/filter", json={}, timeout=10).json()
-        assert {"nordhafen.check-tms-backup", "sweep"} <= {d["name"] for d in names}
+        _wait(
+            "a completed sweep, a failed backup check, a completed checklist",
+            lambda: (
+                any(_state(r)[0] == "COMPLETED" for r in _runs(api, "sweep"))
+                and any(_state(r)[0] == "FAILED" for r in _runs(api, BACKUP))
+                and any(_state(r) == ("COMPLETED", "Completed") for r in _runs(api, CHECKLIST))
+            ),
+            proc,
+            log,
+        )
+        names = {d["name"] for d in requests.post(f"{api}/deployments/filter", json={}).json()}
+        assert {BACKUP, CHECKLIST, "sweep"} <= names
+        assert not {"escalation", "missed-runs", "update-cadence", "work-items"} & names
         _sees_the_deployments_through_the_printed_ui(log.read_text(), api)
+
+        # an expected failure: one line in the serve log, no traceback
+        output = log.read_text()
+        said = [line for line in output.splitlines() if "check-tms-backup failed: " in line]
+        assert said and all("Finished in state Failed(" in line for line in said), said
+        assert "Traceback" not in output, output[-3000:]
+
+        # pause while serve runs: the CLI (as a user) and the store (as the console does)
+        paused_at = datetime.now(UTC)
+        done = subprocess.run(
+            [EXE, "pause", "check-tms-backup"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert f"paused backup_check/{BACKUP} on the server" in done.stdout
+        engine = engine_for(store_url)
+        with session_scope(engine) as session:
+            target = PauseTarget("nordhafen", "monthly-restore-test")
+            assert set_paused(session, target, True, SystemClock(), "mona")
+
+        def after_pause(deployment: str) -> list[dict[str, Any]]:
+            return [
+                r
+                for r in _runs(api, deployment)
+                if datetime.fromisoformat(r["expected_start_time"]) > paused_at
+            ]
+
+        _wait(
+            "the checklist's next run",
+            lambda: any(_state(r)[0] == "COMPLETED" for r in after_pause(CHECKLIST)),
+            proc,
+            log,
+        )
+        skipped = next(r for r in after_pause(CHECKLIST) if _state(r)[0] == "COMPLETED")
+        assert _state(skipped) == ("COMPLETED", "Skipped")
+        with session_scope(engine) as session:
+            run = session.execute(select(Run).where(Run.flow_run_id == skipped["id"])).scalar_one()
+            assert run.outcome == "skipped" and run.reason.startswith("paused: ")
+        # the paused deployment: no new run at all (one already handed to serve is skipped)
+        backup = requests.post(
+            f"{api}/deployments/filter", json={"deployments": {"name": {"any_": [BACKUP]}}}
+        ).json()
+        assert backup[0]["paused"] is True
+        late = after_pause(BACKUP)
+        assert len(late) <= 1 and all(_state(r)[1] != "Failed" for r in late), late
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -77,6 +177,7 @@ def test_it_serves_every_schedule_and_runs_them_on_a_local_server(tmp_path: Path
     time.sleep(2)
     with pytest.raises(requests.ConnectionError):  # the local server went with it
         requests.get(f"{api}/health", timeout=2)
+    assert not (tmp_path / "home" / "prefect" / "served-api-url").exists()
 
 
 def _sees_the_deployments_through_the_printed_ui(output: str, api: str) -> None:
@@ -89,7 +190,7 @@ def _sees_the_deployments_through_the_printed_ui(output: str, api: str) -> None:
     settings = requests.get(f"{ui}/ui-settings", timeout=10).json()
     assert settings["api_url"] == api  # not http://127.0.0.1:4200/api
     listed = requests.post(f"{settings['api_url']}/deployments/filter", json={}, timeout=10)
-    assert "nordhafen.check-tms-backup" in {d["name"] for d in listed.json()}
+    assert BACKUP in {d["name"] for d in listed.json()}
     _sees_a_deployment_in_chromium(ui)
 
 
@@ -104,14 +205,7 @@ def _sees_a_deployment_in_chromium(ui: str) -> None:
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{ui}/deployments", timeout=60_000)
-            page.get_by_text("nordhafen.check-tms-backup").first.wait_for(timeout=60_000)
+            page.get_by_text(BACKUP).first.wait_for(timeout=60_000)
             assert "Can't connect" not in page.content()
         finally:
             browser.close()
-
-
-def _completed_ok(api: str) -> int:
-    try:
-        return _completed_sweeper_runs(api)
-    except requests.RequestException:
-        return 0

@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 from flows.bundles import bundle
 from flows.catalog import run_bundle_now
 from opsbinder.cli.main import app, main
-from opsbinder.procedures.outcome import Outcome
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import AuditEntry, Procedure, Run, WorkItem
 from tests.flows.conftest import artifacts
@@ -28,7 +27,7 @@ def test_it_runs_every_procedure_of_the_cadence_and_fails_if_one_failed(
     state = bundle(client_id="acme", cadence="daily", return_state=True)
     assert state.is_failed()
     assert "3 of 4 procedures failed: broken, check-old-backup, slow" in state.message
-    outcomes = [Outcome.from_dict(d) for d in state.result(raise_on_failure=False)]
+    outcomes = state.result(raise_on_failure=False).outcomes
     assert [(o.procedure_id, o.outcome) for o in outcomes] == [
         ("broken", "failed"),
         ("check-backup", "ok"),

@@ -85,7 +85,9 @@ def test_it_runs_the_other_steps_when_one_fails_and_ends_failed_naming_it(
 
     assert state.is_failed()
     assert state.message.startswith("1 of 7 sweep steps failed: replay spool: FileExistsError")
-    done = state.result(raise_on_failure=False)
+    ended = state.result(raise_on_failure=False)
+    assert list(ended.failed) == ["replay spool"]
+    done = ended.done
     assert "replay spool" not in done and done["work items"] == {"escalated": 1}
     assert "outbox delivery" in done  # the last step ran too
     with session_scope(store) as session:

@@ -7,12 +7,12 @@ import pytest
 from opsbinder.errors import OpsbinderError
 from opsbinder.procedures import progress, registry
 from opsbinder.procedures.outcome import (
+    BundleFailed,
     Outcome,
+    ProcedureFailed,
     artifact_key,
-    bundle_failure_message,
     bundle_markdown,
     exception_result,
-    failure_message,
     key_metrics,
     outcome_of_ending,
     outcomes_of_bundle,
@@ -49,10 +49,18 @@ def test_it_writes_a_bundle_table_and_counts_failures() -> None:
     text = bundle_markdown("nordhafen", "daily", outcomes)
     assert "2 procedures, 1 failed." in text
     assert "| check-tms-backup | backup_check | **failed** | newest backup is 3d old |" in text
-    assert bundle_failure_message(outcomes) == "1 of 2 procedures failed: check-tms-backup"
-    assert (
-        failure_message(_backup()) == "nordhafen/check-tms-backup failed: newest backup is 3d old"
+    assert str(BundleFailed(outcomes)) == "1 of 2 procedures failed: check-tms-backup"
+    assert str(ProcedureFailed(_backup())) == (
+        "nordhafen/check-tms-backup failed: newest backup is 3d old"
     )
+
+
+def test_it_keeps_the_outcome_when_a_failure_is_pickled() -> None:
+    import pickle
+
+    again = pickle.loads(pickle.dumps(ProcedureFailed(_backup())))
+    assert again.outcome == _backup()
+    assert pickle.loads(pickle.dumps(BundleFailed([_backup()]))).outcomes == [_backup()]
 
 
 def test_it_makes_artifact_keys_prefect_accepts() -> None:
@@ -98,6 +106,7 @@ def test_it_reads_a_procedure_flows_ending_whatever_way_it_ended() -> None:
 
     assert ending(_backup("ok").to_dict(), "Completed", False) == _backup("ok")
     assert ending(_backup().to_dict(), "Failed", True) == _backup()
+    assert ending(ProcedureFailed(_backup()), "Failed", True) == _backup()
     crashed = ending(None, "Crashed", True, "process exited with SIGTERM")
     assert (crashed.name, crashed.outcome, crashed.summary) == (
         "acme/nightly",
@@ -111,7 +120,7 @@ def test_it_reads_a_procedure_flows_ending_whatever_way_it_ended() -> None:
 
 
 def test_it_reads_a_bundles_outcomes_and_raises_what_is_not_one() -> None:
-    failed = outcomes_of_bundle([_backup().to_dict()], state_name="Failed", message="1 of 1")
+    failed = outcomes_of_bundle(BundleFailed([_backup()]), state_name="Failed", message="")
     assert failed == [_backup()]
     done = outcomes_of_bundle([_backup("ok").to_dict()], state_name="Completed", message=None)
     assert done == [_backup("ok")]
