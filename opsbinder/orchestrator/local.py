@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from opsbinder.procedures.outcome import Outcome
+from opsbinder.settings import get_settings
 
 DEFAULTS = {
     "DO_NOT_TRACK": "1",  # no internet here, and no telemetry wanted anyway
@@ -61,16 +62,21 @@ def run_bundle(client_id: str, cadence: str, *, actor: str) -> list[Outcome]:
 
 def launch_procedure(client_id: str, procedure_id: str, actor: str) -> None:
     """Start one run now in a process of its own and return at once, so a slow procedure never
-    holds the caller (a web worker). Its outcome is recorded in the store like any run's."""
+    holds the caller (a web worker). Its outcome is recorded in the store like any run's; what
+    the process prints (e.g. a Prefect API that did not start) goes to OPSBINDER_HOME/run-now.log.
+    """
     code = (
-        "import sys; from opsbinder.orchestrator.local import run_procedure; "
-        "run_procedure(sys.argv[1], sys.argv[2], actor=sys.argv[3])"
+        "import sys; from opsbinder.orchestrator.local import prefect_defaults, run_procedure; "
+        "prefect_defaults(); run_procedure(sys.argv[1], sys.argv[2], actor=sys.argv[3])"
     )
-    subprocess.Popen(  # fixed code; arguments go as argv, no shell
-        [sys.executable, "-c", code, client_id, procedure_id, actor],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        env=dict(os.environ),
-    )
+    home = get_settings().home
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / "run-now.log").open("ab") as log:
+        subprocess.Popen(  # fixed code; arguments go as argv, no shell
+            [sys.executable, "-c", code, client_id, procedure_id, actor],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=dict(os.environ),
+        )
