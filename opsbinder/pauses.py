@@ -89,3 +89,17 @@ def set_paused(
         client_id=target.client_id,
     )
     return True
+
+
+def paused_by(session: Session, client_id: str, key: str) -> str | None:
+    """Why the store holds the procedure paused (by itself or with its client), or None."""
+    row = session.execute(
+        select(Procedure.paused, Client.paused)
+        .join(Client, Client.id == Procedure.client_id)
+        .where(Procedure.client_id == client_id, Procedure.key == key, Procedure.active.is_(True))
+    ).first()
+    if row is None:
+        return None
+    if row[0]:
+        return "with opsbinder pause"
+    return "the whole client is paused" if row[1] else None

@@ -49,7 +49,8 @@ def _sync_client(
     now = clock.now()
     info = cb.client
     definition = cb.model_dump(mode="json", by_alias=True, exclude={"procedures"})
-    digest = _digest(definition)
+    # where items are written is bookkeeping, not configuration: moving one is no change
+    digest = _digest({k: v for k, v in definition.items() if k != "locations"})
     client = session.get(Client, info.id)
     if client is None:
         client = Client(
@@ -72,7 +73,10 @@ def _sync_client(
             object_id=info.id,
             client_id=info.id,
         )
-    elif client.config_hash != digest:
+    elif client.config_hash == digest:
+        if client.definition != definition:
+            client.definition = definition  # only the locations moved: kept, not audited
+    else:
         client.name, client.timezone, client.definition = info.name, info.timezone, definition
         client.config_hash, client.updated_at = digest, now
         audit.record(

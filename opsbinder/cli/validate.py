@@ -8,14 +8,27 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from opsbinder.calendar import suppression
 from opsbinder.cli import common
-from opsbinder.config.dst import HORIZON, clock_changes, describe, dst_warnings, effects
+from opsbinder.config.dst import (
+    HORIZON,
+    ClockChange,
+    clock_changes,
+    describe,
+    dst_warnings,
+    effects,
+)
 from opsbinder.config.models import ClientBinder
 from opsbinder.config.schedules import cadence_of
+from opsbinder.errors import StoreError
 from opsbinder.local_time import parse_local
-from opsbinder.store.db import session_scope
+from opsbinder.pauses import paused_by
+from opsbinder.settings import get_settings
+from opsbinder.store.db import engine_for, session_scope
+from opsbinder.store.migrate import pending
 from opsbinder.sync import sync_binder
 
 
@@ -102,43 +115,48 @@ def schedule(
 
     client, proc = common.binder(path).find_procedure(procedure)
     cron, zone = proc.schedule.cron, proc.schedule.timezone
-    # --from is inclusive: a run exactly at that time is shown
-    now = _parse_from(start, zone) - timedelta(seconds=1) if start else common.clock().now()
-    runs = prefect_next_runs(cron, zone, now, count)
-    changes = clock_changes(zone, now, now + HORIZON)
+    # from now on, or from --from (inclusive: a run exactly at that time is shown)
+    begin = _parse_from(start, zone) - timedelta(seconds=1) if start else common.clock().now()
+    changes = clock_changes(zone, begin, begin + HORIZON)
     change = changes[0] if changes else None
     affected = effects(cron, zone, change) if change is not None else []
     shifted = {e.runs_at.astimezone(UTC): e for e in affected if e.runs_at is not None}
-    in_range = change is not None and any(
-        r.astimezone(UTC) >= change.at or r.astimezone(UTC) in shifted for r in runs
-    )
-    if change is not None and (across_dst or in_range):
-        # two runs before the change, then the change, then the rest
-        # Prefect returns at most 1,000 dates per call: widen the look-back step by step
+    first = begin
+    if across_dst and change is not None:
+        # two runs before the change, never before the start; Prefect returns at most 1,000
+        # dates per call, so the look-back widens step by step
         for span in (timedelta(hours=6), timedelta(days=2), timedelta(days=35), HORIZON):
-            before = prefect_runs_between(cron, zone, change.at - span, change.at)
+            before = prefect_runs_between(cron, zone, max(begin, change.at - span), change.at)
             if len(before) >= 2:
                 break
-        anchor = before[-2] if len(before) >= 2 else (before[-1] if before else change.at)
-        runs = prefect_next_runs(cron, zone, anchor - timedelta(seconds=1), max(count, 4))
+        if before:
+            first = max(begin, before[-2 if len(before) >= 2 else -1] - timedelta(seconds=1))
+    runs: list[datetime] = []
+    while len(runs) < count:  # exactly `count` runs, however Prefect pages them
+        more = prefect_next_runs(cron, zone, runs[-1] if runs else first, count - len(runs))
+        if not more:
+            break
+        runs.extend(more)
+    if paused := _paused(client.client.id, proc.id, proc.paused):
+        common.console.print(
+            f"paused ({paused}): Prefect runs none of these until it is resumed "
+            f"(opsbinder resume {proc.id} --client {client.client.id})",
+            soft_wrap=True,
+            markup=False,
+        )
     table = Table(
         title=f"{client.client.id}/{proc.id}: {cron} ({zone}), "
         f"{proc.cadence or cadence_of(cron)}; run times as Prefect schedules them"
     )
     for column in ("local time", "UTC", "note"):
         table.add_column(column)
-    change_shown = False
-    for when in runs:
-        instant = when.astimezone(UTC)
-        if change is not None and not change_shown and instant >= change.at:
-            direction = "forward" if change.is_gap else "back"
-            table.add_row(
-                f"-- {(change.at + change.before):%a %Y-%m-%d %H:%M} "
-                f"{(change.at - timedelta(seconds=1)).astimezone(ZoneInfo(zone)):%Z}",
-                f"{change.at:%Y-%m-%d %H:%M}",
-                f"clocks go {direction} to {change.at.astimezone(ZoneInfo(zone)):%H:%M %Z}",
-            )
-            change_shown = True
+    instants = [when.astimezone(UTC) for when in runs]
+    # the change is shown where it falls when a shown run is after it or shifted by it
+    show_change = change is not None and any(i >= change.at or i in shifted for i in instants)
+    for when, instant in zip(runs, instants, strict=True):
+        if show_change and change is not None and instant >= change.at:
+            table.add_row(*_change_row(change, zone))
+            show_change = False
         effect = shifted.get(instant)
         note = ""
         if effect is not None:
@@ -150,9 +168,42 @@ def schedule(
         if reason := suppression(client, proc.id, when):
             note = "; ".join(filter(None, [note, f"skipped: {reason}"]))
         table.add_row(when.strftime("%a %Y-%m-%d %H:%M %Z"), f"{instant:%Y-%m-%d %H:%M}", note)
+    if show_change and change is not None:  # after the last run shown, which it shifted
+        table.add_row(*_change_row(change, zone))
     common.console.print(table)
-    if affected and change_shown:
+    if any(i in shifted for i in instants):
         common.console.print(f"DST: {describe(affected, cron)}", soft_wrap=True, markup=False)
+
+
+def _change_row(change: ClockChange, zone: str) -> tuple[str, str, str]:
+    direction = "forward" if change.is_gap else "back"
+    return (
+        f"-- {(change.at + change.before):%a %Y-%m-%d %H:%M} "
+        f"{(change.at - timedelta(seconds=1)).astimezone(ZoneInfo(zone)):%Z}",
+        f"{change.at:%Y-%m-%d %H:%M}",
+        f"clocks go {direction} to {change.at.astimezone(ZoneInfo(zone)):%H:%M %Z}",
+    )
+
+
+def _paused(client_id: str, key: str, in_binder: bool) -> str | None:
+    """Who paused it: the binder (`paused: true`) or a person (`opsbinder pause`, lockdown).
+
+    The store is read only when it exists and is at the current schema: a preview never
+    creates or migrates a store.
+    """
+    if in_binder:
+        return "paused: true in the binder"  # loaded as paused; `opsbinder resume` runs it
+    url = make_url(get_settings().store_url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        return None
+    engine = engine_for(str(url))
+    try:
+        if pending(engine):
+            return None
+        with session_scope(engine) as session:
+            return paused_by(session, client_id, key)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot read the store to see whether {key} is paused: {exc}") from exc
 
 
 def _parse_from(value: str, zone: str) -> datetime:

@@ -1,112 +1,25 @@
 """Read a binder folder into models, collecting every problem with its file, line and field.
 
-The folder's files are read (yaml_source.py), their sections merged per client, the models
-checked field by field and then across sections (references.py); every problem found on the
-way is reported together (problems.py) as one `ConfigError`.
+The folder's files are read (yaml_source.py) and merged per client, every item is checked on
+its own (sections.py) and the items that pass are checked across sections (references.py),
+so one run reports every problem, each on one line (problems.py), as one `ConfigError`.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from opsbinder.config.models import SECTIONS, Binder, ClientBinder
-from opsbinder.config.problems import dotted, id_label, short, validation_problems
-from opsbinder.config.references import check_references
-from opsbinder.config.yaml_source import Loc, SourceMap, YamlProblem, read_yaml
+from opsbinder.config.models import Binder, ClientBinder
+from opsbinder.config.problems import found_at
+from opsbinder.config.references import Known, check_references
+from opsbinder.config.sections import LIST_SECTIONS, Merged, merge_files, parse_sections
+from opsbinder.config.yaml_source import Loc
 from opsbinder.errors import ConfigError, ConfigProblem
 
-
-def _read_file(path: Path, problems: list[ConfigProblem]) -> tuple[dict[str, Any], SourceMap]:
-    try:
-        return read_yaml(path)
-    except YamlProblem as bad:
-        value = None if bad.value is None else short(bad.value)
-        problems.append(ConfigProblem(bad.file, bad.line, dotted(bad.loc), value, bad.message))
-        return {}, SourceMap()
-
-
-def _merge(files: list[Path], problems: list[ConfigProblem]) -> tuple[dict[str, Any], SourceMap]:
-    """Merge the sections of every file: lists concatenate, `client` may appear once."""
-    merged: dict[str, Any] = {}
-    source = SourceMap()
-    allowed = {"client", *SECTIONS}
-    for path in files:
-        data, places = _read_file(path, problems)
-        for key, value in data.items():
-            line = places.places.get((key,), (str(path), 0))[1]
-            if key not in allowed:
-                problems.append(
-                    ConfigProblem(
-                        str(path),
-                        line,
-                        str(key),
-                        None,
-                        f"unknown section; expected one of {', '.join(sorted(allowed))}",
-                    )
-                )
-                continue
-            if key == "client":
-                if "client" in merged:
-                    problems.append(
-                        ConfigProblem(str(path), line, "client", None, "client given in two files")
-                    )
-                    continue
-                merged["client"] = value
-                _shift(places, (key,), (key,), source)
-                continue
-            if not isinstance(value, list):
-                problems.append(
-                    ConfigProblem(str(path), line, str(key), short(value), "must be a list")
-                )
-                continue
-            start = len(merged.setdefault(key, []))
-            merged[key].extend(value)
-            source.places.setdefault((key,), places.places.get((key,), (str(path), 0)))
-            for i in range(len(value)):
-                _shift(places, (key, i), (key, start + i), source)
-    return merged, source
-
-
-def _shift(places: SourceMap, old: Loc, new: Loc, into: SourceMap) -> None:
-    n = len(old)
-    for loc, where in places.places.items():
-        if loc[:n] == old:
-            into.places[(*new, *loc[n:])] = where
-
-
-def validate_client(
-    merged: dict[str, Any], source: SourceMap, folder: str = "(binder folder)"
-) -> tuple[ClientBinder | None, list[ConfigProblem]]:
-    problems: list[ConfigProblem] = []
-    if "client" not in merged:
-        problems.append(
-            ConfigProblem(
-                folder, None, "client", None, "no 'client:' section in any .yaml file here"
-            )
-        )
-        return None, problems
-    try:
-        binder = ClientBinder.model_validate(merged)
-    except ValidationError as exc:
-        return None, validation_problems(exc, merged, source)
-    for loc, value, message in check_references(binder):
-        file, line = source.where(loc)
-        problems.append(ConfigProblem(file, line, id_label(merged, loc), short(value), message))
-    return (binder if not problems else None), problems
-
-
-def client_folders(root: Path) -> list[Path]:
-    """A binder folder is one client's folder, or a folder of client folders."""
-    if _yaml_files(root):
-        return [root]
-    return sorted(p for p in root.iterdir() if p.is_dir() and _yaml_files(p))
-
-
-def _yaml_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file())
+MAX_FILES = 1000  # YAML files under one binder folder
+MAX_BINDER_BYTES = 8 * 2**20  # all of them together: reading stays within seconds
 
 
 def load_binder(root: Path | str) -> Binder:
@@ -119,16 +32,15 @@ def load_binder(root: Path | str) -> Binder:
         raise ConfigError(
             [ConfigProblem(str(root), None, "", None, "no .yaml files in this folder")]
         )
+    files = {folder: yaml_files(folder) for folder in folders}
+    if sum(_size(path) for paths in files.values() for path in paths) > MAX_BINDER_BYTES:
+        message = f"the YAML files here add up to more than {MAX_BINDER_BYTES // 2**20} MB"
+        raise ConfigError([ConfigProblem(str(root), None, "", None, message)])
     problems: list[ConfigProblem] = []
     clients: list[ClientBinder] = []
     sources: dict[str, str] = {}
     for folder in folders:
-        file_problems: list[ConfigProblem] = []
-        merged, source = _merge(_yaml_files(folder), file_problems)
-        problems.extend(file_problems)
-        if file_problems:
-            continue
-        client, client_problems = validate_client(merged, source, str(folder))
+        client, client_problems = load_client(folder, files[folder])
         problems.extend(client_problems)
         if client is None:
             continue
@@ -149,3 +61,100 @@ def load_binder(root: Path | str) -> Binder:
         problems.sort(key=lambda p: (p.file, p.line or 0))  # read top to bottom, file by file
         raise ConfigError(problems)
     return Binder(clients=clients, sources=sources)
+
+
+def client_folders(root: Path) -> list[Path]:
+    """A binder folder is one client's folder (YAML files in it, and maybe in subfolders too),
+    or a folder of client folders (no YAML file directly in it: each subfolder is a client)."""
+    if any(_is_yaml(entry) for entry in os.scandir(root)):
+        return [root]
+    return sorted(
+        Path(entry.path)
+        for entry in os.scandir(root)
+        if entry.is_dir(follow_symlinks=False)
+        and not entry.name.startswith(".")
+        and yaml_files(Path(entry.path))
+    )
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # gone since it was listed: reading it reports that
+
+
+def _is_yaml(entry: os.DirEntry[str]) -> bool:
+    return (
+        entry.name.endswith((".yaml", ".yml"))
+        and not entry.name.startswith(".")
+        and entry.is_file()
+    )
+
+
+def yaml_files(folder: Path) -> list[Path]:
+    """The folder's YAML files, subfolders included; hidden files and folders left out."""
+    found: list[Path] = []
+    for top, dirs, _files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(entry.path) for entry in os.scandir(top) if _is_yaml(entry))
+        if len(found) > MAX_FILES:
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        str(folder), None, "", None, f"more than {MAX_FILES} YAML files here"
+                    )
+                ]
+            )
+    return sorted(found)
+
+
+def load_client(
+    folder: Path, files: list[Path] | None = None
+) -> tuple[ClientBinder | None, list[ConfigProblem]]:
+    """One client's folder as a binder, or every problem in it."""
+    merged = merge_files(yaml_files(folder) if files is None else files)
+    problems: list[ConfigProblem] = []
+    if "client" not in merged.data and not merged.unread:
+        problems.append(
+            ConfigProblem(
+                str(folder), None, "client", None, "no 'client:' section in any .yaml file here"
+            )
+        )
+    parsed, found = parse_sections(merged)
+    partial = parsed.binder()
+    known = Known(parsed.broken_ids, parsed.incomplete, client_ok=parsed.client is not None)
+    for loc, value, message in check_references(partial, known):
+        where = _merged_loc(loc, parsed.index)
+        found.append(found_at(where, merged.data, merged.source, value, message))
+    problems.extend(f.problem for f in found)
+    if problems:
+        return None, problems
+    return partial.model_copy(update={"locations": _locations(merged, folder)}), []
+
+
+def _merged_loc(loc: Loc, index: dict[str, list[int]]) -> Loc:
+    """A finding's place in the merged data (the checked binder holds only the good items)."""
+    if len(loc) >= 2 and isinstance(loc[1], int) and str(loc[0]) in index:
+        return (loc[0], index[str(loc[0])][loc[1]], *loc[2:])
+    return loc
+
+
+def _locations(merged: Merged, folder: Path) -> dict[str, str]:
+    """Where each item is written ('file:line'), relative to the client's folder."""
+
+    def place(loc: Loc) -> str:
+        file, line = merged.source.places[loc]
+        path = Path(file)
+        shown = path.relative_to(folder).as_posix() if path.is_relative_to(folder) else file
+        return f"{shown}:{line}"
+
+    out = {"client": place(("client",))}
+    for section in LIST_SECTIONS:
+        items: list[Any] = merged.data.get(section, [])
+        if items:
+            out[section] = place((section,)).rsplit(":", 1)[0]
+        for i, raw in enumerate(items):
+            ident = raw.get("id") if isinstance(raw, dict) else None
+            out[f"{section}[{ident if isinstance(ident, str) else i}]"] = place((section, i))
+    return out

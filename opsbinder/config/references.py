@@ -1,12 +1,22 @@
-"""Checks that span sections: every name a binder uses must be defined, and only once."""
+"""Checks that span sections: every name a binder uses must be defined, and only once.
+
+They run on whatever items parsed (sections.py), so one run reports field and reference
+problems together. An id that belongs to an item with problems of its own still counts as
+defined; a section that may hold items nobody could read (an unreadable file, an item without
+an id) reports no missing ids at all rather than false ones.
+"""
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from opsbinder.config.entrypoints import entrypoint_problem
 from opsbinder.config.models import ClientBinder, EscalationPolicy, Target
 
 Finding = tuple[tuple[str | int, ...], Any, str]
@@ -21,15 +31,63 @@ KIND_SYSTEMS: dict[str, set[str] | None] = {
     "manual": None,
     "custom": None,
 }
+_NOUNS = {
+    "contacts": "contact",
+    "webhooks": "webhook channel",
+    "systems": "system",
+    "procedures": "procedure",
+    "escalation_policies": "escalation policy",
+    "oncall_schedules": "on-call schedule",
+}
 
 
-def check_references(binder: ClientBinder) -> list[Finding]:
+@dataclass(frozen=True)
+class Known:
+    """What the checks know beyond the parsed items (all empty for a binder that parsed)."""
+
+    broken_ids: dict[str, set[str]] = field(default_factory=dict)
+    incomplete: set[str] = field(default_factory=set)
+    client_ok: bool = True
+
+
+class _Ids:
+    def __init__(self, binder: ClientBinder, known: Known) -> None:
+        self._known = known
+        self._ids = {s: [item.id for item in getattr(binder, s)] for s in _NOUNS}
+
+    def missing(self, section: str, ident: str) -> str | None:
+        """Why `ident` names nothing in `section` (with the nearest ids), or None."""
+        broken = {_normal(b) for b in self._known.broken_ids.get(section, ())}
+        if ident in self._ids[section] or _normal(ident) in broken:
+            return None
+        if section in self._known.incomplete:
+            return None
+        ids = sorted({*self._ids[section], *self._known.broken_ids.get(section, ())})
+        noun = _NOUNS[section]
+        close = difflib.get_close_matches(ident, ids, n=3, cutoff=0.6)
+        if close:
+            return f"no {noun} with this id; did you mean {' or '.join(map(repr, close))}?"
+        if not ids:
+            return f"no {noun} with this id; the binder defines none"
+        shown = ", ".join(ids[:8]) + (", ..." if len(ids) > 8 else "")
+        return f"no {noun} with this id (known: {shown})"
+
+
+def _normal(ident: str) -> str:
+    """An id as it was probably meant: a broken `TMS Backups` still defines `tms-backups`."""
+    return re.sub(r"[^a-z0-9_]+", "-", ident.lower()).strip("-")
+
+
+def check_references(binder: ClientBinder, known: Known | None = None) -> list[Finding]:
+    known = known or Known()
+    ids = _Ids(binder, known)
     return [
         *_duplicates(binder),
-        *_procedure_refs(binder),
-        *_policy_refs(binder),
-        *_people_refs(binder),
-        *_local_times(binder),
+        *_procedure_refs(binder, ids),
+        *_policy_refs(binder, ids),
+        *_people_refs(binder, ids, known),
+        *_local_times(binder, known),
+        *_entrypoints(binder),
     ]
 
 
@@ -50,11 +108,11 @@ def _local_problem(value: datetime, zone_name: str) -> str | None:
     return None
 
 
-def _local_times(binder: ClientBinder) -> Iterator[Finding]:
+def _local_times(binder: ClientBinder, known: Known) -> Iterator[Finding]:
     """Naive times mean the local time of the client (windows) or the schedule (overrides);
     on a DST change night such a time is missing or double, so it must carry an offset."""
     places: list[tuple[tuple[str | int, ...], datetime, str]] = []
-    for i, window in enumerate(binder.maintenance_windows):
+    for i, window in enumerate(binder.maintenance_windows if known.client_ok else []):
         for name in ("start", "end"):
             places.append(
                 (("maintenance_windows", i, name), getattr(window, name), binder.client.timezone)
@@ -70,14 +128,7 @@ def _local_times(binder: ClientBinder) -> Iterator[Finding]:
 
 
 def _duplicates(binder: ClientBinder) -> Iterator[Finding]:
-    for section in (
-        "contacts",
-        "webhooks",
-        "systems",
-        "procedures",
-        "escalation_policies",
-        "oncall_schedules",
-    ):
+    for section in _NOUNS:
         seen: set[str] = set()
         for i, item in enumerate(getattr(binder, section)):
             if item.id in seen:
@@ -85,58 +136,55 @@ def _duplicates(binder: ClientBinder) -> Iterator[Finding]:
             seen.add(item.id)
 
 
-def _procedure_refs(binder: ClientBinder) -> Iterator[Finding]:
-    contacts = {c.id for c in binder.contacts}
+def _procedure_refs(binder: ClientBinder, ids: _Ids) -> Iterator[Finding]:
+    contacts = {c.id: c for c in binder.contacts}
     systems = {s.id: s.type for s in binder.systems}
-    policies = {p.id for p in binder.escalation_policies}
     for i, proc in enumerate(binder.procedures):
-        if proc.owner not in contacts:
-            yield ("procedures", i, "owner"), proc.owner, "owner is not a contact of this binder"
-        if proc.escalation_policy not in policies:
+        if problem := ids.missing("contacts", proc.owner):
+            yield ("procedures", i, "owner"), proc.owner, problem
+        elif proc.owner in contacts and not contacts[proc.owner].staff:
             yield (
-                ("procedures", i, "escalation_policy"),
-                proc.escalation_policy,
-                "no escalation policy with this id",
+                ("procedures", i, "owner"),
+                proc.owner,
+                "the owner is a client-side contact (staff: false); name MSP staff",
             )
+        if problem := ids.missing("escalation_policies", proc.escalation_policy):
+            yield ("procedures", i, "escalation_policy"), proc.escalation_policy, problem
         wanted = KIND_SYSTEMS[proc.kind]
         if proc.system is None:
             if wanted:
                 yield ("procedures", i, "system"), None, f"a {proc.kind} procedure needs a system"
-        elif proc.system not in systems:
-            yield ("procedures", i, "system"), proc.system, "no system with this id"
-        elif wanted is not None and systems[proc.system] not in wanted:
+        elif problem := ids.missing("systems", proc.system):
+            yield ("procedures", i, "system"), proc.system, problem
+        elif wanted is not None and proc.system in systems and systems[proc.system] not in wanted:
             yield (
                 ("procedures", i, "system"),
                 proc.system,
                 f"a {proc.kind} procedure acts on a {' or '.join(sorted(wanted))} system, "
                 f"not a {systems[proc.system]}",
             )
-    known = {p.id for p in binder.procedures}
     for section in ("maintenance_windows", "holidays"):
         for i, item in enumerate(getattr(binder, section)):
             for j, name in enumerate(item.procedures):
-                if name not in known:
-                    yield (section, i, "procedures", j), name, "no procedure with this id"
+                if problem := ids.missing("procedures", name):
+                    yield (section, i, "procedures", j), name, problem
 
 
-def _targets(
-    targets: list[Target], loc: tuple[str | int, ...], binder: ClientBinder
-) -> Iterator[Finding]:
-    contacts = {c.id for c in binder.contacts}
-    schedules = {s.id for s in binder.oncall_schedules}
-    hooks = {w.id for w in binder.webhooks}
+def _targets(targets: list[Target], loc: tuple[str | int, ...], ids: _Ids) -> Iterator[Finding]:
     for k, target in enumerate(targets):
-        if target.contact and target.contact not in contacts:
-            yield (*loc, k, "contact"), target.contact, "no contact with this id"
-        if target.oncall and target.oncall not in schedules:
-            yield (*loc, k, "oncall"), target.oncall, "no on-call schedule with this id"
-        if target.webhook and target.webhook not in hooks:
-            yield (*loc, k, "webhook"), target.webhook, "no webhook channel with this id"
+        for name, section in (
+            ("contact", "contacts"),
+            ("oncall", "oncall_schedules"),
+            ("webhook", "webhooks"),
+        ):
+            ident = getattr(target, name)
+            if ident and (problem := ids.missing(section, ident)):
+                yield (*loc, k, name), ident, problem
 
 
-def _policy_refs(binder: ClientBinder) -> Iterator[Finding]:
+def _policy_refs(binder: ClientBinder, ids: _Ids) -> Iterator[Finding]:
     for i, policy in enumerate(binder.escalation_policies):
-        yield from _policy_targets(policy, i, binder)
+        yield from _policy_targets(policy, i, ids)
         if policy.min_update_interval > policy.update_cadence:
             yield (
                 ("escalation_policies", i, "min_update_interval"),
@@ -145,48 +193,42 @@ def _policy_refs(binder: ClientBinder) -> Iterator[Finding]:
             )
 
 
-def _policy_targets(policy: EscalationPolicy, i: int, binder: ClientBinder) -> Iterator[Finding]:
+def _policy_targets(policy: EscalationPolicy, i: int, ids: _Ids) -> Iterator[Finding]:
     for j, level in enumerate(policy.levels):
-        yield from _targets(
-            level.targets, ("escalation_policies", i, "levels", j, "targets"), binder
-        )
-    yield from _targets(
-        policy.sev1_management, ("escalation_policies", i, "sev1_management"), binder
-    )
+        yield from _targets(level.targets, ("escalation_policies", i, "levels", j, "targets"), ids)
+    yield from _targets(policy.sev1_management, ("escalation_policies", i, "sev1_management"), ids)
 
 
-def _people_refs(binder: ClientBinder) -> Iterator[Finding]:
-    contacts = {c.id for c in binder.contacts}
-    hooks = {w.id for w in binder.webhooks}
-    if binder.client.account_executive and binder.client.account_executive not in contacts:
-        yield (
-            ("client", "account_executive"),
-            binder.client.account_executive,
-            "no contact with this id",
-        )
+def _people_refs(binder: ClientBinder, ids: _Ids, known: Known) -> Iterator[Finding]:
+    staff = {c.id: c.staff for c in binder.contacts}
+    executive = binder.client.account_executive
+    if known.client_ok and executive and (problem := ids.missing("contacts", executive)):
+        yield ("client", "account_executive"), executive, problem
     for i, contact in enumerate(binder.contacts):
-        if contact.webhook and contact.webhook not in hooks:
-            yield ("contacts", i, "webhook"), contact.webhook, "no webhook channel with this id"
+        if contact.webhook and (problem := ids.missing("webhooks", contact.webhook)):
+            yield ("contacts", i, "webhook"), contact.webhook, problem
     for i, holder in enumerate(binder.stakeholders):
-        if holder.contact not in contacts:
-            yield ("stakeholders", i, "contact"), holder.contact, "no contact with this id"
+        if problem := ids.missing("contacts", holder.contact):
+            yield ("stakeholders", i, "contact"), holder.contact, problem
+    on_call: list[tuple[tuple[str | int, ...], str]] = []
     for i, schedule in enumerate(binder.oncall_schedules):
         for j, layer in enumerate(schedule.layers):
             for k, member in enumerate(layer.members):
-                if member not in contacts:
-                    yield (
-                        ("oncall_schedules", i, "layers", j, "members", k),
-                        member,
-                        "no contact with this id",
-                    )
+                on_call.append((("oncall_schedules", i, "layers", j, "members", k), member))
         for j, override in enumerate(schedule.overrides):
-            if override.contact not in contacts:
-                yield (
-                    ("oncall_schedules", i, "overrides", j, "contact"),
-                    override.contact,
-                    "no contact with this id",
-                )
+            on_call.append((("oncall_schedules", i, "overrides", j, "contact"), override.contact))
+    for loc, person in on_call:
+        if problem := ids.missing("contacts", person):
+            yield loc, person, problem
+        elif staff.get(person) is False:
+            yield loc, person, "a client-side contact (staff: false) cannot be on call for the MSP"
     for i, system in enumerate(binder.systems):
         for j, item in enumerate(getattr(system, "items", [])):
-            if item.owner and item.owner not in contacts:
-                yield ("systems", i, "items", j, "owner"), item.owner, "no contact with this id"
+            if item.owner and (problem := ids.missing("contacts", item.owner)):
+                yield ("systems", i, "items", j, "owner"), item.owner, problem
+
+
+def _entrypoints(binder: ClientBinder) -> Iterator[Finding]:
+    for i, proc in enumerate(binder.procedures):
+        if proc.kind == "custom" and (problem := entrypoint_problem(proc.params.entrypoint)):
+            yield ("procedures", i, "params", "entrypoint"), proc.params.entrypoint, problem

@@ -59,8 +59,14 @@ class Completeness:
         return {f.code for f in self.findings}
 
 
-def where(section: str, item: str | None = None, path: str = "") -> str:
-    file = SECTION_FILE.get(section, "client.yaml")
+def where(binder: ClientBinder, section: str, item: str | None = None, path: str = "") -> str:
+    """The file (and line) that holds the item as the loader read it; a binder loaded before
+    locations were recorded falls back to the usual layout of the export."""
+    file = (
+        binder.location(section, item)
+        or binder.location(section)
+        or SECTION_FILE.get(section, "client.yaml")
+    )
     located = f"{section}[{item}]" if item else section
     return f"{file} · {located}{'.' + path if path else ''}"
 
@@ -77,7 +83,10 @@ def _procedure_checks(report: Completeness, dossier: Dossier, facts: ProcedureFa
 
     def add(weight: int, bad: bool, code: str, message: str, path: str) -> None:
         report.check(
-            weight, Finding(code, message, where("procedures", pid, path), weight) if bad else None
+            weight,
+            Finding(code, message, where(dossier.binder, "procedures", pid, path), weight)
+            if bad
+            else None,
         )
 
     add(
@@ -109,7 +118,16 @@ def _procedure_checks(report: Completeness, dossier: Dossier, facts: ProcedureFa
         f"{pid}: the runbook does not say how to roll back",
         "runbook.rollback",
     )
-    if proc.kind == "manual":
+    if facts.paused:
+        add(
+            3,
+            True,
+            "procedure-paused",
+            f"{pid}: paused, so it does not run on schedule "
+            f"(opsbinder resume {pid} --client {dossier.client.id} when it should run again)",
+            "paused",
+        )
+    elif proc.kind == "manual":
         add(
             3,
             facts.last_completed is None,
@@ -172,7 +190,7 @@ def _escalation_checks(report: Completeness, binder: ClientBinder, now: datetime
                     "escalation-unreachable",
                     f"escalation {policy.id}, level {i + 1} ({level.name}): nobody reachable "
                     "(no phone/email/chat/webhook, or an on-call schedule with nobody on call)",
-                    where("escalation_policies", policy.id, f"levels[{i}]"),
+                    where(binder, "escalation_policies", policy.id, f"levels[{i}]"),
                     4,
                 ),
             )
@@ -191,7 +209,7 @@ def _oncall_checks(report: Completeness, binder: ClientBinder, now: datetime) ->
                 f"on-call {schedule.id}: nobody on call from {first[0]:%Y-%m-%d %H:%M %Z} "
                 f"to {first[1]:%Y-%m-%d %H:%M %Z}"
                 + (f" (and {len(gaps) - 1} more gap(s) in 90 days)" if len(gaps) > 1 else ""),
-                where("oncall_schedules", schedule.id, "layers"),
+                where(binder, "oncall_schedules", schedule.id, "layers"),
                 4,
             ),
         )
@@ -232,7 +250,7 @@ def _phone_checks(report: Completeness, binder: ClientBinder) -> None:
             else Finding(
                 "sev1-no-phone",
                 f"contact {name} is paged for Severity-1 but has no phone number",
-                where("contacts", name, "phone"),
+                where(binder, "contacts", name, "phone"),
                 2,
             ),
         )
@@ -268,7 +286,9 @@ def _restore_check(report: Completeness, session: Session, dossier: Dossier) -> 
             "backup-never-restore-tested",
             "backups were never restore-tested: no backup_check with restore_drill: true and "
             "no completed manual restore test",
-            where("procedures", first, "params.restore_drill") if first else where("procedures"),
+            where(binder, "procedures", first, "params.restore_drill")
+            if first
+            else where(binder, "procedures"),
             4,
         ),
     )
@@ -284,7 +304,7 @@ def _lockdown_check(report: Completeness, binder: ClientBinder) -> None:
             "lockdown-missing",
             "no lockdown procedure: add a manual procedure with params.lockdown: true "
             "(the checklist `opsbinder lockdown` runs)",
-            where("procedures"),
+            where(binder, "procedures"),
             4,
         ),
     )

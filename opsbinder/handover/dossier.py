@@ -52,6 +52,7 @@ class ProcedureFacts:
     run_by_hand: str
     entrypoint: str
     deployment: str
+    paused: bool = False  # by the binder, `opsbinder pause`, or the whole client (lockdown)
 
     @property
     def page(self) -> str:
@@ -234,6 +235,7 @@ def gather(
                 run_by_hand=f"opsbinder run {client_id}/{config.id}",
                 entrypoint=entrypoint,
                 deployment=deployment,
+                paused=bool(row.paused or config.paused or client.paused),
             )
         )
     incidents = list(

@@ -67,7 +67,7 @@ def _entrypoints(dossier: Dossier) -> dict[str, object]:
                 "deployment": p.deployment or None,
                 "cron": p.config.schedule.cron,
                 "timezone": p.config.schedule.timezone,
-                "paused": bool(p.row.paused),
+                "paused": p.paused,
                 "run_by_hand": p.run_by_hand,
                 **(
                     {"custom_entrypoint": p.config.params.entrypoint}

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from opsbinder.cli import common
 from opsbinder.cli.main import app, main
 from opsbinder.clock import FrozenClock
+from tests.support.console import opsbinder
 
 
 @pytest.fixture
@@ -55,16 +56,25 @@ def test_it_previews_the_spring_forward_run_an_hour_early(binder_0230, wide):
     )
 
 
-def test_it_moves_the_preview_to_the_change_when_it_falls_in_the_shown_runs(binder_0230, wide):
+def test_it_starts_at_from_and_shows_the_change_after_a_shifted_run(binder_0230, wide):
     result = _run(
         "schedule", "purge-tracking-events", "-c", str(binder_0230), "-n", "3",
         "--from", "2026-10-23",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "Sun 2026-10-25 02:30 CEST" in result.output
+    rows = [line.split("│")[1].strip() for line in result.output.splitlines() if "│" in line]
+    assert rows == [
+        "Fri 2026-10-23 02:30 CEST",
+        "Sat 2026-10-24 02:30 CEST",
+        "Sun 2026-10-25 02:30 CEST",
+        "-- Sun 2026-10-25 03:00 CEST",  # the change the last run is shifted by
+    ]
     assert "shifted: 02:30 repeats, runs once" in result.output
     assert "clocks go back to 02:00 CET" in result.output
-    assert "Mon 2026-10-26 02:30 CET" in result.output
+    assert (
+        "DST: 2026-10-25 02:30 happens twice (CEST, then CET); Prefect runs it once, at the "
+        "first occurrence: 02:30 CEST"
+    ) in result.output
 
 
 def test_it_shows_plain_runs_far_from_a_change(binder_0230, wide):
@@ -174,3 +184,72 @@ def test_it_marks_runs_the_calendar_will_skip(example_dir, wide):
     assert ["skipped" in row for row in rows] == [False, True, False]
     assert "Sun 2027-01-17 01:15 CET" in rows[1]
     assert "skipped: maintenance window 'TMS 2027 release upgrade'" in rows[1]
+
+
+def _run_rows(output: str) -> list[list[str]]:
+    """The table rows that are runs (not the clock-change marker), as their cells."""
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in output.splitlines()]
+    return [row for row in rows if len(row) == 3 and not row[0].startswith("--")]
+
+
+@pytest.mark.parametrize("count", ["1", "3", "7"])
+def test_it_prints_exactly_n_runs_none_in_the_past(binder_0230, count):
+    before = datetime.now(UTC).replace(tzinfo=None)
+    ran = opsbinder("schedule", "purge-tracking-events", "-c", str(binder_0230), "-n", count)
+    assert ran.code == 0, ran.output
+    rows = _run_rows(ran.out)
+    assert len(rows) == int(count), ran.out
+    assert all(datetime.fromisoformat(row[1]) > before for row in rows), ran.out
+
+
+def test_it_never_reaches_back_before_now_across_dst(binder_0230):
+    before = datetime.now(UTC).replace(tzinfo=None)
+    ran = opsbinder(
+        "schedule", "purge-tracking-events", "-c", str(binder_0230), "-n", "2", "--across-dst"
+    )
+    assert ran.code == 0, ran.output
+    rows = _run_rows(ran.out)
+    assert len(rows) == 2
+    assert all(datetime.fromisoformat(row[1]) > before for row in rows), ran.out
+
+
+def test_it_starts_at_the_from_date_even_just_before_a_change(binder_0230):
+    """Before, a change among the shown runs moved the preview to two runs before it."""
+    ran = opsbinder(
+        "schedule", "purge-tracking-events", "-c", str(binder_0230), "-n", "3",
+        "--from", "2027-03-27",
+    )  # fmt: skip
+    assert ran.code == 0, ran.output
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in ran.out.splitlines()]
+    assert [row for row in rows if len(row) == 3] == [
+        ["Sat 2027-03-27 02:30 CET", "2027-03-27 01:30", ""],
+        ["Sun 2027-03-28 01:30 CET", "2027-03-28 00:30", "shifted: 02:30 does not exist"],
+        ["-- Sun 2027-03-28 02:00 CET", "2027-03-28 01:00", "clocks go forward to 03:00 CEST"],
+        ["Mon 2027-03-29 02:30 CEST", "2027-03-29 00:30", ""],
+    ]
+
+
+def test_it_says_a_procedure_paused_in_the_binder_is_paused(binder_0230):
+    procedures = binder_0230 / "procedures.yaml"
+    text = procedures.read_text()
+    procedures.write_text(text.replace("    grace: 45m\n", "    grace: 45m\n    paused: true\n", 1))
+    ran = opsbinder("schedule", "purge-tracking-events", "-c", str(binder_0230), "-n", "1")
+    assert ran.code == 0, ran.output
+    assert ran.out.startswith(
+        "paused (paused: true in the binder): Prefect runs none of these until it is resumed "
+        "(opsbinder resume purge-tracking-events --client nordhafen)\n"
+    )
+
+
+def test_it_says_a_procedure_paused_with_opsbinder_pause_is_paused(example_dir, tmp_path):
+    env = {"OPSBINDER_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
+    preview = ("schedule", "check-tms-backup", "-c", str(example_dir), "-n", "1")
+    assert opsbinder("load", str(example_dir), env=env).code == 0
+    assert "paused" not in opsbinder(*preview, env=env).out  # loaded, not paused yet
+    assert opsbinder("pause", "check-tms-backup", env=env).code == 0
+    ran = opsbinder(*preview, env=env)
+    assert ran.code == 0, ran.output
+    assert ran.out.startswith(
+        "paused (with opsbinder pause): Prefect runs none of these until it is resumed "
+        "(opsbinder resume check-tms-backup --client nordhafen)\n"
+    )

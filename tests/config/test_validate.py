@@ -9,24 +9,12 @@ from __future__ import annotations
 import re
 import shutil
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from opsbinder.cli.main import main
-
-
-@dataclass(frozen=True)
-class Defect:
-    file: str
-    old: str
-    new: str
-    field: str  # the field path the report must name
-    value: str | None  # the bad value as reported (None: nothing to show)
-    line_of: str | None  # the report's line is the line of this text in the broken file
-    message: str  # a phrase of the explanation
-
+from tests.config.binders import Defect, broken_copy, problem_lines
+from tests.support.console import opsbinder
 
 DEFECTS = {
     "bad-yaml-syntax": Defect(
@@ -35,8 +23,8 @@ DEFECTS = {
         'schedule: {cron: "30 6 * * *", timezone: Europe/Berlin',
         "",
         None,
-        "    owner: lena-fischer\n    support_level: L1\n    severity: sev2",
-        "not valid YAML",
+        'schedule: {cron: "30 6 * * *", timezone: Europe/Berlin\n',
+        "not valid YAML: the '{' at column 15 is never closed: '}' expected before line 47",
     ),
     "unknown-kind": Defect(
         "procedures.yaml",
@@ -45,7 +33,7 @@ DEFECTS = {
         "procedures[check-tms-backup].kind",
         "'backup_chek'",
         "kind: backup_chek",
-        "unknown kind; expected one of purge, archive, backup_check",
+        "unknown kind; expected one of purge, archive, backup_check, disk_check, update_reminder, manual, custom",
     ),
     "missing-kind": Defect(
         "procedures.yaml",
@@ -54,7 +42,7 @@ DEFECTS = {
         "procedures[purge-tracking-events].kind",
         None,
         "  - id: purge-tracking-events",
-        "required field is missing; one of purge, archive, backup_check",
+        "required field is missing; one of purge, archive, backup_check, disk_check, update_reminder, manual, custom",
     ),
     "unknown-system-type": Defect(
         "systems.yaml",
@@ -63,7 +51,7 @@ DEFECTS = {
         "systems[app-server-disk].type",
         "'filesystm'",
         "type: filesystm",
-        "unknown type; expected one of database, filesystem, backup_location",
+        "unknown type; expected one of database, filesystem, backup_location, software_inventory",
     ),
     "id-not-a-slug": Defect(
         "systems.yaml",
@@ -72,7 +60,7 @@ DEFECTS = {
         "systems[TMS Backups].id",
         "'TMS Backups'",
         "id: TMS Backups",
-        "an id is lower-case letters, digits, '-' and '_'",
+        "an id is lower-case letters, digits, '-' and '_' (up to 63, e.g. tms-db)",
     ),
     "env-name-not-a-variable": Defect(
         "systems.yaml",
@@ -81,7 +69,7 @@ DEFECTS = {
         "systems[tms-db].url_env",
         "'postgres://tms@db/tms'",
         "url_env: postgres",
-        "the name of an environment variable",
+        "the name of an environment variable: upper-case letters, digits and '_'",
     ),
     "unknown-field-typo": Defect(
         "procedures.yaml",
@@ -90,7 +78,7 @@ DEFECTS = {
         "procedures[purge-tracking-events].grase",
         "'45m'",
         "grase: 45m",
-        "unknown field 'grase'; did you mean 'grace'?",
+        "unknown field 'grase'; did you mean 'grace'? (allowed here: id, name, system, schedule, cadence, owner, support_level, runbook, severity, escalation_policy, grace, late_expiry, timeout, retries, auto_resolve, paused, tags, kind, params)",
     ),
     "missing-policy": Defect(
         "procedures.yaml",
@@ -99,7 +87,7 @@ DEFECTS = {
         "procedures[purge-tracking-events].escalation_policy",
         "'standrd'",
         "escalation_policy: standrd",
-        "no escalation policy with this id",
+        "no escalation policy with this id; did you mean 'standard'?",
     ),
     "missing-contact": Defect(
         "escalation.yaml",
@@ -108,7 +96,7 @@ DEFECTS = {
         "escalation_policies[standard].levels[1].targets[0].contact",
         "'mark-olson'",
         "mark-olson",
-        "no contact with this id",
+        "no contact with this id; did you mean 'mark-olsen'?",
     ),
     "missing-system": Defect(
         "procedures.yaml",
@@ -117,7 +105,7 @@ DEFECTS = {
         "procedures[check-tms-backup].system",
         "'tms-backup'",
         "system: tms-backup\n",
-        "no system with this id",
+        "no system with this id; did you mean 'tms-backups' or 'tms-db'?",
     ),
     "missing-oncall": Defect(
         "escalation.yaml",
@@ -126,7 +114,7 @@ DEFECTS = {
         "escalation_policies[standard].levels[0].targets[0].oncall",
         "'l1-weakly'",
         "l1-weakly",
-        "no on-call schedule with this id",
+        "no on-call schedule with this id; did you mean 'l1-weekly'?",
     ),
     "missing-webhook": Defect(
         "escalation.yaml",
@@ -135,7 +123,7 @@ DEFECTS = {
         "escalation_policies[standard].levels[0].targets[1].webhook",
         "'ops-pagr'",
         "ops-pagr",
-        "no webhook channel with this id",
+        "no webhook channel with this id; did you mean 'ops-pager'?",
     ),
     "system-of-wrong-type": Defect(
         "procedures.yaml",
@@ -153,7 +141,7 @@ DEFECTS = {
         "procedures[check-tms-backup].schedule.cron",
         "'30 25 * * *'",
         "30 25 * * *",
-        "not a valid cron expression",
+        "not a valid cron expression: '30 25 * * *' (five fields: m h dom mon dow)",
     ),
     "bad-timezone": Defect(
         "procedures.yaml",
@@ -162,7 +150,7 @@ DEFECTS = {
         "procedures[check-tms-backup].schedule.timezone",
         "'Europe/Berln'",
         "Europe/Berln",
-        "unknown IANA time zone",
+        "unknown IANA time zone; did you mean Europe/Berlin?",
     ),
     "negative-retention": Defect(
         "procedures.yaml",
@@ -171,7 +159,7 @@ DEFECTS = {
         "procedures[purge-tracking-events].params.retention_days",
         "-5",
         "retention_days: -5",
-        "greater than or equal to 1",
+        "must be at least 1",
     ),
     "zero-retention": Defect(
         "procedures.yaml",
@@ -180,7 +168,7 @@ DEFECTS = {
         "procedures[purge-tracking-events].params.retention_days",
         "0",
         "retention_days: 0",
-        "greater than or equal to 1",
+        "must be at least 1",
     ),
     "purge-without-age-column": Defect(
         "procedures.yaml",
@@ -207,7 +195,7 @@ DEFECTS = {
         "systems[tms-db].password",
         "<hidden>",
         "password: hunter2",
-        "a secret in plain text",
+        "a secret in plain text; put it in an environment variable and name that variable in the matching *_env field (url_env, secret_env)",
     ),
     "url-with-password": Defect(
         "systems.yaml",
@@ -216,7 +204,7 @@ DEFECTS = {
         "systems[app-server-disk].path",
         "<hidden>",
         "hunter2@",
-        "a URL with a password in it",
+        "a URL with a password in it; put the URL in an environment variable and name that variable instead (e.g. url_env: TMS_DB_URL)",
     ),
     "warn-not-below-critical": Defect(
         "procedures.yaml",
@@ -234,7 +222,7 @@ DEFECTS = {
         "oncall_schedules[l1-weekly].overrides[0].end",
         "'2026-12-23T09:00:00+01:00'",
         "2026-12-23T09",
-        "the override ends before it starts",
+        "the override ends before it starts (2026-12-24T09:00:00+01:00)",
     ),
     "window-ends-before-start": Defect(
         "calendar.yaml",
@@ -243,7 +231,7 @@ DEFECTS = {
         "maintenance_windows[0].end",
         "'2027-01-16T06:00:00+01:00'",
         "2027-01-16T06",
-        "the window ends before it starts",
+        "the window ends before it starts (2027-01-16T22:00:00+01:00)",
     ),
     "holiday-names-unknown-procedure": Defect(
         "calendar.yaml",
@@ -252,7 +240,7 @@ DEFECTS = {
         "holidays[0].procedures[0]",
         "'remind-patches'",
         "remind-patches]",
-        "no procedure with this id",
+        "no procedure with this id; did you mean 'remind-patches-and-renewals'?",
     ),
     "duplicate-key-in-one-mapping": Defect(
         "procedures.yaml",
@@ -261,7 +249,7 @@ DEFECTS = {
         "procedures[0].owner",
         "'tom-berger'",
         "owner: tom-berger",
-        "key given twice",
+        "key given twice in one mapping (YAML would silently keep the last)",
     ),
     "section-not-a-list": Defect(
         "calendar.yaml",
@@ -279,7 +267,7 @@ DEFECTS = {
         "holidayz",
         None,
         "holidayz:",
-        "unknown section",
+        "unknown section; expected one of client, contacts, escalation_policies, holidays, maintenance_windows, oncall_schedules, procedures, stakeholders, systems, webhooks",
     ),
     "naive-window-time-in-dst-gap": Defect(
         "calendar.yaml",
@@ -288,7 +276,7 @@ DEFECTS = {
         "maintenance_windows[0].end",
         "'2027-03-28T02:30:00'",
         "2027-03-28T02:30",
-        "2027-03-28 02:30 does not exist in Europe/Berlin",
+        "2027-03-28 02:30 does not exist in Europe/Berlin (the clocks go forward that night); write it with a UTC offset",
     ),
     "naive-override-time-repeated": Defect(
         "oncall.yaml",
@@ -297,17 +285,7 @@ DEFECTS = {
         "oncall_schedules[l1-weekly].overrides[0].start",
         "'2026-10-25T02:30:00'",
         "2026-10-25T02:30",
-        "happens twice in Europe/Berlin (the clocks go back); write it with a UTC offset: "
-        "+0200 for the first, +0100 for the second",
-    ),
-    "bad-duration": Defect(
-        "procedures.yaml",
-        "    grace: 45m\n",
-        "    grace: 45 minutes\n",
-        "procedures[purge-tracking-events].grace",
-        "'45 minutes'",
-        "grace: 45 minutes",
-        "",
+        "2026-10-25 02:30 happens twice in Europe/Berlin (the clocks go back); write it with a UTC offset: +0200 for the first, +0100 for the second",
     ),
 }
 
@@ -326,26 +304,6 @@ def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
     return code, output
 
 
-def broken_copy(example_dir: Path, tmp_path: Path, defect: Defect) -> Path:
-    folder = tmp_path / "binder"
-    shutil.copytree(example_dir, folder)
-    path = folder / defect.file
-    text = path.read_text(encoding="utf-8")
-    assert defect.old in text, f"the example changed: {defect.old!r} not in {defect.file}"
-    path.write_text(text.replace(defect.old, defect.new, 1), encoding="utf-8")
-    return folder
-
-
-def line_of(path: Path, needle: str) -> int:
-    text = path.read_text(encoding="utf-8")
-    assert needle in text
-    return text[: text.index(needle)].count("\n") + 1
-
-
-def problem_lines(output: str) -> list[str]:
-    return [line.strip() for line in output.splitlines() if line.startswith("  ")]
-
-
 @pytest.mark.parametrize("name", sorted(DEFECTS))
 def test_it_reports_the_defect_with_file_line_field_and_value(
     name, example_dir, tmp_path, monkeypatch, capsys
@@ -354,35 +312,33 @@ def test_it_reports_the_defect_with_file_line_field_and_value(
     folder = broken_copy(example_dir, tmp_path, defect)
     code, output = run_cli(monkeypatch, capsys, "validate", str(folder))
     assert code == 2, output
-    problems = problem_lines(output)
-    assert len(problems) == 1, output
-    problem = problems[0]
-    where = str(folder / defect.file)
-    if defect.line_of is not None:
-        where += f":{line_of(folder / defect.file, defect.line_of)}"
-    assert problem.startswith(f"{where}: "), problem
-    if defect.field:
-        assert f": {defect.field}: " in problem, problem
-    if defect.value is not None:
-        assert problem.endswith(f"(value: {defect.value})"), problem
-    else:
-        assert "(value:" not in problem
-    assert defect.message in problem
+    assert problem_lines(output) == [defect.expected(folder)]
     assert "hunter2" not in output  # secrets are never echoed
 
 
+# field, reference and DST defects of different items, so none hides another: one run of the
+# console script lists them all
+AT_ONCE = ["bad-cron", "naive-window-time-in-dst-gap", "unknown-field-typo",
+           "password-in-plain-text", "override-ends-before-start", "url-with-password",
+           "negative-retention", "warn-not-below-critical", "missing-contact", "missing-webhook",
+           "holiday-names-unknown-procedure", "id-not-a-slug"]  # fmt: skip
+
+
+def test_it_reports_every_defect_in_one_run_of_the_console_script(example_dir, tmp_path):
+    defects = [DEFECTS[name] for name in AT_ONCE]
+    folder = broken_copy(example_dir, tmp_path, *defects)
+    ran = opsbinder("validate", str(folder))
+    assert ran.code == 2, ran.output
+    assert sorted(ran.problems()) == sorted(d.expected(folder) for d in defects)
+    assert ran.err.startswith(f"The binder has {len(defects)} problem(s):")
+    assert "hunter2" not in ran.output
+
+
 def test_it_lists_every_defect_of_a_binder_with_several(example_dir, tmp_path, monkeypatch, capsys):
-    folder = tmp_path / "binder"
-    shutil.copytree(example_dir, folder)
-    # on different objects: a procedure with an unknown kind cannot have its fields checked
     several = ["bad-cron", "window-ends-before-start", "unknown-field-typo", "password-in-plain-text",
                "override-ends-before-start", "url-with-password", "negative-retention",
                "warn-not-below-critical"]  # fmt: skip
-    for name in several:
-        defect = DEFECTS[name]
-        path = folder / defect.file
-        assert defect.old in path.read_text()
-        path.write_text(path.read_text().replace(defect.old, defect.new, 1))
+    folder = broken_copy(example_dir, tmp_path, *(DEFECTS[name] for name in several))
     code, output = run_cli(monkeypatch, capsys, "validate", str(folder))
     assert code == 2
     places = [re.match(r"(.+?):(\d+): ", p).groups() for p in problem_lines(output)]
@@ -393,15 +349,9 @@ def test_it_lists_every_defect_of_a_binder_with_several(example_dir, tmp_path, m
 
 
 def test_it_lists_every_broken_reference_together(example_dir, tmp_path, monkeypatch, capsys):
-    folder = tmp_path / "binder"
-    shutil.copytree(example_dir, folder)
     refs = ["missing-policy", "missing-contact", "missing-system", "missing-webhook",
             "duplicate-id", "holiday-names-unknown-procedure"]  # fmt: skip
-    for name in refs:
-        defect = DEFECTS[name]
-        path = folder / defect.file
-        assert defect.old in path.read_text()
-        path.write_text(path.read_text().replace(defect.old, defect.new, 1))
+    folder = broken_copy(example_dir, tmp_path, *(DEFECTS[name] for name in refs))
     code, output = run_cli(monkeypatch, capsys, "validate", str(folder))
     assert code == 2
     reported = [re.search(r": ([^ ]+): ", p).group(1) for p in problem_lines(output)]

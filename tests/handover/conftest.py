@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -18,8 +19,20 @@ from opsbinder.incidents import lifecycle
 from opsbinder.procedures.result import ProcedureResult
 from opsbinder.store.db import session_scope
 from opsbinder.sync import sync_binder
+from tests.conftest import EXAMPLE
 
 Mutate = Callable[[dict[str, Any]], None]
+
+
+def fix_in(file: str, located: str, folder: Path = EXAMPLE) -> str:
+    """Where a finding sends the reader: the file and the line the item starts on there."""
+    item = re.match(r"[a-z_]+\[([^\]]+)\]", located)
+    if item is None:
+        return f"{file} · {located}"
+    rows = (folder / file).read_text(encoding="utf-8").splitlines()
+    pattern = re.compile(rf"(- |{{)id: {re.escape(item.group(1))}\b")
+    line = next(n for n, row in enumerate(rows, 1) if pattern.search(row))
+    return f"{file}:{line} · {located}"
 
 
 def load_variant(engine: Engine, clock: FrozenClock, example_dir: Path, mutate: Mutate | None):

@@ -14,7 +14,7 @@ from opsbinder import workitems
 from opsbinder.clock import FrozenClock
 from opsbinder.handover.completeness import Completeness, audit_client
 from opsbinder.store.db import session_scope
-from tests.handover.conftest import add_run, load_variant
+from tests.handover.conftest import add_run, fix_in, load_variant
 
 AUTOMATED = (
     "purge-tracking-events",
@@ -103,7 +103,7 @@ def test_it_finds_a_procedure_without_an_owner(
 
     report = audit_of(store, clock, example_dir, mutate)
     assert only(report, "procedure-owner") == [
-        "procedures.yaml · procedures[check-disk-space].owner"
+        fix_in("procedures.yaml", "procedures[check-disk-space].owner")
     ]
     assert report.score < 100
 
@@ -118,7 +118,7 @@ def test_it_finds_a_runbook_without_steps(
         lambda d: proc(d, "check-tms-backup")["runbook"].update(steps=[]),
     )
     assert only(report, "runbook-steps") == [
-        "procedures.yaml · procedures[check-tms-backup].runbook.steps"
+        fix_in("procedures.yaml", "procedures[check-tms-backup].runbook.steps")
     ]
 
 
@@ -132,7 +132,7 @@ def test_it_finds_a_runbook_without_verify(
         lambda d: proc(d, "purge-tracking-events")["runbook"].update(verify=" "),
     )
     assert only(report, "runbook-verify") == [
-        "procedures.yaml · procedures[purge-tracking-events].runbook.verify"
+        fix_in("procedures.yaml", "procedures[purge-tracking-events].runbook.verify")
     ]
 
 
@@ -146,7 +146,7 @@ def test_it_finds_a_runbook_without_rollback(
         lambda d: proc(d, "archive-delivered-orders")["runbook"].update(rollback=""),
     )
     assert only(report, "runbook-rollback") == [
-        "procedures.yaml · procedures[archive-delivered-orders].runbook.rollback"
+        fix_in("procedures.yaml", "procedures[archive-delivered-orders].runbook.rollback")
     ]
 
 
@@ -155,7 +155,7 @@ def test_it_finds_a_procedure_never_run(
 ) -> None:
     report = audit_of(store, clock, example_dir, skip_runs=("export-customs-report",))
     assert only(report, "never-run") == [
-        "procedures.yaml · procedures[export-customs-report].schedule"
+        fix_in("procedures.yaml", "procedures[export-customs-report].schedule")
     ]
 
 
@@ -169,7 +169,7 @@ def test_it_finds_a_procedure_not_run_successfully_within_its_period(
     report = audit_of(store, clock, example_dir, skip_runs=("purge-tracking-events",))
     found = [f for f in report.findings if f.code == "not-run-in-period"]
     assert [f.where for f in found] == [
-        "procedures.yaml · procedures[purge-tracking-events].schedule"
+        fix_in("procedures.yaml", "procedures[purge-tracking-events].schedule")
     ]
     assert "2026-03-17 10:00 UTC" in found[0].message
     assert only(report, "never-run") == []
@@ -180,7 +180,7 @@ def test_it_finds_a_manual_procedure_never_signed_off(
 ) -> None:
     report = audit_of(store, clock, example_dir, skip_sign_off=("lockdown-checklist",))
     assert only(report, "manual-never-completed") == [
-        "procedures.yaml · procedures[lockdown-checklist].schedule"
+        fix_in("procedures.yaml", "procedures[lockdown-checklist].schedule")
     ]
 
 
@@ -192,7 +192,7 @@ def test_it_finds_an_escalation_level_nobody_can_be_reached_at(
 
     report = audit_of(store, clock, example_dir, mutate)
     assert only(report, "escalation-unreachable") == [
-        "escalation.yaml · escalation_policies[standard].levels[2]"
+        fix_in("escalation.yaml", "escalation_policies[standard].levels[2]")
     ]
 
 
@@ -205,7 +205,7 @@ def test_it_finds_an_escalation_level_whose_on_call_schedule_has_nobody(
 
     report = audit_of(store, clock, example_dir, mutate)
     assert only(report, "escalation-unreachable") == [
-        "escalation.yaml · escalation_policies[standard].levels[0]"
+        fix_in("escalation.yaml", "escalation_policies[standard].levels[0]")
     ]
 
 
@@ -219,7 +219,7 @@ def test_it_finds_an_on_call_gap_in_the_next_90_days(
     clock.set(clock.now().replace(hour=12))  # during the day: level 1 is reachable now
     report = audit_of(store, clock, example_dir, mutate)
     found = [f for f in report.findings if f.code == "oncall-gap"]
-    assert [f.where for f in found] == ["oncall.yaml · oncall_schedules[l1-weekly].layers"]
+    assert [f.where for f in found] == [fix_in("oncall.yaml", "oncall_schedules[l1-weekly].layers")]
     assert "nobody on call from 2026-03-20 22:00 CET to 2026-03-21 07:00 CET" in found[0].message
     assert only(report, "escalation-unreachable") == []
 
@@ -230,7 +230,7 @@ def test_it_finds_a_severity_1_contact_without_a_phone(
     report = audit_of(
         store, clock, example_dir, lambda d: contact(d, "jonas-weber").update(phone=None)
     )
-    assert only(report, "sev1-no-phone") == ["client.yaml · contacts[jonas-weber].phone"]
+    assert only(report, "sev1-no-phone") == [fix_in("client.yaml", "contacts[jonas-weber].phone")]
 
 
 def test_it_finds_backups_never_restore_tested(
@@ -241,7 +241,7 @@ def test_it_finds_backups_never_restore_tested(
 
     report = audit_of(store, clock, example_dir, mutate, skip_sign_off=("monthly-restore-test",))
     assert only(report, "backup-never-restore-tested") == [
-        "procedures.yaml · procedures[check-tms-backup].params.restore_drill"
+        fix_in("procedures.yaml", "procedures[check-tms-backup].params.restore_drill")
     ]
 
 
@@ -264,7 +264,7 @@ def test_it_finds_the_lockdown_procedure_missing(
         example_dir,
         lambda d: proc(d, "lockdown-checklist")["params"].update(lockdown=False),
     )
-    assert only(report, "lockdown-missing") == ["procedures.yaml · procedures"]
+    assert only(report, "lockdown-missing") == [fix_in("procedures.yaml", "procedures")]
 
 
 def test_it_reports_a_failed_verification(
@@ -289,7 +289,7 @@ def test_it_reports_a_failed_verification(
         runs.finish_run(session, clock, run.id, ProcedureResult("failed", "path missing"))
     report = audit_of(store, clock, example_dir)
     assert only(report, "verification-failed") == [
-        "procedures.yaml · procedures[check-disk-space].params"
+        fix_in("procedures.yaml", "procedures[check-disk-space].params")
     ]
     assert only(report, "never-run") == []  # a verification dry run is not a run
 
@@ -302,9 +302,9 @@ def test_it_prints_the_audit_with_where_to_fix_and_fails_below_a_minimum(
     load_variant(store, clock, example_dir, None)
     result = CliRunner().invoke(app, ["binder", "audit", "--client", "nordhafen"])
     assert result.exit_code == 0, result.output
-    assert "fix in procedures.yaml · procedures[check-tms-backup].params.restore_drill" in (
-        result.output
-    )
+    assert "fix in " + fix_in(
+        "procedures.yaml", "procedures[check-tms-backup].params.restore_drill"
+    ) in (result.output)
     assert "third-party verification: 8 never verified" in result.output
     failing = CliRunner().invoke(
         app, ["binder", "audit", "--client", "nordhafen", "--min-score", "95"]

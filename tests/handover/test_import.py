@@ -46,7 +46,8 @@ def _other_store(backend: str, tmp_path: Path, pg_available: bool) -> Engine:
 
 def _snapshot(engine: Engine) -> dict[str, Any]:
     with session_scope(engine) as session:
-        binder = client_binder(session, "nordhafen").model_dump(mode="json")
+        # where items are written is the folder each store was loaded from: it may differ
+        binder = client_binder(session, "nordhafen").model_dump(mode="json", exclude={"locations"})
         rows = session.execute(
             select(Procedure).where(Procedure.client_id == "nordhafen").order_by(Procedure.key)
         ).scalars()
@@ -102,7 +103,10 @@ def test_it_refuses_a_broken_binder_and_writes_nothing(
     from opsbinder.errors import ConfigError
     from opsbinder.handover.importer import import_binder
 
-    with pytest.raises(ConfigError, match="owner is not a contact"), session_scope(store) as s:
+    with (
+        pytest.raises(ConfigError, match="owner: no contact with this id"),
+        session_scope(store) as s,
+    ):
         import_binder(s, tmp_path / "handover", FrozenClock(), actor="x")
     with session_scope(store) as session:
         assert session.execute(select(Procedure)).first() is None

@@ -14,6 +14,7 @@ from opsbinder.handover.export import export_client
 from opsbinder.handover.verification import verify_client
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import AuditEntry, Procedure, Run
+from tests.handover.conftest import fix_in
 
 EXPECTED = {
     "archive-delivered-orders": "passed",
@@ -77,7 +78,7 @@ def test_it_dry_runs_every_procedure_and_records_one_verification_run_each(
         report = audit_client(session, "nordhafen", clock)
         export_client(session, "nordhafen", tmp_path / "out", clock, actor="auditor@newco")
     assert [f.where for f in report.findings if f.code == "verification-failed"] == [
-        "procedures.yaml · procedures[check-tms-backup].params"
+        fix_in("procedures.yaml", "procedures[check-tms-backup].params")
     ]
     # verification runs are not runs: everything automated still counts as never run
     assert len([f for f in report.findings if f.code == "never-run"]) == 6

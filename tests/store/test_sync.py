@@ -152,3 +152,20 @@ def test_it_loads_nothing_from_a_broken_binder(store, example_dir, tmp_path):
     result = CliRunner().invoke(app, ["load", str(folder)])
     assert result.exit_code != 0
     assert _procedures(store) == {} and _audit(store) == []
+
+
+def test_it_keeps_where_items_moved_without_calling_it_a_change(store, clock, binder):
+    _sync(store, binder, clock)
+    client = binder.clients[0]
+    moved = {**client.locations, "procedures[check-disk-space]": "procedures/disks.yaml:2"}
+    assert moved != client.locations  # the move is real
+    again = binder.model_copy(update={"clients": [client.model_copy(update={"locations": moved})]})
+    before = _audit(store)
+    report = _sync(store, again, clock)
+    assert _audit(store) == before  # no client.updated: where a line is written is no setting
+    assert report.updated == []
+    with session_scope(store) as session:
+        row = session.get(Client, "nordhafen")
+        assert row.definition["locations"]["procedures[check-disk-space]"] == (
+            "procedures/disks.yaml:2"
+        )

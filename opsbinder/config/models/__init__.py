@@ -21,7 +21,8 @@ from opsbinder.config.models.base import (
 )
 from opsbinder.config.models.binder import SECTIONS, Binder, ClientBinder, ClientInfo
 from opsbinder.config.models.calendar import Holiday, MaintenanceWindow
-from opsbinder.config.models.durations import Duration
+from opsbinder.config.models.durations import FORMS as DURATION_FORMS
+from opsbinder.config.models.durations import Duration, parse_duration
 from opsbinder.config.models.escalation import EscalationLevel, EscalationPolicy, Target
 from opsbinder.config.models.oncall import OnCallSchedule, Override, Rotation
 from opsbinder.config.models.params import (
@@ -57,9 +58,16 @@ from opsbinder.config.models.systems import (
     SoftwareItem,
     System,
 )
-from opsbinder.config.models.timing import CronExpr, TimeZoneName
+from opsbinder.config.models.timing import (
+    BinderDate,
+    BinderDateTime,
+    CronExpr,
+    TimeZoneName,
+    date_problem,
+)
 
 __all__ = [
+    "DURATION_FORMS",
     "ENV_NAME",
     "PROCEDURE_KINDS",
     "SECTIONS",
@@ -71,6 +79,8 @@ __all__ = [
     "BackupCheckProcedure",
     "BackupLocation",
     "Binder",
+    "BinderDate",
+    "BinderDateTime",
     "Cadence",
     "ClientBinder",
     "ClientInfo",
@@ -111,5 +121,7 @@ __all__ = [
     "UpdateReminderParams",
     "UpdateReminderProcedure",
     "WebhookChannel",
+    "date_problem",
     "located",
+    "parse_duration",
 ]

@@ -36,9 +36,12 @@ def located(field: str, message: str, kind: str = "value_error") -> PydanticCust
 
 
 class Strict(BaseModel):
-    """Unknown keys are an error: a typo in a binder must not silently drop a setting."""
+    """Unknown keys are an error: a typo in a binder must not silently drop a setting.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Numbers are finite: `.inf` or `.nan` would pass every bound check and break arithmetic later.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod

@@ -1,7 +1,8 @@
 """The whole binder: one client's sections merged across its files, and all clients together.
 
 A new section is a module of its own beside this one plus one field on `ClientBinder`; the
-loader takes its section names from these fields.
+loader takes its section names from these fields: a list field is a list section (files add to
+it), any other field a mapping given in one file (optional, like `client` but with a default).
 """
 
 from __future__ import annotations
@@ -40,6 +41,15 @@ class ClientBinder(Strict):
     oncall_schedules: list[OnCallSchedule] = Field(default_factory=list)
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
     holidays: list[Holiday] = Field(default_factory=list)
+    locations: dict[str, str] = Field(
+        default_factory=dict,
+        description="where each item is written: 'procedures[purge-x]' -> 'purge.yaml:12', "
+        "relative to the client's folder; filled by the loader, never written in YAML",
+    )
+
+    def location(self, section: str, item: str | None = None) -> str | None:
+        """The file (and line) that holds an item, or the first file of a section."""
+        return self.locations.get(f"{section}[{item}]" if item else section)
 
     def procedure(self, procedure_id: str) -> Procedure:
         for procedure in self.procedures:
@@ -60,7 +70,8 @@ class ClientBinder(Strict):
         return next(s for s in self.oncall_schedules if s.id == schedule_id)
 
 
-SECTIONS = tuple(name for name in ClientBinder.model_fields if name != "client")
+NOT_SECTIONS = ("client", "locations")
+SECTIONS = tuple(name for name in ClientBinder.model_fields if name not in NOT_SECTIONS)
 
 
 class Binder(BaseModel):

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 from pydantic import Field, model_validator
 
 from opsbinder.config.models.base import Slug, Strict
-from opsbinder.config.models.timing import check_span
+from opsbinder.config.models.timing import BinderDate, BinderDateTime, check_span
 
 
 class MaintenanceWindow(Strict):
     name: str
-    start: datetime
-    end: datetime
+    start: BinderDateTime
+    end: BinderDateTime
     procedures: list[Slug] = Field(default_factory=list, description="empty: all of them")
 
     @model_validator(mode="after")
@@ -23,6 +21,6 @@ class MaintenanceWindow(Strict):
 
 
 class Holiday(Strict):
-    date: date
+    date: BinderDate
     name: str = ""
     procedures: list[Slug] = Field(default_factory=list, description="empty: all of them")

@@ -1,4 +1,8 @@
-"""Durations as people write them in a binder ("30m", "4h", "2d") besides ISO 8601."""
+"""Durations as people write them in a binder ("45m", "45 minutes", "1d 2h") or ISO 8601.
+
+A bare number is refused: `grace: 30` could mean seconds or minutes. Every duration is longer
+than zero and at most ten years, so nothing computed from it can overflow.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,56 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import BeforeValidator, TypeAdapter, ValidationError
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+FORMS = '"45m", "45 minutes", "2h", "2 hours", "1d 2h", "1h30m", "1 week" or ISO 8601 ("PT45M")'
+MAX_DURATION = timedelta(days=3653)
+
+_UNITS = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
+    **dict.fromkeys(("d", "day", "days"), 86400),
+    **dict.fromkeys(("w", "wk", "wks", "week", "weeks"), 604800),
+}
+_PART = re.compile(r"(\d{1,18})\s*([a-z]+)")
+_WHOLE = re.compile(r"(?:\d{1,18}\s*[a-z]+\s*(?:,\s*|and\s+)?)+")
+_ISO = TypeAdapter(timedelta)
 
 
-def _parse_duration(value: Any) -> Any:
-    """Accept the short forms people write in binders ("30m", "4h", "2d") besides ISO 8601."""
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
-    return value
+def parse_duration(value: Any) -> timedelta:
+    """A duration in one of FORMS; ValueError naming them otherwise."""
+    if isinstance(value, timedelta):
+        return _bounded(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"not a duration; write it with a unit: {FORMS}")
+    text = value.strip().lower()
+    if text.lstrip("-+").startswith("p"):
+        try:
+            return _bounded(_ISO.validate_python(value.strip()))
+        except ValidationError as exc:
+            too_long = any("large" in e["msg"] or "exceed" in e["msg"] for e in exc.errors())
+            raise ValueError(
+                "must be at most 10 years" if too_long else f"not a duration; write {FORMS}"
+            ) from None
+    if not _WHOLE.fullmatch(text):
+        raise ValueError(f"not a duration; write {FORMS}")
+    seconds = 0
+    for amount, unit in _PART.findall(text):
+        if unit not in _UNITS:
+            raise ValueError(f"unknown unit {unit!r} in a duration; write {FORMS}")
+        seconds += int(amount) * _UNITS[unit]
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError("must be at most 10 years")
+    return _bounded(timedelta(seconds=seconds))
 
 
-def _positive(value: timedelta) -> timedelta:
+def _bounded(value: timedelta) -> timedelta:
     if value <= timedelta(0):
         raise ValueError("must be longer than zero")
+    if value > MAX_DURATION:
+        raise ValueError("must be at most 10 years")
     return value
 
 
-Duration = Annotated[timedelta, BeforeValidator(_parse_duration), AfterValidator(_positive)]
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]

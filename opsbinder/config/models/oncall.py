@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import time
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from opsbinder.config.models.base import Slug, Strict
-from opsbinder.config.models.timing import TimeZoneName, check_span
+from opsbinder.config.models.timing import (
+    BinderDate,
+    BinderDateTime,
+    TimeZoneName,
+    check_span,
+)
 
 
 class Rotation(Strict):
@@ -17,15 +22,15 @@ class Rotation(Strict):
     handoff_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = "mon"
     handoff_time: time = time(9, 0)
     length: Literal["daily", "weekly"] = "weekly"
-    start: date = Field(description="the first hand-off date of this rotation")
+    start: BinderDate = Field(description="the first hand-off date of this rotation")
     restrict_from: time | None = Field(None, description="layer active from (local time)")
     restrict_to: time | None = None
 
 
 class Override(Strict):
     contact: Slug
-    start: datetime
-    end: datetime
+    start: BinderDateTime
+    end: BinderDateTime
     reason: str = ""
 
     @model_validator(mode="after")

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from opsbinder.config.models.base import EnvName, Strict, located
 from opsbinder.config.models.durations import Duration
+
+MAX_DAYS = 36_500  # a hundred years: a retention beyond that is a typo, and overflows dates
 
 
 class PurgeParams(Strict):
     table: str = Field(min_length=1)
     schema_name: str | None = Field(None, alias="schema")
     age_column: str = Field(min_length=1)
-    retention_days: int = Field(ge=1, description="rows older than this many days go")
+    retention_days: int = Field(ge=1, le=MAX_DAYS, description="rows older than this many days go")
     batch_size: int = Field(5000, ge=1, le=1_000_000)
     max_batch_seconds: float = Field(0.1, gt=0, le=60)
-    max_rows: int | None = Field(None, ge=1, description="plan guard: refuse above this")
-    max_growth: float = Field(5.0, gt=1, description="plan guard: times the usual amount")
+    max_rows: int | None = Field(None, ge=1, le=10**12, description="plan guard: refuse above this")
+    max_growth: float = Field(5.0, gt=1, le=1000, description="plan guard: times the usual amount")
     drop_partitions: bool = True
 
 
@@ -28,7 +31,7 @@ class ArchiveParams(Strict):
     schema_name: str | None = Field(None, alias="schema")
     age_column: str = Field(min_length=1)
     key_column: str = "id"
-    older_than_days: int = Field(ge=1)
+    older_than_days: int = Field(ge=1, le=MAX_DAYS)
     destination: str = Field(min_length=1, description="directory, or schema.table")
     destination_type: Literal["file", "table"] = "file"
     format: Literal["jsonl", "csv"] = "jsonl"
@@ -49,8 +52,8 @@ class DiskCheckParams(Strict):
     paths: list[str] = Field(default_factory=list)
     warn_percent: float = Field(80, gt=0, lt=100)
     critical_percent: float = Field(90, gt=0, le=100)
-    database_size_warn_gb: float | None = Field(None, gt=0)
-    database_size_critical_gb: float | None = Field(None, gt=0)
+    database_size_warn_gb: float | None = Field(None, gt=0, le=1_000_000)
+    database_size_critical_gb: float | None = Field(None, gt=0, le=1_000_000)
 
     @model_validator(mode="after")
     def _ordered(self) -> DiskCheckParams:
@@ -76,3 +79,27 @@ class ManualParams(Strict):
 class CustomParams(Strict):
     entrypoint: str = Field(pattern=r"^[\w.]+:[\w]+$", description="module.path:function")
     arguments: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("arguments")
+    @classmethod
+    def _json_only(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """The arguments are stored as JSON and passed to the function: only JSON values."""
+        for key, item in value.items():
+            if problem := _not_json(item):
+                raise located(key, problem)
+        return value
+
+
+def _not_json(value: Any) -> str | None:
+    """Why a value cannot be an argument: not JSON, or not a finite number."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "numbers must be finite (not .inf or .nan)"
+    if value is None or isinstance(value, str | int | float | bool):
+        return None
+    if isinstance(value, list):
+        return next((p for v in value if (p := _not_json(v))), None)
+    if isinstance(value, dict):
+        if any(not isinstance(key, str) for key in value):
+            return "the keys of a mapping must be words"
+        return next((p for v in value.values() if (p := _not_json(v))), None)
+    return f"a {type(value).__name__} is not a JSON value (quote dates and times)"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import Field
 
 from opsbinder.config.models.base import EnvName, Slug, Strict
 from opsbinder.config.models.durations import Duration
+from opsbinder.config.models.timing import BinderDate
 
 
 class DatabaseSystem(Strict):
@@ -36,9 +36,9 @@ class BackupLocation(Strict):
 class SoftwareItem(Strict):
     product: str
     version: str
-    end_of_support: date | None = None
+    end_of_support: BinderDate | None = None
     patch_cadence: Duration | None = None
-    last_patched: date | None = None
+    last_patched: BinderDate | None = None
     owner: Slug | None = None
 
 
