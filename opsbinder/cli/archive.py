@@ -12,8 +12,9 @@ from opsbinder import audit
 from opsbinder.cli import common
 from opsbinder.config.models import ArchiveProcedure, DatabaseSystem
 from opsbinder.errors import NotFound, OpsbinderError
-from opsbinder.procedures import archive_restore
-from opsbinder.procedures.archive import folder_for
+from opsbinder.procedures import archive, archive_restore
+from opsbinder.procedures import archive_files as files
+from opsbinder.procedures import archive_layout as layout
 from opsbinder.procedures.context import ProcedureContext
 from opsbinder.store.db import session_scope
 
@@ -40,12 +41,12 @@ def restore(
 ) -> None:
     """Verify every archive file against its manifest (sha256), then insert its rows into
     TABLE, skipping keys already there: safe to repeat."""
-    folder, client_id, procedure_id, system_env = _resolve(source, client, config, url_env)
+    manifests, client_id, procedure_id, system_env = _resolve(source, client, config, url_env)
     variable = url_env or system_env
     url = os.environ.get(variable or "")
     if not url:
         raise OpsbinderError(f"the database URL variable {variable} is not set")
-    manifests = archive_restore.manifests_of(folder)
+    folders = sorted({str(m.path.parent) for m in manifests})
     engine = create_engine(url)
     try:
         table = archive_restore.into_table(engine, into)
@@ -64,7 +65,7 @@ def restore(
             client_id=client_id,
             details={
                 "into": into,
-                "folder": str(folder),
+                "folder": ", ".join(folders),
                 "manifests": done.manifests,
                 "rows_restored": done.rows_restored,
                 "rows_skipped": done.rows_skipped,
@@ -78,15 +79,16 @@ def restore(
 
 def _resolve(
     source: str, client: str | None, config: Path | None, url_env: str | None
-) -> tuple[Path, str, str, str | None]:
-    """The manifest folder, client id, procedure id and URL variable named by SOURCE."""
+) -> tuple[list[files.Manifest], str, str, str | None]:
+    """The manifests, client id, procedure id and URL variable named by SOURCE."""
     folder = Path(source)
+    given: list[files.Manifest] = []
     if folder.is_dir():
-        manifests = archive_restore.manifests_of(folder)
-        client_id = manifests[0].body.get("client", "")
-        procedure_id = manifests[0].body.get("procedure", "")
+        given = archive_restore.manifests_of(folder)
+        client_id = given[0].body.get("client", "")
+        procedure_id = given[0].body.get("procedure", "")
         if url_env:
-            return folder, client_id, procedure_id, url_env
+            return given, client_id, procedure_id, url_env
         source = f"{client or client_id}/{procedure_id}"
     elif client and "/" not in source:
         source = f"{client}/{source}"
@@ -105,12 +107,15 @@ def _resolve(
         )
     system = client_binder.system(proc.system) if proc.system else None
     system_env = system.url_env if isinstance(system, DatabaseSystem) else None
-    if not folder.is_dir():
+    if not given:
         ctx = ProcedureContext(
             client_id=client_binder.client.id,
             procedure_id=proc.id,
             clock=common.clock(),
             store=None,  # type: ignore[arg-type]  # only expand() is used
         )
-        folder = folder_for(ctx, proc)
-    return folder, client_binder.client.id, proc.id, url_env or system_env
+        legacy = layout.legacy_folder(archive.destination(ctx, proc), proc.id)
+        given = archive_restore.manifests_for(
+            [archive.folder_for(ctx, proc), legacy], client_binder.client.id, proc.id
+        )
+    return given, client_binder.client.id, proc.id, url_env or system_env

@@ -59,7 +59,9 @@ def _export(client: str, out: Path, replace: bool) -> None:
 def export(
     out: Path = typer.Argument(..., help="folder to write (must be new or empty)"),
     client: str = typer.Option(..., "--client", help="client id"),
-    replace: bool = typer.Option(False, "--replace", help="replace an existing export folder"),
+    replace: bool = typer.Option(
+        False, "--replace", help="replace an earlier export (any other folder is refused)"
+    ),
 ) -> None:
     """Write the client's self-contained, offline handover folder."""
     _export(client, out, replace)

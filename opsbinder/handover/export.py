@@ -32,6 +32,7 @@ from opsbinder.redaction import Redactor, names_in
 from opsbinder.settings import get_settings
 
 SHIFT_WINDOW = timedelta(days=28)
+MARKER = ".opsbinder-export"  # in every export: `--replace` replaces only a folder holding it
 
 
 @dataclass(frozen=True)
@@ -96,12 +97,32 @@ Secrets are not here: set the environment variables the systems and channels nam
 
 
 def _prepare_target(out: Path, replace: bool) -> Path:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not replace:
-        raise Refused(
-            f"{out} already exists and is not empty; choose a new folder or pass --replace"
-        )
+    """A staging folder next to `out`, after checking that `out` may be written: new, empty,
+    or (with `replace`) an earlier export, never any other folder a mistyped path names."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not replace:
+            raise Refused(
+                f"{out} already exists and is not empty; choose a new folder or pass --replace"
+            )
+        if not (out / MARKER).is_file():
+            raise Refused(
+                f"{out} is not an opsbinder export (it has no {MARKER}); --replace only "
+                "replaces a folder written by binder export"
+            )
     out.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """Put the new export in place; an old one is moved aside first and removed last, so
+    there is never a moment without a whole export at `out`."""
+    if not out.exists():
+        staging.rename(out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+    out.rename(old / out.name)
+    staging.rename(out)
+    shutil.rmtree(old)
 
 
 def export_client(
@@ -175,9 +196,9 @@ def export_client(
             },
         }
         (staging / "MANIFEST.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
+        marker = {"client": client_id, "generated_at": manifest["generated_at"]}
+        (staging / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
+        _swap_in(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -5,7 +5,8 @@ file, fsync it and its directory, read it back and verify it, write its manifest
 and only then delete exactly the keys the verified file holds. A run killed at any instant
 leaves either a partial file without a manifest (discarded and redone by the next run, under the
 same key-range name) or a manifest whose rows may still be in the source (the next run verifies
-the file again and deletes them before exporting anything new). So nothing is lost and nothing
+the file again and deletes them before exporting anything new, if the manifest names this
+client, procedure, system and database: see archive_recovery). So nothing is lost and nothing
 is archived twice. To a table, the copy and the delete share one transaction.
 """
 
@@ -13,10 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import signal
-from collections import Counter
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,32 +33,35 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from opsbinder import audit
 from opsbinder.config.models import ArchiveProcedure, DatabaseSystem
+from opsbinder.errors import OpsbinderError
 from opsbinder.procedures import archive_files as files
-from opsbinder.procedures import archive_table, guarded, targets
+from opsbinder.procedures import archive_layout as layout
+from opsbinder.procedures import archive_recovery, archive_table, guarded, targets
+from opsbinder.procedures.archive_origin import Origin, database_identity
 from opsbinder.procedures.context import ProcedureContext
 from opsbinder.procedures.result import ProcedureResult
 from opsbinder.store.db import session_scope
 
 DELETE_CHUNK = 10000  # keys per delete transaction: short locks on the client's table
-CRASH_ENV = "OPSBINDER_TEST_CRASH_AT"  # tests only: "point" or "point:N" (the Nth time)
-_crash_counts: Counter[str] = Counter()
+
+# Called with the name of each instant between durable steps ("after_write", "after_fsync",
+# "after_manifest", "mid_delete"). None in production; a crash test sets it in the process it
+# kills, to SIGKILL it or to damage a file at exactly that instant.
+step_hook: Callable[[str], None] | None = None
 
 
-def crash_point(name: str) -> None:
-    """Let a test kill this process for real (SIGKILL) at a named instant; no-op otherwise."""
-    spec = os.environ.get(CRASH_ENV)
-    if not spec:
-        return
-    point, _, nth = spec.partition(":")
-    if point != name:
-        return
-    _crash_counts[name] += 1
-    if _crash_counts[name] >= int(nth or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+def _step(name: str) -> None:
+    if step_hook is not None:
+        step_hook(name)
+
+
+def destination(ctx: ProcedureContext, proc: ArchiveProcedure) -> Path:
+    return Path(ctx.expand(proc.params.destination))
 
 
 def folder_for(ctx: ProcedureContext, proc: ArchiveProcedure) -> Path:
-    return Path(ctx.expand(proc.params.destination)) / proc.id
+    """destination/<client>/<system>/<procedure>: no two clients or systems share a folder."""
+    return layout.folder_for(destination(ctx, proc), ctx.client_id, proc.system or "-", proc.id)
 
 
 def run(
@@ -96,6 +98,7 @@ class Archive:
         self.age = table.c[self.params.age_column]
         self.cutoff = ctx.clock.now() - timedelta(days=self.params.older_than_days)
         self.cut = targets.cutoff_value(self.age, self.cutoff)
+        self.origin: Origin  # set when writing files: it costs a query on the client database
         self.metrics: dict[str, Any] = {
             "cutoff": self.cutoff.isoformat(),
             "planned_rows": 0,
@@ -104,6 +107,7 @@ class Archive:
             "bytes_archived": 0,
             "rows_deleted": 0,
             "recovered_rows": 0,
+            "foreign_manifests": [],
             "manifests": [],
         }
 
@@ -126,7 +130,7 @@ class Archive:
                 archive_table.move_rows(self, planned)
             else:
                 self._to_files(planned)
-        except (SQLAlchemyError, OSError, files.ArchiveCorrupt) as exc:
+        except (SQLAlchemyError, OSError, OpsbinderError) as exc:
             reason = (
                 f"archive stopped after {self.metrics['rows_deleted']:,} deleted rows "
                 f"(every deleted row is in a verified archive): {str(exc).splitlines()[0]}"
@@ -134,13 +138,21 @@ class Archive:
             self._audit()
             return ProcedureResult("failed", reason, self.metrics, [reason])
         self._audit()
-        return ProcedureResult(
-            "ok",
+        stuck = archive_table.left_behind(self)
+        if stuck:
+            return ProcedureResult("failed", stuck, self.metrics, [stuck])
+        summary = (
             f"archived {self.metrics['rows_archived']:,} rows of {self.params.table} older than "
             f"{self.cutoff:%Y-%m-%d} to {where} ({self.metrics['files']} files) and deleted "
-            f"{self.metrics['rows_deleted']:,} from the source",
-            self.metrics,
+            f"{self.metrics['rows_deleted']:,} from the source"
         )
+        foreign = self.metrics["foreign_manifests"]
+        if foreign:
+            summary += (
+                f"; left alone {len(foreign)} unfinished archive(s) of another client, system or "
+                f"database: {', '.join(foreign[:3])}{' ...' if len(foreign) > 3 else ''}"
+            )
+        return ProcedureResult("ok", summary, self.metrics)
 
     def _destination_label(self) -> str:
         if self.params.destination_type == "table":
@@ -151,8 +163,21 @@ class Archive:
 
     def _to_files(self, planned: int) -> None:
         folder = folder_for(self.ctx, self.proc)
+        self.origin = Origin(
+            client=self.ctx.client_id,
+            procedure=self.ctx.procedure_id,
+            system=self.proc.system or "-",
+            database=database_identity(self.engine),
+            schema=self.params.schema_name,
+            table=self.params.table,
+            key_column=self.params.key_column,
+        )
+        legacy = layout.legacy_folder(destination(self.ctx, self.proc), self.proc.id)
+        if legacy.is_dir():
+            archive_recovery.recover(self, legacy, legacy=True)
         folder.mkdir(parents=True, exist_ok=True)
-        self._recover(folder)
+        layout.inside(destination(self.ctx, self.proc), folder)
+        archive_recovery.recover(self, folder, legacy=False)
         export = self._export_pg if self.engine.dialect.name == "postgresql" else self._export_py
         last = None
         while True:
@@ -162,7 +187,7 @@ class Archive:
                 return
             payload, keys = batch
             manifest = self._write_batch(folder, payload, keys)
-            self._delete(keys)
+            self.delete_keys(keys, self.cut)
             files.mark_done(manifest)
             last = keys[-1]
             self.metrics["manifests"].append(str(manifest.path))
@@ -218,7 +243,7 @@ class Archive:
                 cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH ({options})", out)
             finally:
                 cursor.close()
-        return out.getvalue(), keys
+        return out.getvalue(), list(keys)
 
     def _write_batch(self, folder: Path, payload: bytes, keys: list[Any]) -> files.Manifest:
         p = self.params
@@ -226,16 +251,11 @@ class Archive:
         digest = hashlib.sha256(data).hexdigest()
         target = self._free_name(folder, keys[0], keys[-1])
         part = files.write_part(target, data)
-        crash_point("after_write")
+        _step("after_write")
         final = files.commit_part(part, sync_dir=False)
-        crash_point("after_fsync")
+        _step("after_fsync")
         body = {
-            "version": 1,
-            "client": self.ctx.client_id,
-            "procedure": self.ctx.procedure_id,
-            "schema": p.schema_name,
-            "table": p.table,
-            "key_column": p.key_column,
+            **self.origin.manifest_fields(),
             "age_column": p.age_column,
             "columns": [{"name": c.name, "type": str(c.type)} for c in self.table.c],
             "format": p.format,
@@ -253,7 +273,7 @@ class Archive:
         # read back from disk: sha256, row count and key range must match before any delete
         files.verified_payload(manifest)
         manifest.write()
-        crash_point("after_manifest")
+        _step("after_manifest")
         self.metrics["files"] += 1
         self.metrics["rows_archived"] += len(keys)
         self.metrics["bytes_archived"] += len(data)
@@ -262,34 +282,35 @@ class Archive:
     def _free_name(self, folder: Path, lo: Any, hi: Any) -> Path:
         """Named by key range, so a redone batch overwrites its own partial file."""
         p = self.params
-        base = f"{p.table}.{files.key_label(lo)}-{files.key_label(hi)}"
         suffix = f".{p.format}.{files.EXTENSIONS[p.compression]}"
-        path, n = folder / (base + suffix), 1
+        lo_label, hi_label = files.key_label(lo), files.key_label(hi)
+        path, n = layout.data_file(folder, p.table, lo_label, hi_label, suffix), 1
         while files.manifest_path(path).exists():  # a verified archive of an earlier set
             n += 1
-            path = folder / f"{base}.{n}{suffix}"
+            path = layout.data_file(folder, p.table, lo_label, hi_label, suffix, n)
         return path
 
-    def _delete(self, keys: list[Any]) -> None:
-        """Delete exactly these (archived) keys, in short transactions of DELETE_CHUNK keys."""
+    def delete_keys(self, keys: list[Any], cut: datetime | date) -> None:
+        """Delete exactly these (archived) keys of rows still older than `cut`, in short
+        transactions of DELETE_CHUNK keys."""
         with self.engine.connect() as conn:
             for start in range(0, len(keys), DELETE_CHUNK):
                 chunk = keys[start : start + DELETE_CHUNK]
                 if self.engine.dialect.name == "postgresql":
-                    gone = self._delete_range(conn, chunk)
+                    gone = self._delete_range(conn, chunk, cut)
                 else:
                     with conn.begin():
                         gone = conn.execute(
-                            self.table.delete().where(self.key.in_(chunk), self.age < self.cut)
+                            self.table.delete().where(self.key.in_(chunk), self.age < cut)
                         ).rowcount
                 self.metrics["rows_deleted"] += gone
-                crash_point("mid_delete")
+                _step("mid_delete")
 
-    def _delete_range(self, conn: Any, chunk: list[Any]) -> int:
+    def _delete_range(self, conn: Any, chunk: list[Any], cut: datetime | date) -> int:
         """Delete by key range (one index range scan, ten times faster than a key list), and
         commit only if every deleted key is one of the archived ones; otherwise a row appeared
         in the range since the export, so roll back and delete the exact key list instead."""
-        expired = self.age < self.cut
+        expired = self.age < cut
         archived = set(chunk)
         trans = conn.begin()
         try:
@@ -312,46 +333,6 @@ class Archive:
         exact = self.key == any_(bindparam("keys", chunk, type_=ARRAY(self.key.type)))
         with conn.begin():
             return int(conn.execute(self.table.delete().where(exact, expired)).rowcount)
-
-    def _recover(self, folder: Path) -> None:
-        """Finish what a killed run left: delete rows of verified archives, discard the rest."""
-        every = files.manifests_in(folder)
-        manifests = [
-            m
-            for m in every
-            if (m.body.get("schema"), m.body.get("table"), m.body.get("key_column"))
-            == (self.params.schema_name, self.params.table, self.params.key_column)
-            and not files.is_done(m)
-        ]
-        kept = {m.data_file.name for m in every}
-        for leftover in folder.iterdir():
-            if leftover.name.endswith(files.PART_SUFFIX) or (
-                leftover.name.startswith(f"{self.params.table}.")
-                and not leftover.name.endswith((files.MANIFEST_SUFFIX, files.DONE_SUFFIX))
-                and leftover.name not in kept
-            ):
-                leftover.unlink()
-        for manifest in manifests:
-            lo = files.decode(manifest.body["key_min"], self.key)
-            hi = files.decode(manifest.body["key_max"], self.key)
-            with self.engine.connect() as conn:
-                present = conn.execute(
-                    select(self.key).where(self.key >= lo, self.key <= hi).limit(1)
-                ).first()
-            if present is None:
-                files.mark_done(manifest)
-                continue
-            if not manifest.data_file.exists():
-                # killed between the manifest's rename and the directory fsync (see
-                # commit_part): nothing was deleted for it, so it is dropped and the batch redone
-                manifest.path.unlink()
-                continue
-            rows = files.read_verified(manifest)
-            keys = [files.decode(r[self.key.name], self.key) for r in rows]
-            before = self.metrics["rows_deleted"]
-            self._delete(keys)
-            files.mark_done(manifest)
-            self.metrics["recovered_rows"] += self.metrics["rows_deleted"] - before
 
     def _audit(self) -> None:
         with session_scope(self.ctx.store) as session:

@@ -72,7 +72,7 @@ def plain(value: Any) -> Any:
     return _plain(value)
 
 
-def decode(value: Any, column: Column) -> Any:
+def decode(value: Any, column: Column[Any]) -> Any:
     if value is None:
         return None
     kind = column.type

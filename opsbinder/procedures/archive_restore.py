@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, MetaData, Table, inspect, select
 
-from opsbinder.errors import NotFound
+from opsbinder.errors import NotFound, Refused
 from opsbinder.procedures import archive_files as files
 from opsbinder.procedures.targets import TargetError
 
@@ -28,12 +28,39 @@ class Restored:
 
 
 def manifests_of(folder: Path) -> list[files.Manifest]:
+    """Every manifest in a folder given by hand, if they all come from one client's procedure:
+    a folder of the old shared layout may mix clients, whose rows must not meet."""
     if not folder.is_dir():
         raise NotFound(f"{folder}: no such archive folder")
     found = files.manifests_in(folder)
     if not found:
         raise NotFound(f"{folder}: no archive manifests (*{files.MANIFEST_SUFFIX}) in it")
+    origins = sorted({_origin(m) for m in found})
+    if len(origins) > 1:
+        raise Refused(
+            f"{folder} holds archives of {len(origins)} procedures ({', '.join(origins)}); "
+            "restore by procedure instead: opsbinder archive restore CLIENT/PROCEDURE --into ..."
+        )
     return found
+
+
+def manifests_for(folders: list[Path], client: str, procedure: str) -> list[files.Manifest]:
+    """The manifests one client's procedure wrote, in its folder and in the old shared one."""
+    found = [
+        m
+        for folder in folders
+        if folder.is_dir()
+        for m in files.manifests_in(folder)
+        if _origin(m) == f"{client}/{procedure}"
+    ]
+    if not found:
+        where = " or ".join(str(f) for f in folders)
+        raise NotFound(f"no archive manifests of {client}/{procedure} in {where}")
+    return found
+
+
+def _origin(manifest: files.Manifest) -> str:
+    return f"{manifest.body.get('client', '?')}/{manifest.body.get('procedure', '?')}"
 
 
 def into_table(engine: Engine, qualified: str) -> Table:

@@ -1,18 +1,32 @@
 """Archive to a table in the client's own database: copy and delete share one transaction
-per batch, so there is no window in which a row is in both places or in neither."""
+per batch, so there is no window in which a row is in both places or in neither.
+
+A key already in the archive table (rows put back with INSERT ... SELECT and not removed from
+the archive) is neither copied nor deleted: the source row may have changed since, and deleting
+it would lose that. Such rows stay where they are and the run fails naming them.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, MetaData, Table, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from opsbinder.errors import OpsbinderError
+from opsbinder.procedures import archive_files as files
 from opsbinder.procedures import targets
 
 if TYPE_CHECKING:
     from opsbinder.procedures.archive import Archive
+
+
+SAMPLE = 10  # keys named in a run's metrics when rows could not move
+
+
+class MoveMismatch(OpsbinderError):
+    """A batch would delete other rows than it copied; it was rolled back."""
 
 
 def _archive_table(job: Archive) -> Table:
@@ -42,6 +56,9 @@ def move_rows(job: Archive, planned: int) -> None:
             f"table {job.params.destination!r} lacks columns {', '.join(missing)}"
         )
     dkey = dest.c[job.key.name]
+    cols = list(job.table.c.keys())
+    job.metrics["keys_already_archived"] = 0
+    sample: list[Any] = []
     last = None
     while True:
         where = [job.age < job.cut] + ([job.key > last] if last is not None else [])
@@ -54,22 +71,44 @@ def move_rows(job: Archive, planned: int) -> None:
             )
             if not keys:
                 return
-            cols = list(job.table.c.keys())
+            there = set(conn.execute(select(dkey).where(dkey.in_(keys))).scalars())
+            moving = [k for k in keys if k not in there] if there else keys
+            moved = [job.key.in_(moving), job.age < job.cut]
             copied = conn.execute(
                 insert(dest).from_select(
                     [dest.c[c] for c in cols],
-                    select(*[job.table.c[c] for c in cols]).where(
-                        job.key.in_(keys), job.key.not_in(select(dkey).where(dkey.in_(keys)))
-                    ),
+                    select(*[job.table.c[c] for c in cols]).where(*moved),
                 )
             ).rowcount
-            gone = conn.execute(job.table.delete().where(job.key.in_(keys))).rowcount
+            gone = conn.execute(job.table.delete().where(*moved)).rowcount
+            if gone != copied:  # a row changed in between: leaving the transaction undoes both
+                raise MoveMismatch(
+                    f"the batch of keys {keys[0]!r}..{keys[-1]!r} copied {copied} rows but "
+                    f"deleted {gone} (rows changed meanwhile); it was rolled back"
+                )
         job.metrics["longest_batch_ms"] = max(
             job.metrics.get("longest_batch_ms", 0),
             round((time.perf_counter() - started) * 1000, 1),
         )
         last = keys[-1]
+        if there:
+            job.metrics["keys_already_archived"] += len(there)
+            sample += [files.plain(k) for k in sorted(there)][: SAMPLE - len(sample)]
+            job.metrics["keys_already_archived_sample"] = sample
         job.metrics["rows_archived"] += copied
         job.metrics["rows_deleted"] += gone
         done = job.metrics["rows_deleted"]
         job.ctx.progress(done, max(planned, done), f"moved {done:,} rows")
+
+
+def left_behind(job: Archive) -> str | None:
+    """Why the run failed although it moved what it could: keys it could not move, or None."""
+    count = job.metrics.get("keys_already_archived", 0)
+    if not count:
+        return None
+    sample = ", ".join(repr(k) for k in job.metrics["keys_already_archived_sample"])
+    return (
+        f"{count:,} rows were left in {job.params.table}: their keys are already in the archive "
+        f"table {job.params.destination} (rows put back from it?), e.g. {sample}; compare the two "
+        "copies and delete one, then re-run"
+    )

@@ -194,7 +194,8 @@ def _restore_drill(
         with engine.connect() as conn:
             conn.execute(text("SET TRANSACTION READ ONLY"))
             for query in params.sanity_queries:
-                value = conn.execute(text(query)).scalar()
+                # colons escaped: `:x` in the binder's SQL is text, not a bind parameter
+                value = conn.execute(text(query.replace(":", r"\:"))).scalar()
                 if not value:
                     findings.append(f"restore drill: sanity query {query!r} returned {value!r}")
     except Exception as exc:  # the query text is the binder's; its error is the finding

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from opsbinder.clock import Clock, utc
 from opsbinder.settings import get_settings
@@ -77,7 +77,7 @@ def _advisory(engine: Engine, name: str, since: str) -> Iterator[Held | None]:
         conn.close()
 
 
-def _holder_since(conn, key: int) -> str | None:  # type: ignore[no-untyped-def]
+def _holder_since(conn: Connection, key: int) -> str | None:
     unsigned = key & 0xFFFFFFFFFFFFFFFF
     app = conn.execute(
         text(

@@ -15,7 +15,7 @@ from opsbinder.procedures.result import ProcedureResult
 # The metrics worth a column in a table, per kind, in order; the artifact shows all of them.
 KEY_METRICS: dict[str, tuple[str, ...]] = {
     "purge": ("rows_deleted", "planned_rows", "batches", "longest_batch_ms"),
-    "archive": ("rows_archived", "files", "bytes_written"),
+    "archive": ("rows_archived", "files", "bytes_archived"),
     "backup_check": ("newest_age_hours", "newest_size_bytes", "checksum", "toc_entries"),
     "disk_check": ("max_percent", "days_until_full", "database_bytes"),
     "update_reminder": ("reminders_created", "reminders_open", "overdue_new"),

@@ -15,7 +15,11 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnClause,
+    ColumnElement,
+    Connection,
     Engine,
+    MetaData,
     Table,
     cast,
     delete,
@@ -27,6 +31,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.schema import DropTable
 
 from opsbinder import audit
 from opsbinder.config.models import DatabaseSystem, PurgeProcedure
@@ -144,13 +149,11 @@ class Purge:
         return expired
 
     def _drop(self, part: targets.Partition) -> None:
-        quote = self.engine.dialect.identifier_preparer
-        child = f"{quote.quote_schema(part.schema)}.{quote.quote(part.name)}"
-        parent = quote.format_table(self.table)
+        child = Table(part.name, MetaData(), schema=part.schema)
         with self.engine.begin() as conn:
-            rows = conn.execute(text(f"SELECT count(*) FROM {child}")).scalar_one()
-            conn.execute(text(f"ALTER TABLE {parent} DETACH PARTITION {child}"))
-            conn.execute(text(f"DROP TABLE {child}"))
+            rows = conn.execute(select(func.count()).select_from(child)).scalar_one()
+            conn.execute(targets.DetachPartition(self.table, child))
+            conn.execute(DropTable(child))
         self.metrics["rows_deleted"] += rows
         self.metrics["partitions_dropped"] += 1
         self.metrics.setdefault("partitions", []).append(part.name)
@@ -189,7 +192,7 @@ class Purge:
             return min(self.params.batch_size, size * 2)
         return size
 
-    def _delete_batch(self, conn, size: int, last: Any) -> tuple[int, Any]:  # type: ignore[no-untyped-def]
+    def _delete_batch(self, conn: Connection, size: int, last: Any) -> tuple[int, Any]:
         """Delete the `size` oldest expired rows at or after `last` on the age index."""
         where = [self.age < self.cut] if last is None else [self.age >= last, self.age < self.cut]
         if self.engine.dialect.name == "postgresql":
@@ -202,15 +205,14 @@ class Purge:
             gone = delete(self.table).where(match).returning(self.age).cte("gone")
             row = conn.execute(select(func.count(), func.max(gone.c[self.age.name]))).one()
             return row[0], row[1]
-        rowid = literal_column("rowid")
+        rowid: ColumnClause[Any] = literal_column("rowid")
         oldest = select(rowid).select_from(self.table).where(*where).order_by(self.age).limit(size)
-        ages = conn.execute(
-            delete(self.table).where(rowid.in_(oldest)).returning(self.age)
-        ).scalars()
-        ages = list(ages)
+        ages = list(
+            conn.execute(delete(self.table).where(rowid.in_(oldest)).returning(self.age)).scalars()
+        )
         return len(ages), (max(ages) if ages else None)
 
-    def _delete_range(self, conn, size: int, where: list[Any]) -> tuple[int, Any]:  # type: ignore[no-untyped-def]
+    def _delete_range(self, conn: Connection, size: int, where: list[Any]) -> tuple[int, Any]:
         """One range of the age index: find the age `size` rows on, delete up to it.
 
         The delete then has the plan of the plain `DELETE ... WHERE age < cutoff`, over a short
@@ -230,9 +232,9 @@ class Purge:
             self.partitioned = targets.is_partitioned(self.engine, self.table)
         return bool(self.partitioned)
 
-    def _partition_keys(self) -> list[Any]:
+    def _partition_keys(self) -> list[ColumnElement[Any]]:
         """The primary key across partitions (ctid alone is not unique there)."""
-        pk = list(self.table.primary_key.columns)
+        pk: list[ColumnElement[Any]] = list(self.table.primary_key.columns)
         return pk or [literal_column("tableoid"), literal_column("ctid")]
 
     def _audit(self) -> None:

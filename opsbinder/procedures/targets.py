@@ -11,11 +11,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import Column, Engine, Table, UniqueConstraint, create_engine, inspect, text
 from sqlalchemy import MetaData as _MetaData
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchTableError, SQLAlchemyError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.ddl import ExecutableDDLElement
 from sqlalchemy.types import Date, DateTime
 
 from opsbinder.config.models import DatabaseSystem
@@ -89,7 +92,7 @@ def is_unique(table: Table, column: str) -> bool:
     )
 
 
-def cutoff_value(column: Column, cutoff: datetime) -> datetime | date:
+def cutoff_value(column: Column[Any], cutoff: datetime) -> datetime | date:
     """The cutoff in the column's own terms: naive UTC for naive timestamps, a date for dates."""
     utc_cutoff = cutoff.astimezone(UTC)
     if isinstance(column.type, DateTime) and not column.type.timezone:
@@ -97,6 +100,23 @@ def cutoff_value(column: Column, cutoff: datetime) -> datetime | date:
     if isinstance(column.type, Date) and not isinstance(column.type, DateTime):
         return utc_cutoff.date()
     return utc_cutoff
+
+
+class DetachPartition(ExecutableDDLElement):
+    """`ALTER TABLE parent DETACH PARTITION child`, both names quoted by the dialect: a
+    partition's name is data (it may hold `:`, `%` or quotes), never SQL text."""
+
+    def __init__(self, parent: Table, child: Table) -> None:
+        self.parent, self.child = parent, child
+
+
+@compiles(DetachPartition)
+def _detach_partition(element: DetachPartition, compiler: Any, **kw: Any) -> str:
+    quote = compiler.preparer
+    return (
+        f"ALTER TABLE {quote.format_table(element.parent)} "
+        f"DETACH PARTITION {quote.format_table(element.child)}"
+    )
 
 
 @dataclass(frozen=True)

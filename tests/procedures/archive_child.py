@@ -1,15 +1,19 @@
-"""The archiving process the crash test kills: `python -m tests.procedures.archive_child`.
+"""The archiving process the crash tests kill: `python -m tests.procedures.archive_child CLIENT
+BATCH FORMAT COMPRESSION`.
 
-Runs the archive procedure of tests.procedures.conftest against CLIENT_DB_URL into ARCHIVE_DIR,
-with OPSBINDER_TEST_CRASH_AT (if set) telling the code where to SIGKILL itself, and prints the
-result as JSON.
+Runs the archive procedure of tests.procedures.conftest for CLIENT against CLIENT_DB_URL into
+ARCHIVE_DIR and prints the result as JSON. With KILL_AT set to "point" or "point:N", it first
+installs archive.step_hook so that this process SIGKILLs itself the N-th time the archive
+reaches that instant: a real kill of a real process, through the seam production leaves None.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+from collections import Counter
 from datetime import UTC, datetime
 
 from opsbinder.clock import FrozenClock
@@ -19,15 +23,33 @@ from opsbinder.procedures.context import ProcedureContext
 from opsbinder.store.db import make_engine
 from tests.procedures.conftest import URL_ENV, archive_proc
 
+KILL_AT = "KILL_AT"
+
+
+def kill_at(spec: str) -> None:
+    point, _, nth = spec.partition(":")
+    reached: Counter[str] = Counter()
+
+    def hook(name: str) -> None:
+        reached[name] += 1
+        if name == point and reached[name] >= int(nth or 1):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    archive.step_hook = hook
+
+
 if __name__ == "__main__":
+    if os.environ.get(KILL_AT):
+        kill_at(os.environ[KILL_AT])
     archive.DELETE_CHUNK = int(os.environ.get("ARCHIVE_DELETE_CHUNK", archive.DELETE_CHUNK))
+    client, batch, fmt, compression = sys.argv[1:5]
     ctx = ProcedureContext(
-        client_id="nordhafen",
+        client_id=client,
         procedure_id="archive-tracking-events",
         clock=FrozenClock(datetime(2026, 3, 20, 10, 0, tzinfo=UTC)),
         store=make_engine(os.environ["OPSBINDER_DATABASE_URL"]),
     )
-    proc = archive_proc(batch_size=int(sys.argv[1]), format=sys.argv[2], compression=sys.argv[3])
+    proc = archive_proc(batch_size=int(batch), format=fmt, compression=compression)
     result = archive.run(ctx, proc, DatabaseSystem(id="tms-db", type="database", url_env=URL_ENV))
     print(
         json.dumps({"status": result.status, "summary": result.summary, "metrics": result.metrics})

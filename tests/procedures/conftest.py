@@ -52,8 +52,11 @@ class ClientDb:
     def system(self) -> DatabaseSystem:
         return DatabaseSystem(id="tms-db", type="database", url_env=URL_ENV)
 
-    def fill(self, now: datetime, *, old: int, new: int, name: str = "tracking_events") -> Table:
-        """`old` rows 100..(100+old) hours past 91 days back, `new` rows within the last days."""
+    def fill(
+        self, now: datetime, *, old: int, new: int, name: str = "tracking_events", tag: str = ""
+    ) -> Table:
+        """`old` rows 100..(100+old) hours past 91 days back, `new` rows within the last days;
+        `tag` starts every truck name, to tell two databases' rows with equal keys apart."""
         table = events_table(MetaData(), name)
         table.create(self.engine)
         rows: list[dict[str, Any]] = []
@@ -61,7 +64,7 @@ class ClientDb:
             rows.append(
                 {
                     "id": i + 1,
-                    "truck": f"T{i % 7}",
+                    "truck": f"{tag}T{i % 7}",
                     "recorded_at": now - timedelta(days=91, hours=i % 500, seconds=i),
                 }
             )
@@ -69,7 +72,7 @@ class ClientDb:
             rows.append(
                 {
                     "id": old + i + 1,
-                    "truck": f"N{i % 5}",
+                    "truck": f"{tag}N{i % 5}",
                     "recorded_at": now - timedelta(hours=1 + i % 200),
                 }
             )
@@ -90,18 +93,24 @@ class ClientDb:
             return set(conn.execute(select(t.c.id)).scalars())
 
 
-@pytest.fixture
-def client_db(backend: str, tmp_path: Path) -> Iterator[ClientDb]:
-    url = (
-        f"sqlite:///{tmp_path / 'client.db'}"
-        if backend == "sqlite"
-        else pg.create_database("target")
-    )
+def _client_db(backend: str, tmp: Path, file_name: str) -> Iterator[ClientDb]:
+    url = f"sqlite:///{tmp / file_name}" if backend == "sqlite" else pg.create_database("target")
     engine = create_engine(url)
     try:
-        yield ClientDb(backend, url, engine, tmp_path)
+        yield ClientDb(backend, url, engine, tmp)
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def client_db(backend: str, tmp_path: Path) -> Iterator[ClientDb]:
+    yield from _client_db(backend, tmp_path, "client.db")
+
+
+@pytest.fixture
+def other_client_db(backend: str, tmp_path: Path) -> Iterator[ClientDb]:
+    """A second client's database on the same backend, its archives under the same folder."""
+    yield from _client_db(backend, tmp_path, "other.db")
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from tests.procedures.conftest import archive_proc
 
 
 def _folder(client_db) -> Path:
-    return client_db.tmp / "archive" / "archive-tracking-events"
+    return client_db.tmp / "archive" / "nordhafen" / "tms-db" / "archive-tracking-events"
 
 
 def _snapshot(client_db) -> dict[int, tuple]:
@@ -135,13 +135,13 @@ def test_it_finishes_an_interrupted_run_without_duplicates(client_db, make_ctx, 
         if name == "after_manifest":
             raise KeyboardInterrupt(name)
 
-    monkeypatch.setattr(archive, "crash_point", stop)
+    monkeypatch.setattr(archive, "step_hook", stop)
     with pytest.raises(KeyboardInterrupt):
         archive.run(
             make_ctx("archive-tracking-events"), archive_proc(batch_size=40), client_db.system
         )
     assert client_db.count() == 93  # the manifest is there, nothing deleted yet
-    monkeypatch.setattr(archive, "crash_point", lambda name: None)
+    monkeypatch.setattr(archive, "step_hook", None)
     result = archive.run(
         make_ctx("archive-tracking-events"), archive_proc(batch_size=40), client_db.system
     )
@@ -171,12 +171,12 @@ def test_it_deletes_nothing_when_an_archive_file_does_not_match_its_manifest(
     client_db.fill(clock.now(), old=30, new=0)
     monkeypatch.setattr(
         archive,
-        "crash_point",
+        "step_hook",
         lambda n: (_ for _ in ()).throw(KeyboardInterrupt()) if n == "after_manifest" else None,
     )
     with pytest.raises(KeyboardInterrupt):
         archive.run(make_ctx("archive-tracking-events"), archive_proc(), client_db.system)
-    monkeypatch.setattr(archive, "crash_point", lambda name: None)
+    monkeypatch.setattr(archive, "step_hook", None)
     data = next(p for p in _folder(client_db).iterdir() if p.name.endswith(".gz"))
     data.write_bytes(data.read_bytes()[:-3] + b"xyz")
     result = archive.run(make_ctx("archive-tracking-events"), archive_proc(), client_db.system)
@@ -301,10 +301,10 @@ def test_it_redoes_a_batch_whose_manifest_outlived_its_file(
         if name == "after_manifest":
             raise KeyboardInterrupt(name)
 
-    monkeypatch.setattr(archive, "crash_point", stop)
+    monkeypatch.setattr(archive, "step_hook", stop)
     with pytest.raises(KeyboardInterrupt):
         archive.run(make_ctx("archive-tracking-events"), archive_proc(), client_db.system)
-    monkeypatch.setattr(archive, "crash_point", lambda name: None)
+    monkeypatch.setattr(archive, "step_hook", None)
     (data,) = [p for p in _folder(client_db).iterdir() if p.name.endswith(".gz")]
     data.unlink()
     result = archive.run(make_ctx("archive-tracking-events"), archive_proc(), client_db.system)
@@ -327,7 +327,7 @@ def test_it_never_deletes_a_row_that_entered_the_key_range_after_the_export(
             with client_db.engine.begin() as conn:
                 conn.execute(table.insert(), [gap])
 
-    monkeypatch.setattr(archive, "crash_point", sneak_in)
+    monkeypatch.setattr(archive, "step_hook", sneak_in)
     result = archive.run(make_ctx("archive-tracking-events"), archive_proc(), client_db.system)
     assert result.status == "ok", result.findings
     assert result.metrics["rows_deleted"] == 39

@@ -80,7 +80,7 @@ def test_it_restores_a_procedures_archive_into_a_table(archived, store, example_
 
 
 def test_it_restores_from_a_manifest_folder(archived, store):
-    folder = archived.tmp / "share" / "archive-delivered-orders"
+    folder = archived.tmp / "share" / "nordhafen" / "tms-db" / "archive-delivered-orders"
     result = CliRunner().invoke(
         app,
         [
@@ -126,7 +126,7 @@ def test_it_refuses_a_table_that_does_not_exist(archived, example_dir, monkeypat
 
 
 def test_it_refuses_to_restore_a_corrupt_archive(archived, example_dir, monkeypatch, capsys):
-    folder = archived.tmp / "share" / "archive-delivered-orders"
+    folder = archived.tmp / "share" / "nordhafen" / "tms-db" / "archive-delivered-orders"
     data = next(p for p in folder.iterdir() if p.name.endswith(".gz"))
     data.write_bytes(data.read_bytes() + b"tampered")
     code, err = _main(

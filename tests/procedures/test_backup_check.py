@@ -171,6 +171,13 @@ def test_it_restores_into_a_scratch_database_and_asks_sanity_questions(
     assert result.status == "ok", result.findings
     assert "restore drill ok" in result.summary
 
+    # the binder's SQL goes to the server as written: a colon or a percent sign in it is text
+    params["sanity_queries"] = [
+        "SELECT count(*) FROM orders WHERE customer <> 'a:x' AND customer NOT LIKE '%:zz%'"
+    ]
+    colons = backup_check.run(ctx, _proc(**params), _system(pg_dump_file.parent))
+    assert colons.status == "ok", colons.findings
+
     params["sanity_queries"] = ["SELECT count(*) FROM orders WHERE customer = 'zzz'"]
     failed = backup_check.run(ctx, _proc(**params), _system(pg_dump_file.parent))
     assert failed.findings == [

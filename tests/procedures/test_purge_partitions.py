@@ -131,3 +131,52 @@ def test_it_does_not_treat_a_table_partitioned_on_another_column_as_expired(
     with engine.connect() as conn:
         assert conn.execute(text("SELECT id, truck FROM tracking_events")).all() == [(2, "B")]
     engine.dispose()
+
+
+def _partitioned_at_the_cutoff(client_db, cutoff: datetime, names: list[str]) -> None:
+    """Three partitions: [cutoff - 60d, cutoff - 30d), [cutoff - 30d, cutoff) and
+    [cutoff, cutoff + 1 µs), named `names`, each holding rows up to its upper bound."""
+    bounds = [cutoff - timedelta(days=60), cutoff - timedelta(days=30), cutoff]
+    bounds.append(cutoff + timedelta(microseconds=1))
+    quote = client_db.engine.dialect.identifier_preparer.quote
+    with client_db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TABLE tracking_events (id bigint, truck text NOT NULL, "
+                "recorded_at timestamptz NOT NULL, PRIMARY KEY (id, recorded_at)) "
+                "PARTITION BY RANGE (recorded_at)"
+            )
+        )
+        for name, lower, upper in zip(names, bounds, bounds[1:], strict=False):
+            conn.exec_driver_sql(
+                f"CREATE TABLE {quote(name)} PARTITION OF tracking_events FOR VALUES "
+                f"FROM ('{lower.isoformat()}') TO ('{upper.isoformat()}')"
+            )
+        conn.execute(
+            text("INSERT INTO tracking_events VALUES (1, 'a', :a), (2, 'b', :b), (3, 'at', :c)"),
+            {"a": bounds[0], "b": cutoff - timedelta(microseconds=1), "c": cutoff},
+        )
+
+
+def test_it_drops_partitions_whose_names_hold_colons_percents_and_quotes(
+    client_db, make_ctx, clock, backend
+):
+    if backend != "postgresql":
+        pytest.skip("declarative partitioning is a PostgreSQL feature")
+    cutoff = clock.now() - timedelta(days=90)
+    names = ["te:x", "100% 'old' \"te\"", "te_at_cutoff"]
+    _partitioned_at_the_cutoff(client_db, cutoff, names)
+
+    dry = purge.run(make_ctx(dry_run=True), purge_proc(), client_db.system)
+    assert dry.metrics["partitions_to_drop"] == 2 and dry.metrics["planned_rows"] == 2
+    result = purge.run(make_ctx(), purge_proc(), client_db.system)
+
+    assert result.status == "ok", result.findings
+    assert sorted(result.metrics["partitions"]) == sorted(names[:2])
+    assert result.metrics["rows_deleted"] == 2
+    with client_db.engine.connect() as conn:
+        assert conn.execute(text("SELECT id FROM tracking_events")).scalars().all() == [3]
+        left = conn.execute(
+            text("SELECT relname FROM pg_class WHERE relname = ANY(:n)"), {"n": names}
+        ).scalars()
+        assert list(left) == ["te_at_cutoff"]  # holds the row exactly at the cutoff

@@ -1,0 +1,162 @@
+"""What archive must do between writing a file and deleting its rows (SQLite and PostgreSQL):
+read the file back and refuse a damaged one, make file, manifest and folder durable first,
+delete only rows still older than the cutoff, and never a row at the cutoff itself."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Date, Integer, MetaData, String, Table, select, update
+
+from opsbinder.procedures import archive, archive_files
+from tests.procedures.conftest import archive_proc
+
+PROC = "archive-tracking-events"
+
+
+def _folder(db) -> Path:
+    return db.tmp / "archive" / "nordhafen" / "tms-db" / PROC
+
+
+def _archived_ids(folder: Path) -> list[int]:
+    return [
+        int(r["id"])
+        for m in archive_files.manifests_in(folder)
+        for r in archive_files.read_verified(m)
+    ]
+
+
+def _damage(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("instant", ["after_write", "after_fsync"])
+def test_it_deletes_nothing_when_the_file_is_damaged_before_its_manifest(
+    client_db, make_ctx, clock, monkeypatch, instant
+):
+    """The read-back check is what stands between a damaged file and deleted rows."""
+    client_db.fill(clock.now(), old=30, new=0)
+    damaged: list[Path] = []
+
+    def damage_the_new_file(name: str) -> None:
+        if name == instant and not damaged:
+            suffix = archive_files.PART_SUFFIX if instant == "after_write" else ".gz"
+            (path,) = [p for p in _folder(client_db).iterdir() if p.name.endswith(suffix)]
+            _damage(path)
+            damaged.append(path)
+
+    monkeypatch.setattr(archive, "step_hook", damage_the_new_file)
+    result = archive.run(make_ctx(PROC), archive_proc(), client_db.system)
+    assert damaged  # the setup did damage the file at that instant
+    assert result.status == "failed"
+    assert "does not match the manifest's" in result.summary
+    assert client_db.count() == 30 and result.metrics["rows_deleted"] == 0
+    assert not list(_folder(client_db).glob("*" + archive_files.MANIFEST_SUFFIX))
+
+    monkeypatch.setattr(archive, "step_hook", None)
+    again = archive.run(make_ctx(PROC), archive_proc(), client_db.system)
+    assert again.status == "ok", again.findings
+    assert sorted(_archived_ids(_folder(client_db))) == list(range(1, 31))
+    assert client_db.count() == 0
+
+
+def test_it_makes_file_manifest_and_folder_durable_before_deleting_a_row(
+    client_db, make_ctx, clock, monkeypatch
+):
+    client_db.fill(clock.now(), old=30, new=0)
+    events: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        events.append("fsync " + os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(archive_files.os, "fsync", fsync)
+    monkeypatch.setattr(archive, "step_hook", lambda name: events.append(name))
+    result = archive.run(make_ctx(PROC), archive_proc(), client_db.system)
+    assert result.status == "ok", result.findings
+    folder = _folder(client_db).resolve()
+    data = f"{folder}/tracking_events.{1:020d}-{30:020d}.jsonl.gz"
+    before_delete = events[: events.index("mid_delete")]
+    fsynced = [e.removeprefix("fsync ") for e in before_delete if e.startswith("fsync ")]
+    assert fsynced == [
+        data + archive_files.PART_SUFFIX,
+        data + archive_files.MANIFEST_SUFFIX + archive_files.PART_SUFFIX,
+        str(folder),
+    ]
+    # the data file is fsynced before anything is read back or a manifest written
+    assert before_delete.index("fsync " + fsynced[0]) < before_delete.index("after_fsync")
+
+
+def test_it_never_deletes_a_row_that_became_young_after_the_export(
+    client_db, make_ctx, clock, monkeypatch
+):
+    table = client_db.fill(clock.now(), old=40, new=0)
+
+    def touch_row_5(name: str) -> None:
+        if name == "after_manifest":
+            with client_db.engine.begin() as conn:
+                conn.execute(update(table).where(table.c.id == 5).values(recorded_at=clock.now()))
+
+    monkeypatch.setattr(archive, "step_hook", touch_row_5)
+    result = archive.run(make_ctx(PROC), archive_proc(), client_db.system)
+    assert result.status == "ok", result.findings
+    assert 5 in _archived_ids(_folder(client_db))  # exported before it changed
+    assert client_db.ids() == {5} and result.metrics["rows_deleted"] == 39
+
+
+def test_it_keeps_a_row_exactly_at_the_cutoff(client_db, make_ctx, clock):
+    table = client_db.fill(clock.now(), old=0, new=0)
+    cutoff = clock.now() - timedelta(days=90)
+    tick = timedelta(microseconds=1)
+    with client_db.engine.begin() as conn:
+        conn.execute(
+            table.insert(),
+            [
+                {"id": 1, "truck": "before", "recorded_at": cutoff - tick},
+                {"id": 2, "truck": "at", "recorded_at": cutoff},
+                {"id": 3, "truck": "after", "recorded_at": cutoff + tick},
+            ],
+        )
+    dry = archive.run(make_ctx(PROC, dry_run=True), archive_proc(), client_db.system)
+    assert dry.metrics["planned_rows"] == 1
+    result = archive.run(make_ctx(PROC), archive_proc(), client_db.system)
+    assert result.status == "ok", result.findings
+    assert _archived_ids(_folder(client_db)) == [1]
+    assert client_db.ids() == {2, 3}
+
+
+def test_it_keeps_the_whole_day_of_the_cutoff_on_a_date_column(client_db, make_ctx, clock):
+    table = Table(
+        "daily",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("note", String(8)),
+        Column("day", Date, nullable=False),
+    )
+    table.create(client_db.engine)
+    day = (clock.now() - timedelta(days=90)).date()
+    with client_db.engine.begin() as conn:
+        conn.execute(
+            table.insert(),
+            [
+                {"id": 1, "note": "before", "day": day - timedelta(days=1)},
+                {"id": 2, "note": "at", "day": day},
+                {"id": 3, "note": "after", "day": day + timedelta(days=1)},
+            ],
+        )
+    proc = archive_proc(table="daily", age_column="day", format="csv", compression="zstd")
+    dry = archive.run(make_ctx(PROC, dry_run=True), proc, client_db.system)
+    assert dry.metrics["planned_rows"] == 1
+    result = archive.run(make_ctx(PROC), proc, client_db.system)
+    assert result.status == "ok", result.findings
+    assert _archived_ids(_folder(client_db)) == [1]
+    with client_db.engine.connect() as conn:
+        left = dict(conn.execute(select(table.c.id, table.c.day)).all())
+    assert left == {2: day, 3: day + timedelta(days=1)}
+    assert isinstance(left[2], date)
