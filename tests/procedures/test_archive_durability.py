@@ -160,3 +160,39 @@ def test_it_keeps_the_whole_day_of_the_cutoff_on_a_date_column(client_db, make_c
         left = dict(conn.execute(select(table.c.id, table.c.day)).all())
     assert left == {2: day, 3: day + timedelta(days=1)}
     assert isinstance(left[2], date)
+
+
+def test_it_never_deletes_a_row_whose_key_the_archive_table_already_holds(
+    client_db, make_ctx, clock
+):
+    """Rows put back from the archive table and changed since: deleting the source row because
+    its key is archived would lose the change."""
+    client_db.fill(clock.now(), old=30, new=0)
+    proc = archive_proc(
+        destination="tracking_events_archive", destination_type="table", batch_size=10
+    )
+    first = archive.run(make_ctx(PROC), proc, client_db.system)
+    assert first.status == "ok" and client_db.count() == 0
+    moved = Table("tracking_events_archive", MetaData(), autoload_with=client_db.engine)
+    source = Table("tracking_events", MetaData(), autoload_with=client_db.engine)
+    with client_db.engine.begin() as conn:  # put rows 4 and 17 back, and change one
+        back = conn.execute(select(moved).where(moved.c.id.in_([4, 17]))).mappings().all()
+        conn.execute(source.insert(), [dict(r) for r in back])
+        conn.execute(update(source).where(source.c.id == 17).values(truck="changed"))
+    with client_db.engine.begin() as conn:
+        conn.execute(
+            source.insert(),
+            [
+                {"id": 100 + i, "truck": "new old", "recorded_at": back[0]["recorded_at"]}
+                for i in (1, 2)
+            ],
+        )
+
+    again = archive.run(make_ctx(PROC), proc, client_db.system)
+    assert again.status == "failed"
+    assert again.metrics["keys_already_archived"] == 2
+    assert again.summary.startswith("2 rows were left in tracking_events: their keys are already")
+    assert client_db.ids() == {4, 17}  # neither was deleted
+    with client_db.engine.connect() as conn:
+        assert conn.execute(select(source.c.truck).where(source.c.id == 17)).scalar() == "changed"
+    assert client_db.ids("tracking_events_archive") == set(range(1, 31)) | {101, 102}

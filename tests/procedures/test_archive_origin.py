@@ -235,3 +235,31 @@ def test_it_refuses_a_client_folder_that_leads_outside_the_destination(
     assert result.status == "failed"
     assert "outside the destination" in result.summary
     assert client_db.count() == 10 and not any(elsewhere.iterdir())
+
+
+def test_it_restores_by_procedure_only_its_own_clients_rows_from_the_old_layout(
+    client_db, other_client_db, make_ctx, clock
+):
+    """An old shared folder mixes clients: restoring one must never insert the other's rows."""
+    from opsbinder.errors import Refused
+    from opsbinder.procedures import archive_restore
+
+    client_db.fill(clock.now(), old=20, new=0, tag="A")
+    other_client_db.fill(clock.now(), old=20, new=0, tag="B")
+    a_rows, b_rows = _rows(client_db), _rows(other_client_db)
+    # other batch sizes, so that the two clients' files have other names in the one folder
+    for db, client, batch in ((client_db, "nordhafen", 8), (other_client_db, "elbtrans", 7)):
+        ctx = _ctx_on(make_ctx, db, client)
+        done = archive.run(ctx, archive_proc(batch_size=batch), db.system)
+        assert done.status == "ok", done.findings
+        legacy = _to_old_layout(db, client)
+    assert len(archive_files.manifests_in(legacy)) == 6  # three files of each client
+
+    with pytest.raises(Refused, match="holds archives of 2 procedures"):
+        archive_restore.manifests_of(legacy)
+    mine = archive_restore.manifests_for([_folder(client_db), legacy], "nordhafen", PROC)
+    assert len(mine) == 3
+    table = archive_restore.into_table(client_db.engine, "tracking_events")
+    restored = archive_restore.restore(client_db.engine, table, mine)
+    assert restored.rows_restored == 20
+    assert _rows(client_db) == a_rows and not (_rows(client_db) & b_rows)
