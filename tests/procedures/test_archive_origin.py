@@ -51,6 +51,22 @@ def _ctx_on(make_ctx, db, client: str = "nordhafen"):
     return ctx
 
 
+def _first_killed_after_its_first_manifest(
+    client_db, other_client_db, make_ctx, clock, monkeypatch
+):
+    """60 old rows in each database, equal keys, other trucks; the first client's run stopped
+    after the manifest of its first 25 rows. Returns both databases' rows as they were."""
+    client_db.fill(clock.now(), old=60, new=0, tag="A")
+    other_client_db.fill(clock.now(), old=60, new=0, tag="B")
+    rows = _rows(client_db), _rows(other_client_db)
+    _kill_after_manifest(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        archive.run(_ctx_on(make_ctx, client_db), archive_proc(batch_size=25), client_db.system)
+    monkeypatch.setattr(archive, "step_hook", None)
+    assert len(_archived(_folder(client_db))) == 25 and _rows(client_db) == rows[0]
+    return rows
+
+
 def test_it_names_client_procedure_system_and_database_in_every_manifest(
     client_db, make_ctx, clock
 ):
@@ -90,14 +106,9 @@ def test_it_keeps_two_clients_archives_apart_in_one_destination(
     """The issue's case: same procedure id, destination and keys; the first client is killed
     after writing a manifest; the second client's run must not touch rows of its own whose
     keys are in the first client's file."""
-    client_db.fill(clock.now(), old=60, new=2, tag="A")
-    other_client_db.fill(clock.now(), old=60, new=2, tag="B")
-    a_rows, b_rows = _rows(client_db), _rows(other_client_db)
-    _kill_after_manifest(monkeypatch)
-    with pytest.raises(KeyboardInterrupt):
-        archive.run(_ctx_on(make_ctx, client_db), archive_proc(batch_size=25), client_db.system)
-    monkeypatch.setattr(archive, "step_hook", None)
-    assert len(_archived(_folder(client_db))) == 25 and _rows(client_db) == a_rows
+    a_rows, b_rows = _first_killed_after_its_first_manifest(
+        client_db, other_client_db, make_ctx, clock, monkeypatch
+    )
 
     b = archive.run(
         _ctx_on(make_ctx, other_client_db, "elbtrans"), archive_proc(batch_size=25),
@@ -120,13 +131,9 @@ def test_it_leaves_alone_a_manifest_of_another_database_in_its_own_folder(
 ):
     """The system's URL now names another database (a copy, a staging one): the manifest a
     killed run left for the first is foreign there, reported and never acted on."""
-    client_db.fill(clock.now(), old=60, new=0, tag="A")
-    other_client_db.fill(clock.now(), old=60, new=0, tag="B")
-    a_rows, b_rows = _rows(client_db), _rows(other_client_db)
-    _kill_after_manifest(monkeypatch)
-    with pytest.raises(KeyboardInterrupt):
-        archive.run(_ctx_on(make_ctx, client_db), archive_proc(batch_size=25), client_db.system)
-    monkeypatch.setattr(archive, "step_hook", None)
+    a_rows, b_rows = _first_killed_after_its_first_manifest(
+        client_db, other_client_db, make_ctx, clock, monkeypatch
+    )
     (pending,) = archive_files.manifests_in(_folder(client_db))
 
     moved = archive.run(
@@ -172,13 +179,9 @@ def _to_old_layout(db, client: str) -> Path:
 def test_it_finishes_the_old_shared_layout_for_its_owner_only(
     client_db, other_client_db, make_ctx, clock, monkeypatch
 ):
-    client_db.fill(clock.now(), old=60, new=0, tag="A")
-    other_client_db.fill(clock.now(), old=60, new=0, tag="B")
-    a_rows, b_rows = _rows(client_db), _rows(other_client_db)
-    _kill_after_manifest(monkeypatch)
-    with pytest.raises(KeyboardInterrupt):
-        archive.run(_ctx_on(make_ctx, client_db), archive_proc(batch_size=25), client_db.system)
-    monkeypatch.setattr(archive, "step_hook", None)
+    a_rows, b_rows = _first_killed_after_its_first_manifest(
+        client_db, other_client_db, make_ctx, clock, monkeypatch
+    )
     legacy = _to_old_layout(client_db, "nordhafen")
     (pending,) = archive_files.manifests_in(legacy)
 

@@ -12,6 +12,11 @@ from opsbinder.procedures import purge
 from tests.procedures.conftest import purge_proc
 from tests.support import pg
 
+PARENT = text(
+    "CREATE TABLE tracking_events (id bigint, truck text NOT NULL, "
+    "recorded_at timestamptz NOT NULL, PRIMARY KEY (id, recorded_at)) "
+    "PARTITION BY RANGE (recorded_at)"
+)
 MONTHS = ["2025-10", "2025-11", "2025-12", "2026-01", "2026-02", "2026-03", "2026-04"]
 
 
@@ -20,13 +25,7 @@ def partitioned(client_db):
     if client_db.backend != "postgresql":
         pytest.skip("declarative partitioning is a PostgreSQL feature")
     with client_db.engine.begin() as conn:
-        conn.execute(
-            text(
-                "CREATE TABLE tracking_events (id bigint, truck text NOT NULL, "
-                "recorded_at timestamptz NOT NULL, PRIMARY KEY (id, recorded_at)) "
-                "PARTITION BY RANGE (recorded_at)"
-            )
-        )
+        conn.execute(PARENT)
         for start, end in zip(MONTHS, [*MONTHS[1:], "2026-05"], strict=True):
             conn.execute(
                 text(
@@ -140,13 +139,7 @@ def _partitioned_at_the_cutoff(client_db, cutoff: datetime, names: list[str]) ->
     bounds.append(cutoff + timedelta(microseconds=1))
     quote = client_db.engine.dialect.identifier_preparer.quote
     with client_db.engine.begin() as conn:
-        conn.execute(
-            text(
-                "CREATE TABLE tracking_events (id bigint, truck text NOT NULL, "
-                "recorded_at timestamptz NOT NULL, PRIMARY KEY (id, recorded_at)) "
-                "PARTITION BY RANGE (recorded_at)"
-            )
-        )
+        conn.execute(PARENT)
         for name, lower, upper in zip(names, bounds, bounds[1:], strict=False):
             conn.exec_driver_sql(
                 f"CREATE TABLE {quote(name)} PARTITION OF tracking_events FOR VALUES "
