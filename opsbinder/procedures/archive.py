@@ -45,8 +45,8 @@ from opsbinder.store.db import session_scope
 DELETE_CHUNK = 10000  # keys per delete transaction: short locks on the client's table
 
 # Called with the name of each instant between durable steps ("after_write", "after_fsync",
-# "after_manifest", "mid_delete"). None in production; a crash test sets it in the process it
-# kills, to SIGKILL it or to damage a file at exactly that instant.
+# "after_manifest", "mid_delete"; "after_copy" in a table move). None in production; a crash
+# test sets it in the process it kills, to SIGKILL it or to damage a file at exactly that instant.
 step_hook: Callable[[str], None] | None = None
 
 
@@ -110,6 +110,10 @@ class Archive:
             "foreign_manifests": [],
             "manifests": [],
         }
+
+    @staticmethod
+    def step(name: str) -> None:
+        _step(name)
 
     def run(self) -> ProcedureResult:
         with self.engine.connect() as conn:

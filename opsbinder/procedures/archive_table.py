@@ -80,6 +80,7 @@ def move_rows(job: Archive, planned: int) -> None:
                     select(*[job.table.c[c] for c in cols]).where(*moved),
                 )
             ).rowcount
+            job.step("after_copy")
             gone = conn.execute(job.table.delete().where(*moved)).rowcount
             if gone != copied:  # a row changed in between: leaving the transaction undoes both
                 raise MoveMismatch(

@@ -196,3 +196,55 @@ def test_it_never_deletes_a_row_whose_key_the_archive_table_already_holds(
     with client_db.engine.connect() as conn:
         assert conn.execute(select(source.c.truck).where(source.c.id == 17)).scalar() == "changed"
     assert client_db.ids("tracking_events_archive") == set(range(1, 31)) | {101, 102}
+
+
+def test_it_finishes_an_interrupted_batch_by_the_cutoff_it_was_archived_under(
+    client_db, make_ctx, clock, monkeypatch
+):
+    """Retention lengthened after a killed run: the rows its manifest holds are deleted all
+    the same; left in the source they would be archived a second time once old enough."""
+    client_db.fill(clock.now(), old=60, new=0)  # 91 to 112 days old
+
+    def stop(name: str) -> None:
+        if name == "after_manifest":
+            raise KeyboardInterrupt(name)
+
+    monkeypatch.setattr(archive, "step_hook", stop)
+    with pytest.raises(KeyboardInterrupt):
+        archive.run(make_ctx(PROC), archive_proc(batch_size=25), client_db.system)
+    monkeypatch.setattr(archive, "step_hook", None)
+    assert client_db.count() == 60 and len(_archived_ids(_folder(client_db))) == 25
+
+    longer = archive_proc(batch_size=25, older_than_days=200)
+    result = archive.run(make_ctx(PROC), longer, client_db.system)
+    assert result.status == "ok", result.findings
+    assert result.metrics["recovered_rows"] == 25 and result.metrics["rows_archived"] == 0
+    assert client_db.ids() == set(range(26, 61))
+    assert sorted(_archived_ids(_folder(client_db))) == list(range(1, 26))
+
+
+def test_it_rolls_back_a_table_move_when_a_row_changed_between_copy_and_delete(
+    client_db, make_ctx, clock, monkeypatch
+):
+    if client_db.backend != "postgresql":
+        pytest.skip("SQLite lets no other writer in while the move's transaction is open")
+    table = client_db.fill(clock.now(), old=20, new=0)
+
+    def touch_row_5(name: str) -> None:
+        if name == "after_copy":
+            with client_db.engine.begin() as conn:
+                conn.execute(update(table).where(table.c.id == 5).values(recorded_at=clock.now()))
+
+    monkeypatch.setattr(archive, "step_hook", touch_row_5)
+    proc = archive_proc(destination="tracking_events_archive", destination_type="table")
+    result = archive.run(make_ctx(PROC), proc, client_db.system)
+    assert result.status == "failed"
+    assert "copied 20 rows but deleted 19 (rows changed meanwhile); it was rolled back" in (
+        result.summary
+    )
+    assert client_db.count() == 20 and client_db.count("tracking_events_archive") == 0
+
+    monkeypatch.setattr(archive, "step_hook", None)
+    again = archive.run(make_ctx(PROC), proc, client_db.system)
+    assert again.status == "ok" and client_db.ids() == {5}
+    assert client_db.ids("tracking_events_archive") == set(range(1, 21)) - {5}
