@@ -50,11 +50,6 @@ DELETE_CHUNK = 10000  # keys per delete transaction: short locks on the client's
 step_hook: Callable[[str], None] | None = None
 
 
-def _step(name: str) -> None:
-    if step_hook is not None:
-        step_hook(name)
-
-
 def destination(ctx: ProcedureContext, proc: ArchiveProcedure) -> Path:
     return Path(ctx.expand(proc.params.destination))
 
@@ -113,7 +108,8 @@ class Archive:
 
     @staticmethod
     def step(name: str) -> None:
-        _step(name)
+        if step_hook is not None:
+            step_hook(name)
 
     def run(self) -> ProcedureResult:
         with self.engine.connect() as conn:
@@ -255,9 +251,9 @@ class Archive:
         digest = hashlib.sha256(data).hexdigest()
         target = self._free_name(folder, keys[0], keys[-1])
         part = files.write_part(target, data)
-        _step("after_write")
+        self.step("after_write")
         final = files.commit_part(part, sync_dir=False)
-        _step("after_fsync")
+        self.step("after_fsync")
         body = {
             **self.origin.manifest_fields(),
             "age_column": p.age_column,
@@ -277,7 +273,7 @@ class Archive:
         # read back from disk: sha256, row count and key range must match before any delete
         files.verified_payload(manifest)
         manifest.write()
-        _step("after_manifest")
+        self.step("after_manifest")
         self.metrics["files"] += 1
         self.metrics["rows_archived"] += len(keys)
         self.metrics["bytes_archived"] += len(data)
@@ -308,7 +304,7 @@ class Archive:
                             self.table.delete().where(self.key.in_(chunk), self.age < cut)
                         ).rowcount
                 self.metrics["rows_deleted"] += gone
-                _step("mid_delete")
+                self.step("mid_delete")
 
     def _delete_range(self, conn: Any, chunk: list[Any], cut: datetime | date) -> int:
         """Delete by key range (one index range scan, ten times faster than a key list), and

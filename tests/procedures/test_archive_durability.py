@@ -248,3 +248,27 @@ def test_it_rolls_back_a_table_move_when_a_row_changed_between_copy_and_delete(
     again = archive.run(make_ctx(PROC), proc, client_db.system)
     assert again.status == "ok" and client_db.ids() == {5}
     assert client_db.ids("tracking_events_archive") == set(range(1, 21)) - {5}
+
+
+def test_it_finishes_a_batch_killed_with_only_its_last_key_left(
+    client_db, make_ctx, clock, monkeypatch
+):
+    client_db.fill(clock.now(), old=40, new=0)
+    monkeypatch.setattr(archive, "DELETE_CHUNK", 24)
+
+    def stop(name: str) -> None:
+        if name == "mid_delete":
+            raise KeyboardInterrupt(name)
+
+    monkeypatch.setattr(archive, "step_hook", stop)
+    with pytest.raises(KeyboardInterrupt):
+        archive.run(make_ctx(PROC), archive_proc(batch_size=25), client_db.system)
+    monkeypatch.setattr(archive, "step_hook", None)
+    assert client_db.ids() == set(range(25, 41))  # of the first file's keys, only 25 is left
+
+    result = archive.run(make_ctx(PROC), archive_proc(batch_size=25), client_db.system)
+    assert result.status == "ok", result.findings
+    assert result.metrics["recovered_rows"] == 1
+    ids = _archived_ids(_folder(client_db))
+    assert sorted(ids) == list(range(1, 41))  # each once
+    assert client_db.count() == 0
