@@ -8,6 +8,7 @@ read only that client's page; API tokens carry scopes and may also be tied to on
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -120,13 +121,16 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user
 
 
-_DUMMY = _hasher.hash("opsbinder-timing-equaliser")
+@functools.cache
+def _dummy_hash() -> str:
+    """Made on first use, not at import: an argon2 hash is 0.2 s of CPU every CLI command paid."""
+    return _hasher.hash("opsbinder-timing-equaliser")
 
 
 def _hasher_dummy_verify(password: str) -> None:
     # Spend the same time on unknown users so sign-in timing does not reveal usernames.
     with contextlib.suppress(VerificationError, InvalidHashError):
-        _hasher.verify(_DUMMY, password)
+        _hasher.verify(_dummy_hash(), password)
 
 
 def _new_token(kind: str) -> str:

@@ -131,6 +131,8 @@ def record(
 class ChainBroken(OpsbinderError):
     """The log does not verify: the work found a failure (exit 1)."""
 
+    exit_code = 1  # README: exit status
+
 
 @dataclass(frozen=True)
 class ChainBreak:

@@ -46,6 +46,8 @@ WEBHOOK_ID = "audit-anchor"
 class AnchorRefused(OpsbinderError):
     """The store no longer matches the last anchor, or its newest entries do not verify."""
 
+    exit_code = 1  # a broken chain (README: exit status)
+
 
 @dataclass(frozen=True)
 class AnchorOutcome:

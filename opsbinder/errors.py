@@ -4,16 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 
-class OpsbinderError(Exception):
-    """A problem the user can act on; never shown with a traceback."""
+class ExitCode(IntEnum):
+    """The CLI's exit status, as README.md's table documents it: scripts and cron rely on it."""
 
-    exit_code = 1
+    OK = 0
+    FAILURES = 1  # the work ran and found failures: a failed run, a broken chain, drift
+    USAGE = 2  # bad input or usage: an unknown option, a value that does not parse
+    NOT_FOUND = 3
+    REFUSED = 4  # permission, a lock held, a lockdown, a state that forbids the change
+    UNREACHABLE = 5  # the store or the Prefect server cannot be reached
+    BUG = 70  # an unexpected internal error (EX_SOFTWARE); the traceback goes to a file
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+
+
+class OpsbinderError(Exception):
+    """A problem the user can act on; never shown with a traceback.
+
+    Raised bare it means bad input (exit 2); subclasses name the other outcomes.
+    """
+
+    exit_code: int = ExitCode.USAGE
 
 
 @dataclass(frozen=True)
@@ -32,7 +49,7 @@ class ConfigProblem:
 
 
 class ConfigError(OpsbinderError):
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
     def __init__(self, problems: list[ConfigProblem]) -> None:
         self.problems = problems
@@ -42,27 +59,31 @@ class ConfigError(OpsbinderError):
 class StoreError(OpsbinderError):
     """The store cannot be reached or is not at the expected schema."""
 
+    exit_code = ExitCode.UNREACHABLE
+
 
 class RunFailed(OpsbinderError):
     """A run ended failed for a reason it recorded and can say in one line (a stale backup, a
     sweep step that failed): an expected outcome, logged without a traceback. Flows hand it to
     Prefect as the data of a Failed state rather than raising it."""
 
+    exit_code = ExitCode.FAILURES
+
 
 class NotFound(OpsbinderError):
-    exit_code = 3
+    exit_code = ExitCode.NOT_FOUND
 
 
 class Refused(OpsbinderError):
     """A safety rule stopped an operation (plan guard, lock held, append-only record)."""
 
-    exit_code = 4
+    exit_code = ExitCode.REFUSED
 
 
 class BadInput(OpsbinderError):
     """A value a person typed is not acceptable; the message names the field and the value."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class Forbidden(Refused):

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine
 from opsbinder import audit
 from opsbinder.cli import common
 from opsbinder.config.models import ArchiveProcedure, DatabaseSystem
-from opsbinder.errors import NotFound, OpsbinderError
+from opsbinder.errors import OpsbinderError
 from opsbinder.procedures import archive, archive_restore
 from opsbinder.procedures import archive_files as files
 from opsbinder.procedures import archive_layout as layout
@@ -92,11 +92,7 @@ def _resolve(
         source = f"{client or client_id}/{procedure_id}"
     elif client and "/" not in source:
         source = f"{client}/{source}"
-    binder = common.binder(config)
-    try:
-        client_binder, proc = binder.find_procedure(source)
-    except KeyError as exc:
-        raise NotFound(str(exc.args[0])) from exc
+    client_binder, proc = common.binder_procedure(config, source)
     source = f"{client_binder.client.id}/{proc.id}"
     if not isinstance(proc, ArchiveProcedure):
         raise OpsbinderError(f"{source} is a {proc.kind} procedure, not an archive")

@@ -5,6 +5,7 @@ Tokens are printed once and stored only as a SHA-256 hash; passwords as argon2id
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 
 import typer
@@ -13,6 +14,7 @@ from rich.table import Table
 from opsbinder import accounts
 from opsbinder.cli import common
 from opsbinder.clock import utc
+from opsbinder.errors import BadInput
 from opsbinder.settings import get_settings
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import User
@@ -33,6 +35,8 @@ def add(
     """Add a console user; the password is asked for (or read from OPSBINDER_NEW_PASSWORD)."""
     given = get_settings().new_password
     password = given.get_secret_value() if given else ""
+    if not password and not sys.stdin.isatty():  # nobody can answer a prompt: say so, exit 2
+        raise BadInput("no password: set OPSBINDER_NEW_PASSWORD, or run this in a terminal")
     password = password or typer.prompt("password", hide_input=True, confirmation_prompt=True)
     with session_scope(common.store()) as session:
         accounts.add_user(

@@ -113,7 +113,7 @@ def schedule(
     """
     from opsbinder.orchestrator.schedules import prefect_next_runs, prefect_runs_between
 
-    client, proc = common.binder(path).find_procedure(procedure)
+    client, proc = common.binder_procedure(path, procedure)
     cron, zone = proc.schedule.cron, proc.schedule.timezone
     # from now on, or from --from (inclusive: a run exactly at that time is shown)
     begin = _parse_from(start, zone) - timedelta(seconds=1) if start else common.clock().now()

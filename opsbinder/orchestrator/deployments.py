@@ -38,7 +38,7 @@ from opsbinder.settings import get_settings
 class OrchestratorUnavailable(OpsbinderError):
     """The Prefect API could not be reached."""
 
-    exit_code = 4
+    exit_code = 5  # store or server unreachable (README: exit status)
 
 
 @dataclass

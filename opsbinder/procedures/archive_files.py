@@ -51,6 +51,8 @@ EXTENSIONS = {"gzip": "gz", "zstd": "zst"}
 class ArchiveCorrupt(OpsbinderError):
     """An archive file does not match its manifest: never delete or restore from it."""
 
+    exit_code = 1  # a failed verification (README: exit status)
+
 
 # --- values -----------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from opsbinder.errors import Forbidden, StoreError
+from opsbinder.errors import Forbidden, OpsbinderError, StoreError
 from opsbinder.settings import get_settings
 
 
@@ -37,7 +37,8 @@ def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise StoreError(f"OPSBINDER_DATABASE_URL is not a database URL: {exc}") from exc
+        # the user's setting, not an unreachable store: bad input (exit 2)
+        raise OpsbinderError(f"OPSBINDER_DATABASE_URL is not a database URL: {exc}") from exc
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             folder = Path(parsed.database).parent

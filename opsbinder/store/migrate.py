@@ -9,7 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from opsbinder.errors import StoreError
 
@@ -31,7 +31,7 @@ def upgrade(engine: Engine) -> list[str]:
             config.attributes["connection"] = connection
             command.upgrade(config, "heads")
     except OperationalError as exc:
-        raise StoreError(f"cannot reach the store at {engine.url!r}: {exc.orig}") from exc
+        raise unreachable(engine, exc) from exc
     return current_heads(engine)
 
 
@@ -40,7 +40,13 @@ def current_heads(engine: Engine) -> list[str]:
         with engine.connect() as connection:
             return sorted(MigrationContext.configure(connection).get_current_heads())
     except OperationalError as exc:  # a user's wrong URL or a server that is down
-        raise StoreError(f"cannot reach the store at {engine.url!r}: {exc.orig}") from exc
+        raise unreachable(engine, exc) from exc
+
+
+def unreachable(engine: Engine, exc: DBAPIError) -> StoreError:
+    """One line, password hidden: drivers spread a refusal over several ("Is the server ...")."""
+    reason = " ".join(str(exc.orig if exc.orig is not None else exc).split())
+    return StoreError(f"cannot reach the store at {engine.url!r}: {reason}")
 
 
 def pending(engine: Engine) -> list[str]:

@@ -70,7 +70,7 @@ def test_it_refuses_a_bad_transition_with_a_clean_message(
     for args, expected, code in (
         (["incidents", "ack", str(iid)], "is resolved; reopen it first", 4),
         (["incidents", "show", "999"], "no incident #999", 3),
-        (["incidents", "list", "--severity", "sev9"], "--severity 'sev9'", 1),
+        (["incidents", "list", "--severity", "sev9"], "--severity 'sev9'", 2),
     ):
         monkeypatch.setattr(sys, "argv", ["opsbinder", *args])
         with pytest.raises(SystemExit) as exit_info:

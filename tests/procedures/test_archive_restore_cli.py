@@ -109,7 +109,7 @@ def test_it_refuses_a_procedure_that_is_not_an_archive(archived, example_dir, mo
         monkeypatch, capsys, "archive", "restore", "purge-tracking-events", "--into", "orders",
         "--config", str(example_dir),
     )  # fmt: skip
-    assert code == 1
+    assert code == 2  # bad input (README: exit status)
     assert "nordhafen/purge-tracking-events is a purge procedure, not an archive" in " ".join(
         err.split()
     )
@@ -120,7 +120,7 @@ def test_it_refuses_a_table_that_does_not_exist(archived, example_dir, monkeypat
         monkeypatch, capsys, "archive", "restore", "archive-delivered-orders", "--into", "orderz",
         "--config", str(example_dir),
     )  # fmt: skip
-    assert code == 1
+    assert code == 2
     assert "--into: no table 'orderz'" in err
     assert _ids(archived) == set(range(121, 131))
 

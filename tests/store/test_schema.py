@@ -127,21 +127,23 @@ def test_it_allows_a_new_open_incident_once_the_old_one_is_resolved(store: Engin
 
 @pytest.mark.parametrize("command", [["db", "status"], ["db", "upgrade"], ["audit", "verify"]])
 @pytest.mark.parametrize(
-    ("url", "says"),
+    ("url", "says", "code"),
     [
-        ("postgresql+psycopg2://nobody:s3cret@127.0.0.1:1/x", "cannot reach the store at"),
-        ("sqlite:////proc/opsbinder-forbidden/x.db", "cannot create the store's folder"),
-        ("not a url", "OPSBINDER_DATABASE_URL is not a database URL"),
+        ("postgresql+psycopg2://nobody:s3cret@127.0.0.1:1/x", "cannot reach the store at", 5),
+        ("sqlite:////proc/opsbinder-forbidden/x.db", "cannot create the store's folder", 5),
+        ("not a url", "OPSBINDER_DATABASE_URL is not a database URL", 2),
     ],
 )
-def test_it_explains_an_unusable_store_without_a_traceback(url, says, command, monkeypatch, capsys):
+def test_it_explains_an_unusable_store_without_a_traceback(
+    url, says, code, command, monkeypatch, capsys
+):
     monkeypatch.setenv("OPSBINDER_DATABASE_URL", url)
     monkeypatch.setattr(sys, "argv", ["opsbinder", *command])
     get_settings.cache_clear()
     with pytest.raises(SystemExit) as exit_info:
         main()
     captured = capsys.readouterr()
-    assert exit_info.value.code == 1
+    assert exit_info.value.code == code  # README: exit status
     assert says in captured.err
     assert "Traceback" not in captured.err + captured.out
     assert "s3cret" not in captured.err + captured.out
