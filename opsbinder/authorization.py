@@ -18,6 +18,7 @@ The table (README, "Who may do what"):
 | run now                         | ✓  | ✓               | ✓     | procedures:run   | ✓            |
 | pause, resume                   | –  | ✓               | ✓     | procedures:run   | ✓            |
 | sign off a checklist            | ✓  | ✓               | ✓     | (no token)       | ✓            |
+| load a changed binder           | ✓  | ✓               | ✓     | (no token)       | ✓            |
 | lock a client down              | ✓  | ✓               | ✓     | (no token)       | ✓            |
 | lift a lockdown                 | –  | –               | ✓     | (no token)       | –            |
 
@@ -35,10 +36,10 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
-from opsbinder import audit
+from opsbinder import audit, run_grants
 from opsbinder.clock import Clock, FrozenClock
 from opsbinder.errors import Forbidden, NotFound
-from opsbinder.store.models import AccessToken, Client, User
+from opsbinder.store.models import AccessToken, Client, Incident, Procedure, User
 
 Door = Literal["console", "api", "cli"]
 
@@ -56,6 +57,7 @@ class Action(StrEnum):
     PAUSE = "procedure.pause"
     RESUME = "procedure.resume"
     SIGN_OFF = "workitem.sign_off"
+    LOAD_BINDER = "client.load_binder"
     LOCK_DOWN = "client.lock_down"
     LIFT_LOCKDOWN = "client.lift_lockdown"
 
@@ -73,6 +75,7 @@ VERB = {
     Action.PAUSE: "pause procedures",
     Action.RESUME: "resume procedures",
     Action.SIGN_OFF: "sign off checklists",
+    Action.LOAD_BINDER: "load a changed binder",
     Action.LOCK_DOWN: "lock a client down",
     Action.LIFT_LOCKDOWN: "lift a lockdown",
 }
@@ -91,6 +94,7 @@ SCOPE: dict[Action, str | None] = {
     Action.PAUSE: "procedures:run",
     Action.RESUME: "procedures:run",
     Action.SIGN_OFF: None,
+    Action.LOAD_BINDER: None,
     Action.LOCK_DOWN: None,
     Action.LIFT_LOCKDOWN: None,
 }
@@ -169,6 +173,16 @@ class Target:
     def client(cls, client_id: str) -> Target:
         return cls(client_id, "client", client_id, f"client {client_id!r}")
 
+    @classmethod
+    def procedure(cls, proc: Procedure) -> Target:
+        return cls(
+            proc.client_id, "procedure", f"{proc.client_id}/{proc.key}", f"procedure #{proc.id}"
+        )
+
+    @classmethod
+    def incident(cls, incident: Incident) -> Target:
+        return cls(incident.client_id, "incident", str(incident.id), f"incident #{incident.id}")
+
 
 def decide(principal: Principal, action: Action, *, locked_down: bool) -> str | None:
     """Why `principal` may not do `action` on a client in this state; None when it may."""
@@ -203,21 +217,54 @@ def authorize(
     at = FrozenClock(clock.now())
 
     def record(s: Session) -> None:
-        audit.record(
-            s,
-            at,
-            actor=principal.actor[:100],
-            action="access.refused",
-            object_type=target.object_type,
-            object_id=target.object_id,
-            client_id=target.client_id,
-            details={"attempted": action.value, "door": principal.door, "reason": reason},
-        )
+        record_refusal(s, at, principal.actor, principal.door, action, target, reason)
 
     where = target.label
     if target.object_type != "client":
         where += f" of client {target.client_id}"
     raise Forbidden(f"refused: {reason} ({where})", record)
+
+
+def record_refusal(
+    session: Session,
+    clock: Clock,
+    actor: str,
+    door: str,
+    action: Action,
+    target: Target,
+    reason: str,
+) -> None:
+    """The audit entry of every refusal: who, through which door, tried what, and why not."""
+    audit.record(
+        session,
+        clock,
+        actor=actor[:100],
+        action="access.refused",
+        object_type=target.object_type,
+        object_id=target.object_id,
+        client_id=target.client_id,
+        details={"attempted": action.value, "door": door, "reason": reason},
+    )
+
+
+def admit_flow_run(session: Session, clock: Clock, proc: Procedure) -> str | None:
+    """A flow is about to run `proc`, however it was started (a schedule, a person on the
+    Prefect server, a door of opsbinder): None to go on, or why not, on record.
+
+    The doors asked the rule before starting anything; a flow cannot know who started it, so
+    while its client is locked down it runs only on a grant an admin's request left.
+    """
+    client = session.get(Client, proc.client_id)
+    if client is None or not client.locked_down:
+        return None
+    if run_grants.claim(session, clock, proc) is not None:
+        return None
+    reason = (
+        f"client {proc.client_id!r} is locked down: its procedures run only when an admin runs "
+        "them through opsbinder (opsbinder run --admin USER, or run now in the console or API)"
+    )
+    record_refusal(session, clock, "flow", "flow", Action.RUN, Target.procedure(proc), reason)
+    return reason
 
 
 def require_scope(principal: Principal, scope: str) -> None:

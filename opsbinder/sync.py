@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opsbinder import audit
+from opsbinder.authorization import Action, Principal, Target, decide, record_refusal
 from opsbinder.clock import Clock
 from opsbinder.config.models import Binder, ClientBinder
 from opsbinder.config.models import Procedure as ProcedureConfig
@@ -24,6 +25,9 @@ class SyncReport:
     updated: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    frozen: list[str] = field(
+        default_factory=list
+    )  # locked-down clients whose changes were refused
 
 
 def _digest(data: dict[str, Any]) -> str:
@@ -39,8 +43,37 @@ def sync_binder(
 ) -> SyncReport:
     report = SyncReport()
     for client in binder.clients:
+        if _frozen(session, client, clock, actor):
+            report.frozen.append(client.client.id)
+            continue
         _sync_client(session, client, clock, actor, report)
     return report
+
+
+def _frozen(session: Session, cb: ClientBinder, clock: Clock, actor: str) -> bool:
+    """A locked-down client's binder stays as stored: a changed one is refused (audited), by the
+    same rule as every other action; an admin lifts the lockdown first."""
+    client = session.get(Client, cb.client.id)
+    if client is None or not client.locked_down:
+        return False
+    stored = {
+        p.key: p.config_hash
+        for p in session.execute(
+            select(Procedure).where(Procedure.client_id == client.id, Procedure.active.is_(True))
+        ).scalars()
+    }
+    wanted = {p.id: _digest(procedure_definition(p)) for p in cb.procedures}
+    definition = cb.model_dump(mode="json", by_alias=True, exclude={"procedures"})
+    if client.config_hash == _digest(definition) and stored == wanted:
+        return False  # nothing would change: nothing to refuse
+    principal = Principal.operator(actor)
+    reason = decide(principal, Action.LOAD_BINDER, locked_down=True)
+    if reason is None:
+        return False
+    record_refusal(
+        session, clock, actor, "binder", Action.LOAD_BINDER, Target.client(client.id), reason
+    )
+    return True
 
 
 def _sync_client(

@@ -28,8 +28,7 @@ def _allow(
     session: Session, clock: Clock, principal: Principal, action: Action, incident_id: int
 ) -> Incident:
     incident = visible(session, principal, incident_id)
-    target = Target(incident.client_id, "incident", str(incident.id), f"incident #{incident.id}")
-    authorize(session, clock, principal, action, target)
+    authorize(session, clock, principal, action, Target.incident(incident))
     return incident
 
 

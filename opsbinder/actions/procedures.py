@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from opsbinder import audit, pauses, workitems
+from opsbinder import audit, pauses, run_grants, workitems
 from opsbinder.authorization import Action, Principal, Target, authorize
 from opsbinder.clock import Clock
 from opsbinder.errors import NotFound, OpsbinderError
-from opsbinder.store.models import Procedure, WorkItem
+from opsbinder.handover import verification
+from opsbinder.store.db import session_scope
+from opsbinder.store.models import Client, Procedure, WorkItem
 
 # launch(client_id, procedure_key, actor): starts the run somewhere else (a process, a worker)
 Launcher = Callable[[str, str, str], None]
-
-
-def target_of(proc: Procedure) -> Target:
-    return Target(
-        proc.client_id, "procedure", f"{proc.client_id}/{proc.key}", f"procedure #{proc.id}"
-    )
 
 
 def visible(session: Session, principal: Principal, procedure_id: int) -> Procedure:
@@ -33,8 +30,12 @@ def visible(session: Session, principal: Principal, procedure_id: int) -> Proced
 def request_run(
     session: Session, clock: Clock, principal: Principal, proc: Procedure, *, how: str
 ) -> None:
-    """May the principal run it now? If so, the request is on record before anything starts."""
-    authorize(session, clock, principal, Action.RUN, target_of(proc))
+    """May the principal run it now? If so, the request is on record before anything starts,
+    and on a locked-down client (only an admin gets this far) the flow finds a grant to claim."""
+    authorize(session, clock, principal, Action.RUN, Target.procedure(proc))
+    client = session.get(Client, proc.client_id)
+    if client is not None and client.locked_down:
+        run_grants.grant(session, clock, proc, actor=principal.actor)
     audit.record(
         session,
         clock,
@@ -43,7 +44,11 @@ def request_run(
         object_type="procedure",
         object_id=f"{proc.client_id}/{proc.key}",
         client_id=proc.client_id,
-        details={"mode": how, "door": principal.door},
+        details={
+            "mode": how,
+            "door": principal.door,
+            "locked_down": bool(client and client.locked_down),
+        },
     )
 
 
@@ -96,7 +101,9 @@ def set_paused(
     if target.procedure_key is None:
         where = Target.client(target.client_id)
     else:
-        where = target_of(pauses.find_procedure(session, target.procedure_key, target.client_id))
+        where = Target.procedure(
+            pauses.find_procedure(session, target.procedure_key, target.client_id)
+        )
     action = Action.PAUSE if paused else Action.RESUME
     authorize(session, clock, principal, action, where)
     return pauses.set_paused(session, target, paused, clock, principal.actor)
@@ -126,7 +133,7 @@ def sign_off(
 ) -> WorkItem:
     """Sign off the newest open checklist of a procedure, or the work item `item_id` of it."""
     proc = pauses.find_procedure(session, procedure_key, client_id)
-    authorize(session, clock, principal, Action.SIGN_OFF, target_of(proc))
+    authorize(session, clock, principal, Action.SIGN_OFF, Target.procedure(proc))
     if item_id is None:
         return workitems.complete_newest(
             session,
@@ -142,3 +149,13 @@ def sign_off(
     if item.completed_at is not None:
         raise OpsbinderError(f"work item #{item_id} was already signed off by {item.completed_by}")
     return workitems.complete(session, clock, item, actor=principal.actor, note=note)
+
+
+def verify_client(
+    engine: Engine, clock: Clock, principal: Principal, client_id: str
+) -> list[verification.Verdict]:
+    """Dry-run every procedure of a client against its live systems (`binder verify`): it
+    reaches into the client's systems and records runs, so it is a run for the rule."""
+    with session_scope(engine) as session:
+        authorize(session, clock, principal, Action.RUN, Target.client(client_id))
+    return verification.verify_client(engine, client_id, clock, actor=principal.actor)

@@ -9,13 +9,14 @@ from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from opsbinder import accounts, audit
 from opsbinder.authorization import Principal
 from opsbinder.clock import Clock, SystemClock
 from opsbinder.config.loader import load_binder
 from opsbinder.config.models import Binder, ClientBinder, Procedure
-from opsbinder.errors import NotFound
+from opsbinder.errors import Forbidden, NotFound
 from opsbinder.settings import get_settings
-from opsbinder.store.db import engine_for
+from opsbinder.store.db import engine_for, session_scope
 from opsbinder.store.migrate import pending, unreachable, upgrade
 
 console = Console(highlight=False)
@@ -72,6 +73,40 @@ def actor() -> str:
     return get_settings().actor or getpass.getuser()
 
 
-def principal() -> Principal:
-    """The CLI as whoever runs it (the authorization rule's operator: never an admin)."""
-    return Principal.operator(actor())
+AdminOption = typer.Option(
+    None,
+    "--admin",
+    metavar="USER",
+    help="act as this console user, proven by the password in OPSBINDER_ADMIN_PASSWORD or "
+    "asked for (needed on a locked-down client, and to lift a lockdown); default $OPSBINDER_ADMIN",
+)
+
+
+def principal(admin: str | None = None) -> Principal:
+    """Who the CLI acts as: with `--admin USER` (or OPSBINDER_ADMIN), that console user once
+    the password proves it; otherwise whoever runs it, by name only (never an admin). Ask
+    before opening a session of your own: the proof reads the store in a transaction of its own.
+    """
+    settings = get_settings()
+    username = admin or settings.admin
+    if not username:
+        return Principal.operator(actor())
+    given = settings.admin_password.get_secret_value() if settings.admin_password else ""
+    password = given or typer.prompt(f"password of {username}", hide_input=True, err=True)
+    clock_ = clock()
+    with session_scope(store()) as session:
+        user = accounts.authenticate(session, username, password)
+        if user is None:
+            raise Forbidden(
+                f"refused: --admin {username}: unknown user or wrong password",
+                lambda s: audit.record(
+                    s,
+                    clock_,
+                    actor=username[:100],
+                    action="user.sign_in_failed",
+                    object_type="user",
+                    object_id=username[:100],
+                    details={"door": "cli"},
+                ),
+            )
+        return Principal.of_user(user, "cli")

@@ -114,10 +114,11 @@ def _target(procedure: str | None, client: str | None) -> PauseTarget:
         return PauseTarget(client_id=row.client_id, procedure_key=row.key)
 
 
-def _switch(procedure: str | None, client: str | None, paused: bool) -> None:
+def _switch(procedure: str | None, client: str | None, paused: bool, admin: str | None) -> None:
     target = _target(procedure, client)
+    who = common.principal(admin)
     with session_scope(common.store()) as session:
-        changed = actions.set_paused(session, common.clock(), common.principal(), target, paused)
+        changed = actions.set_paused(session, common.clock(), who, target, paused)
     word = "paused" if paused else "resumed"
     common.console.print(
         f"{target.label} {word} in the store" if changed else f"{target.label} already {word}"
@@ -138,15 +139,17 @@ def _switch(procedure: str | None, client: str | None, paused: bool) -> None:
 def pause(
     procedure: str | None = typer.Argument(None, help="procedure id"),
     client: str | None = typer.Option(None, "--client", help="the client (all of it if alone)"),
+    admin: str | None = common.AdminOption,
 ) -> None:
     """Pause a procedure, or every procedure of a client, at once: no scheduled run does its work
     until resumed, also under a running `opsbinder serve` (no restart needed)."""
-    _switch(procedure, client, True)
+    _switch(procedure, client, True, admin)
 
 
 def resume(
     procedure: str | None = typer.Argument(None, help="procedure id"),
     client: str | None = typer.Option(None, "--client", help="the client (all of it if alone)"),
+    admin: str | None = common.AdminOption,
 ) -> None:
     """Resume what `opsbinder pause` paused."""
-    _switch(procedure, client, False)
+    _switch(procedure, client, False, admin)

@@ -96,11 +96,13 @@ def audit_cmd(
 @binder_app.command("verify")
 def verify(
     client: str = typer.Option(..., "--client", help="client id"),
+    admin: str | None = common.AdminOption,
 ) -> None:
     """Dry-run every procedure against the live systems; record one verification run each."""
-    from opsbinder.handover.verification import verify_client
+    from opsbinder.actions.procedures import verify_client
 
-    verdicts = verify_client(common.store(), client, common.clock(), actor=common.actor())
+    who = common.principal(admin)
+    verdicts = verify_client(common.store(), common.clock(), who, client)
     for v in verdicts:
         mark = {"passed": "PASSED", "failed": "FAILED", "not_verifiable": "NOT VERIFIABLE"}
         _say(f"{mark[v.verdict]:15} {v.procedure}: {v.reason}")
@@ -154,30 +156,37 @@ def _server_pause(client: str) -> None:
 
 def lockdown(
     client: str = typer.Option(..., "--client", help="client id"),
-    lift: bool = typer.Option(False, "--lift", help="reverse the lockdown (admin only)"),
+    lift: bool = typer.Option(False, "--lift", help="reverse the lockdown (an admin, --admin)"),
     provider: str = typer.Option("msp", "--provider", help="the outgoing provider"),
     out: Path | None = typer.Option(None, "--out", help="export folder (default under home)"),
-    actor: str | None = typer.Option(None, "--actor", help="who (default $OPSBINDER_ACTOR)"),
+    actor: str | None = typer.Option(
+        None, "--actor", help="who locks it down, for the record (default $OPSBINDER_ACTOR)"
+    ),
+    admin: str | None = common.AdminOption,
 ) -> None:
-    """Immediate lockdown: pause, revoke the provider's tokens, start the checklist, export."""
+    """Immediate lockdown: pause, revoke the provider's tokens, start the checklist, export.
+
+    Anyone may pull the brake; only an admin, proven with --admin USER, may release it.
+    """
+    from opsbinder.authorization import Principal
     from opsbinder.handover import lockdown as lk
 
-    who = actor or common.actor()
+    who = common.principal(admin) if admin or lift else Principal.operator(actor or common.actor())
     clock = common.clock()
     if lift:
         with session_scope(common.store()) as session:
-            resumed = lk.lift(session, client, clock, actor=who)
+            resumed = lk.lift(session, client, clock, principal=who)
         _say(
-            f"lockdown of {client} lifted by {who}; "
+            f"lockdown of {client} lifted by {who.actor}; "
             + ("its deployments are resumed" if resumed else "it was paused before: stays paused")
         )
         if resumed:
             _server_pause(client)
-        _say("revoked tokens stay revoked: issue new ones (opsbinder token issue ...)")
+        _say("revoked tokens stay revoked: issue new ones (opsbinder users token ...)")
         return
     with session_scope(common.store()) as session:
-        result = lk.lock_down(session, client, clock, actor=who, provider=provider)
-    _say(f"{client} LOCKED DOWN by {who}")
+        result = lk.lock_down(session, client, clock, principal=who, provider=provider)
+    _say(f"{client} LOCKED DOWN by {who.actor}")
     _say(f"  paused: {'yes' if result.paused_now else 'was already paused'} (Client.paused)")
     _server_pause(client)
     _say(f"  tokens revoked ({provider}): {len(result.revoked)}")

@@ -127,40 +127,65 @@ def show(incident_id: int = typer.Argument(..., help="incident number")) -> None
 
 
 @incidents_app.command("ack")
-def ack(incident_id: int, message: str = typer.Option("", "--message", "-m")) -> None:
+def ack(
+    incident_id: int,
+    message: str = typer.Option("", "--message", "-m"),
+    admin: str | None = common.AdminOption,
+) -> None:
     """Acknowledge: you own it now; the escalation ladder stops."""
+    who = common.principal(admin)
     with session_scope(common.store()) as session:
-        inc = actions.acknowledge(session, common.clock(), common.principal(), incident_id, message)
+        inc = actions.acknowledge(session, common.clock(), who, incident_id, message)
     common.console.print(f"#{inc.id} acknowledged by {inc.acknowledged_by}")
 
 
 @incidents_app.command("resolve")
-def resolve(incident_id: int, message: str = typer.Option("", "--message", "-m")) -> None:
+def resolve(
+    incident_id: int,
+    message: str = typer.Option("", "--message", "-m"),
+    admin: str | None = common.AdminOption,
+) -> None:
     """Resolve: paging and Severity-1 reminders stop; reopen if it comes back."""
+    who = common.principal(admin)
     with session_scope(common.store()) as session:
-        inc = actions.resolve(session, common.clock(), common.principal(), incident_id, message)
+        inc = actions.resolve(session, common.clock(), who, incident_id, message)
     common.console.print(f"#{inc.id} resolved by {inc.resolved_by}")
 
 
 @incidents_app.command("reopen")
-def reopen(incident_id: int, message: str = typer.Option("", "--message", "-m")) -> None:
+def reopen(
+    incident_id: int,
+    message: str = typer.Option("", "--message", "-m"),
+    admin: str | None = common.AdminOption,
+) -> None:
     """Back to triggered; escalation starts again from level 1."""
+    who = common.principal(admin)
     with session_scope(common.store()) as session:
-        inc = actions.reopen(session, common.clock(), common.principal(), incident_id, message)
+        inc = actions.reopen(session, common.clock(), who, incident_id, message)
     common.console.print(f"#{inc.id} reopened")
 
 
 @incidents_app.command("note")
-def note(incident_id: int, message: str = typer.Argument(..., help="the note")) -> None:
+def note(
+    incident_id: int,
+    message: str = typer.Argument(..., help="the note"),
+    admin: str | None = common.AdminOption,
+) -> None:
     """Add a note to the incident's timeline (audited)."""
+    who = common.principal(admin)
     with session_scope(common.store()) as session:
-        actions.note(session, common.clock(), common.principal(), incident_id, message)
+        actions.note(session, common.clock(), who, incident_id, message)
     common.console.print(f"note added to #{incident_id}")
 
 
 @incidents_app.command("assign")
-def assign(incident_id: int, assignee: str = typer.Argument(..., help="who owns it")) -> None:
+def assign(
+    incident_id: int,
+    assignee: str = typer.Argument(..., help="who owns it"),
+    admin: str | None = common.AdminOption,
+) -> None:
     """Hand the incident to someone (audited)."""
+    who = common.principal(admin)
     with session_scope(common.store()) as session:
-        actions.assign(session, common.clock(), common.principal(), incident_id, assignee)
+        actions.assign(session, common.clock(), who, incident_id, assignee)
     common.console.print(f"#{incident_id} assigned to {assignee}")

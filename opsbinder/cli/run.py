@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 from rich import box
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from sqlalchemy import select
 
@@ -43,6 +50,7 @@ def run(
     config: Path | None = typer.Option(
         None, "--config", "-c", help="load this binder folder into the store first"
     ),
+    admin: str | None = common.AdminOption,
 ) -> None:
     """Run a procedure (or a client's cadence bundle) now and show its outcome; exit 1 if any failed.
 
@@ -61,7 +69,7 @@ def run(
             sync_binder(session, common.binder(config), common.clock(), actor=common.actor())
     if procedure:
         client, procedure = resolve(engine, procedure, client)
-    who = common.principal()
+    who = common.principal(admin)
     with session_scope(engine) as session:
         actions.request_runs(
             session, common.clock(), who, str(client), procedure, cadence, how="in-process"
@@ -115,7 +123,7 @@ def execute(
         transient=True,
     ) as bars:
         bars.add_task(f"running {what} ({local.api_description()})", total=None, count="")
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def listener(label: str, done: int, total: int | None, message: str) -> None:
             if label not in tasks:
@@ -184,15 +192,17 @@ def done(
         "--item",
         help="sign off this work item id (e.g. a reminder) instead of the newest checklist",
     ),
+    admin: str | None = common.AdminOption,
 ) -> None:
     """Sign off the newest open checklist of a procedure (audited)."""
     engine = common.store()
     client_id, key = resolve(engine, procedure, client)
+    who = common.principal(admin)
     with session_scope(engine) as session:
         signed = actions.sign_off(
             session,
             common.clock(),
-            common.principal(),
+            who,
             client_id=client_id,
             procedure_key=key,
             note=note,
@@ -218,7 +228,7 @@ def workitems(
     engine = common.store()
     with session_scope(engine) as session:
         rows = items.open_items(session, client_id=client)
-        keys = {
+        keys: dict[int | None, str] = {
             p.id: p.key
             for p in session.execute(
                 select(Procedure).where(Procedure.id.in_({r.procedure_id for r in rows}))

@@ -47,14 +47,16 @@ def post(
     ),
     corrects: int | None = typer.Option(None, "--corrects", help="the update this one corrects"),
     force: bool = typer.Option(False, "--force", help="post even if the policy says too soon"),
+    admin: str | None = common.AdminOption,
 ) -> None:
     """Post a Severity-1 update; stakeholders are notified with the link to the status page."""
+    who = common.principal(admin)
     with session_scope(common.store()) as session:
         row = lifecycle.get(session, incident)
         update = actions.post_update(
             session,
             common.clock(),
-            common.principal(),
+            who,
             incident,
             current_status=status,
             next_steps=next_steps,
@@ -105,11 +107,13 @@ def stakeholder_list(
     add: str | None = typer.Option(
         None, "--add", help="a contact id of the client, or 'account_executive'"
     ),
+    admin: str | None = common.AdminOption,
 ) -> None:
     """Who is told about new updates; --add puts another contact on the list."""
+    who = common.principal(admin)
     with session_scope(common.store()) as session:
         if add:
-            actions.add_stakeholder(session, common.clock(), common.principal(), incident, add)
+            actions.add_stakeholder(session, common.clock(), who, incident, add)
         people = stakeholders.stakeholders(session, lifecycle.get(session, incident))
     for p in people:
         extra = " (account executive)" if p.account_executive else ""
@@ -120,8 +124,10 @@ def stakeholder_list(
 def commander(
     incident: int = typer.Argument(..., help="incident number"),
     contact: str = typer.Argument(..., help="a contact id of the client"),
+    admin: str | None = common.AdminOption,
 ) -> None:
     """Name the incident commander: reminded before each update is due."""
+    who = common.principal(admin)
     with session_scope(common.store()) as session:
-        actions.set_commander(session, common.clock(), common.principal(), incident, contact)
+        actions.set_commander(session, common.clock(), who, incident, contact)
     common.console.print(f"{contact} is the commander of incident #{incident}")

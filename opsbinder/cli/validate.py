@@ -23,7 +23,7 @@ from opsbinder.config.dst import (
 )
 from opsbinder.config.models import ClientBinder
 from opsbinder.config.schedules import cadence_of
-from opsbinder.errors import StoreError
+from opsbinder.errors import Refused, StoreError
 from opsbinder.local_time import parse_local
 from opsbinder.pauses import paused_by
 from opsbinder.settings import get_settings
@@ -229,3 +229,8 @@ def load(path: Path | None = typer.Argument(None, help="binder folder")) -> None
         f"{len(report.created)} created, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.removed)} removed"
     )
+    if report.frozen:
+        raise Refused(
+            f"refused: {', '.join(report.frozen)} locked down: its binder stays as stored until "
+            "an admin lifts the lockdown (opsbinder lockdown --lift --admin USER); the rest loaded"
+        )

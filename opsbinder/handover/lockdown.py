@@ -7,9 +7,12 @@ outgoing provider scoped to this client (status-page tokens of the client's own 
 are left alone), and create the client's lockdown checklist (its manual procedure with
 `lockdown: true`) as a due work item. Each step is an audit entry. The export follows.
 
-Lift (admin only) un-pauses the client if the lockdown paused it and clears `locked_down`.
-Revoked tokens stay revoked: a token that may have leaked is never brought back; the new
-provider issues new ones (`opsbinder token issue`).
+While `locked_down` is set, the authorization rule (`opsbinder.authorization`) lets nobody but
+an admin act on the client through any door, and its flows run only on an admin's grant.
+Lift (an admin, proven by password or an admin's token, never by a name) un-pauses the client
+if the lockdown paused it and clears `locked_down`. Revoked tokens stay revoked: a token that
+may have leaked is never brought back; the new provider issues new ones
+(`opsbinder users token`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opsbinder import accounts, audit, workitems
+from opsbinder.authorization import Action, Principal, Target, authorize
 from opsbinder.binder_store import client_binder
 from opsbinder.clock import Clock, FrozenClock
 from opsbinder.errors import NotFound, Refused
@@ -45,9 +49,11 @@ def _client(session: Session, client_id: str) -> Client:
 
 
 def lock_down(
-    session: Session, client_id: str, clock: Clock, *, actor: str, provider: str = "msp"
+    session: Session, client_id: str, clock: Clock, *, principal: Principal, provider: str = "msp"
 ) -> LockdownResult:
     client = _client(session, client_id)
+    authorize(session, clock, principal, Action.LOCK_DOWN, Target.client(client_id))
+    actor = principal.actor
     binder = client_binder(session, client_id)
     now = clock.now()
     clock = FrozenClock(now)  # one transaction, one instant: every record of it agrees
@@ -118,24 +124,11 @@ def lock_down(
     return result
 
 
-def require_admin(session: Session, actor: str) -> None:
-    user = accounts.user_by_name(session, actor)
-    if user is None or not user.active or user.role != "admin":
-        found = (
-            "no such user"
-            if user is None
-            else f"role {user.role}" + ("" if user.active else ", inactive")
-        )
-        raise Refused(
-            f"only an admin may lift a lockdown; {actor!r} is not an active admin user ({found}). "
-            "Pass --actor ADMIN or set OPSBINDER_ACTOR to an admin's username."
-        )
-
-
-def lift(session: Session, client_id: str, clock: Clock, *, actor: str) -> bool:
+def lift(session: Session, client_id: str, clock: Clock, *, principal: Principal) -> bool:
     """Undo the pause of the lockdown; returns whether the client was un-paused."""
-    require_admin(session, actor)
     client = _client(session, client_id)
+    authorize(session, clock, principal, Action.LIFT_LOCKDOWN, Target.client(client_id))
+    actor = principal.actor
     if not client.locked_down:
         raise Refused(f"client {client_id!r} is not locked down; nothing to lift")
     last = session.execute(

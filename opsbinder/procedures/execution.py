@@ -14,9 +14,10 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from opsbinder import runs
+from opsbinder.authorization import admit_flow_run
 from opsbinder.binder_store import client_binder, procedure_row
 from opsbinder.calendar import suppression
-from opsbinder.clock import Clock
+from opsbinder.clock import Clock, FrozenClock, utc
 from opsbinder.config.models import Procedure as ProcedureConfig
 from opsbinder.errors import OpsbinderError
 from opsbinder.pauses import paused_reason
@@ -36,7 +37,7 @@ class Plan:
     name: str
     proc: ProcedureConfig
     system: Any
-    suppressed: str | None  # why the calendar says not now, or None
+    suppressed: str | None  # why not now (calendar, lockdown), or None
     retries: int
     timeout_seconds: float
 
@@ -51,11 +52,14 @@ def plan(
     scheduled: bool = False,
 ) -> Plan:
     """What to run; `suppressed` says why not, for a paused procedure's scheduled run (a run by
-    hand still runs) or a maintenance window or holiday (any run)."""
+    hand still runs), a locked-down client (any run but on an admin's grant), or a maintenance
+    window or holiday (any run)."""
     with session_scope(engine) as session:
-        procedure_row(session, client_id, procedure_id)  # NotFound with a clear message
+        row = procedure_row(session, client_id, procedure_id)  # NotFound with a clear message
         cb = client_binder(session, client_id)
         paused = paused_reason(session, client_id, procedure_id) if scheduled else None
+        # a paused schedule is only skipped; any other run of a locked-down client is refused
+        refused = paused or admit_flow_run(session, FrozenClock(utc(instant)), row)
     proc = cb.procedure(procedure_id)
     if kind is not None and proc.kind != kind:
         raise OpsbinderError(
@@ -76,7 +80,7 @@ def plan(
         name=proc.name,
         proc=proc,
         system=system,
-        suppressed=paused or suppression(cb, procedure_id, instant),
+        suppressed=refused or suppression(cb, procedure_id, instant),
         retries=proc.retries,
         timeout_seconds=proc.timeout.total_seconds(),
     )

@@ -115,6 +115,26 @@ class Run(Base):
     actor: Mapped[str] = mapped_column(String(100), default="scheduler")
 
 
+class RunGrant(Base):
+    """An admin's run of a locked-down client's procedure, waiting for its flow to claim it.
+
+    While a client is locked down a flow runs only by claiming one of these (once, before it
+    expires); see `opsbinder.run_grants`.
+    """
+
+    __tablename__ = "run_grants"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    procedure_id: Mapped[int] = mapped_column(
+        ForeignKey("procedures.id", ondelete="CASCADE"), index=True
+    )
+    granted_by: Mapped[str] = mapped_column(String(100))
+    granted_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
 class WorkItem(Base):
     """A due manual checklist (or a reminder) that a person signs off."""
 

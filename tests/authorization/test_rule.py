@@ -9,7 +9,7 @@ from opsbinder.authorization import Action, Principal, decide
 
 A = Action
 INCIDENT = {A.ACKNOWLEDGE, A.RESOLVE, A.REOPEN, A.NOTE, A.ASSIGN, A.STAKEHOLDER, A.COMMANDER}
-STAFF = INCIDENT | {A.POST_UPDATE, A.RUN, A.SIGN_OFF, A.LOCK_DOWN}
+STAFF = INCIDENT | {A.POST_UPDATE, A.RUN, A.SIGN_OFF, A.LOAD_BINDER, A.LOCK_DOWN}
 SENIOR = STAFF | {A.PAUSE, A.RESUME}
 BY_ROLE = {"L1": STAFF, "L2": SENIOR, "L3": SENIOR, "manager": SENIOR, "admin": set(Action)}
 BY_SCOPE = {
@@ -57,3 +57,30 @@ def test_it_names_the_missing_scope_and_the_role() -> None:
     assert "lacks the scope 'incidents:write'" in str(decide(reader, A.NOTE, locked_down=False))
     l1 = Principal("alice", "console", role="L1")
     assert decide(l1, A.PAUSE, locked_down=False) == "role L1 may not pause procedures"
+
+
+@pytest.mark.parametrize(
+    "principal",
+    [
+        *(Principal("u", "console", role=role) for role in ROLES if role != "admin"),
+        Principal.operator("lena"),
+        Principal("token:obk_x", "api", scopes=frozenset(SCOPES)),
+        Principal("token:obk_c", "api", scopes=frozenset(SCOPES), client_id="nordhafen"),
+        Principal("mark (token obk_y)", "api", role="L3", scopes=frozenset(SCOPES)),
+        Principal("mark", "cli", role="manager"),
+    ],
+    ids=lambda p: f"{p.door}:{p.actor}:{p.role}",
+)
+def test_it_lets_nobody_but_an_admin_act_on_a_locked_down_client(principal: Principal) -> None:
+    assert allowed(principal, locked_down=True) <= {A.LOCK_DOWN}
+    reason = decide(principal, A.NOTE, locked_down=True)
+    assert reason is not None
+    if principal.scopes is None or "incidents:write" in principal.scopes:
+        assert "locked down" in reason
+
+
+def test_it_lets_an_admin_act_on_a_locked_down_client_through_every_door() -> None:
+    assert allowed(Principal("ada", "console", role="admin"), locked_down=True) == set(Action)
+    assert allowed(Principal("ada", "cli", role="admin"), locked_down=True) == set(Action)
+    token = Principal("ada (token obk_z)", "api", role="admin", scopes=frozenset(SCOPES))
+    assert allowed(token, locked_down=True) == set().union(*BY_SCOPE.values())

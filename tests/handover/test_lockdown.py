@@ -20,6 +20,8 @@ from opsbinder.store.models import AccessToken, AuditEntry, Client, WorkItem
 # The CLI's export names each procedure's Prefect deployment, which imports the flows (Prefect):
 # several seconds on the first call in a process.
 pytestmark = pytest.mark.slow
+PASSWORD = "correct horse 42"
+ADMIN_PASSWORD = {"OPSBINDER_ADMIN_PASSWORD": PASSWORD}
 
 
 @pytest.fixture
@@ -28,7 +30,7 @@ def staffed(loaded: Engine, clock: FrozenClock) -> dict[str, int]:
     with session_scope(loaded) as session:
         for name, role in (("ada", "admin"), ("lena", "L1")):
             accounts.add_user(
-                session, clock, username=name, role=role, password="correct horse 42", actor="t"
+                session, clock, username=name, role=role, password=PASSWORD, actor="t"
             )
 
         def api(name: str, client_id: str | None, provider: str = "msp") -> int:
@@ -135,7 +137,7 @@ def test_it_locks_a_client_down_and_an_admin_lifts_it_without_bringing_tokens_ba
     )
 
     lifted = CliRunner().invoke(
-        app, ["lockdown", "--client", "nordhafen", "--lift", "--actor", "ada"]
+        app, ["lockdown", "--client", "nordhafen", "--lift", "--admin", "ada"], env=ADMIN_PASSWORD
     )
 
     assert lifted.exit_code == 0, lifted.output
@@ -160,13 +162,19 @@ def test_it_refuses_a_lift_by_someone_who_is_not_an_admin(
         == 0
     )
     capsys.readouterr()
-    for argv in (["--lift"], ["--lift", "--actor", "mallory"]):
+    for argv, says in (
+        (["--lift"], "only an admin may lift a lockdown"),
+        (["--lift", "--actor", "ada"], "only an admin may lift a lockdown"),  # a name is no proof
+        (["--lift", "--admin", "lena"], "only an admin may lift a lockdown"),  # proven, not admin
+        (["--lift", "--admin", "mallory"], "--admin mallory: unknown user or wrong password"),
+    ):
         monkeypatch.setattr(sys, "argv", ["opsbinder", "lockdown", "--client", "nordhafen", *argv])
+        monkeypatch.setenv("OPSBINDER_ADMIN_PASSWORD", PASSWORD)
         with pytest.raises(SystemExit) as exited:
             main()
         assert exited.value.code == 4
         err = capsys.readouterr().err
-        assert "only an admin may lift a lockdown" in err
+        assert says in err
         assert "Traceback" not in err
     assert _client(loaded) == (True, True)
 
@@ -183,7 +191,9 @@ def test_it_leaves_a_client_paused_before_the_lockdown_paused_after_the_lift(
         ).exit_code
         == 0
     )
-    lifted = runner.invoke(app, ["lockdown", "--client", "nordhafen", "--lift", "--actor", "ada"])
+    lifted = runner.invoke(
+        app, ["lockdown", "--client", "nordhafen", "--lift", "--admin", "ada"], env=ADMIN_PASSWORD
+    )
     assert lifted.exit_code == 0, lifted.output
     assert _client(loaded) == (True, False)
     assert "stays paused" in lifted.output

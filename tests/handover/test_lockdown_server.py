@@ -67,7 +67,9 @@ def test_it_pauses_the_clients_deployments_on_the_server_and_the_lift_resumes_on
     assert "paused on the server: " in locked.output
 
     lifted = CliRunner().invoke(
-        app, ["lockdown", "--client", "nordhafen", "--lift", "--actor", "ada"]
+        app,
+        ["lockdown", "--client", "nordhafen", "--lift", "--admin", "ada"],
+        env={"OPSBINDER_ADMIN_PASSWORD": "correct horse 42"},
     )
 
     assert lifted.exit_code == 0, lifted.output
