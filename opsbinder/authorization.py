@@ -18,6 +18,7 @@ The table (README, "Who may do what"):
 | run now                         | ✓  | ✓               | ✓     | procedures:run   | ✓            |
 | pause, resume                   | –  | ✓               | ✓     | procedures:run   | ✓            |
 | sign off a checklist            | ✓  | ✓               | ✓     | (no token)       | ✓            |
+| restore archived rows           | ✓  | ✓               | ✓     | (no token)       | ✓            |
 | load a changed binder           | ✓  | ✓               | ✓     | (no token)       | ✓            |
 | lock a client down              | ✓  | ✓               | ✓     | (no token)       | ✓            |
 | lift a lockdown                 | –  | –               | ✓     | (no token)       | –            |
@@ -57,6 +58,7 @@ class Action(StrEnum):
     PAUSE = "procedure.pause"
     RESUME = "procedure.resume"
     SIGN_OFF = "workitem.sign_off"
+    RESTORE_ARCHIVE = "archive.restore"
     LOAD_BINDER = "client.load_binder"
     LOCK_DOWN = "client.lock_down"
     LIFT_LOCKDOWN = "client.lift_lockdown"
@@ -75,6 +77,7 @@ VERB = {
     Action.PAUSE: "pause procedures",
     Action.RESUME: "resume procedures",
     Action.SIGN_OFF: "sign off checklists",
+    Action.RESTORE_ARCHIVE: "restore archived rows into a client's database",
     Action.LOAD_BINDER: "load a changed binder",
     Action.LOCK_DOWN: "lock a client down",
     Action.LIFT_LOCKDOWN: "lift a lockdown",
@@ -94,6 +97,7 @@ SCOPE: dict[Action, str | None] = {
     Action.PAUSE: "procedures:run",
     Action.RESUME: "procedures:run",
     Action.SIGN_OFF: None,
+    Action.RESTORE_ARCHIVE: None,
     Action.LOAD_BINDER: None,
     Action.LOCK_DOWN: None,
     Action.LIFT_LOCKDOWN: None,

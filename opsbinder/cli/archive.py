@@ -9,6 +9,7 @@ import typer
 from sqlalchemy import create_engine
 
 from opsbinder import audit
+from opsbinder.authorization import Action, Target, authorize
 from opsbinder.cli import common
 from opsbinder.config.models import ArchiveProcedure, DatabaseSystem
 from opsbinder.errors import OpsbinderError
@@ -38,10 +39,14 @@ def restore(
         "--url-env",
         help="environment variable with the target database URL (default: the procedure's system)",
     ),
+    admin: str | None = common.AdminOption,
 ) -> None:
     """Verify every archive file against its manifest (sha256), then insert its rows into
     TABLE, skipping keys already there: safe to repeat."""
     manifests, client_id, procedure_id, system_env = _resolve(source, client, config, url_env)
+    who, clock = common.principal(admin), common.clock()
+    with session_scope(common.store()) as session:  # writes into the client's database
+        authorize(session, clock, who, Action.RESTORE_ARCHIVE, Target.client(client_id))
     variable = url_env or system_env
     url = os.environ.get(variable or "")
     if not url:
@@ -53,12 +58,11 @@ def restore(
         done = archive_restore.restore(engine, table, manifests)
     finally:
         engine.dispose()
-    clock = common.clock()
     with session_scope(common.store()) as session:
         audit.record(
             session,
             clock,
-            actor=common.actor(),
+            actor=who.actor,
             action="archive.restore",
             object_type="procedure",
             object_id=f"{client_id}/{procedure_id}",

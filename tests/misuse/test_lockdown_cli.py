@@ -146,7 +146,13 @@ def test_it_refuses_every_command_on_a_locked_down_client_without_an_admins_proo
     procedures.write_text(procedures.read_text().replace("0 9 1 1 *", "0 9 2 1 *"))
     assert opsbinder(loaded, tmp_path, "validate", str(changed)).returncode == 0
     before = state(loaded)
-    for argv in [*_refusals(locked), ("load", str(changed))]:
+    archived = tmp_path / "archived"  # what an archive run left: its manifest names the client
+    archived.mkdir()
+    (archived / "b1.manifest.json").write_text(
+        '{"client": "nordhafen", "procedure": "archive-delivered-orders", "file": "b1.jsonl"}'
+    )
+    restore = ("archive", "restore", str(archived), "--into", "orders", "--url-env", "TMS_URL")
+    for argv in [*_refusals(locked), ("load", str(changed)), restore]:
         refused = audited(loaded, "access.refused")
         result = opsbinder(loaded, tmp_path, *argv)
         _assert_refused(result, argv)

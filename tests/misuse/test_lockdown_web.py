@@ -63,6 +63,7 @@ def test_it_refuses_everyone_but_an_admin_in_the_console(
     launched: list[object],
 ) -> None:
     sign_in(client, "mark")  # L2: pauses, resumes and runs any other day
+    assert "locked down: admins only" in client.get("/console/procedures?client=nordhafen").text
     for action in ACTIONS:
         object_id = prepare(store, clock, action)
         launched.clear()

@@ -58,6 +58,7 @@ def procedure_list(
         clients=clients,
         client=client,
         can_pause=Action.PAUSE in MAY.get(user.role, frozenset()),
+        locked={c.id for c in clients if c.locked_down},
         run_mode=run_now.mode(),
     )
 
