@@ -171,6 +171,7 @@ class Incident(Base):
             postgresql_where=text("state != 'resolved'"),
         ),
         Index("ix_incidents_client_state", "client_id", "state"),
+        Index("ix_incidents_client_component", "client_id", "component"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -196,6 +197,32 @@ class Incident(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     next_update_due: Mapped[datetime | None]
+    source: Mapped[str] = mapped_column(
+        String(16),
+        default="flow",
+        server_default="flow",
+        doc="flow manual pagerduty alertmanager heartbeat",
+    )
+    component: Mapped[str | None] = mapped_column(String(200), doc="a component of the client")
+
+
+class HeartbeatPing(Base):
+    """One ping of a job opsbinder does not run (a binder `heartbeats:` entry), kept like a run."""
+
+    __tablename__ = "heartbeat_pings"
+    __table_args__ = (Index("ix_heartbeat_pings_client_heartbeat", "client_id", "heartbeat", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    heartbeat: Mapped[str] = mapped_column(String(64), doc="the heartbeat's key in the binder")
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(8), doc="start success fail log")
+    exit_status: Mapped[int | None] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(8))
+    remote_addr: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text, default="", doc="the ping's log, cut at a limit")
+    body_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class IncidentEvent(Base):
