@@ -49,7 +49,7 @@ def already_sent(session: Session, incident_id: int) -> set[str]:
             IncidentEvent.incident_id == incident_id, IncidentEvent.kind == SKIPPED
         )
     ).scalars()
-    return keys | {d.get("key") for d in skipped if isinstance(d, dict) and d.get("key")}
+    return keys | {str(d["key"]) for d in skipped if isinstance(d, dict) and d.get("key")}
 
 
 def _body(incident: Incident, action: Action, contact: Contact | None) -> dict[str, Any]:

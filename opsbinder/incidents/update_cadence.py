@@ -74,6 +74,8 @@ def decide(
     actions: list[Action] = []
     remind_at = incident.due - REMIND_BEFORE
     if remind_at <= now < incident.due:
+        targets: list[dict[str, str]]
+        recipients: list[str | None]
         if incident.commander:
             targets = [{"contact": incident.commander}]
             recipients = [incident.commander]
@@ -104,8 +106,8 @@ def decide(
             if at > now:
                 break
             level = policy.levels[index]
-            for target in level.targets:
-                key = f"{base}/r{rnd}/l{index + 1}/{target_key(target)}"
+            for level_target in level.targets:
+                key = f"{base}/r{rnd}/l{index + 1}/{target_key(level_target)}"
                 if key in sent:
                     continue
                 actions.append(
@@ -117,8 +119,8 @@ def decide(
                         level=index + 1,
                         level_name=level.name,
                         round=rnd,
-                        target=target.model_dump(exclude_none=True),
-                        recipient=recipient_of(target, schedules, at),
+                        target=level_target.model_dump(exclude_none=True),
+                        recipient=recipient_of(level_target, schedules, at),
                         reason=f"Severity-1 update overdue since {incident.due:%H:%M} UTC: "
                         f"{level.name}",
                     )
@@ -181,7 +183,7 @@ def _overdue_keys(session: Session, incident_id: int) -> set[str]:
             IncidentEvent.incident_id == incident_id, IncidentEvent.kind == "update_overdue"
         )
     ).scalars()
-    return {d.get("key") for d in rows if isinstance(d, dict)}
+    return {str(d["key"]) for d in rows if isinstance(d, dict) and d.get("key")}
 
 
 @dataclass

@@ -93,7 +93,7 @@ def read(flow_run_id: str) -> FlowRunInfo | None:
 def cancel(flow_run_id: str, message: str) -> bool:
     """Cancel a late (scheduled) or stuck run; True when Prefect accepted it."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.objects import State, StateType
     from prefect.states import Cancelled, Cancelling
 
     with get_client(sync_client=True) as client:
@@ -102,7 +102,9 @@ def cancel(flow_run_id: str, message: str) -> bool:
             return False
         # A run that never started has no process to stop: Cancelled directly.
         scheduled = run.state is None or run.state.type in (StateType.SCHEDULED, StateType.PENDING)
-        state = Cancelled(message=message) if scheduled else Cancelling(message=message)
+        state: State[None] = (
+            Cancelled(message=message) if scheduled else Cancelling(message=message)
+        )
         result = client.set_flow_run_state(UUID(flow_run_id), state, force=True)
     return str(result.status.value).upper() == "ACCEPT"
 
@@ -110,10 +112,12 @@ def cancel(flow_run_id: str, message: str) -> bool:
 def mark_crashed(flow_run_id: str, message: str) -> bool:
     """Close a zombie (RUNNING forever after a SIGKILL) so Prefect's history tells the truth."""
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import State
     from prefect.states import Crashed
 
+    crashed: State[None] = Crashed(message=message)
     with get_client(sync_client=True) as client:
-        result = client.set_flow_run_state(UUID(flow_run_id), Crashed(message=message), force=True)
+        result = client.set_flow_run_state(UUID(flow_run_id), crashed, force=True)
     return str(result.status.value).upper() == "ACCEPT"
 
 

@@ -8,7 +8,7 @@ asks Prefect's own server-side `CronSchedule` instead of re-implementing it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,14 +17,14 @@ from zoneinfo import ZoneInfo
 from prefect.server.schemas.schedules import CronSchedule
 
 
-def _run(coro_factory: Callable[[], Coroutine[Any, Any, list[datetime]]]) -> list[datetime]:
+def _run(coro_factory: Callable[[], Coroutine[Any, Any, Sequence[datetime]]]) -> list[datetime]:
     """Callers are sync (CLI, validate); inside a running loop (web, flows) use a thread."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro_factory())
+        return list(asyncio.run(coro_factory()))
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(coro_factory())).result()
+        return list(pool.submit(lambda: asyncio.run(coro_factory())).result())
 
 
 def prefect_runs_between(

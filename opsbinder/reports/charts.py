@@ -108,8 +108,10 @@ def worst_procedures(report: Report, top: int = 10) -> str:
         )
     )
     chart.x_labels = [f"{p.client_id}/{p.key}" if len(report.clients) > 1 else p.key for p in worst]
-    chart.add("failed", [p.figures.failed for p in worst] or [None])
-    chart.add("missed", [p.figures.missed for p in worst] or [None])
+    # One empty slot, not an empty series: pygal then shows no_data_text instead of nothing.
+    no_data: list[int | None] = [None]
+    chart.add("failed", [p.figures.failed for p in worst] or no_data)
+    chart.add("missed", [p.figures.missed for p in worst] or no_data)
     return _svg(chart)
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, func, literal, select
+from sqlalchemy import Float, and_, case, cast, func, literal, select, type_coerce
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
@@ -105,7 +105,8 @@ class Figures:
 
 def seconds_between(dialect: str, later: Any, earlier: Any) -> ColumnElement[float]:
     if dialect == "postgresql":
-        return func.extract("epoch", later - earlier)
+        # EXTRACT answers numeric; the figure is a float of seconds on both dialects.
+        return type_coerce(func.extract("epoch", later - earlier), Float)
     return (func.julianday(later) - func.julianday(earlier)) * literal(86400.0)
 
 

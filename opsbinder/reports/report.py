@@ -192,7 +192,7 @@ def build_report(
     totals = [Figures() for _ in months]
     for (i, _pid), fig in runs.items():
         totals[i].add(fig)
-    for (i, _cid, _pid), fig in incidents.items():
+    for (i, _cid, _procedure_id), fig in incidents.items():
         totals[i].add(fig)
     trend = [TrendPoint(str(m), totals[i]) for i, m in enumerate(months)]
 
