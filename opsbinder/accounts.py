@@ -134,6 +134,9 @@ def _hasher_dummy_verify(password: str) -> None:
 
 
 def _new_token(kind: str) -> str:
+    if kind == "integration":
+        # 32 characters like a PagerDuty routing key: tools that check the length accept it
+        return "obi_" + secrets.token_hex(14)
     return ("obs_" if kind == "status_page" else "obk_") + secrets.token_urlsafe(32)
 
 
@@ -168,6 +171,23 @@ def issue_status_token(
     return _issue(
         session, clock, "status_page", name, list(STATUS_SCOPES), actor, client_id, None, expires_at
     )
+
+
+def issue_integration_key(
+    session: Session, clock: Clock, *, client_id: str, name: str, actor: str
+) -> IssuedToken:
+    """A monitoring tool's key: it may only send events and alerts for its one client."""
+    if not name.strip() or len(name) > 200:
+        raise BadInput(f"name: {name[:50]!r} must be 1-200 characters")
+    return _issue(session, clock, "integration", name, [], actor, client_id, None, None)
+
+
+def integration_client(session: Session, clock: Clock, key: str | None) -> str | None:
+    """The client a live integration key belongs to; None for any other key or none."""
+    row = resolve_token(session, clock, key)
+    if row is None or row.kind != "integration":
+        return None
+    return row.client_id
 
 
 def _issue(

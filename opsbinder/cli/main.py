@@ -53,6 +53,7 @@ COMMAND_MODULES = (
     "report",
     "handover",
     "archive",
+    "integrations",
 )
 
 try:  # importing the commands takes most of a second: Ctrl-C then is an interruption too

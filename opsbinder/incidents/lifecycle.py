@@ -24,6 +24,7 @@ from opsbinder.store.models import Client, Incident, IncidentEvent, Procedure
 
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
 STATES = ("triggered", "acknowledged", "resolved")
+SOURCES = ("flow", "manual", "pagerduty", "alertmanager", "heartbeat")
 
 
 class IncidentStateError(OpsbinderError):
@@ -32,10 +33,15 @@ class IncidentStateError(OpsbinderError):
     exit_code = 4
 
 
-def frozen_policy(cb: ClientBinder, procedure_key: str | None) -> dict[str, Any]:
-    """The policy an incident keeps for life: the procedure's, or the client's first one."""
+def frozen_policy(
+    cb: ClientBinder, procedure_key: str | None, policy_id: str | None = None
+) -> dict[str, Any]:
+    """The policy an incident keeps for life: the one named (an event's route, a heartbeat's),
+    the procedure's, or the client's first one."""
     policy = None
-    if procedure_key is not None:
+    if policy_id is not None:
+        policy = next((p for p in cb.escalation_policies if p.id == policy_id), None)
+    if policy is None and procedure_key is not None:
         try:
             policy = cb.policy(cb.procedure(procedure_key).escalation_policy)
         except (KeyError, StopIteration):
@@ -148,6 +154,9 @@ def trigger(
     details: dict[str, Any],
     flow_run_id: str | None = None,
     actor: str = "opsbinder",
+    source: str = "flow",
+    component: str | None = None,
+    policy_id: str | None = None,
 ) -> Incident:
     """Open an incident, or count one more occurrence of the open one with this dedup key.
 
@@ -156,6 +165,8 @@ def trigger(
     """
     if severity not in SEVERITIES:
         raise OpsbinderError(f"severity {severity!r}: use one of {', '.join(SEVERITIES)}")
+    if source not in SOURCES:
+        raise OpsbinderError(f"source {source!r}: use one of {', '.join(SOURCES)}")
     if session.get(Client, client_id) is None:
         raise NotFound(f"no client {client_id!r} in the store; load the binder first")
     existing = open_by_dedup(session, dedup_key, lock=True)
@@ -182,9 +193,11 @@ def trigger(
         occurrences=1,
         last_occurrence_at=now,
         flow_run_id=flow_run_id,
-        policy_snapshot=frozen_policy(cb, procedure_key),
+        policy_snapshot=frozen_policy(cb, procedure_key, policy_id),
         details={"procedure": procedure_key, **_jsonable(details)},
         escalation_level=0,
+        source=source,
+        component=component[:200] if component else None,
     )
     try:
         with session.begin_nested():

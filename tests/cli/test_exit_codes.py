@@ -127,6 +127,14 @@ def _demo_systems(fresh: bool) -> Prepare:
     return prepare
 
 
+def _integration_key(world: World) -> None:
+    made = run_cli(
+        ["integrations", "create", "--client", "nordhafen", "--name", "zabbix"], world.env
+    )
+    assert made.code == 0, str(made)
+    world.values["integration"] = made.out.strip()[:12]
+
+
 def _password(world: World) -> None:
     world.env["OPSBINDER_NEW_PASSWORD"] = "a long enough password"
 
@@ -224,6 +232,13 @@ CASES = [
     Case("users status-token nobody", 3),
     Case("users revoke {token}", 0, "revoked"),
     Case("users revoke nope", 3),
+    Case("integrations create --client nordhafen --name grafana", 0, "/v2/enqueue", both=True),
+    Case("integrations create --client nobody --name grafana", 3, "no client 'nobody'"),
+    Case("integrations create --client nordhafen --name ''", 2, "name"),
+    Case("integrations list", 0, "zabbix", _integration_key),
+    Case("integrations list", 5, "cannot reach the store", _unreachable),
+    Case("integrations revoke {integration}", 0, "revoked", _integration_key),
+    Case("integrations revoke {token}", 3, "no key starting"),
     Case("binder export {tmp}/export --client nordhafen", 0, "index.html"),
     Case("binder export {tmp}/export --client nobody", 3, "no client 'nobody'"),
     Case("binder audit --client nordhafen", 0, "completeness of nordhafen"),
