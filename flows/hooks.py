@@ -46,6 +46,7 @@ def _report(kind: str, flow: Any, flow_run: Any, state: Any) -> HookReport | Non
         flow_name=str(getattr(flow, "name", "") or ""),
         link=flow_runs.ui_link(flow_run_id) if kind == "failure" else None,
         log_lines=flow_runs.last_log_lines(flow_run_id) if kind == "failure" else [],
+        dry_run=bool(params.get("dry_run")),
     )
 
 

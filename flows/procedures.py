@@ -78,10 +78,8 @@ def procedure_flow(entry: FlowEntry) -> Flow[..., Result]:
             scheduled_for = runtime.flow_run.scheduled_start_time
         instant = scheduled_for or datetime.now(UTC)
         plan = steps.load_procedure(client_id, procedure_id, kind, instant, scheduled)
-        if plan.suppressed:
-            outcome = steps.record_skipped(
-                plan, plan.suppressed, flow_run_id, scheduled_for, dry_run, actor
-            )
+        if skip := plan.skip_reason(dry_run):
+            outcome = steps.record_skipped(plan, skip, flow_run_id, scheduled_for, dry_run, actor)
             return _skipped(_published(outcome, plan))
 
         run_id = steps.start_run(plan, flow_run_id, scheduled_for, dry_run, actor)

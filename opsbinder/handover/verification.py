@@ -11,6 +11,10 @@ Each procedure gets one verification run, recorded as a `Run` with `verification
 `metrics["verification"]` carries the word itself, `reason` the why, `actor` the verifier.
 The kind's own `run(ctx, proc, system)` does the work with `ctx.dry_run = True`; nothing here
 knows how a purge or a backup check works.
+
+The calendar: a verification is a dry run, and dry runs preview in maintenance windows and on
+holidays (they change nothing, and a successor must be able to verify during a freeze), so a
+procedure in a window is verified all the same and its reason says so.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from sqlalchemy import Engine
 
 from opsbinder import audit, runs
 from opsbinder.binder_store import client_binder
+from opsbinder.calendar import suppression
 from opsbinder.clock import Clock
 from opsbinder.config.models import ClientBinder
 from opsbinder.config.models import Procedure as ProcedureConfig
 from opsbinder.procedures import registry
 from opsbinder.procedures.context import ProcedureContext
+from opsbinder.procedures.execution import calendar_note
 from opsbinder.procedures.result import ProcedureResult
 from opsbinder.store.db import session_scope
 
@@ -111,6 +117,8 @@ def verify_client(
             run_id = run.id
         # outside any transaction: the kind opens its own sessions (locks, history)
         verdict, reason, metrics = _dry_run(engine, clock, binder, proc, actor, environ)
+        if window := suppression(binder, proc.id, clock.now()):
+            reason = f"{reason} ({calendar_note(window)})"
         reason = _scrub(reason, binder, environ)[:2000]
         with session_scope(engine) as session:
             run = runs.finish_run(

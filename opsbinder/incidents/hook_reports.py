@@ -38,6 +38,7 @@ class HookReport:
     flow_name: str = ""
     link: str | None = None
     log_lines: list[str] = field(default_factory=list)
+    dry_run: bool = False  # a preview: it marks its run, never an incident
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def to_json(self) -> dict[str, Any]:
@@ -85,6 +86,12 @@ def apply(session: Session, clock: Clock, report: HookReport) -> Incident | None
                 Procedure.client_id == report.client_id, Procedure.key == report.procedure_key
             )
         ).scalar_one_or_none()
+    if report.dry_run:
+        # A dry run changes nothing, incidents included: a failed preview opens none, a good one
+        # resolves none, so nobody is paged for (or relieved by) a rehearsal.
+        if report.kind == "failure":
+            _mark_run(session, at, report)
+        return None
     if report.kind == "success":
         if proc is not None and not procedure_config(proc).auto_resolve:
             return None

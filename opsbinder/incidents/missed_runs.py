@@ -117,13 +117,16 @@ def check_procedure(
             )
             runs.finish_run(session, clock, run.id, "crashed", reason)
             report.crashed.append(run.flow_run_id or str(run.id))
+            if run.dry_run:
+                continue  # a preview that died is recorded, never an incident
             _incident(session, clock, proc_row, proc.name, "crashed without a trace", run, reason)
     if not slots:
         return
     spacing = min((b - a for a, b in pairwise(slots)), default=None)
     tolerance = min(timedelta(hours=1), spacing / 2) if spacing else timedelta(hours=1)
     cb = client_binder(session, proc_row.client_id)
-    for slot in _slots_unmatched(slots, rows, tolerance, proc.grace):
+    real = [run for run in rows if not run.dry_run]  # a preview does not do the scheduled work
+    for slot in _slots_unmatched(slots, real, tolerance, proc.grace):
         local = slot.astimezone(ZoneInfo(proc.schedule.timezone))
         why = suppression(cb, proc_row.key, slot)
         if why is not None:

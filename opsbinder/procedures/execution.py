@@ -37,9 +37,15 @@ class Plan:
     name: str
     proc: ProcedureConfig
     system: Any
-    suppressed: str | None  # why not now (calendar, lockdown), or None
+    suppressed: str | None  # why not now (paused, lockdown): no run at all, or None
+    calendar: str | None  # the window or holiday a real run now falls in, or None
     retries: int
     timeout_seconds: float
+
+    def skip_reason(self, dry_run: bool) -> str | None:
+        """Why this run is recorded as skipped, or None. A dry run still previews in a window or
+        on a holiday: it changes nothing, and a backlog must be previewable during a freeze."""
+        return self.suppressed or (None if dry_run else self.calendar)
 
 
 def plan(
@@ -52,8 +58,8 @@ def plan(
     scheduled: bool = False,
 ) -> Plan:
     """What to run; `suppressed` says why not, for a paused procedure's scheduled run (a run by
-    hand still runs), a locked-down client (any run but on an admin's grant), or a maintenance
-    window or holiday (any run)."""
+    hand still runs) or a locked-down client (any run but on an admin's grant); `calendar` names
+    the maintenance window or holiday that skips any real run now."""
     with session_scope(engine) as session:
         row = procedure_row(session, client_id, procedure_id)  # NotFound with a clear message
         cb = client_binder(session, client_id)
@@ -80,7 +86,8 @@ def plan(
         name=proc.name,
         proc=proc,
         system=system,
-        suppressed=refused or suppression(cb, procedure_id, instant),
+        suppressed=refused,
+        calendar=suppression(cb, procedure_id, instant),
         retries=proc.retries,
         timeout_seconds=proc.timeout.total_seconds(),
     )
@@ -110,7 +117,15 @@ def execute(
     )
     if environ is not None:
         ctx.environ = environ
-    return registry.runner(the_plan.kind)(ctx, the_plan.proc, the_plan.system)
+    result = registry.runner(the_plan.kind)(ctx, the_plan.proc, the_plan.system)
+    if dry_run and the_plan.calendar:
+        result.summary = f"{result.summary} ({calendar_note(the_plan.calendar)})"
+    return result
+
+
+def calendar_note(reason: str) -> str:
+    """What a preview says when a real run now would be skipped."""
+    return f"previewed in {reason}: a real run now would be skipped"
 
 
 def begin(

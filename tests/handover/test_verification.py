@@ -14,7 +14,7 @@ from opsbinder.handover.export import export_client
 from opsbinder.handover.verification import verify_client
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import AuditEntry, Procedure, Run
-from tests.handover.conftest import fix_in
+from tests.handover.conftest import fix_in, load_variant
 
 EXPECTED = {
     "archive-delivered-orders": "passed",
@@ -101,3 +101,22 @@ def test_it_reports_a_missing_system_variable_as_failed_without_stopping(
     assert purge.verdict == "failed"
     assert "NORDHAFEN_TMS_DB_URL" in purge.reason
     assert verdicts["check-disk-space"].verdict == "passed"
+
+
+def test_it_verifies_a_procedure_in_a_freeze_and_says_a_real_run_would_be_skipped(
+    store: Engine, clock: FrozenClock, example_dir: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("NORDHAFEN_DATA_DIR", str(tmp_path))
+    freeze = {"name": "Easter freeze", "start": "2026-03-20T00:00:00Z",
+              "end": "2026-04-07T00:00:00Z", "procedures": ["check-disk-space"]}  # fmt: skip
+    load_variant(store, clock, example_dir, lambda d: d["maintenance_windows"].append(freeze))
+
+    verdicts = {v.procedure: v for v in verify_client(store, "nordhafen", clock, actor="x")}
+
+    disk = verdicts["check-disk-space"]
+    assert disk.verdict == "passed"
+    assert disk.reason.endswith(
+        "(previewed in maintenance window 'Easter freeze': a real run now would be skipped)"
+    )
+    assert "previewed" not in verdicts["purge-tracking-events"].reason  # outside the freeze

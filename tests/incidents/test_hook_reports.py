@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import Engine, select
@@ -43,3 +44,21 @@ def test_it_applies_the_same_report_only_once(loaded: Engine, clock: FrozenClock
             apply(s, clock, report)
     with session_scope(loaded) as s:
         assert s.execute(select(Incident)).scalar_one().occurrences == 1
+
+
+def test_it_never_opens_adds_to_or_resolves_an_incident_for_a_dry_run(
+    loaded: Engine, clock: FrozenClock
+) -> None:
+    with session_scope(loaded) as s:
+        assert apply(s, clock, replace(_report("failure", clock), dry_run=True)) is None
+        assert s.execute(select(Incident)).scalar_one_or_none() is None
+        apply(s, clock, _report("failure", clock))  # the real failure opens one
+    clock.advance(timedelta(minutes=5))
+    with session_scope(loaded) as s:
+        assert apply(s, clock, replace(_report("failure", clock), dry_run=True)) is None
+        assert apply(s, clock, replace(_report("success", clock), dry_run=True)) is None
+        incident = s.execute(select(Incident)).scalar_one()
+        assert (incident.state, incident.occurrences) == ("triggered", 1)
+    with session_scope(loaded) as s:
+        assert apply(s, clock, _report("success", clock)) is not None  # a real success does
+        assert s.execute(select(Incident)).scalar_one().state == "resolved"

@@ -295,3 +295,22 @@ def test_it_expects_one_run_on_the_fall_back_night() -> None:
         datetime(2026, 11, 1, 7, tzinfo=UTC),
         datetime(2026, 11, 1, 8, tzinfo=UTC),
     ]
+
+
+def test_it_counts_a_dry_run_neither_as_the_scheduled_run_nor_as_a_crash(
+    store: Engine, example_dir: Path
+) -> None:
+    """A preview at the scheduled time does not do the work, and a preview that died pages no one."""
+    t0 = datetime(2026, 3, 21, 5, 30, tzinfo=UTC)
+    _load(store, t0 - timedelta(days=1), example_dir)
+    with session_scope(store) as s:
+        proc = s.execute(select(Procedure).where(Procedure.key == "check-tms-backup")).scalar_one()
+        s.add(Run(client_id="nordhafen", procedure_id=proc.id, scheduled_for=t0, started_at=t0,
+                  outcome="running", dry_run=True))  # fmt: skip
+    report = missed_runs.watch(store, FrozenClock(t0 + timedelta(minutes=91)))
+    assert len(report.crashed) == 1  # the dead preview is closed...
+    assert f"{BACKUP}@2026-03-21T05:30:00+00:00" in report.missed  # ...and was not the run
+    with session_scope(store) as s:
+        (incident,) = s.execute(select(Incident).where(Incident.dedup_key == BACKUP)).scalars()
+        assert incident.title == "Check last night's TMS backup: did not run"
+        assert incident.occurrences == 1  # only the missed run, nothing for the preview
