@@ -106,6 +106,61 @@ def add_user(
     return user
 
 
+def _existing(session: Session, username: str) -> User:
+    user = user_by_name(session, username)
+    if user is None:
+        raise NotFound(f"user: no user {username!r}")
+    return user
+
+
+def _end_sessions(session: Session, clock: Clock, user: User, reason: str) -> int:
+    # imported here: console_sessions hashes its ids with this module's hash_token
+    from opsbinder import console_sessions
+
+    return console_sessions.end_all(session, clock, user.id, reason)
+
+
+def set_password(
+    session: Session, clock: Clock, *, username: str, password: str, actor: str
+) -> int:
+    """A new password, and every console session of the user ended (a copied cookie with
+    them); returns how many were open."""
+    _check_password(password)
+    user = _existing(session, username)
+    user.password_hash = hash_password(password)
+    ended = _end_sessions(session, clock, user, "password changed")
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="user.password_changed",
+        object_type="user",
+        object_id=username,
+        details={"sessions_ended": ended},
+    )
+    return ended
+
+
+def set_active(session: Session, clock: Clock, *, username: str, active: bool, actor: str) -> int:
+    """Disable (every console session ended, tokens of the user refused) or enable again;
+    returns how many sessions were ended. Doing what is already so changes and records nothing."""
+    user = _existing(session, username)
+    if user.active == active:
+        return 0
+    user.active = active
+    ended = 0 if active else _end_sessions(session, clock, user, "account disabled")
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="user.enabled" if active else "user.disabled",
+        object_type="user",
+        object_id=username,
+        details={} if active else {"sessions_ended": ended},
+    )
+    return ended
+
+
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """The user if the password matches and the account is active; None otherwise."""
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()

@@ -37,6 +37,16 @@ class Settings(BaseSettings):
     new_password: SecretStr | None = None
     # signs the web session cookie; generated once under `home` when unset
     web_secret: SecretStr | None = None
+    # console sign-ins end after this long without a request, and after session_hours at most
+    session_idle_minutes: int = Field(default=120, ge=1, le=7 * 24 * 60)
+    session_hours: int = Field(default=12, ge=1, le=31 * 24)
+    # mark cookies Secure even when the request is not seen as HTTPS (TLS ends elsewhere)
+    secure_cookies: bool = False
+    # addresses of reverse proxies whose X-Forwarded-For/-Proto are believed (comma-separated,
+    # "*" for any); unset: none, the peer's address and scheme are the request's
+    trusted_proxies: str | None = Field(default=None, max_length=1000)
+    # a request body larger than this is refused (413) before anything else reads it
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024**3)
     # rendered status pages are reused this long unless the client's data changed; 0: off
     status_cache_seconds: float = Field(default=5.0, ge=0, le=3600)
     # Audit anchors: outside the store, signed with the key in the variable named here (else

@@ -1,4 +1,5 @@
-"""`opsbinder users add|list|token|status-token|revoke`: console accounts and access tokens.
+"""`opsbinder users add|list|disable|enable|password|sessions|token|status-token|revoke`:
+console accounts, their sign-ins, and access tokens.
 
 Tokens are printed once and stored only as a SHA-256 hash; passwords as argon2id hashes.
 """
@@ -6,15 +7,15 @@ Tokens are printed once and stored only as a SHA-256 hash; passwords as argon2id
 from __future__ import annotations
 
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import typer
 from rich.table import Table
 
-from opsbinder import accounts
+from opsbinder import accounts, console_sessions
 from opsbinder.cli import common
 from opsbinder.clock import utc
-from opsbinder.errors import BadInput
+from opsbinder.errors import BadInput, NotFound
 from opsbinder.settings import get_settings
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import User
@@ -26,6 +27,24 @@ def register(app: typer.Typer) -> None:
     app.add_typer(users_app, name="users")
 
 
+def _new_password(*, from_stdin: bool) -> str:
+    """A new password from stdin's first line, OPSBINDER_NEW_PASSWORD, or a prompt: never from
+    an argument, which the process list and shell history would show to others."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise BadInput("--password-stdin: standard input held no password")
+        return password
+    given = get_settings().new_password
+    password = given.get_secret_value() if given else ""
+    if not password and not sys.stdin.isatty():  # nobody can answer a prompt: say so, exit 2
+        raise BadInput(
+            "no password: set OPSBINDER_NEW_PASSWORD, pass --password-stdin, or run this in a "
+            "terminal"
+        )
+    return password or typer.prompt("password", hide_input=True, confirmation_prompt=True)
+
+
 @users_app.command("add")
 def add(
     username: str = typer.Argument(...),
@@ -33,11 +52,7 @@ def add(
     name: str = typer.Option("", "--name", help="display name"),
 ) -> None:
     """Add a console user; the password is asked for (or read from OPSBINDER_NEW_PASSWORD)."""
-    given = get_settings().new_password
-    password = given.get_secret_value() if given else ""
-    if not password and not sys.stdin.isatty():  # nobody can answer a prompt: say so, exit 2
-        raise BadInput("no password: set OPSBINDER_NEW_PASSWORD, or run this in a terminal")
-    password = password or typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    password = _new_password(from_stdin=False)
     with session_scope(common.store()) as session:
         accounts.add_user(
             session,
@@ -127,3 +142,76 @@ def revoke(prefix: str = typer.Argument(..., help="the token's first 12 characte
     with session_scope(common.store()) as session:
         row = accounts.revoke_token(session, common.clock(), prefix=prefix, actor=common.actor())
     common.console.print(f"token {row.prefix} ({row.kind}, {row.name}) revoked")
+
+
+@users_app.command("disable")
+def disable(username: str = typer.Argument(...)) -> None:
+    """Disable a user: every console session ends at once and the user's tokens are refused."""
+    with session_scope(common.store()) as session:
+        ended = accounts.set_active(
+            session, common.clock(), username=username, active=False, actor=common.actor()
+        )
+    common.console.print(f"user {username} disabled; {ended} session(s) ended")
+
+
+@users_app.command("enable")
+def enable(username: str = typer.Argument(...)) -> None:
+    """Enable a disabled user again (ended sessions stay ended: they sign in anew)."""
+    with session_scope(common.store()) as session:
+        accounts.set_active(
+            session, common.clock(), username=username, active=True, actor=common.actor()
+        )
+    common.console.print(f"user {username} enabled")
+
+
+@users_app.command("password")
+def password(
+    username: str = typer.Argument(...),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="read the new password from standard input's first line"
+    ),
+) -> None:
+    """Set a new password (asked for, OPSBINDER_NEW_PASSWORD, or --password-stdin); every
+    console session of the user ends at once."""
+    new = _new_password(from_stdin=password_stdin)
+    with session_scope(common.store()) as session:
+        ended = accounts.set_password(
+            session, common.clock(), username=username, password=new, actor=common.actor()
+        )
+    common.console.print(f"password of {username} changed; {ended} session(s) ended")
+
+
+@users_app.command("sessions")
+def sessions(
+    username: str = typer.Argument(...),
+    revoke_all: bool = typer.Option(False, "--revoke-all", help="end every one of them now"),
+) -> None:
+    """A user's open console sessions (started, last seen, expiry, address, browser)."""
+    clock = common.clock()
+    with session_scope(common.store()) as session:
+        user = accounts.user_by_name(session, username)
+        if user is None:
+            raise NotFound(f"user: no user {username!r}")
+        rows = console_sessions.active(session, clock, user.id)
+        table = Table("session", "started", "last seen", "expires", "address", "browser")
+        for row in rows:
+            table.add_row(
+                str(row.id),
+                _when(row.created_at),
+                _when(row.last_seen_at),
+                _when(row.expires_at),
+                row.address,
+                row.user_agent[:60],
+            )
+        ended = 0
+        if revoke_all:
+            ended = console_sessions.revoke_all(session, clock, user, actor=common.actor())
+    common.console.print(table)
+    if revoke_all:
+        common.console.print(f"{ended} session(s) of {username} ended")
+    else:
+        common.console.print(f"{len(rows)} open session(s)")
+
+
+def _when(value: datetime) -> str:
+    return utc(value).strftime("%Y-%m-%d %H:%M:%SZ")

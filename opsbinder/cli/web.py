@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from opsbinder.cli import common
+from opsbinder.settings import get_settings
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +24,7 @@ def web(
     from opsbinder.web.security import web_secret
 
     web_secret()  # generated once under OPSBINDER_HOME unless OPSBINDER_WEB_SECRET is set
+    trusted = get_settings().trusted_proxies
     common.console.print(f"opsbinder web on http://{host}:{port}/ (console: /login)")
     uvicorn.run(
         "opsbinder.web.app:create_app",
@@ -30,6 +32,9 @@ def web(
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        # X-Forwarded-For/-Proto (the address the sign-in throttle counts, the scheme that
+        # makes cookies Secure) are believed only from the proxies the settings name
+        proxy_headers=trusted is not None,
+        forwarded_allow_ips=trusted,
         log_level="info",
     )

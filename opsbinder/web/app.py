@@ -29,6 +29,7 @@ from opsbinder.store.db import default_engine
 from opsbinder.web import api, auth, console, reports_routes, status_page
 from opsbinder.web.deps import LoginRequired
 from opsbinder.web.page_cache import PageCache
+from opsbinder.web.secure_cookies import SecureCookies
 from opsbinder.web.security import web_secret
 
 HERE = FilePath(__file__).resolve().parent
@@ -85,13 +86,15 @@ def create_app(
     if page_cache_seconds is None:
         page_cache_seconds = get_settings().status_cache_seconds
     app.state.page_cache = PageCache(page_cache_seconds)
-    app.add_middleware(
+    settings = get_settings()
+    app.add_middleware(  # what a browser keeps that is not who it is: see web/sessions.py
         SessionMiddleware,
         secret_key=secret or web_secret(),
-        session_cookie="opsbinder_session",
+        session_cookie="opsbinder_state",
         same_site="lax",
-        max_age=12 * 3600,
+        max_age=settings.session_hours * 3600,
     )
+    app.add_middleware(SecureCookies, always=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(status_page.router)
     app.include_router(auth.router)

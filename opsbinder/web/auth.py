@@ -26,7 +26,7 @@ def _safe_next(value: str) -> str:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, session: Session = DB) -> Response:
-    target = HOME if sessions.signed_in(request, session) else "/login"
+    target = HOME if sessions.signed_in(request, session, clock_of(request)) else "/login"
     return RedirectResponse(target, status_code=303)
 
 
@@ -58,20 +58,14 @@ def login(
         )
         flash(request, "error", "Unknown user or wrong password.")
         return RedirectResponse(f"/login?next={_safe_next(next)}", status_code=303)
-    sessions.start(request, user)
-    audit.record(
-        session,
-        clock,
-        actor=user.username,
-        action="user.signed_in",
-        object_type="user",
-        object_id=user.username,
-    )
-    return RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    sessions.start(request, response, session, clock, user)
+    return response
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: str = Form("")) -> Response:
+def logout(request: Request, csrf: str = Form(""), session: Session = DB) -> Response:
     check_csrf(request, csrf)
-    sessions.end(request)
-    return RedirectResponse("/login", status_code=303)
+    response = RedirectResponse("/login", status_code=303)
+    sessions.end(request, response, session, clock_of(request))
+    return response

@@ -57,7 +57,7 @@ class LoginRequired(Exception):
 
 
 def require_staff(request: Request, session: Session = DB) -> User:
-    user = sessions.signed_in(request, session)
+    user = sessions.signed_in(request, session, clock_of(request))
     if user is None:
         raise LoginRequired()
     return user

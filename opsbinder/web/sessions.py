@@ -1,33 +1,82 @@
 """Who is signed in to the console: the one place that starts, reads and ends a sign-in.
 
-Today the session is Starlette's signed cookie holding the user's id (so a disabled user is
-out at the next request). Server-side sessions (revocable at logout, password change and
-account disable) replace these three functions and nothing else.
+The `opsbinder_session` cookie holds only the random id of a server-side session
+(`opsbinder.console_sessions`), so logout, a password change or a disabled account ends it at
+once, a copied cookie included. It is HttpOnly and SameSite=Lax; `SecureCookies` marks it
+Secure over HTTPS. What a browser keeps apart from who it is (the forms' CSRF token, the next
+page's message, a status page's remembered link) stays in Starlette's signed state cookie.
 """
 
 from __future__ import annotations
 
-from fastapi import Request
+from fastapi import Request, Response
 from sqlalchemy.orm import Session
 
-from opsbinder.store.models import User
+from opsbinder import audit, console_sessions
+from opsbinder.clock import Clock
+from opsbinder.settings import get_settings
+from opsbinder.store.models import ConsoleSession, User
+
+COOKIE = "opsbinder_session"
+_FOUND = "console_session"  # request.state: resolved once per request
 
 
-def start(request: Request, user: User) -> None:
-    request.session.clear()  # a fresh session (and CSRF token) on every sign-in
-    request.session["user_id"] = user.id
+def start(request: Request, response: Response, session: Session, clock: Clock, user: User) -> None:
+    request.session.clear()  # a fresh CSRF token on every sign-in
+    opened = console_sessions.open_session(
+        session,
+        clock,
+        user,
+        address=request.client.host if request.client else "",
+        user_agent=request.headers.get("user-agent", ""),
+    )
+    response.set_cookie(
+        COOKIE,
+        opened.session_id,
+        max_age=get_settings().session_hours * 3600,
+        path="/",
+        httponly=True,
+        samesite="lax",
+    )
+    audit.record(
+        session,
+        clock,
+        actor=user.username,
+        action="user.signed_in",
+        object_type="user",
+        object_id=user.username,
+        details={"session": opened.row.id, "address": opened.row.address},
+    )
 
 
-def end(request: Request) -> None:
+def end(request: Request, response: Response, session: Session, clock: Clock) -> None:
+    found = _current(request, session, clock)
+    if found is not None:
+        row, user = found
+        console_sessions.end(session, clock, row, "signed out")
+        audit.record(
+            session,
+            clock,
+            actor=user.username,
+            action="user.signed_out",
+            object_type="user",
+            object_id=user.username,
+            details={"session": row.id},
+        )
     request.session.clear()
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
 
 
-def signed_in(request: Request, session: Session) -> User | None:
-    user_id = request.session.get("user_id")
-    if user_id is None:
-        return None
-    user = session.get(User, int(user_id))
-    if user is None or not user.active:
-        request.session.pop("user_id", None)
-        return None
-    return user
+def signed_in(request: Request, session: Session, clock: Clock) -> User | None:
+    found = _current(request, session, clock)
+    return found[1] if found is not None else None
+
+
+def _current(
+    request: Request, session: Session, clock: Clock
+) -> tuple[ConsoleSession, User] | None:
+    if not hasattr(request.state, _FOUND):
+        found = console_sessions.resolve(session, clock, request.cookies.get(COOKIE))
+        setattr(request.state, _FOUND, found)
+    result: tuple[ConsoleSession, User] | None = getattr(request.state, _FOUND)
+    return result

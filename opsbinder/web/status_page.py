@@ -48,7 +48,7 @@ def _token_for(session: Session, request: Request, token: str | None, client_id:
 def _allowed(session: Session, request: Request, token: str | None, client_id: str) -> bool:
     return (
         _token_for(session, request, token, client_id)
-        or sessions.signed_in(request, session) is not None
+        or sessions.signed_in(request, session, clock_of(request)) is not None
     )
 
 

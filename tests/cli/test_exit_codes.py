@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from opsbinder import workitems
+from opsbinder import accounts, workitems
 from opsbinder.clock import FrozenClock, SystemClock
 from opsbinder.demo import demo_env, prepare_demo
 from opsbinder.incidents import lifecycle, status_updates
@@ -139,6 +139,18 @@ def _password(world: World) -> None:
     world.env["OPSBINDER_NEW_PASSWORD"] = "a long enough password"
 
 
+def _user(world: World) -> None:
+    with session_scope(world.engine) as session:
+        accounts.add_user(
+            session, SystemClock(), username="ivy", role="L1", password="x" * 12, actor="t"
+        )
+
+
+def _user_and_password(world: World) -> None:
+    _user(world)
+    _password(world)
+
+
 # --- the table ---------------------------------------------------------------------------------
 
 CASES = [
@@ -225,6 +237,14 @@ CASES = [
     Case("users add eve --role L1", 0, "added", _password, both=True),
     Case("users add eve --role L1", 2, "no password: set OPSBINDER_NEW_PASSWORD"),
     Case("users list", 0, "ci-token"),
+    Case("users disable ivy", 0, "disabled; 0 session(s) ended", _user, both=True),
+    Case("users disable nobody", 3, "no user 'nobody'"),
+    Case("users enable ivy", 0, "enabled", _user),
+    Case("users enable nobody", 3, "no user 'nobody'"),
+    Case("users password ivy", 0, "password of ivy changed", _user_and_password, both=True),
+    Case("users password ivy", 2, "no password", _user),
+    Case("users sessions ivy", 0, "0 open session(s)", _user),
+    Case("users sessions nobody", 3, "no user 'nobody'"),
     Case("users list", 5, "cannot reach the store", _unreachable),
     Case("users token deploy-bot --scope incidents:read", 0, "shown once"),
     Case("users token deploy-bot --scope root", 2, "root"),
