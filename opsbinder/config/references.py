@@ -88,6 +88,7 @@ def check_references(binder: ClientBinder, known: Known | None = None) -> list[F
         *_people_refs(binder, ids, known),
         *_local_times(binder, known),
         *_entrypoints(binder),
+        *_contract_refs(binder, ids),
     ]
 
 
@@ -232,3 +233,19 @@ def _entrypoints(binder: ClientBinder) -> Iterator[Finding]:
     for i, proc in enumerate(binder.procedures):
         if proc.kind == "custom" and (problem := entrypoint_problem(proc.params.entrypoint)):
             yield ("procedures", i, "params", "entrypoint"), proc.params.entrypoint, problem
+
+
+def _contract_refs(binder: ClientBinder, ids: _Ids) -> Iterator[Finding]:
+    if binder.contract is None:
+        return
+    seen: set[str] = set()
+    for i, target in enumerate(binder.contract.on_time):
+        loc: tuple[str | int, ...] = ("contract", "on_time", i, "procedure")
+        if problem := ids.missing("procedures", target.procedure):
+            yield loc, target.procedure, problem
+        elif target.procedure in seen:
+            yield loc, target.procedure, "a second on-time target for this procedure"
+        seen.add(target.procedure)
+    for i, person in enumerate(binder.contract.evidence_recipients):
+        if problem := ids.missing("contacts", person):
+            yield ("contract", "evidence_recipients", i), person, problem

@@ -25,6 +25,7 @@ FILES: dict[str, tuple[str, ...]] = {
     "escalation.yaml": ("escalation_policies",),
     "oncall.yaml": ("oncall_schedules",),
     "calendar.yaml": ("maintenance_windows", "holidays"),
+    "contract.yaml": ("contract",),
 }
 SECTION_FILE = {section: name for name, sections in FILES.items() for section in sections}
 

@@ -1,7 +1,7 @@
 """The binder as pydantic models: what a client's YAML may say, checked field by field.
 
 One module per section (people, systems, procedures and their params, escalation, on-call,
-calendar) and `binder.py` gathering them. This package is the one way to import them:
+calendar, contract) and `binder.py` gathering them. This package is the one way to import them:
 `from opsbinder.config.models import ClientBinder, Procedure`.
 
 Cross-references between sections (a procedure naming a policy, a level naming a contact) are
@@ -21,6 +21,12 @@ from opsbinder.config.models.base import (
 )
 from opsbinder.config.models.binder import SECTIONS, Binder, ClientBinder, ClientInfo
 from opsbinder.config.models.calendar import Holiday, MaintenanceWindow
+from opsbinder.config.models.contract import (
+    Contract,
+    OnTimeTarget,
+    ServiceHours,
+    SeverityTarget,
+)
 from opsbinder.config.models.durations import FORMS as DURATION_FORMS
 from opsbinder.config.models.durations import Duration, parse_duration
 from opsbinder.config.models.escalation import EscalationLevel, EscalationPolicy, Target
@@ -85,6 +91,7 @@ __all__ = [
     "ClientBinder",
     "ClientInfo",
     "Contact",
+    "Contract",
     "CronExpr",
     "CustomParams",
     "CustomProcedure",
@@ -100,6 +107,7 @@ __all__ = [
     "ManualParams",
     "ManualProcedure",
     "OnCallSchedule",
+    "OnTimeTarget",
     "Override",
     "PathSystem",
     "Procedure",
@@ -108,7 +116,9 @@ __all__ = [
     "Rotation",
     "Runbook",
     "Schedule",
+    "ServiceHours",
     "Severity",
+    "SeverityTarget",
     "Slug",
     "SoftwareInventory",
     "SoftwareItem",

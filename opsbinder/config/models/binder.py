@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from opsbinder.config.models.base import Slug, Strict
 from opsbinder.config.models.calendar import Holiday, MaintenanceWindow
+from opsbinder.config.models.contract import Contract
 from opsbinder.config.models.escalation import EscalationPolicy
 from opsbinder.config.models.oncall import OnCallSchedule
 from opsbinder.config.models.people import Contact, Stakeholder, WebhookChannel
@@ -41,6 +42,7 @@ class ClientBinder(Strict):
     oncall_schedules: list[OnCallSchedule] = Field(default_factory=list)
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
     holidays: list[Holiday] = Field(default_factory=list)
+    contract: Contract | None = None
     locations: dict[str, str] = Field(
         default_factory=dict,
         description="where each item is written: 'procedures[purge-x]' -> 'purge.yaml:12', "
