@@ -9,8 +9,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
 
-from opsbinder import accounts, audit
+from opsbinder import accounts, audit, sign_in_throttle
 from opsbinder.web import sessions
 from opsbinder.web.console.forms import check_csrf, flash, render
 from opsbinder.web.deps import DB, clock_of
@@ -46,8 +47,17 @@ def login(
 ) -> Response:
     check_csrf(request, csrf)
     clock = clock_of(request)
+    counted = sign_in_throttle.keys(username, sessions.address_of(request))
+    wait = sign_in_throttle.retry_after(session, clock, counted)
+    if wait is not None:  # no password check, no audit entry: the burst's one is written
+        raise HTTPException(
+            429,
+            f"Too many failed sign-ins; try again in {wait} seconds.",
+            headers={"Retry-After": str(wait)},
+        )
     user = accounts.authenticate(session, username, password)
     if user is None:
+        sign_in_throttle.failed(session, clock, counted, username=username)
         audit.record(
             session,
             clock,
@@ -58,6 +68,7 @@ def login(
         )
         flash(request, "error", "Unknown user or wrong password.")
         return RedirectResponse(f"/login?next={_safe_next(next)}", status_code=303)
+    sign_in_throttle.succeeded(session, username)
     response = RedirectResponse(_safe_next(next), status_code=303)
     sessions.start(request, response, session, clock, user)
     return response

@@ -27,7 +27,7 @@ def start(request: Request, response: Response, session: Session, clock: Clock, 
         session,
         clock,
         user,
-        address=request.client.host if request.client else "",
+        address=address_of(request),
         user_agent=request.headers.get("user-agent", ""),
     )
     response.set_cookie(
@@ -65,6 +65,12 @@ def end(request: Request, response: Response, session: Session, clock: Clock) ->
         )
     request.session.clear()
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
+
+
+def address_of(request: Request) -> str:
+    """The peer's address, or a trusted proxy's X-Forwarded-For (see the `trusted_proxies`
+    setting): what sessions record and the sign-in throttle counts."""
+    return request.client.host if request.client else ""
 
 
 def signed_in(request: Request, session: Session, clock: Clock) -> User | None:
