@@ -25,6 +25,7 @@ from sqlalchemy import (
     select,
 )
 
+from opsbinder import environment
 from opsbinder.clock import Clock
 
 DEMO_ENV = {
@@ -76,8 +77,7 @@ def prepare_demo(root: Path, clock: Clock, *, rows: int = 20_000, seed: int = 7)
     _fill_tms(env["NORDHAFEN_TMS_DB_URL"], clock.now(), rows, random.Random(seed))
     _write_backups(root / "backups", clock.now(), random.Random(seed))
     (root / "data" / "tms-app.log").write_text("demo log line\n" * 1000)
-    for name, value in env.items():
-        os.environ.setdefault(name, value)
+    environment.export(env)
     return DemoSystems(root=root, env=env)
 
 

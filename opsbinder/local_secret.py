@@ -12,9 +12,11 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
+from opsbinder import environment
+
 
 def local_secret(env_name: str, path: Path, environ: Mapping[str, str] | None = None) -> str:
-    environ = os.environ if environ is None else environ
+    environ = environment.variables(environ)
     value = environ.get(env_name)
     if value:
         return value

@@ -12,7 +12,6 @@ printed.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -21,6 +20,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from opsbinder import environment
 from opsbinder.settings import get_settings
 from opsbinder.store.models import Client, Procedure
 
@@ -54,7 +54,7 @@ class Redactor:
     """Replaces the values of the named variables (and URL passwords) wherever they appear."""
 
     def __init__(self, names: Iterable[str], environ: Mapping[str, str] | None = None) -> None:
-        environ = os.environ if environ is None else environ
+        environ = environment.variables(environ)
         pairs = {(piece, name) for name in names for piece in fragments(environ.get(name) or "")}
         self._pairs = sorted(pairs, key=lambda p: (-len(p[0]), p[1]))
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
 from sqlalchemy import create_engine
 
-from opsbinder import audit
+from opsbinder import audit, environment
 from opsbinder.authorization import Action, Target, authorize
 from opsbinder.cli import common
 from opsbinder.config.models import ArchiveProcedure, DatabaseSystem
@@ -47,10 +46,7 @@ def restore(
     who, clock = common.principal(admin), common.clock()
     with session_scope(common.store()) as session:  # writes into the client's database
         authorize(session, clock, who, Action.RESTORE_ARCHIVE, Target.client(client_id))
-    variable = url_env or system_env
-    url = os.environ.get(variable or "")
-    if not url:
-        raise OpsbinderError(f"the database URL variable {variable} is not set")
+    url = environment.secret(url_env or system_env or "", "the target database URL (--url-env)")
     folders = sorted({str(m.path.parent) for m in manifests})
     engine = create_engine(url)
     try:

@@ -8,7 +8,6 @@ backup is three days old. Output fits an 80-column terminal.
 
 from __future__ import annotations
 
-import os
 import shlex
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from opsbinder.cli import common
 from opsbinder.cli.run import execute, outcome_table
 from opsbinder.config.schedules import cadence_of, next_runs
 from opsbinder.demo import demo_env, prepare_demo
+from opsbinder.orchestrator import local
 from opsbinder.settings import get_settings
 from opsbinder.store.db import session_scope
 from opsbinder.sync import sync_binder
@@ -45,7 +45,7 @@ def demo(
         # demo's store, its systems' variables and the same Prefect home.
         exports = {
             "OPSBINDER_HOME": str(home.resolve()),
-            "PREFECT_HOME": os.environ.get("PREFECT_HOME") or str((home / "prefect").resolve()),
+            "PREFECT_HOME": local.prefect_home((home / "prefect").resolve()),
             **demo_env((home / "demo").resolve()),
         }
         for name, value in exports.items():
@@ -87,7 +87,7 @@ def demo(
     client_id = binder.clients[0].client.id
     # The outcome table says what failed and why; Prefect's tracebacks of the failure that is
     # there on purpose would only bury it (`make` exports WARNING). The run logs stay in Prefect.
-    os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "CRITICAL"
+    local.quiet_prefect_console()
     common.console.print(
         f"\nrunning the {cadence} bundle of {client_id} now "
         "(the first run starts Prefect's local API: up to a minute)"

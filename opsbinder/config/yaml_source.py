@@ -27,6 +27,7 @@ if yaml.__with_libyaml__:
 
 from opsbinder.config.models import date_problem
 from opsbinder.config.yaml_syntax import syntax_problem
+from opsbinder.errors import BadInput
 
 Loc = tuple[str | int, ...]
 
@@ -57,8 +58,9 @@ class SourceMap:
         return best[0], best[1] or None
 
 
-class YamlProblem(Exception):
-    """A file (or one value in it) that cannot be read as binder data."""
+class YamlProblem(BadInput):
+    """A file (or one value in it) that cannot be read as binder data; the loader gathers them
+    into one `ConfigError`."""
 
     def __init__(self, file: str, line: int | None, loc: Loc, value: Any, message: str) -> None:
         super().__init__(message)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from opsbinder import audit, audit_anchor
+from opsbinder import audit, audit_anchor, environment
 from opsbinder.clock import Clock
 from opsbinder.errors import Refused
 from opsbinder.handover import oncall_view, site
@@ -138,7 +137,7 @@ def export_client(
 ) -> ExportResult:
     """Write the handover folder for one client to `out` and record the export in the audit log."""
     out = Path(out).resolve()
-    environ = os.environ if environ is None else environ
+    environ = environment.variables(environ)
     audit.record(
         session,
         clock,

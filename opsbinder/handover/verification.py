@@ -19,13 +19,12 @@ procedure in a window is verified all the same and its reason says so.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from opsbinder import audit, runs
+from opsbinder import audit, environment, runs
 from opsbinder.binder_store import client_binder
 from opsbinder.calendar import suppression
 from opsbinder.clock import Clock
@@ -97,7 +96,7 @@ def verify_client(
     environ: Mapping[str, str] | None = None,
 ) -> list[Verdict]:
     """Dry-run every active procedure of the client; one verification run recorded for each."""
-    environ = os.environ if environ is None else environ
+    environ = environment.variables(environ)
     with session_scope(engine) as session:
         binder = client_binder(session, client_id)
     verdicts: list[Verdict] = []

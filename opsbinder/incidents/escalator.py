@@ -6,7 +6,6 @@ and each incident is handled under a row lock so two sweepers cannot both write 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from opsbinder import outbox
+from opsbinder import environment, outbox
 from opsbinder.binder_store import client_binder
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import ClientBinder, Contact
@@ -94,7 +93,7 @@ def apply_actions(
     environ: Mapping[str, str] | None = None,
 ) -> int:
     """Record every action; returns the number of outbox messages enqueued."""
-    environ = os.environ if environ is None else environ
+    environ = environment.variables(environ)
     enqueued = 0
     for action in actions:
         if action.kind == "escalate":

@@ -8,13 +8,13 @@ timeline events of kind `stakeholder_added`, so the list is append-only like the
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opsbinder import environment
 from opsbinder.binder_store import client_binder
 from opsbinder.clock import Clock, utc
 from opsbinder.errors import NotFound, Refused
@@ -103,7 +103,7 @@ def notify_update(
     Channels are the contact's own (webhook, chat, e-mail when SMTP is configured), found the
     same way escalation finds them. A stakeholder with no channel is noted on the timeline.
     """
-    environ = os.environ if environ is None else environ
+    environ = environment.variables(environ)
     cb = client_binder(session, incident.client_id)
     link = page_link(incident.client_id, incident.id)
     title = f"[{incident.client_id}] Severity-1 update #{update.seq}: {incident.title}"

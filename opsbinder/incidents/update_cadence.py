@@ -15,7 +15,6 @@ escalation sweeper uses (`opsbinder.incidents.delivery`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from opsbinder import environment
 from opsbinder.binder_store import client_binder
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import ClientBinder, EscalationPolicy, OnCallSchedule
@@ -216,7 +216,7 @@ def apply(
             {"key": overdue_key, "due": snap.due.isoformat()},
         )
     enqueued = escalator.apply_actions(
-        session, clock, incident, actions, cb, os.environ if environ is None else environ
+        session, clock, incident, actions, cb, environment.variables(environ)
     )
     return actions, enqueued
 

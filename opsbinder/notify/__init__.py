@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from opsbinder.errors import ExitCode, OpsbinderError
 
 
-class DeliveryError(Exception):
+class DeliveryError(OpsbinderError):
     """This attempt failed; the outbox retries it later."""
 
-
-def env_value(environ: Mapping[str, str], name: str, what: str) -> str:
-    value = environ.get(name)
-    if not value:
-        raise DeliveryError(f"{what}: environment variable {name} is not set")
-    return value
+    exit_code = ExitCode.UNREACHABLE

@@ -8,7 +8,6 @@ and the contact's address is added as `to`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -16,7 +15,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import apprise
 
-from opsbinder.notify import DeliveryError, env_value
+from opsbinder import environment
+from opsbinder.notify import DeliveryError
 
 SMTP_ENV = "OPSBINDER_SMTP_URL"
 
@@ -24,9 +24,11 @@ SMTP_ENV = "OPSBINDER_SMTP_URL"
 def resolve_url(route: dict[str, Any], environ: Mapping[str, str]) -> str:
     url = route.get("url") or ""
     if url.startswith("env:"):
-        url = env_value(environ, url[4:], "chat URL")
+        url = environment.secret(url[4:], "the chat URL", environ, DeliveryError)
     if route.get("email"):
-        smtp = env_value(environ, route.get("url_env") or SMTP_ENV, "e-mail")
+        smtp = environment.secret(
+            route.get("url_env") or SMTP_ENV, "an e-mail route", environ, DeliveryError
+        )
         parts = urlsplit(smtp)
         query = (parts.query + "&" if parts.query else "") + urlencode({"to": route["email"]})
         url = urlunsplit(parts._replace(query=query))
@@ -43,8 +45,7 @@ def send(
     at: datetime | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> None:
-    environ = os.environ if environ is None else environ
-    url = resolve_url(route, environ)
+    url = resolve_url(route, environment.variables(environ))
     notifier = apprise.Apprise()
     if not notifier.add(url):
         raise DeliveryError(f"apprise cannot use the URL of {route.get('name', 'this route')}")

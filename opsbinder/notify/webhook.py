@@ -19,7 +19,6 @@ import binascii
 import hashlib
 import hmac
 import json
-import os
 import string
 from collections.abc import Mapping
 from datetime import datetime
@@ -28,7 +27,8 @@ from urllib.parse import quote
 
 import requests
 
-from opsbinder.notify import DeliveryError, env_value
+from opsbinder import environment
+from opsbinder.notify import DeliveryError
 from opsbinder.redaction import Redactor
 
 SECRET_PREFIX = "whsec_"
@@ -77,9 +77,11 @@ def send(
 ) -> None:
     """route: {"id", "url" | "url_env", "secret_env"?} as the binder's WebhookChannel says;
     `at` is this attempt's time, signed as webhook-timestamp."""
-    environ = os.environ if environ is None else environ
+    environ = environment.variables(environ)
     name = f"webhook {route.get('id', '?')}"
-    url = route.get("url") or env_value(environ, route.get("url_env") or "", f"{name} url_env")
+    url = route.get("url") or environment.secret(
+        route.get("url_env") or "", f"{name} url_env", environ, DeliveryError
+    )
     data = body_bytes(body)
     msg_id = message_id(idempotency_key)
     timestamp = int(at.timestamp())
@@ -92,7 +94,10 @@ def send(
     }
     if route.get("secret_env"):
         where = f"{name}: secret_env {route['secret_env']}"
-        secret = secret_bytes(env_value(environ, route["secret_env"], where), where)
+        secret = secret_bytes(
+            environment.secret(route["secret_env"], f"{name} secret_env", environ, DeliveryError),
+            where,
+        )
         headers["webhook-signature"] = signature(secret, msg_id, timestamp, data)
     redact = Redactor([n for n in (route.get("url_env"), route.get("secret_env")) if n], environ)
     try:

@@ -8,11 +8,11 @@ first. `prefect_defaults` must run before Prefect is imported: Prefect reads its
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+from opsbinder import environment
 from opsbinder.procedures.outcome import Outcome
 from opsbinder.settings import get_settings
 
@@ -29,10 +29,20 @@ def prefect_defaults(*, home: Path | None = None) -> None:
     """Set what the user has not set; `home` becomes PREFECT_HOME when that is unset."""
     if "prefect" in sys.modules:
         return  # too late to matter, and the caller (a test harness) has chosen already
-    for name, value in DEFAULTS.items():
-        os.environ.setdefault(name, value)
+    environment.export(DEFAULTS)
     if home is not None:
-        os.environ.setdefault("PREFECT_HOME", str(home))
+        environment.export({"PREFECT_HOME": str(home)})
+
+
+def prefect_home(default: Path) -> str:
+    """Prefect's home as the next process will see it: the user's PREFECT_HOME, else `default`."""
+    return environment.variables().get("PREFECT_HOME") or str(default)
+
+
+def quiet_prefect_console() -> None:
+    """Only CRITICAL messages from Prefect on the console, whatever the user's level: for a
+    command whose own table says what failed, where Prefect's tracebacks would bury it."""
+    environment.export({"PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL"}, replace=True)
 
 
 def api_description() -> str:
@@ -78,5 +88,5 @@ def launch_procedure(client_id: str, procedure_id: str, actor: str) -> None:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env=dict(os.environ),
+            env=environment.for_child({}),
         )

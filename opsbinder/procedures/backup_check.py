@@ -7,7 +7,6 @@ and what was found, so the incident tells the on-call engineer what to look at f
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import statistics
 import subprocess
@@ -20,6 +19,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from opsbinder import environment
 from opsbinder.config.models import BackupCheckProcedure, BackupLocation
 from opsbinder.procedures.context import ProcedureContext
 from opsbinder.procedures.result import ProcedureResult
@@ -167,7 +167,7 @@ def _restore_drill(
     if binary is None:
         return ["restore_drill is on but pg_restore is not installed on this machine"]
     libpq = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
-    env = {**os.environ, **({"PGPASSWORD": url.password} if url.password else {})}
+    env = environment.for_child({"PGPASSWORD": url.password} if url.password else {})
     started = time.monotonic()
     done = subprocess.run(
         [

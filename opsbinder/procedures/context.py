@@ -7,12 +7,12 @@ Every kind module exposes `run(ctx: ProcedureContext, proc, system) -> Procedure
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from opsbinder import environment
 from opsbinder.clock import Clock
 from opsbinder.errors import OpsbinderError
 
@@ -33,24 +33,17 @@ class ProcedureContext:
     approve: bool = False
     actor: str = "scheduler"
     flow_run_id: str | None = None
-    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    environ: Mapping[str, str] = field(default_factory=environment.variables)
     progress: Progress = _no_progress
 
     def secret(self, variable: str, *, field_name: str) -> str:
         """The value of an environment variable the binder names; never logged."""
-        value = self.environ.get(variable)
-        if not value:
-            raise OpsbinderError(
-                f"{self.client_id}/{self.procedure_id}: {field_name} names the environment "
-                f"variable {variable}, which is not set"
-            )
-        return value
+        where = f"{self.client_id}/{self.procedure_id}: {field_name}"
+        return environment.secret(variable, where, self.environ)
 
     def expand(self, path: str) -> str:
         """Paths in binders may use ${VARIABLES}; an unset one is an error, not an empty string."""
-        expanded = (
-            os.path.expandvars(path) if self.environ is os.environ else _expand(path, self.environ)
-        )
+        expanded = _expand(path, self.environ)
         if "$" in expanded:
             raise OpsbinderError(
                 f"{self.client_id}/{self.procedure_id}: path {path!r} uses a variable that is not set"

@@ -18,6 +18,7 @@ from opsbinder.accounts import resolve_token
 from opsbinder.actions.procedures import Launcher
 from opsbinder.authorization import Principal, require_scope
 from opsbinder.clock import Clock
+from opsbinder.errors import Refused
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import User
 from opsbinder.web import run_now, sessions
@@ -52,7 +53,7 @@ def launcher_of(request: Request) -> Launcher:
 # --- the console: a signed-in staff member ---------------------------------------------------
 
 
-class LoginRequired(Exception):
+class LoginRequired(Refused):
     """Raised by console pages without a signed-in user; answered with a redirect to /login."""
 
 

@@ -33,7 +33,7 @@ def test_it_builds_the_mail_url_from_the_smtp_variable() -> None:
     assert url == (
         "mailtos://ops:pw@smtp.msp.example:587?from=ops@msp.example&to=lena.fischer%40msp.example"
     )
-    with pytest.raises(DeliveryError, match="OPSBINDER_SMTP_URL is not set"):
+    with pytest.raises(DeliveryError, match="OPSBINDER_SMTP_URL, which is not set"):
         apprise_channel.resolve_url({"email": "x@y.example"}, {})
 
 

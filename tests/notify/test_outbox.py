@@ -171,6 +171,6 @@ def test_it_fails_the_attempt_when_the_secret_variable_is_missing(
     receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TEST_HOOK_SECRET")
-    with pytest.raises(webhook.DeliveryError, match="TEST_HOOK_SECRET is not set"):
+    with pytest.raises(webhook.DeliveryError, match="TEST_HOOK_SECRET, which is not set"):
         webhook.send(ROUTE, {"title": "x"}, "k", at=datetime.now(UTC))
     assert not receiver.posts  # nothing unsigned left the building
