@@ -54,15 +54,22 @@ def _pct(value: float | None) -> float | None:
     return None if value is None else round(value * 100, 1)
 
 
+def count_labels(totals: list[int]) -> list[int]:
+    """Whole-number y labels for a chart of counts: pygal's own would say 0.2 incidents."""
+    top = max(totals, default=0)
+    step = max(1, -(-top // 8))  # at most ~9 labels
+    return list(range(0, max(top, 1) + step, step))
+
+
 def rates_trend(report: Report) -> str:
+    """Rates on a 0-100% axis: a zoomed axis (starting at 30%) made a small dip look like a fall."""
     success = [_pct(t.figures.success_rate) for t in report.trend]
     on_time = [_pct(t.figures.on_time_rate) for t in report.trend]
-    lowest = min((v for v in (*success, *on_time) if v is not None), default=0.0)
-    floor = max(0, int(lowest // 10) * 10 - 10)  # zoom in: 95% vs 99% must be visible
     chart = pygal.Line(
         **_config(
             title="Success and on-time rate by month (%)",
-            range=(floor, 100),
+            range=(0, 100),
+            y_labels=list(range(0, 101, 10)),
             dots_size=4,
             style=Style(**{**STYLE.__dict__, "colors": ("#2e7d32", "#1565c0")}),
         )
@@ -74,7 +81,8 @@ def rates_trend(report: Report) -> str:
 
 
 def runs_trend(report: Report) -> str:
-    chart = pygal.StackedBar(**_config(title="Runs by month"))
+    totals = [t.figures.ok + t.figures.failed + t.figures.missed for t in report.trend]
+    chart = pygal.StackedBar(**_config(title="Runs by month", y_labels=count_labels(totals)))
     chart.x_labels = [t.month for t in report.trend]
     chart.add("ok", [t.figures.ok for t in report.trend])
     chart.add("failed", [t.figures.failed for t in report.trend])
@@ -84,7 +92,10 @@ def runs_trend(report: Report) -> str:
 
 def incidents_trend(report: Report) -> str:
     style = Style(**{**STYLE.__dict__, "colors": SEVERITY_COLORS})
-    chart = pygal.StackedBar(**_config(title="Incidents opened by severity", style=style))
+    totals = [sum(t.figures.incidents.values()) for t in report.trend]
+    chart = pygal.StackedBar(
+        **_config(title="Incidents opened by severity", style=style, y_labels=count_labels(totals))
+    )
     chart.x_labels = [t.month for t in report.trend]
     for sev in ("sev1", "sev2", "sev3", "sev4"):
         chart.add(sev, [t.figures.incidents.get(sev, 0) for t in report.trend])
@@ -105,6 +116,7 @@ def worst_procedures(report: Report, top: int = 10) -> str:
             style=Style(**{**STYLE.__dict__, "colors": ("#c62828", "#ef6c00")}),
             height=max(300, 30 * len(worst) + 110),
             no_data_text="no failed or missed runs",
+            y_labels=count_labels([p.figures.failed + p.figures.missed for p in worst]),
         )
     )
     chart.x_labels = [f"{p.client_id}/{p.key}" if len(report.clients) > 1 else p.key for p in worst]

@@ -8,10 +8,9 @@ app against their own store with a frozen clock.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path as FilePath
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -26,22 +25,13 @@ from opsbinder.clock import Clock, SystemClock, utc
 from opsbinder.errors import Forbidden
 from opsbinder.settings import get_settings
 from opsbinder.store.db import default_engine
-from opsbinder.web import api, auth, console, reports_routes, status_page
+from opsbinder.web import api, auth, console, reports_routes, status_page, zones
 from opsbinder.web.deps import LoginRequired
 from opsbinder.web.page_cache import PageCache
 from opsbinder.web.secure_cookies import SecureCookies
 from opsbinder.web.security import web_secret
 
 HERE = FilePath(__file__).resolve().parent
-
-
-def local_time(
-    value: datetime | None, tz: str | ZoneInfo = "UTC", fmt: str = "%a %d %b %Y, %H:%M %Z"
-) -> str:
-    if value is None:
-        return "—"
-    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
-    return utc(value).astimezone(zone).strftime(fmt)
 
 
 def human_duration(value: timedelta) -> str:
@@ -54,7 +44,8 @@ def human_duration(value: timedelta) -> str:
 
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    templates.env.filters["local"] = local_time
+    templates.env.filters["local"] = zones.local_time  # plain text (the Atom feed)
+    templates.env.filters["when"] = zones.when  # every time on a page
     templates.env.filters["duration"] = human_duration
     templates.env.globals["utc"] = utc
     return templates

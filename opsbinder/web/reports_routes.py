@@ -3,20 +3,43 @@
 Include with `app.include_router(reports_routes.router)` in app.py (signed-in staff only).
 GET /reports/{client}/{YYYY-MM}  -> the HTML report; ?format=csv or ?format=json for the data.
 GET /reports/{client}            -> redirect to last month's report.
+GET /reports                     -> the console's list of reports (linked from the console nav).
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from opsbinder.errors import NotFound, OpsbinderError
-from opsbinder.store.models import User
+from opsbinder.store.models import Client, User
+from opsbinder.web.console.forms import render
 from opsbinder.web.deps import DB, clock_of, require_staff
 
 router = APIRouter(tags=["reports"])
+
+
+@router.get("/reports", include_in_schema=False, response_class=HTMLResponse)
+def report_list(
+    request: Request, user: User = Depends(require_staff), session: Session = DB
+) -> Response:
+    """Every client's report of last month and the months before, from the console's nav."""
+    from opsbinder.reports.report import Month
+
+    now = clock_of(request).now()
+    last = Month(now.year, now.month).shift(-1)
+    months = [last.shift(-n) for n in range(6)]
+    clients = list(session.execute(select(Client).order_by(Client.name)).scalars())
+    return render(request, "console_reports.html", user, clients=clients, months=months)
 
 
 @router.get("/reports/{client_id}", include_in_schema=False)

@@ -65,7 +65,10 @@ def test_it_shows_every_field_newest_first_in_the_clients_zone(web, world, store
         assert value in page
     assert "corrects #1" in page
     # clock is 12:05 UTC; next update 16:05 UTC = 17:05 CET in Berlin (before the DST change)
-    assert "Next update by <strong>Fri 20 Mar 2026, 17:05 CET</strong>" in page
+    assert (
+        'Next update by <strong><time datetime="2026-03-20T17:05+01:00" '
+        'title="2026-03-20T17:05+01:00">Fri 20 Mar 2026, 17:05 CET</time></strong>'
+    ) in page
     assert "Update history verified" in page
     assert "TMS 2027 release upgrade" in page  # maintenance window from the binder
     assert "(lindqvist)" not in page

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 
 from opsbinder.errors import Forbidden, OpsbinderError
 from opsbinder.store.models import User
+from opsbinder.web import zones
 from opsbinder.web.security import csrf_ok, csrf_token
 
 
@@ -25,7 +26,13 @@ def render(request: Request, name: str, user: User | None, **context: object) ->
     response: Response = request.app.state.templates.TemplateResponse(
         request,
         name,
-        {"user": user, "csrf": csrf_token(request.session), "flashes": flashes, **context},
+        {
+            "user": user,
+            "csrf": csrf_token(request.session),
+            "flashes": flashes,
+            "zone_choice": zones.choice_of(request.cookies.get(zones.COOKIE)),
+            **context,
+        },
         headers={"Cache-Control": "no-store"},
     )
     return response

@@ -47,6 +47,7 @@ def incident_list(
         user,
         incidents=rows,
         clients=clients,
+        client_zones={c.id: c.timezone for c in clients},
         filters={"client": client, "severity": severity, "state": state},
         severities=lifecycle.SEVERITIES,
         states=(*lifecycle.STATES, "open", "all"),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from opsbinder.actions import procedures as actions
@@ -33,7 +34,11 @@ def procedure_list(
     query = select(Procedure).where(Procedure.active.is_(True))
     if client:
         query = query.where(Procedure.client_id == client)
-    procs = list(session.execute(query.order_by(Procedure.client_id, Procedure.key)).scalars())
+    # listed by the name they are shown with (case-insensitive), not by key
+    order = (func.lower(Procedure.name), Procedure.client_id, Procedure.key)
+    procs = list(session.execute(query.order_by(*order)).scalars())
+    clients = list(session.execute(select(Client).order_by(Client.name)).scalars())
+    client_paused = {c.id for c in clients if c.paused}
     rows = []
     for proc in procs:
         last = list(
@@ -44,23 +49,28 @@ def procedure_list(
                 .limit(3)
             ).scalars()
         )
-        try:
-            upcoming = next_runs(procedure_config(proc).schedule, now, 2)
-        except Exception:  # a definition the current models no longer read: show no next runs
-            upcoming = []
-        rows.append({"proc": proc, "last": last, "next": upcoming})
-    clients = list(session.execute(select(Client).order_by(Client.name)).scalars())
+        paused = proc.paused or proc.client_id in client_paused
+        upcoming = [] if paused else _next_runs(proc, now)
+        rows.append({"proc": proc, "last": last, "next": upcoming, "paused": paused})
     return render(
         request,
         "console_procedures.html",
         user,
         rows=rows,
         clients=clients,
+        client_zones={c.id: c.timezone for c in clients},
         client=client,
         can_pause=Action.PAUSE in MAY.get(user.role, frozenset()),
         locked={c.id for c in clients if c.locked_down},
         run_mode=run_now.mode(),
     )
+
+
+def _next_runs(proc: Procedure, now: datetime) -> list[datetime]:
+    try:
+        return next_runs(procedure_config(proc).schedule, now, 2)
+    except Exception:  # a definition the current models no longer read: show no next runs
+        return []
 
 
 @router.post("/console/procedures/{procedure_id}/{verb}")

@@ -1,0 +1,154 @@
+"""The console pages an on-call engineer works from, in Chromium (JavaScript off, as a
+script-blocking browser would be): times labelled in the chosen zone, procedures, reports;
+and axe-core on every page (no serious or critical violation).
+
+axe runs in a second context with JavaScript on and the page's CSP bypassed (axe is a script
+injected into the page); it sees the same HTML with the same session.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from opsbinder.store.db import session_scope
+from opsbinder.store.models import Procedure
+from tests.web.conftest import PASSWORD
+from tests.web.test_browser import browser, new_page, shot  # noqa: F401 (the fixture)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+BLOCKING = {"serious", "critical"}
+
+
+def signed_in(browser, live_server):  # type: ignore[no-untyped-def]  # noqa: F811
+    page = new_page(browser)
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    assert "/login" not in page.url
+    return page
+
+
+def assert_accessible(browser, page, url: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """axe-core on `url` as `page`'s user sees it: no serious or critical violation."""
+    context = browser.new_context(
+        storage_state=page.context.storage_state(), java_script_enabled=True, bypass_csp=True
+    )
+    try:
+        audited = context.new_page()
+        answer = audited.goto(url)
+        assert answer is not None and answer.status == 200, url
+        results = Axe().run(audited)
+        bad = [
+            f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+            for v in results.response["violations"]
+            if v["impact"] in BLOCKING
+        ]
+        assert not bad, f"{url}: " + "; ".join(bad)
+    finally:
+        context.close()
+
+
+def times_in(page) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """(shown text, title) of every <time> in the page's main part."""
+    return [
+        (t.inner_text(), t.get_attribute("title") or "") for t in page.locator("main time").all()
+    ]
+
+
+def test_it_labels_every_time_in_the_zone_the_engineer_chose_and_remembers_it(
+    browser,  # noqa: F811
+    live_server,
+    world,
+    backend,
+):
+    staff = signed_in(browser, live_server)
+    staff.goto(f"{live_server}/console/incidents")
+    shown = times_in(staff)
+    assert shown, "the incident list shows no time"
+    # opened 10:00 UTC: 11:00 in Berlin and Stockholm (CET), the offset in the title
+    assert ("2026-03-20 11:00 CET", "2026-03-20T11:00+01:00") in shown
+    assert all(re.search(r" (CET|CEST|UTC)$", text) for text, _ in shown), shown
+    staff.goto(f"{live_server}/console/incidents/{world.incident_a}")
+    assert "opened Fri 20 Mar 2026, 11:00 CET" in staff.locator(".incident-head").inner_text()
+    shot(staff, backend, "zone-1-client")
+
+    staff.click("#zone-link")
+    staff.check("input[name=kind][value=utc]")
+    staff.click("#zone-save")
+    assert staff.url.endswith(f"/console/incidents/{world.incident_a}")  # back where it was
+    assert "opened Fri 20 Mar 2026, 10:00 UTC" in staff.locator(".incident-head").inner_text()
+    staff.goto(f"{live_server}/console/incidents")  # remembered on the next page
+    assert ("2026-03-20 10:00 UTC", "2026-03-20T10:00+00:00") in times_in(staff)
+    assert "Times: UTC" in staff.locator("nav").inner_text()
+
+    # without JavaScript the engineer names their zone; New York is on summer time (EDT) already
+    staff.goto(f"{live_server}/console/zone")
+    staff.check("input[name=kind][value=own]")
+    staff.select_option("#own-zone", "America/New_York")
+    staff.click("#zone-save")
+    assert ("2026-03-20 06:00 EDT", "2026-03-20T06:00-04:00") in times_in(staff)
+    shot(staff, backend, "zone-2-own")
+
+    # with JavaScript the zone page fills in the browser's own zone
+    context = browser.new_context(
+        storage_state=staff.context.storage_state(), timezone_id="Asia/Tokyo"
+    )
+    context.clear_cookies(name="opsbinder_zone")  # nothing remembered: the browser names it
+    own = context.new_page()
+    own.goto(f"{live_server}/console/zone")
+    assert own.locator("#own-zone").input_value() == "Asia/Tokyo"
+    own.check("input[name=kind][value=own]")
+    own.click("#zone-save")
+    own.goto(f"{live_server}/console/incidents")
+    assert ("2026-03-20 19:00 JST", "2026-03-20T19:00+09:00") in times_in(own)
+    context.close()
+
+    assert_accessible(browser, staff, f"{live_server}/console/zone")
+    assert_accessible(browser, staff, f"{live_server}/console/incidents")
+
+
+def test_it_lists_procedures_by_name_and_says_paused_instead_of_next_runs(
+    browser,  # noqa: F811
+    live_server,
+    world,
+    backend,
+    store,
+):
+    with session_scope(store) as s:
+        paused = s.query(Procedure).filter_by(client_id="nordhafen", key="check-tms-backup").one()
+        paused.paused = True
+    staff = signed_in(browser, live_server)
+    staff.goto(f"{live_server}/console/procedures?client=nordhafen")
+    rows = staff.locator("table.grid tbody tr")
+    names = [r.locator("td >> nth=0 >> strong").inner_text() for r in rows.all()]
+    assert len(names) > 3 and names == sorted(names, key=str.lower)
+    for row in rows.all():
+        name = row.locator("td >> nth=0 >> strong").inner_text()
+        upcoming = row.locator("td.next-runs").inner_text()
+        if name == "Check last night's TMS backup":
+            assert upcoming.strip() == "paused"
+        else:  # a running procedure's next runs, in the client's zone
+            assert re.search(r"\d{2}:\d{2} CES?T", upcoming), (name, upcoming)
+    shot(staff, backend, "procedures-paused")
+    assert_accessible(browser, staff, f"{live_server}/console/procedures")
+
+
+def test_it_links_the_manager_report_from_the_console(
+    browser,  # noqa: F811
+    live_server,
+    world,
+    backend,
+):
+    staff = signed_in(browser, live_server)
+    staff.goto(f"{live_server}/console/incidents")
+    staff.click("nav >> text=Reports")
+    assert staff.url.endswith("/reports")
+    staff.click("a[href='/reports/nordhafen/2026-02']")
+    assert "Nordhafen Logistik GmbH" in staff.content()
+    assert staff.locator("svg").count() >= 4
+    shot(staff, backend, "report")
+    assert_accessible(browser, staff, f"{live_server}/reports")
