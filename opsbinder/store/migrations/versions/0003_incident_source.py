@@ -1,8 +1,8 @@
 """incident source and component; heartbeat pings
 
 Where an incident came from (a flow's hook, a person, a PagerDuty event, an Alertmanager alert,
-a heartbeat) and which of the client's components it concerns; existing incidents all came from
-flows. Heartbeat pings are kept like runs: one row per ping, its body as the ping's log.
+a heartbeat) and which of the client's components it concerns; every existing incident was
+opened by a flow. Heartbeat pings are kept like runs: one row per ping, its body as the ping's log.
 
 Revision ID: 0003_incident_source
 Revises: 0001_foundation
