@@ -62,7 +62,7 @@ def error_found(error: Any, prefix: Loc, data: dict[str, Any], source: SourceMap
         raw = (*raw, *ctx["field"].split("."))
     loc = _readable_loc(data, raw)
     file, line = source.where(loc)
-    absent = error["type"] in {"missing", "union_tag_not_found"}
+    absent = error["type"] in {"missing", "union_tag_not_found", "missing_choice"}
     value = None if absent else _value_at(data, loc)
     shown = None if value is None else short(value)
     if error["type"] == "plaintext_secret":

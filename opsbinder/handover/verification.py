@@ -73,6 +73,7 @@ def _dry_run(
         dry_run=True,
         actor=actor,
         environ=environ,
+        timezone=binder.client.timezone,
     )
     system = binder.system(proc.system) if proc.system else None
     try:

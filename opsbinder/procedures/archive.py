@@ -15,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Engine,
@@ -91,8 +92,9 @@ class Archive:
         self.engine, self.table = engine, table
         self.key = table.c[self.params.key_column]
         self.age = table.c[self.params.age_column]
-        self.cutoff = ctx.clock.now() - timedelta(days=self.params.older_than_days)
-        self.cut = targets.cutoff_value(self.age, self.cutoff)
+        local_cutoff = self.params.keep.cutoff(ctx.clock.now(), ZoneInfo(ctx.timezone))
+        self.cutoff = local_cutoff.astimezone(UTC)
+        self.cut = targets.cutoff_value(self.age, local_cutoff)
         self.origin: Origin  # set when writing files: it costs a query on the client database
         self.metrics: dict[str, Any] = {
             "cutoff": self.cutoff.isoformat(),

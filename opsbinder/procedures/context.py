@@ -35,6 +35,7 @@ class ProcedureContext:
     flow_run_id: str | None = None
     environ: Mapping[str, str] = field(default_factory=environment.variables)
     progress: Progress = _no_progress
+    timezone: str = "UTC"  # the client's: where its calendar year ends (retentions)
 
     def secret(self, variable: str, *, field_name: str) -> str:
         """The value of an environment variable the binder names; never logged."""

@@ -41,6 +41,7 @@ class Plan:
     calendar: str | None  # the window or holiday a real run now falls in, or None
     retries: int
     timeout_seconds: float
+    timezone: str  # the client's
 
     def skip_reason(self, dry_run: bool) -> str | None:
         """Why this run is recorded as skipped, or None. A dry run still previews in a window or
@@ -90,6 +91,7 @@ def plan(
         calendar=suppression(cb, procedure_id, instant),
         retries=proc.retries,
         timeout_seconds=proc.timeout.total_seconds(),
+        timezone=cb.client.timezone,
     )
 
 
@@ -114,6 +116,7 @@ def execute(
         actor=actor,
         flow_run_id=flow_run_id,
         progress=progress.reporter(f"{the_plan.client_id}/{the_plan.procedure_id}"),
+        timezone=the_plan.timezone,
     )
     if environ is not None:
         ctx.environ = environ

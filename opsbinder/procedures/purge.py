@@ -11,8 +11,9 @@ compared with deleting their rows.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnClause,
@@ -61,8 +62,9 @@ class Purge:
     ) -> None:
         self.ctx, self.params, self.engine, self.table = ctx, proc.params, engine, table
         self.age = table.c[self.params.age_column]
-        self.cutoff = ctx.clock.now() - timedelta(days=self.params.retention_days)
-        self.cut = targets.cutoff_value(self.age, self.cutoff)
+        local_cutoff = self.params.keep.cutoff(ctx.clock.now(), ZoneInfo(ctx.timezone))
+        self.cutoff = local_cutoff.astimezone(UTC)
+        self.cut = targets.cutoff_value(self.age, local_cutoff)
         self.partitioned: bool | None = None
         self.metrics: dict[str, Any] = {
             "cutoff": self.cutoff.isoformat(),

@@ -93,12 +93,13 @@ def is_unique(table: Table, column: str) -> bool:
 
 
 def cutoff_value(column: Column[Any], cutoff: datetime) -> datetime | date:
-    """The cutoff in the column's own terms: naive UTC for naive timestamps, a date for dates."""
+    """The cutoff in the column's own terms: naive UTC for naive timestamps, a date for dates
+    (the date where the cutoff is given: 1 January in the client's zone for a year's end)."""
     utc_cutoff = cutoff.astimezone(UTC)
     if isinstance(column.type, DateTime) and not column.type.timezone:
         return utc_cutoff.replace(tzinfo=None)
     if isinstance(column.type, Date) and not isinstance(column.type, DateTime):
-        return utc_cutoff.date()
+        return cutoff.date()
     return utc_cutoff
 
 

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from opsbinder.config.models.base import EnvName, Strict, located
 from opsbinder.config.models.durations import Duration
+from opsbinder.config.models.retention import Retention, RetentionPeriod
 
 MAX_DAYS = 36_500  # a hundred years: a retention beyond that is a typo, and overflows dates
 
@@ -18,12 +19,23 @@ class PurgeParams(Strict):
     table: str = Field(min_length=1)
     schema_name: str | None = Field(None, alias="schema")
     age_column: str = Field(min_length=1)
-    retention_days: int = Field(ge=1, le=MAX_DAYS, description="rows older than this many days go")
+    retention_days: int | None = Field(None, ge=1, le=MAX_DAYS, description="same as 'N days'")
+    retention: RetentionPeriod | None = Field(None, description='"90 days", "10 years from ..."')
     batch_size: int = Field(5000, ge=1, le=1_000_000)
     max_batch_seconds: float = Field(0.1, gt=0, le=60)
     max_rows: int | None = Field(None, ge=1, le=10**12, description="plan guard: refuse above this")
     max_growth: float = Field(5.0, gt=1, le=1000, description="plan guard: times the usual amount")
     drop_partitions: bool = True
+
+    @model_validator(mode="after")
+    def _one_retention(self) -> PurgeParams:
+        _one_of(self.retention, self.retention_days, "retention")
+        return self
+
+    @property
+    def keep(self) -> Retention:
+        """How long rows are kept, whichever way the binder said it."""
+        return self.retention or Retention(self.retention_days or 0, "days")
 
 
 class ArchiveParams(Strict):
@@ -31,12 +43,32 @@ class ArchiveParams(Strict):
     schema_name: str | None = Field(None, alias="schema")
     age_column: str = Field(min_length=1)
     key_column: str = "id"
-    older_than_days: int = Field(ge=1, le=MAX_DAYS)
+    older_than_days: int | None = Field(None, ge=1, le=MAX_DAYS, description="same as 'N days'")
+    older_than: RetentionPeriod | None = Field(None, description='"2 years", "6 years from ..."')
     destination: str = Field(min_length=1, description="directory, or schema.table")
     destination_type: Literal["file", "table"] = "file"
     format: Literal["jsonl", "csv"] = "jsonl"
     compression: Literal["gzip", "zstd"] = "gzip"
     batch_size: int = Field(10000, ge=1, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _one_retention(self) -> ArchiveParams:
+        _one_of(self.older_than, self.older_than_days, "older_than")
+        return self
+
+    @property
+    def keep(self) -> Retention:
+        """How long rows stay in the table before they are archived."""
+        return self.older_than or Retention(self.older_than_days or 0, "days")
+
+
+def _one_of(period: Retention | None, days: int | None, name: str) -> None:
+    """A retention is given once: as a period ("10 years") or, as before, a number of days."""
+    if period is not None and days is not None:
+        raise located(name, f"give {name} or {name}_days, not both")
+    if period is None and days is None:
+        raise located(name, "missing: how long rows are kept, e.g. \"90 days\" or "
+                      "\"10 years from the end of the year\"", "missing_choice")  # fmt: skip
 
 
 class BackupCheckParams(Strict):
