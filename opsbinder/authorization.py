@@ -11,10 +11,12 @@ The table (README, "Who may do what"):
 
 | action                          | L1 | L2, L3, manager | admin | token scope      | CLI operator |
 | ------------------------------- | -- | --------------- | ----- | ---------------- | ------------ |
-| acknowledge, resolve, reopen,   | ✓  | ✓               | ✓     | incidents:write  | ✓            |
-| note, assign, stakeholder,      |    |                 |       |                  |              |
-| commander                       |    |                 |       |                  |              |
-| post a status update            | ✓  | ✓               | ✓     | updates:write    | ✓            |
+| declare, acknowledge, resolve,  | ✓  | ✓               | ✓     | incidents:write  | ✓            |
+| reopen, note, assign,           |    |                 |       |                  |              |
+| stakeholder, commander, change  |    |                 |       |                  |              |
+| severity, link a duplicate      |    |                 |       |                  |              |
+| post a status update, set the   | ✓  | ✓               | ✓     | updates:write    | ✓            |
+| public title and state          |    |                 |       |                  |              |
 | run now                         | ✓  | ✓               | ✓     | procedures:run   | ✓            |
 | pause, resume                   | –  | ✓               | ✓     | procedures:run   | ✓            |
 | sign off a checklist            | ✓  | ✓               | ✓     | (no token)       | ✓            |
@@ -46,6 +48,7 @@ Door = Literal["console", "api", "cli"]
 
 
 class Action(StrEnum):
+    DECLARE = "incident.declare"
     ACKNOWLEDGE = "incident.acknowledge"
     RESOLVE = "incident.resolve"
     REOPEN = "incident.reopen"
@@ -53,7 +56,10 @@ class Action(StrEnum):
     ASSIGN = "incident.assign"
     STAKEHOLDER = "incident.stakeholder"
     COMMANDER = "incident.commander"
+    SEVERITY = "incident.severity"
+    DUPLICATE = "incident.duplicate"
     POST_UPDATE = "update.post"
+    PUBLISH = "update.publish"
     RUN = "procedure.run"
     PAUSE = "procedure.pause"
     RESUME = "procedure.resume"
@@ -65,6 +71,7 @@ class Action(StrEnum):
 
 
 VERB = {
+    Action.DECLARE: "declare incidents",
     Action.ACKNOWLEDGE: "acknowledge incidents",
     Action.RESOLVE: "resolve incidents",
     Action.REOPEN: "reopen incidents",
@@ -72,7 +79,10 @@ VERB = {
     Action.ASSIGN: "assign incidents",
     Action.STAKEHOLDER: "add stakeholders to incidents",
     Action.COMMANDER: "name incident commanders",
+    Action.SEVERITY: "change the severity of incidents",
+    Action.DUPLICATE: "link duplicate incidents",
     Action.POST_UPDATE: "post status updates",
+    Action.PUBLISH: "set what clients see of incidents",
     Action.RUN: "run procedures",
     Action.PAUSE: "pause procedures",
     Action.RESUME: "resume procedures",
@@ -85,6 +95,7 @@ VERB = {
 
 # The scope a token needs for each action; None: no token may do it.
 SCOPE: dict[Action, str | None] = {
+    Action.DECLARE: "incidents:write",
     Action.ACKNOWLEDGE: "incidents:write",
     Action.RESOLVE: "incidents:write",
     Action.REOPEN: "incidents:write",
@@ -92,7 +103,10 @@ SCOPE: dict[Action, str | None] = {
     Action.ASSIGN: "incidents:write",
     Action.STAKEHOLDER: "incidents:write",
     Action.COMMANDER: "incidents:write",
+    Action.SEVERITY: "incidents:write",
+    Action.DUPLICATE: "incidents:write",
     Action.POST_UPDATE: "updates:write",
+    Action.PUBLISH: "updates:write",  # what the client reads, like a status update
     Action.RUN: "procedures:run",
     Action.PAUSE: "procedures:run",
     Action.RESUME: "procedures:run",
@@ -133,10 +147,13 @@ class Principal:
     role: str | None = None  # a proven user's role
     scopes: frozenset[str] | None = None  # a token's scopes; None: not a token
     client_id: str | None = None  # the one client a token is limited to
+    display_name: str | None = None  # a proven user's name as clients may read it
 
     @classmethod
     def of_user(cls, user: User, door: Door) -> Principal:
-        return cls(user.username, door, role=user.role)
+        return cls(
+            user.username, door, role=user.role, display_name=user.display_name or user.username
+        )
 
     @classmethod
     def of_token(cls, token: AccessToken, user: User | None) -> Principal:
@@ -149,6 +166,7 @@ class Principal:
             role=user.role if user is not None else None,
             scopes=frozenset(token.scopes),
             client_id=token.client_id,
+            display_name=(user.display_name or user.username) if user is not None else None,
         )
 
     @classmethod

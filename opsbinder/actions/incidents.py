@@ -1,19 +1,33 @@
-"""Acting on an incident: acknowledge, resolve, reopen, note, assign, stakeholders, commander,
-and Severity-1 status updates."""
+"""Acting on an incident: declare, acknowledge, resolve, reopen, note, assign, stakeholders,
+commander, severity, duplicates, the public view and status updates."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opsbinder.authorization import Action, Principal, Target, authorize
 from opsbinder.clock import Clock
 from opsbinder.errors import NotFound
-from opsbinder.incidents import lifecycle, stakeholders, status_updates, update_cadence
+from opsbinder.incidents import (
+    declaration,
+    duplicates,
+    lifecycle,
+    public,
+    severity,
+    stakeholders,
+    status_updates,
+    update_cadence,
+)
 from opsbinder.incidents.stakeholders import StakeholderView
 from opsbinder.local_time import LocalTime, parse_local
-from opsbinder.store.models import Client, Incident, IncidentEvent, StatusUpdate
+from opsbinder.store.models import Client, Incident, IncidentEvent, StatusUpdate, User
+
+# Who a status update is from, for a client, when the poster proved no console account: a
+# shell login ("root") or a service token's prefix means nothing to them and says too much.
+SUPPORT_TEAM = "Support team"
 
 
 def visible(session: Session, principal: Principal, incident_id: int) -> Incident:
@@ -30,6 +44,86 @@ def _allow(
     incident = visible(session, principal, incident_id)
     authorize(session, clock, principal, action, Target.incident(incident))
     return incident
+
+
+def declare(
+    session: Session,
+    clock: Clock,
+    principal: Principal,
+    *,
+    client_id: str,
+    severity: str,
+    title: str,
+    public_title: str = "",
+    impact: str = "",
+    dedup_key: str | None = None,
+) -> Incident:
+    authorize(session, clock, principal, Action.DECLARE, Target.client(client_id))
+    if session.get(Client, client_id) is None:
+        raise NotFound(f"no client {client_id!r}")
+    return declaration.declare(
+        session,
+        clock,
+        client_id=client_id,
+        severity_=severity,
+        title=title,
+        public_title=public_title,
+        impact=impact,
+        dedup_key=dedup_key,
+        actor=principal.actor,
+    )
+
+
+def change_severity(
+    session: Session,
+    clock: Clock,
+    principal: Principal,
+    incident_id: int,
+    new: str,
+    reason: str = "",
+) -> Incident:
+    _allow(session, clock, principal, Action.SEVERITY, incident_id)
+    return severity.change(
+        session, clock, incident_id, severity=new, actor=principal.actor, reason=reason
+    )
+
+
+def link_duplicate(
+    session: Session, clock: Clock, principal: Principal, incident_id: int, primary_id: int
+) -> Incident:
+    """The primary must be one the principal sees, of the same client: else "not found"."""
+    _allow(session, clock, principal, Action.DUPLICATE, incident_id)
+    visible(session, principal, primary_id)
+    return duplicates.link(session, clock, incident_id, primary_id, actor=principal.actor)
+
+
+def set_public(
+    session: Session,
+    clock: Clock,
+    principal: Principal,
+    incident_id: int,
+    *,
+    title: str | None = None,
+    state: str | None = None,
+) -> Incident:
+    _allow(session, clock, principal, Action.PUBLISH, incident_id)
+    return public.set_public(
+        session, clock, incident_id, actor=principal.actor, title=title, state=state
+    )
+
+
+def public_author(session: Session, principal: Principal) -> str:
+    """The poster's display name: a proven user's, or the console account the CLI's operator
+    name matches; otherwise the team's, never a login."""
+    if principal.display_name:
+        return principal.display_name
+    if principal.is_operator:
+        user = session.execute(
+            select(User).where(User.username == principal.actor, User.active.is_(True))
+        ).scalar_one_or_none()
+        if user is not None and user.display_name:
+            return user.display_name
+    return SUPPORT_TEAM
 
 
 def acknowledge(
@@ -114,6 +208,7 @@ def post_update(
         next_update_at=next_update_at,
         corrects_seq=corrects_seq,
         force=force,
+        author_name=public_author(session, principal),
     )
 
 

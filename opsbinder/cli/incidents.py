@@ -1,4 +1,5 @@
-"""`opsbinder incidents list|show|ack|resolve|note|assign|reopen`: the incident lifecycle."""
+"""`opsbinder incidents list|show|declare|ack|resolve|note|assign|reopen|severity|duplicate|
+public`: the incident lifecycle."""
 
 from __future__ import annotations
 
@@ -110,6 +111,8 @@ def show(incident_id: int = typer.Argument(..., help="incident number")) -> None
             f"level {inc.escalation_level} of policy {inc.policy_snapshot.get('id', '-')}",
         ),
         ("dedup key", inc.dedup_key),
+        ("public", f"{inc.public_title or '(unpublished)'} · {inc.public_state}"),
+        ("duplicate of", f"#{inc.primary_incident_id}" if inc.primary_incident_id else "-"),
         ("flow run", details.get("link") or inc.flow_run_id or "-"),
         ("error", str(details.get("error") or "-")),
     ):
@@ -189,3 +192,87 @@ def assign(
     with session_scope(common.store()) as session:
         actions.assign(session, common.clock(), who, incident_id, assignee)
     common.console.print(f"#{incident_id} assigned to {assignee}")
+
+
+@incidents_app.command("declare")
+def declare(
+    client: str = typer.Option(..., "--client", help="the client it happens to"),
+    severity: str = typer.Option(..., "--severity", help="sev1..sev4"),
+    title: str = typer.Option(..., "--title", help="the internal title, for responders"),
+    public_title: str = typer.Option(
+        "", "--public-title", help="what the client's status page shows (else: unpublished)"
+    ),
+    impact: str = typer.Option("", "--impact", help="business impact"),
+    dedup_key: str | None = typer.Option(
+        None, "--dedup-key", help="the client's key: one open incident per key"
+    ),
+    admin: str | None = common.AdminOption,
+) -> None:
+    """Declare an incident by hand; sev1 starts the Severity-1 process at once."""
+    who = common.principal(admin)
+    with session_scope(common.store()) as session:
+        inc = actions.declare(
+            session,
+            common.clock(),
+            who,
+            client_id=client,
+            severity=severity,
+            title=title,
+            public_title=public_title,
+            impact=impact,
+            dedup_key=dedup_key,
+        )
+        number, due = inc.id, inc.next_update_due
+    common.console.print(f"#{number} declared for {client} ({severity})", markup=False)
+    if due is not None:
+        common.console.print(
+            f"Severity-1 process started: management informed, first update due "
+            f"{_t(due)} UTC (opsbinder updates post {number} ...)",
+            markup=False,
+        )
+
+
+@incidents_app.command("severity")
+def change_severity(
+    incident_id: int,
+    severity: str = typer.Argument(..., help="sev1..sev4"),
+    reason: str = typer.Option("", "--reason", "-m", help="why (audited)"),
+    admin: str | None = common.AdminOption,
+) -> None:
+    """Raise or lower; raising to sev1 starts the Severity-1 process, lowering stops it."""
+    who = common.principal(admin)
+    with session_scope(common.store()) as session:
+        actions.change_severity(session, common.clock(), who, incident_id, severity, reason)
+    common.console.print(f"#{incident_id} is {severity} now")
+
+
+@incidents_app.command("duplicate")
+def duplicate(
+    incident_id: int,
+    primary: int = typer.Option(..., "--of", help="the primary incident"),
+    admin: str | None = common.AdminOption,
+) -> None:
+    """Link a duplicate to its primary (same client); the duplicate is resolved."""
+    who = common.principal(admin)
+    with session_scope(common.store()) as session:
+        actions.link_duplicate(session, common.clock(), who, incident_id, primary)
+    common.console.print(f"#{incident_id} is a duplicate of #{primary}")
+
+
+@incidents_app.command("public")
+def set_public(
+    incident_id: int,
+    title: str | None = typer.Option(None, "--title", help="the public title"),
+    state: str | None = typer.Option(
+        None, "--state", help="investigating, identified, monitoring or resolved"
+    ),
+    admin: str | None = common.AdminOption,
+) -> None:
+    """Set what the client's status page shows of the incident."""
+    who = common.principal(admin)
+    with session_scope(common.store()) as session:
+        inc = actions.set_public(
+            session, common.clock(), who, incident_id, title=title, state=state
+        )
+        shown = f"{inc.public_title} ({inc.public_state})"
+    common.console.print(f"#{incident_id}: the client sees {shown}", markup=False)

@@ -278,7 +278,7 @@ def resolve(
             f"incident #{incident.id} is already resolved by {incident.resolved_by} "
             f"at {_fmt(incident.resolved_at)}"
         )
-    incident.state = "resolved"
+    incident.state = incident.public_state = "resolved"
     incident.resolved_at, incident.resolved_by = utc(clock.now()), actor
     record_event(session, clock, incident, "resolved", actor, message)
     return incident
@@ -304,7 +304,7 @@ def reopen(
         "ladder_start": utc(clock.now()).isoformat(),
         "escalation_step": 0,
     }
-    incident.state = "triggered"
+    incident.state, incident.public_state = "triggered", "investigating"
     incident.acknowledged_at = incident.acknowledged_by = None
     incident.resolved_at = incident.resolved_by = None
     incident.escalation_level = 0
@@ -349,7 +349,7 @@ def auto_resolve(
     incident = open_by_dedup(session, dedup_key, lock=True)
     if incident is None:
         return None
-    incident.state = "resolved"
+    incident.state = incident.public_state = "resolved"
     incident.resolved_at, incident.resolved_by = utc(clock.now()), actor
     record_event(
         session,

@@ -1,7 +1,7 @@
-"""Who hears about a Severity-1 incident: the binder's stakeholders plus people added during it.
+"""Who hears about an incident: the binder's stakeholders (per severity) plus people added.
 
-Stakeholders get a short notice that there is a new update, with the link to the client's status
-page; the page, not the message, holds the text, so a correction never leaves a wrong e-mail as
+Stakeholders get a short notice that there is a new update, or that the incident became
+Severity-1, with the link to the client's status page; the page, not the message, holds the text, so a correction never leaves a wrong e-mail as
 the last word. People added during an incident (the account executive, a client's manager) are
 timeline events of kind `stakeholder_added`, so the list is append-only like the rest.
 """
@@ -98,31 +98,82 @@ def notify_update(
     update: StatusUpdate,
     environ: Mapping[str, str] | None = None,
 ) -> int:
+    """Tell each stakeholder there is a new update; the page, not the message, holds its text."""
+    label = f"update #{update.seq}"
+    return _notify(
+        session,
+        clock,
+        incident,
+        key=f"inc/{incident.id}/update/{update.seq}",
+        headline=label,
+        reason=f"new status update ({incident.severity})",
+        extra={
+            "event": "status_update.posted",
+            "seq": update.seq,
+            "corrects_seq": update.corrects_seq,
+        },
+        environ=environ,
+    )
+
+
+def notify_severity1(
+    session: Session,
+    clock: Clock,
+    incident: Incident,
+    start: int,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """Tell each Severity-1 stakeholder the incident is Severity-1 now (`start`: the how-many-th
+    time it became Severity-1, so a raise after a lowering is told again, a repeat is not)."""
+    return _notify(
+        session,
+        clock,
+        incident,
+        key=f"inc/{incident.id}/sev1/{start}",
+        headline="declared Severity-1",
+        reason="Severity-1 declared",
+        extra={"event": "incident.severity1"},
+        environ=environ,
+    )
+
+
+def _notify(
+    session: Session,
+    clock: Clock,
+    incident: Incident,
+    *,
+    key: str,
+    headline: str,
+    reason: str,
+    extra: dict[str, object],
+    environ: Mapping[str, str] | None,
+) -> int:
     """Queue a notice per stakeholder channel; the idempotency key makes each one happen once.
 
     Channels are the contact's own (webhook, chat, e-mail when SMTP is configured), found the
     same way escalation finds them. A stakeholder with no channel is noted on the timeline.
+    Stakeholders are the client's people: they read the public title, never the internal one.
     """
+    from opsbinder.incidents.public import headline as public_headline
+
     environ = environment.variables(environ)
     cb = client_binder(session, incident.client_id)
     link = page_link(incident.client_id, incident.id)
-    title = f"[{incident.client_id}] Severity-1 update #{update.seq}: {incident.title}"
+    public = public_headline(incident)
+    title = f"[{incident.client_id}] {incident.severity.upper()} {headline}: {public}"
     body = {
-        "event": "status_update.posted",
+        **extra,
         "title": title,
-        "text": f"{title}\nThe update is on the status page: {link}",
+        "text": f"{title}\nThe status page has the details: {link}",
         "link": link,
-        "incident": {"id": incident.id, "client": incident.client_id, "title": incident.title},
-        "seq": update.seq,
-        "corrects_seq": update.corrects_seq,
+        "incident": {"id": incident.id, "client": incident.client_id, "title": public},
     }
     count = 0
     unreachable = []
     for person in stakeholders(session, incident):
-        key = f"inc/{incident.id}/update/{update.seq}/stakeholder/{person.contact}"
         action = Action(
             kind="notify",
-            key=key,
+            key=f"{key}/stakeholder/{person.contact}",
             due_at=utc(clock.now()),
             step=0,
             level=0,
@@ -130,7 +181,7 @@ def notify_update(
             round=0,
             target={"contact": person.contact},
             recipient=person.contact,
-            reason="new Severity-1 status update",
+            reason=reason,
         )
         messages, _contact = delivery.routes_for(cb, action, environ)
         if not messages:
@@ -143,9 +194,8 @@ def notify_update(
             clock,
             incident,
             "notify_skipped",
-            "status-updates",
-            f"no channel to reach stakeholder(s) {', '.join(unreachable)} about update "
-            f"#{update.seq}",
-            {"contacts": unreachable, "seq": update.seq},
+            "stakeholders",
+            f"no channel to reach stakeholder(s) {', '.join(unreachable)} about: {headline}",
+            {"contacts": unreachable, "key": key},
         )
     return count

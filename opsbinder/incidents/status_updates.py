@@ -1,13 +1,14 @@
-"""Severity-1 status updates: append-only and hash-chained per incident.
+"""Status updates: append-only and hash-chained per incident, on incidents of every severity.
 
 There is no edit and no delete: a correction is a new update naming the one it corrects
 (`corrects_seq`). Each update's hash covers its fields and the previous update's hash, so a row
 changed or removed behind our back breaks the chain, and the status page says so.
 
-The cadence comes from the incident's frozen policy (`policy_snapshot`): the next update is due
-`update_cadence` after this one (4 h by default) and a new one sooner than `min_update_interval`
-(2 h by default) is refused unless the author insists (`force=True`), so stakeholders are not
-flooded while responders should be fixing things.
+The cadence is the policy's Severity-1 cadence, so it binds Severity-1 incidents only: the next
+update is due `update_cadence` after this one (4 h by default) and a new one sooner than
+`min_update_interval` (2 h by default) is refused unless the author insists (`force=True`), so
+stakeholders are not flooded while responders should be fixing things. An update on another
+severity promises a next one only when its author names a time.
 """
 
 from __future__ import annotations
@@ -70,6 +71,11 @@ def _policy_duration(policy: dict[str, Any], key: str, default: timedelta) -> ti
         return default
 
 
+def cadence_rule(incident: Incident) -> Cadence | None:
+    """The cadence that binds this incident's updates: the policy's, for Severity-1 only."""
+    return cadence_of(incident) if incident.severity == "sev1" else None
+
+
 def cadence_of(incident: Incident) -> Cadence:
     policy = incident.policy_snapshot or {}
     return Cadence(
@@ -88,26 +94,29 @@ def update_hash(
     next_steps: str,
     bridge_url: str,
     business_impact: str,
-    next_update_at: datetime,
+    next_update_at: datetime | None,
     corrects_seq: int | None,
     prev_hash: str,
+    author_name: str = "",
 ) -> str:
-    body = json.dumps(
-        [
-            incident_id,
-            seq,
-            utc(posted_at).isoformat(),
-            author,
-            current_status,
-            next_steps,
-            bridge_url,
-            business_impact,
-            utc(next_update_at).isoformat(),
-            corrects_seq,
-            prev_hash,
-        ],
-        separators=(",", ":"),
-    )
+    """The author's public name is covered once there is one; updates posted before names
+    were kept hash exactly as they did then."""
+    fields: list[Any] = [
+        incident_id,
+        seq,
+        utc(posted_at).isoformat(),
+        author,
+        current_status,
+        next_steps,
+        bridge_url,
+        business_impact,
+        utc(next_update_at).isoformat() if next_update_at is not None else "",
+        corrects_seq,
+        prev_hash,
+    ]
+    if author_name:
+        fields.append(author_name)
+    body = json.dumps(fields, separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -124,6 +133,7 @@ def _row_hash(row: StatusUpdate) -> str:
         next_update_at=row.next_update_at,
         corrects_seq=row.corrects_seq,
         prev_hash=row.prev_hash,
+        author_name=row.author_name or "",
     )
 
 
@@ -193,17 +203,16 @@ def post_update(
     corrects_seq: int | None = None,
     force: bool = False,
     notify: bool = True,
+    author_name: str = "",
 ) -> StatusUpdate:
-    """Append one update in the caller's transaction; refuses what the policy forbids."""
+    """Append one update in the caller's transaction; refuses what the policy forbids.
+
+    `author` is who the audit log names; `author_name` the name the status page shows."""
     incident = session.execute(
         select(Incident).where(Incident.id == incident_id).with_for_update()
     ).scalar_one_or_none()
     if incident is None:
         raise NotFound(f"incident: no incident #{incident_id}")
-    if incident.severity != "sev1":
-        raise Refused(
-            f"incident #{incident_id} is {incident.severity}: status updates are for sev1 only"
-        )
     fields = {
         "current_status": _required("current_status", current_status),
         "next_steps": _required("next_steps", next_steps),
@@ -211,12 +220,12 @@ def post_update(
         "bridge_url": _bridge(bridge_url),
     }
     now = utc(clock.now())
-    cadence = cadence_of(incident)
+    cadence = cadence_rule(incident)
     previous = updates_of(session, incident_id)
     last = previous[-1] if previous else None
     if corrects_seq is not None and corrects_seq not in {u.seq for u in previous}:
         raise UpdateInvalid(f"corrects_seq: incident #{incident_id} has no update #{corrects_seq}")
-    if last is not None and corrects_seq is None and not force:
+    if cadence is not None and last is not None and corrects_seq is None and not force:
         allowed = utc(last.posted_at) + cadence.min_interval
         if now < allowed:
             raise Refused(
@@ -224,14 +233,7 @@ def post_update(
                 f"allows the next one from {allowed:%H:%M} UTC (every "
                 f"{cadence.min_interval} at most); insist with force to post anyway"
             )
-    due = utc(next_update_at) if next_update_at is not None else now + cadence.every
-    if due <= now:
-        raise UpdateInvalid(f"next_update_at: {due.isoformat()} is not in the future")
-    if due > now + cadence.every and not force:
-        raise Refused(
-            f"next_update_at: {due.isoformat()} is later than the policy allows "
-            f"(every {cadence.every}); insist with force to promise a later update"
-        )
+    due = _next_due(now, next_update_at, cadence, force)
     seq = last.seq + 1 if last else 1
     prev_hash = last.hash if last else GENESIS
     row = StatusUpdate(
@@ -239,6 +241,7 @@ def post_update(
         seq=seq,
         posted_at=now,
         author=author,
+        author_name=(author_name or "").strip()[:200],
         next_update_at=due,
         corrects_seq=corrects_seq,
         prev_hash=prev_hash,
@@ -263,6 +266,23 @@ def post_update(
 
         notify_update(session, clock, incident, row)
     return row
+
+
+def _next_due(
+    now: datetime, asked: datetime | None, cadence: Cadence | None, force: bool
+) -> datetime | None:
+    """When the next update is promised: the time asked for, else the cadence's; none without."""
+    if asked is None:
+        return now + cadence.every if cadence is not None else None
+    due = utc(asked)
+    if due <= now:
+        raise UpdateInvalid(f"next_update_at: {due.isoformat()} is not in the future")
+    if cadence is not None and due > now + cadence.every and not force:
+        raise Refused(
+            f"next_update_at: {due.isoformat()} is later than the policy allows "
+            f"(every {cadence.every}); insist with force to promise a later update"
+        )
+    return due
 
 
 def chain_problems(rows: Sequence[Any], recorded: Mapping[int, str]) -> list[str]:

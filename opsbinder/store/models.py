@@ -205,6 +205,19 @@ class Incident(Base):
     )
     component: Mapped[str | None] = mapped_column(String(200), doc="a component of the client")
 
+    # what the client's status page shows, apart from the internal title and state: nothing
+    # but "under investigation" until staff give a public title (`opsbinder.incidents.public`)
+    public_title: Mapped[str | None] = mapped_column(String(500))
+    public_state: Mapped[str] = mapped_column(
+        String(16),
+        default="investigating",
+        server_default="investigating",
+        doc="investigating identified monitoring resolved",
+    )
+    primary_incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"), doc="set on a duplicate"
+    )
+
 
 class HeartbeatPing(Base):
     """One ping of a job opsbinder does not run (a binder `heartbeats:` entry), kept like a run."""
@@ -241,7 +254,7 @@ class IncidentEvent(Base):
 
 
 class StatusUpdate(Base):
-    """A Severity-1 status update: append-only, hash-chained per incident."""
+    """A status update: append-only, hash-chained per incident."""
 
     __tablename__ = "status_updates"
     __table_args__ = (
@@ -253,11 +266,14 @@ class StatusUpdate(Base):
     seq: Mapped[int] = mapped_column(Integer)
     posted_at: Mapped[datetime]
     author: Mapped[str] = mapped_column(String(100))
+    author_name: Mapped[str] = mapped_column(
+        String(200), default="", server_default="", doc="the name the status page shows"
+    )
     current_status: Mapped[str] = mapped_column(Text)
     next_steps: Mapped[str] = mapped_column(Text)
     bridge_url: Mapped[str] = mapped_column(String(500), default="")
     business_impact: Mapped[str] = mapped_column(Text)
-    next_update_at: Mapped[datetime]
+    next_update_at: Mapped[datetime | None] = mapped_column(doc="None: no cadence promised")
     corrects_seq: Mapped[int | None] = mapped_column(Integer)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))

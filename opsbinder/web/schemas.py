@@ -28,6 +28,9 @@ class IncidentOut(BaseModel):
     commander: str | None
     occurrences: int
     next_update_due: datetime | None
+    public_title: str | None = Field(description="what the client sees; None: unpublished")
+    public_state: str
+    primary_incident_id: int | None = Field(description="set on a duplicate")
 
     @classmethod
     def of(cls, row: Incident) -> IncidentOut:
@@ -49,11 +52,12 @@ class UpdateOut(BaseModel):
     seq: int
     posted_at: datetime
     author: str
+    author_name: str
     current_status: str
     next_steps: str
     bridge_url: str
     business_impact: str
-    next_update_at: datetime
+    next_update_at: datetime | None
     corrects_seq: int | None
     prev_hash: str
     hash: str
@@ -82,6 +86,36 @@ class Message(BaseModel):
 
 class NoteIn(BaseModel):
     message: str = Field(min_length=1, max_length=5000)
+
+
+PublicState = Literal["investigating", "identified", "monitoring", "resolved"]
+
+
+class DeclareIn(BaseModel):
+    client_id: str | None = Field(
+        None, max_length=64, description="the client; a client-scoped token may leave it out"
+    )
+    severity: Severity
+    title: str = Field(min_length=1, max_length=500, description="the internal title")
+    public_title: str = Field("", max_length=200, description="what the client sees")
+    impact: str = Field("", max_length=5000, description="business impact")
+    dedup_key: str | None = Field(
+        None, max_length=150, description="the client's own key: one open incident per key"
+    )
+
+
+class SeverityIn(BaseModel):
+    severity: Severity
+    reason: str = Field("", max_length=2000)
+
+
+class DuplicateIn(BaseModel):
+    primary_id: int = Field(ge=1, le=2**63 - 1, description="the incident this one duplicates")
+
+
+class PublicIn(BaseModel):
+    public_title: str | None = Field(None, max_length=200)
+    public_state: PublicState | None = None
 
 
 class AssignIn(BaseModel):

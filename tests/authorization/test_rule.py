@@ -8,13 +8,17 @@ from opsbinder.accounts import ROLES, SCOPES
 from opsbinder.authorization import Action, Principal, decide
 
 A = Action
-INCIDENT = {A.ACKNOWLEDGE, A.RESOLVE, A.REOPEN, A.NOTE, A.ASSIGN, A.STAKEHOLDER, A.COMMANDER}
-STAFF = INCIDENT | {A.POST_UPDATE, A.RUN, A.SIGN_OFF, A.RESTORE_ARCHIVE, A.LOAD_BINDER, A.LOCK_DOWN}
+INCIDENT = {
+    *(A.DECLARE, A.ACKNOWLEDGE, A.RESOLVE, A.REOPEN, A.NOTE, A.ASSIGN, A.STAKEHOLDER),
+    *(A.COMMANDER, A.SEVERITY, A.DUPLICATE),
+}
+UPDATES = {A.POST_UPDATE, A.PUBLISH}
+STAFF = INCIDENT | UPDATES | {A.RUN, A.SIGN_OFF, A.RESTORE_ARCHIVE, A.LOAD_BINDER, A.LOCK_DOWN}
 SENIOR = STAFF | {A.PAUSE, A.RESUME}
 BY_ROLE = {"L1": STAFF, "L2": SENIOR, "L3": SENIOR, "manager": SENIOR, "admin": set(Action)}
 BY_SCOPE = {
     "incidents:write": INCIDENT,
-    "updates:write": {A.POST_UPDATE},
+    "updates:write": UPDATES,
     "procedures:run": {A.RUN, A.PAUSE, A.RESUME},
 }
 

@@ -135,6 +135,22 @@ def _integration_key(world: World) -> None:
     world.values["integration"] = made.out.strip()[:12]
 
 
+def _second(world: World) -> None:
+    """A second incident of the same client, as {other}."""
+    with session_scope(world.engine) as session:
+        other = lifecycle.trigger(
+            session,
+            SystemClock(),
+            client_id="nordhafen",
+            procedure_key=None,
+            dedup_key="nordhafen/tms-down",
+            title="TMS down",
+            severity="sev2",
+            details={},
+        )
+        world.values["other"] = str(other.id)
+
+
 def _password(world: World) -> None:
     world.env["OPSBINDER_NEW_PASSWORD"] = "a long enough password"
 
@@ -207,6 +223,27 @@ CASES = [
     Case("incidents note {incident} ''", 2, "a note needs some text"),
     Case("incidents assign {incident} priya-nair", 0, "assigned"),
     Case("incidents assign 999999 priya-nair", 3),
+    Case(
+        "incidents declare --client nordhafen --severity sev1 --title 'TMS down' "
+        "--public-title 'Order entry unavailable' --impact 'no orders' --dedup-key tms-down",
+        0,
+        "Severity-1 process started",
+        both=True,
+    ),
+    Case("incidents declare --client nordhafen --severity sev0 --title t", 2, "sev0"),
+    Case("incidents declare --client nobody --severity sev2 --title t", 3, "no client 'nobody'"),
+    Case(
+        "incidents declare --client nordhafen --severity sev2 --title t --dedup-key tms-down",
+        4,
+        "already open for 'tms-down'",
+        _second,
+    ),
+    Case("incidents severity {incident} sev3 --reason 'one warehouse'", 0, "sev3", both=True),
+    Case("incidents severity {incident} sev1", 4, "already sev1"),
+    Case("incidents duplicate {other} --of {incident}", 0, "duplicate of", _second, both=True),
+    Case("incidents duplicate {incident} --of 999999", 3, "no incident #999999"),
+    Case("incidents public {incident} --title 'Backups late' --state identified", 0, "sees"),
+    Case("incidents public {incident} --state fixed", 2, "public_state: 'fixed'"),
     Case("oncall now", 0, "l1-weekly"),
     Case("oncall now --client nobody", 3, "no client 'nobody'"),
     Case("oncall at '2026-03-29 02:30' --client nordhafen", 0, "l1-weekly"),

@@ -75,7 +75,16 @@ def test_it_never_shows_or_changes_another_clients_data_on_any_route(
         "next_steps": "x",
         "business_impact": "x",
         "csrf": "x",
+        # declare for the victim, change its severity, link it, publish it: all valid bodies
+        "client_id": victim,
+        "severity": "sev2",
+        "title": "x",
+        "primary_id": incident,
+        "public_title": "x",
+        "public_state": "identified",
     }
+    with session_scope(store) as s:
+        victims_before = len(s.execute(select(Incident.id)).all())
     checked = 0
     for route in all_routes(app.routes):
         if route.path in PUBLIC:
@@ -91,7 +100,11 @@ def test_it_never_shows_or_changes_another_clients_data_on_any_route(
                 where = f"{method} {url}{query} -> {answer.status_code}"
                 if answer.status_code in (303, 307):
                     assert answer.headers["location"].startswith("/login"), where
-                elif route.path in ("/api/v1/incidents", "/api/v1/procedures", "/api/v1/oncall"):
+                elif method == "GET" and route.path in (
+                    "/api/v1/incidents",
+                    "/api/v1/procedures",
+                    "/api/v1/oncall",
+                ):
                     rows = answer.json()
                     assert answer.status_code == 200, where
                     assert all(row["client_id"] == attacker_id for row in rows), where
@@ -103,6 +116,8 @@ def test_it_never_shows_or_changes_another_clients_data_on_any_route(
     with session_scope(store) as s:
         row = s.get(Incident, incident)
         assert row.state == "triggered" and row.acknowledged_by is None
+        assert (row.severity, row.public_title, row.primary_incident_id) == ("sev1", None, None)
+        assert len(s.execute(select(Incident.id)).all()) == victims_before  # none declared
         assert not s.get(Procedure, victim_proc).paused
         assert s.execute(select(StatusUpdate)).first() is None
 

@@ -1,4 +1,4 @@
-"""Severity-1 updates: append-only, hash-chained, cadence from the frozen policy, stakeholders."""
+"""Status updates: append-only, hash-chained, cadence from the frozen policy, stakeholders."""
 
 from __future__ import annotations
 
@@ -94,11 +94,23 @@ def test_it_refuses_bad_fields_and_writes_nothing(store, clock, world):
         assert s.execute(select(StatusUpdate)).first() is None
 
 
-def test_it_refuses_updates_for_incidents_below_sev1(store, clock, world):
+def test_it_takes_updates_below_sev1_without_the_severity1_cadence(store, clock, world):
     with session_scope(store) as s:
         s.execute(text("UPDATE incidents SET severity='sev2' WHERE id=:i"), {"i": world.incident_a})
-    with pytest.raises(Refused, match="sev1 only"):
-        post(store, clock, world.incident_a)
+    first = post(store, clock, world.incident_a)
+    assert first.next_update_at is None  # nothing promised that nobody enforces
+    clock.advance(timedelta(minutes=5))
+    # no minimum interval and no latest next update: the Severity-1 cadence binds sev1 only
+    second = post(store, clock, world.incident_a, next_update_at=clock.now() + timedelta(hours=9))
+    assert second.seq == 2 and second.next_update_at is not None
+    with session_scope(store) as s:
+        assert status_updates.verify_chain(s, world.incident_a).ok
+        assert lifecycle.get(s, world.incident_a).next_update_due is not None
+    # the same on sev1 is refused: the difference is the rule, not the setup
+    with pytest.raises(Refused, match="insist with force"):
+        post(store, clock, world.incident_b)
+        clock.advance(timedelta(minutes=5))
+        post(store, clock, world.incident_b)
 
 
 def test_it_detects_an_update_edited_or_removed_behind_its_back(store, clock, world):

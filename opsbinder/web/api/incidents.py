@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
 
 from opsbinder.actions import incidents as actions
 from opsbinder.authorization import Principal
@@ -17,12 +18,16 @@ from opsbinder.web.deps import DB, RowId, api_principal, clock_of, scoped
 from opsbinder.web.schemas import (
     AssignIn,
     CommanderIn,
+    DeclareIn,
+    DuplicateIn,
     EventOut,
     IncidentDetail,
     IncidentOut,
     Message,
     NoteIn,
+    PublicIn,
     Severity,
+    SeverityIn,
     StakeholderIn,
     StakeholderOut,
     StateFilter,
@@ -60,6 +65,36 @@ def list_incidents(
         session, client_id=client_id, severity=severity, state=state, limit=limit
     )
     return [IncidentOut.of(r) for r in rows]
+
+
+@router.post("/incidents", response_model=IncidentOut, status_code=201)
+def declare(
+    request: Request,
+    body: DeclareIn,
+    principal: Principal = Acting,
+    session: Session = DB,
+) -> IncidentOut:
+    """Declare an incident for a client; Severity-1 starts the Severity-1 process at once."""
+    clock = clock_of(request)
+    client_id = body.client_id or principal.client_id
+    if client_id is None:
+        raise HTTPException(422, "client_id: required for a token not tied to one client")
+
+    def run(s: Session) -> IncidentOut:
+        incident = actions.declare(
+            s,
+            clock,
+            principal,
+            client_id=client_id,
+            severity=body.severity,
+            title=body.title,
+            public_title=body.public_title,
+            impact=body.impact,
+            dedup_key=body.dedup_key,
+        )
+        return IncidentOut.of(incident)
+
+    return perform(session, run)
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentDetail)
@@ -159,6 +194,61 @@ def set_commander(
         session,
         incident_id,
         lambda s: actions.set_commander(s, clock, principal, incident_id, body.contact),
+    )
+
+
+@router.post("/incidents/{incident_id}/severity", response_model=IncidentOut)
+def change_severity(
+    request: Request,
+    incident_id: RowId,
+    body: SeverityIn,
+    principal: Principal = Acting,
+    session: Session = DB,
+) -> IncidentOut:
+    """Raise (to sev1: management informed, cadence running, stakeholders told) or lower."""
+    clock = clock_of(request)
+    return _changed(
+        session,
+        incident_id,
+        lambda s: actions.change_severity(
+            s, clock, principal, incident_id, body.severity, body.reason
+        ),
+    )
+
+
+@router.post("/incidents/{incident_id}/duplicate", response_model=IncidentOut)
+def link_duplicate(
+    request: Request,
+    incident_id: RowId,
+    body: DuplicateIn,
+    principal: Principal = Acting,
+    session: Session = DB,
+) -> IncidentOut:
+    """Mark this incident a duplicate of another of the same client (it is resolved)."""
+    clock = clock_of(request)
+    return _changed(
+        session,
+        incident_id,
+        lambda s: actions.link_duplicate(s, clock, principal, incident_id, body.primary_id),
+    )
+
+
+@router.post("/incidents/{incident_id}/public", response_model=IncidentOut)
+def set_public(
+    request: Request,
+    incident_id: RowId,
+    body: PublicIn,
+    principal: Principal = Acting,
+    session: Session = DB,
+) -> IncidentOut:
+    """Publish or change the title and state the client's status page shows."""
+    clock = clock_of(request)
+    return _changed(
+        session,
+        incident_id,
+        lambda s: actions.set_public(
+            s, clock, principal, incident_id, title=body.public_title, state=body.public_state
+        ),
     )
 
 
