@@ -1,4 +1,4 @@
-"""`opsbinder updates post|list|stakeholders`: Severity-1 updates from the command line.
+"""`opsbinder updates post|list|stakeholders`: status updates from the command line.
 
 There is deliberately no edit or delete command: post a correction with --corrects N.
 """
@@ -66,10 +66,11 @@ def post(
             corrects_seq=corrects,
             force=force,
         )
-        due = utc(update.next_update_at).astimezone(ZoneInfo(actions.client_zone(session, row)))
+        zone = ZoneInfo(actions.client_zone(session, row))
+        due = utc(update.next_update_at).astimezone(zone) if update.next_update_at else None
     common.console.print(
         f"update #{update.seq} posted on incident #{incident} (hash {update.hash[:12]}); "
-        f"next update due {due:%Y-%m-%d %H:%M %Z}"
+        + (f"next update due {due:%Y-%m-%d %H:%M %Z}" if due else "no next update promised")
     )
 
 
@@ -90,7 +91,7 @@ def list_updates(incident: int = typer.Argument(..., help="incident number")) ->
             u.current_status,
             u.business_impact,
             u.next_steps,
-            f"{u.next_update_at:%Y-%m-%d %H:%M}",
+            f"{u.next_update_at:%Y-%m-%d %H:%M}" if u.next_update_at else "-",
         )
     common.console.print(table)
     if report.ok:

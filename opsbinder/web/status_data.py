@@ -38,7 +38,8 @@ class IncidentView:
             return None
         if self.incident.next_update_due is not None:
             return utc(self.incident.next_update_due)
-        return utc(self.updates[0].next_update_at) if self.updates else None
+        newest = self.updates[0].next_update_at if self.updates else None
+        return utc(newest) if newest is not None else None
 
 
 @dataclass
