@@ -42,3 +42,12 @@ class FrozenClock:
 def utc(value: datetime) -> datetime:
     """Stores may hand back naive datetimes (SQLite); they are UTC by convention here."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def duration_text(value: timedelta) -> str:
+    """ "2h", "1h 30m", "12m": how people write a span, not Python's "2:00:00"."""
+    minutes = int(value.total_seconds() // 60)
+    hours, rest = divmod(minutes, 60)
+    if hours and rest:
+        return f"{hours}h {rest}m"
+    return f"{hours}h" if hours else f"{rest}m"

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opsbinder import audit
-from opsbinder.clock import Clock, utc
+from opsbinder.clock import Clock, duration_text, utc
 from opsbinder.config.models import Duration
 from opsbinder.errors import NotFound, OpsbinderError, Refused
 from opsbinder.incidents import lifecycle
@@ -43,6 +43,20 @@ class UpdateInvalid(OpsbinderError):
     """An update field is missing or unacceptable; the message names the field and value."""
 
     exit_code = 2
+
+
+class TooSoon(Refused):
+    """The policy's minimum interval since the last update has not passed; `force` overrides.
+
+    Carries the instants, so each door can say them in its reader's zone."""
+
+    def __init__(self, last_seq: int, last_posted: datetime, allowed: datetime, every: str):
+        self.last_seq, self.last_posted, self.allowed = last_seq, last_posted, allowed
+        super().__init__(
+            f"update #{last_seq} was posted at {last_posted:%H:%M} UTC; the policy allows the "
+            f"next one from {allowed:%H:%M} UTC (one every {every} at most); insist with force "
+            "to post anyway"
+        )
 
 
 @dataclass(frozen=True)
@@ -228,10 +242,8 @@ def post_update(
     if cadence is not None and last is not None and corrects_seq is None and not force:
         allowed = utc(last.posted_at) + cadence.min_interval
         if now < allowed:
-            raise Refused(
-                f"update #{last.seq} was posted at {utc(last.posted_at):%H:%M} UTC; the policy "
-                f"allows the next one from {allowed:%H:%M} UTC (every "
-                f"{cadence.min_interval} at most); insist with force to post anyway"
+            raise TooSoon(
+                last.seq, utc(last.posted_at), allowed, duration_text(cadence.min_interval)
             )
     due = _next_due(now, next_update_at, cadence, force)
     seq = last.seq + 1 if last else 1
@@ -280,7 +292,7 @@ def _next_due(
     if cadence is not None and due > now + cadence.every and not force:
         raise Refused(
             f"next_update_at: {due.isoformat()} is later than the policy allows "
-            f"(every {cadence.every}); insist with force to promise a later update"
+            f"(every {duration_text(cadence.every)}); insist with force to promise a later update"
         )
     return due
 

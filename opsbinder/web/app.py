@@ -8,7 +8,6 @@ app against their own store with a frozen clock.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
 from pathlib import Path as FilePath
 from urllib.parse import quote
 
@@ -21,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from opsbinder.actions.procedures import Launcher
-from opsbinder.clock import Clock, SystemClock, utc
+from opsbinder.clock import Clock, SystemClock, duration_text, utc
 from opsbinder.errors import Forbidden
 from opsbinder.settings import get_settings
 from opsbinder.store.db import default_engine
@@ -34,19 +33,11 @@ from opsbinder.web.security import web_secret
 HERE = FilePath(__file__).resolve().parent
 
 
-def human_duration(value: timedelta) -> str:
-    minutes = int(value.total_seconds() // 60)
-    hours, rest = divmod(minutes, 60)
-    if hours and rest:
-        return f"{hours}h {rest}m"
-    return f"{hours}h" if hours else f"{rest}m"
-
-
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["local"] = zones.local_time  # plain text (the Atom feed)
     templates.env.filters["when"] = zones.when  # every time on a page
-    templates.env.filters["duration"] = human_duration
+    templates.env.filters["duration"] = duration_text
     templates.env.globals["utc"] = utc
     return templates
 

@@ -70,7 +70,8 @@ def test_it_acknowledges_posts_an_update_and_audits_both_with_the_user(web, worl
     answer = web.post(
         f"/console/incidents/{world.incident_a}/updates", data={"csrf": csrf, **UPDATE}
     )
-    assert "insist with force" in answer.text
+    assert answer.status_code == 409 and "insist with force" not in answer.text
+    assert "Next update allowed from" in answer.text and "Post anyway" in answer.text
     with session_scope(store) as s:
         assert s.get(Incident, world.incident_a).acknowledged_by == "alice"
         assert [u.seq for u in s.execute(select(StatusUpdate)).scalars()] == [1]

@@ -9,6 +9,7 @@ injected into the page); it sees the same HTML with the same session.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -152,3 +153,44 @@ def test_it_links_the_manager_report_from_the_console(
     assert staff.locator("svg").count() >= 4
     shot(staff, backend, "report")
     assert_accessible(browser, staff, f"{live_server}/reports")
+
+
+def test_it_keeps_the_typed_update_when_too_soon_and_posts_it_anyway(
+    browser,  # noqa: F811
+    live_server,
+    world,
+    backend,
+    clock,
+):
+    staff = signed_in(browser, live_server)
+    staff.goto(f"{live_server}/console/incidents/{world.incident_a}")
+    staff.fill("textarea[name=current_status]", "Restore started")
+    staff.fill("textarea[name=business_impact]", "Warehouse 2 cannot print")
+    staff.fill("textarea[name=next_steps]", "Replay WAL")
+    staff.click("#post-update-button")
+    assert "Status update #1 posted" in staff.locator(".flash-ok").inner_text()
+
+    clock.advance(timedelta(hours=1, minutes=48))  # 11:48 UTC, 12:48 CET; 2 h at most
+    staff.fill("textarea[name=current_status]", "WAL replay 80% done <b>")
+    staff.fill("textarea[name=business_impact]", "Still no delivery notes")
+    staff.fill("textarea[name=next_steps]", "Re-enable scanners at 14:00")
+    staff.click("#post-update-button")
+    refusal = staff.locator("#update-refused").inner_text()
+    assert "Next update allowed from 13:00 CET, in 12m" in refusal
+    assert "insist with force" not in staff.content() and "2:00:00" not in refusal
+    assert staff.locator("textarea[name=current_status]").input_value() == (
+        "WAL replay 80% done <b>"
+    )
+    assert staff.locator("textarea[name=next_steps]").input_value() == (
+        "Re-enable scanners at 14:00"
+    )
+    assert staff.locator("#update-refused").is_visible()
+    shot(staff, backend, "update-too-soon")
+
+    staff.click("#post-anyway")
+    assert "Status update #2 posted" in staff.locator(".flash-ok").inner_text()
+    assert (
+        "WAL replay 80% done <b>"
+        in staff.locator("#update-" + str(world.incident_a) + "-2").inner_text()
+    )
+    assert_accessible(browser, staff, f"{live_server}/console/incidents/{world.incident_a}")

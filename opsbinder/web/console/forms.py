@@ -21,7 +21,9 @@ from opsbinder.web import zones
 from opsbinder.web.security import csrf_ok, csrf_token
 
 
-def render(request: Request, name: str, user: User | None, **context: object) -> Response:
+def render(
+    request: Request, name: str, user: User | None, status_code: int = 200, **context: object
+) -> Response:
     flashes = request.session.pop("flash", [])
     response: Response = request.app.state.templates.TemplateResponse(
         request,
@@ -33,6 +35,7 @@ def render(request: Request, name: str, user: User | None, **context: object) ->
             "zone_choice": zones.choice_of(request.cookies.get(zones.COOKIE)),
             **context,
         },
+        status_code=status_code,
         headers={"Cache-Control": "no-store"},
     )
     return response

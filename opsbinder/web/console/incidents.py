@@ -61,6 +61,27 @@ def incident_page(
     user: User = Depends(require_staff),
     session: Session = DB,
 ) -> Response:
+    return incident_view(request, session, user, incident_id)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An update form that was refused, shown again as typed, with why it was refused."""
+
+    fields: dict[str, str]
+    error: str
+    too_soon: status_updates.TooSoon | None = None
+    forceable: bool = False  # the policy refused it: "Post anyway" overrides
+
+
+def incident_view(
+    request: Request,
+    session: Session,
+    user: User,
+    incident_id: int,
+    draft: Draft | None = None,
+    status_code: int = 200,
+) -> Response:
     incident = session.get(Incident, incident_id)
     if incident is None:
         raise HTTPException(404, f"No incident #{incident_id}.")
@@ -74,6 +95,7 @@ def incident_page(
         request,
         "console_incident.html",
         user,
+        status_code=status_code,
         incident=incident,
         client=client,
         events=lifecycle.events(session, incident_id),
@@ -84,6 +106,7 @@ def incident_page(
         candidates=[c for c in contacts if c.id not in taken],
         staff=[c for c in contacts if c.staff],
         now=utc(clock_of(request).now()),
+        draft=draft,
     )
 
 
