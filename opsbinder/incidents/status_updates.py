@@ -51,7 +51,12 @@ class TooSoon(Refused):
     Carries the instants, so each door can say them in its reader's zone."""
 
     def __init__(self, last_seq: int, last_posted: datetime, allowed: datetime, every: str):
-        self.last_seq, self.last_posted, self.allowed = last_seq, last_posted, allowed
+        self.last_seq, self.last_posted, self.allowed, self.every = (
+            last_seq,
+            last_posted,
+            allowed,
+            every,
+        )
         super().__init__(
             f"update #{last_seq} was posted at {last_posted:%H:%M} UTC; the policy allows the "
             f"next one from {allowed:%H:%M} UTC (one every {every} at most); insist with force "
