@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
+from opsbinder.incidents import lifecycle
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Procedure
 from tests.web.conftest import PASSWORD
@@ -194,3 +195,40 @@ def test_it_keeps_the_typed_update_when_too_soon_and_posts_it_anyway(
         in staff.locator("#update-" + str(world.incident_a) + "-2").inner_text()
     )
     assert_accessible(browser, staff, f"{live_server}/console/incidents/{world.incident_a}")
+
+
+def test_every_console_page_and_the_status_page_pass_axe(
+    browser,  # noqa: F811
+    live_server,
+    world,
+    store,
+    clock,
+):
+    with session_scope(store) as s:  # a Severity-2 badge on the pages (its contrast failed)
+        lifecycle.trigger(
+            s,
+            clock,
+            client_id="nordhafen",
+            procedure_key="watch-disk-space",
+            dedup_key="nordhafen:disk",
+            title="Disk 91% full",
+            severity="sev2",
+            details={"error": "/var at 91%"},
+        )
+    staff = signed_in(browser, live_server)
+    for path in (
+        "/login",
+        "/console/incidents",
+        "/console/incidents?state=all",
+        f"/console/incidents/{world.incident_a}",
+        "/console/procedures",
+        "/console/oncall",
+        "/console/zone",
+        "/reports",
+    ):
+        assert_accessible(browser, staff, f"{live_server}{path}")
+    client = new_page(browser)
+    client.goto(f"{live_server}/status/nordhafen?token={world.status_a}")
+    assert client.locator("h1").inner_text() != ""
+    assert "SEV2" in client.locator("main").inner_text()
+    assert_accessible(browser, client, f"{live_server}/status/nordhafen")
