@@ -29,6 +29,7 @@ from opsbinder.clock import FrozenClock  # noqa: E402
 from opsbinder.settings import get_settings  # noqa: E402
 from tests.support import pg  # noqa: E402
 from tests.support.store import clean_store, migrated_engine  # noqa: E402
+from tests.support.world import World, cheap_password_hashing, seed  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "example"
 
@@ -139,3 +140,12 @@ def prefect_api() -> Iterator[None]:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     pg.drop_created_databases()
+
+
+@pytest.fixture
+def two_clients(
+    store: Engine, clock: FrozenClock, example_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> World:
+    """Two clients with staff, tokens and an open Severity-1 incident each (tests/support/world)."""
+    cheap_password_hashing(monkeypatch)
+    return seed(store, clock, example_dir)

@@ -16,7 +16,7 @@ from opsbinder.incidents import escalator
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident, OutboxMessage
 from opsbinder.sync import sync_binder
-from tests.escalation.conftest import paged_binder
+from tests.incidents.conftest import paged_binder
 from tests.notify.receiver import Receiver
 
 SECRET = "whsec_" + base64.b64encode(b"e2e-pager-secret-of-32-bytes-ok!").decode()

@@ -27,7 +27,9 @@ def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str]:
     return code, captured.out + captured.err
 
 
-def test_it_adds_users_and_issues_tokens_shown_once_and_stored_hashed(store, world, monkeypatch):
+def test_it_adds_users_and_issues_tokens_shown_once_and_stored_hashed(
+    store, two_clients, monkeypatch
+):
     monkeypatch.setenv("OPSBINDER_NEW_PASSWORD", "a long enough password")
     result = runner.invoke(app, ["users", "add", "bob", "--role", "L2", "--name", "Bob"])
     assert result.exit_code == 0, result.output
@@ -51,7 +53,9 @@ def test_it_adds_users_and_issues_tokens_shown_once_and_stored_hashed(store, wor
     assert "revoked" in listing and token not in listing
 
 
-def test_it_refuses_a_bad_role_and_an_unknown_scope_cleanly(store, world, monkeypatch, capsys):
+def test_it_refuses_a_bad_role_and_an_unknown_scope_cleanly(
+    store, two_clients, monkeypatch, capsys
+):
     monkeypatch.setenv("OPSBINDER_NEW_PASSWORD", "a long enough password")
     code, out = run_main(monkeypatch, capsys, "users", "add", "eve", "--role", "boss")
     assert code == 2 and "role: 'boss' is not one of" in out and "Traceback" not in out
@@ -59,12 +63,14 @@ def test_it_refuses_a_bad_role_and_an_unknown_scope_cleanly(store, world, monkey
     assert code == 2 and "scopes: root not valid" in out
 
 
-def test_it_posts_and_lists_updates_and_refuses_one_too_soon(store, world, monkeypatch, capsys):
+def test_it_posts_and_lists_updates_and_refuses_one_too_soon(
+    store, two_clients, monkeypatch, capsys
+):
     monkeypatch.setenv("OPSBINDER_ACTOR", "carol")
     args = [
         "updates",
         "post",
-        str(world.incident_a),
+        str(two_clients.incident_a),
         "--status",
         "Restoring",
         "--next-steps",
@@ -80,7 +86,7 @@ def test_it_posts_and_lists_updates_and_refuses_one_too_soon(store, world, monke
     assert code == 4 and "insist with force" in out and "Traceback" not in out
     code, out = run_main(monkeypatch, capsys, *args, "--force", "--corrects", "1")
     assert code == 0 and "update #2 posted" in out
-    result = runner.invoke(app, ["updates", "list", str(world.incident_a)])
+    result = runner.invoke(app, ["updates", "list", str(two_clients.incident_a)])
     assert result.exit_code == 0 and "chain verifies: 2 update(s)" in result.stdout
     with session_scope(store) as s:
         assert {u.author for u in s.execute(select(StatusUpdate)).scalars()} == {"carol"}
@@ -88,18 +94,18 @@ def test_it_posts_and_lists_updates_and_refuses_one_too_soon(store, world, monke
     assert runner.invoke(app, ["updates", "delete"]).exit_code != 0
 
 
-def test_it_adds_the_account_executive_as_stakeholder(store, world):
+def test_it_adds_the_account_executive_as_stakeholder(store, two_clients):
     result = runner.invoke(
-        app, ["updates", "stakeholders", str(world.incident_b), "--add", "mark-olsen"]
+        app, ["updates", "stakeholders", str(two_clients.incident_b), "--add", "mark-olsen"]
     )
     assert result.exit_code == 0, result.output
     assert "mark-olsen" in result.stdout and "jonas-weber" in result.stdout
-    result = runner.invoke(app, ["updates", "commander", str(world.incident_b), "priya-nair"])
+    result = runner.invoke(app, ["updates", "commander", str(two_clients.incident_b), "priya-nair"])
     assert result.exit_code == 0 and "priya-nair is the commander" in result.stdout
 
 
 @pytest.mark.slow
-def test_it_serves_the_app_with_opsbinder_web(store, world, tmp_path):
+def test_it_serves_the_app_with_opsbinder_web(store, two_clients, tmp_path):
     import os
     import subprocess
     import time
@@ -121,7 +127,7 @@ def test_it_serves_the_app_with_opsbinder_web(store, world, tmp_path):
         while True:
             try:
                 with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/status/nordhafen/feed.atom?token={world.status_a}"
+                    f"http://127.0.0.1:{port}/status/nordhafen/feed.atom?token={two_clients.status_a}"
                 ) as r:
                     page = r.read().decode()
                 break
