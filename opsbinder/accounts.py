@@ -237,12 +237,14 @@ def issue_integration_key(
     return _issue(session, clock, "integration", name, [], actor, client_id, None, None)
 
 
-def integration_client(session: Session, clock: Clock, key: str | None) -> str | None:
-    """The client a live integration key belongs to; None for any other key or none."""
-    row = resolve_token(session, clock, key)
-    if row is None or row.kind != "integration":
+def integration_key(session: Session, clock: Clock, key: object) -> AccessToken | None:
+    """The live integration key row (its client, its name); None for any other key or none."""
+    if not isinstance(key, str):
         return None
-    return row.client_id
+    row = resolve_token(session, clock, key)
+    if row is None or row.kind != "integration" or row.client_id is None:
+        return None
+    return row
 
 
 def _issue(

@@ -38,6 +38,7 @@ _NOUNS = {
     "procedures": "procedure",
     "escalation_policies": "escalation policy",
     "oncall_schedules": "on-call schedule",
+    "heartbeats": "heartbeat",
 }
 
 
@@ -89,6 +90,7 @@ def check_references(binder: ClientBinder, known: Known | None = None) -> list[F
         *_local_times(binder, known),
         *_entrypoints(binder),
         *_contract_refs(binder, ids),
+        *_intake_refs(binder, ids),
     ]
 
 
@@ -249,3 +251,26 @@ def _contract_refs(binder: ClientBinder, ids: _Ids) -> Iterator[Finding]:
     for i, person in enumerate(binder.contract.evidence_recipients):
         if problem := ids.missing("contacts", person):
             yield ("contract", "evidence_recipients", i), person, problem
+
+
+def _intake_refs(binder: ClientBinder, ids: _Ids) -> Iterator[Finding]:
+    """Policies named by event routes and heartbeats exist; a ping address is one job's."""
+    named: list[tuple[tuple[str | int, ...], str | None]] = [
+        (("events", "escalation_policy"), binder.events.escalation_policy),
+        *(
+            (("events", "routes", i, "escalation_policy"), route.escalation_policy)
+            for i, route in enumerate(binder.events.routes)
+        ),
+        *(
+            (("heartbeats", i, "escalation_policy"), beat.escalation_policy)
+            for i, beat in enumerate(binder.heartbeats)
+        ),
+    ]
+    for loc, policy in named:
+        if policy and (problem := ids.missing("escalation_policies", policy)):
+            yield loc, policy, problem
+    seen: set[str] = set()
+    for i, beat in enumerate(binder.heartbeats):
+        if str(beat.uuid) in seen:
+            yield ("heartbeats", i, "uuid"), str(beat.uuid), "two heartbeats share this uuid"
+        seen.add(str(beat.uuid))

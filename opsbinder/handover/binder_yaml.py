@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import yaml
 
@@ -26,6 +27,7 @@ FILES: dict[str, tuple[str, ...]] = {
     "oncall.yaml": ("oncall_schedules",),
     "calendar.yaml": ("maintenance_windows", "holidays"),
     "contract.yaml": ("contract",),
+    "monitoring.yaml": ("events", "heartbeats"),
 }
 SECTION_FILE = {section: name for name, sections in FILES.items() for section in sections}
 
@@ -46,6 +48,7 @@ _Dumper.add_representer(
 _Dumper.add_representer(
     time, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v.isoformat("minutes"))
 )
+_Dumper.add_representer(UUID, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", str(v)))
 _Dumper.add_representer(
     datetime, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v.isoformat())
 )

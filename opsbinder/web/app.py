@@ -24,7 +24,15 @@ from opsbinder.clock import Clock, SystemClock, duration_text, utc
 from opsbinder.errors import Forbidden
 from opsbinder.settings import get_settings
 from opsbinder.store.db import default_engine
-from opsbinder.web import api, auth, console, reports_routes, status_page, zones
+from opsbinder.web import (
+    api,
+    auth,
+    console,
+    pagerduty,
+    reports_routes,
+    status_page,
+    zones,
+)
 from opsbinder.web.deps import LoginRequired
 from opsbinder.web.page_cache import PageCache
 from opsbinder.web.secure_cookies import SecureCookies
@@ -83,6 +91,7 @@ def create_app(
     app.include_router(console.router)
     app.include_router(api.router)
     app.include_router(reports_routes.router)  # the manager's monthly report (issue 6)
+    app.include_router(pagerduty.router)  # monitoring events (issue 12)
 
     def error(
         request: Request, status: int, detail: str, headers: Mapping[str, str] | None = None

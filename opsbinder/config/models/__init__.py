@@ -30,6 +30,8 @@ from opsbinder.config.models.contract import (
 from opsbinder.config.models.durations import FORMS as DURATION_FORMS
 from opsbinder.config.models.durations import Duration, parse_duration
 from opsbinder.config.models.escalation import EscalationLevel, EscalationPolicy, Target
+from opsbinder.config.models.events import AlertmanagerRules, EventRoute, EventRules
+from opsbinder.config.models.heartbeats import Heartbeat
 from opsbinder.config.models.oncall import OnCallSchedule, Override, Rotation
 from opsbinder.config.models.params import (
     ArchiveParams,
@@ -79,6 +81,7 @@ __all__ = [
     "SECTIONS",
     "SLUG",
     "SYSTEM_TYPES",
+    "AlertmanagerRules",
     "ArchiveParams",
     "ArchiveProcedure",
     "BackupCheckParams",
@@ -102,6 +105,9 @@ __all__ = [
     "EnvName",
     "EscalationLevel",
     "EscalationPolicy",
+    "EventRoute",
+    "EventRules",
+    "Heartbeat",
     "Holiday",
     "MaintenanceWindow",
     "ManualParams",

@@ -13,6 +13,8 @@ from opsbinder.config.models.base import Slug, Strict
 from opsbinder.config.models.calendar import Holiday, MaintenanceWindow
 from opsbinder.config.models.contract import Contract
 from opsbinder.config.models.escalation import EscalationPolicy
+from opsbinder.config.models.events import EventRules
+from opsbinder.config.models.heartbeats import Heartbeat
 from opsbinder.config.models.oncall import OnCallSchedule
 from opsbinder.config.models.people import Contact, Stakeholder, WebhookChannel
 from opsbinder.config.models.procedures import Procedure
@@ -43,6 +45,8 @@ class ClientBinder(Strict):
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
     holidays: list[Holiday] = Field(default_factory=list)
     contract: Contract | None = None
+    events: EventRules = Field(default_factory=EventRules)
+    heartbeats: list[Heartbeat] = Field(default_factory=list)
     locations: dict[str, str] = Field(
         default_factory=dict,
         description="where each item is written: 'procedures[purge-x]' -> 'purge.yaml:12', "
