@@ -44,6 +44,8 @@ def test_it_leaves_procedures_the_window_does_not_name_alone(nordhafen):
         for p in nordhafen.procedures
         if p.id not in {"purge-tracking-events", "check-tms-backup"}
     )
+    # control: at that instant the window does hold back a procedure it names
+    assert suppression(nordhafen, "purge-tracking-events", _utc(2027, 1, 16, 23, 0)) is not None
     assert suppression(nordhafen, other, _utc(2027, 1, 16, 23, 0)) is None
 
 

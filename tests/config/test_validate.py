@@ -460,18 +460,25 @@ def test_it_accepts_yaml_merge_keys(example_dir, tmp_path, monkeypatch, capsys):
     folder = tmp_path / "binder"
     shutil.copytree(example_dir, folder)
     calendar = folder / "calendar.yaml"
-    calendar.write_text(
-        calendar.read_text()
-        .replace(
-            "  - {date: 2027-01-01, name: New Year's Day, procedures: [remind-patches-and-renewals]}",
-            "  - &xmas {date: 2026-12-25, name: Christmas Day, procedures: [remind-patches-and-renewals]}\n"
-            "  - {<<: *xmas, date: 2027-01-01, name: New Year's Day}",
-        )
-        .replace(
-            "  - {date: 2026-12-25, name: Christmas Day, procedures: [remind-patches-and-renewals]}\n",
-            "",
-            1,
-        )
+    text = calendar.read_text()
+    new_year = (
+        "  - {date: 2027-01-01, name: New Year's Day, procedures: [remind-patches-and-renewals]}"
     )
+    christmas = (
+        "  - {date: 2026-12-25, name: Christmas Day, procedures: [remind-patches-and-renewals]}\n"
+    )
+    # Each replacement must apply, or the binder below has no merge key and proves nothing.
+    assert new_year in text and christmas in text
+    text = text.replace(christmas, "", 1).replace(
+        new_year,
+        "  - &xmas {date: 2026-12-25, name: Christmas Day, procedures: [remind-patches-and-renewals]}\n"
+        "  - {<<: *xmas, date: 2027-01-01, name: New Year's Day}",
+    )
+    assert "<<: *xmas" in text and text.count("Christmas Day") == 1
+    calendar.write_text(text)
     code, output = run_cli(monkeypatch, capsys, "validate", str(folder))
     assert code == 0, output
+    from opsbinder.config.loader import load_binder
+
+    holidays = {h.name: h for h in load_binder(folder).clients[0].holidays}
+    assert holidays["New Year's Day"].procedures == ["remind-patches-and-renewals"]  # merged in

@@ -104,6 +104,7 @@ def test_it_pauses_in_the_store_with_an_audit_entry_and_builds_paused_deployment
 def test_it_leaves_out_procedures_removed_from_the_binder(loaded: Engine) -> None:
     from deployments.build import build_specs
 
+    assert "nordhafen.monthly-restore-test" in {s.name for s in build_specs(loaded)}  # control
     with session_scope(loaded) as s:
         row = s.execute(
             select(Procedure).where(Procedure.key == "monthly-restore-test")

@@ -145,9 +145,14 @@ def test_it_writes_nothing_when_a_transition_is_refused(loaded: Engine, clock: F
     with session_scope(loaded) as s:
         before = s.scalar(select(func.count()).select_from(IncidentEvent))
     with pytest.raises(lifecycle.IncidentStateError), session_scope(loaded) as s:
+        lifecycle.acknowledge(s, clock, iid, actor="x")  # allowed: written before the refusal
         lifecycle.reopen(s, clock, iid, actor="x")
     with session_scope(loaded) as s:
         assert s.scalar(select(func.count()).select_from(IncidentEvent)) == before
+    with session_scope(loaded) as s:  # control: the same acknowledgement alone is written
+        lifecycle.acknowledge(s, clock, iid, actor="x")
+    with session_scope(loaded) as s:
+        assert s.scalar(select(func.count()).select_from(IncidentEvent)) > before
 
 
 def test_it_keeps_one_open_incident_under_concurrent_triggers(

@@ -85,6 +85,8 @@ def test_it_takes_a_correction_at_once_and_says_what_it_corrects(store, clock, t
 
 
 def test_it_refuses_bad_fields_and_writes_nothing(store, clock, two_clients):
+    with session_scope(store) as s:  # control: good fields on the other incident are written
+        status_updates.post_update(s, clock, two_clients.incident_b, author="alice", **FIELDS)
     for bad in (
         {"current_status": "  "},
         {"bridge_url": "javascript:alert(1)"},
@@ -95,7 +97,8 @@ def test_it_refuses_bad_fields_and_writes_nothing(store, clock, two_clients):
     with pytest.raises(Refused, match="later than the policy"):
         post(store, clock, two_clients.incident_a, next_update_at=clock.now() + timedelta(hours=9))
     with session_scope(store) as s:
-        assert s.execute(select(StatusUpdate)).first() is None
+        written = s.execute(select(StatusUpdate.incident_id)).scalars().all()
+        assert written == [two_clients.incident_b]
 
 
 def test_it_takes_updates_below_sev1_without_the_severity1_cadence(store, clock, two_clients):

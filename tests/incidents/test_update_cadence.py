@@ -78,10 +78,11 @@ def test_it_escalates_an_overdue_update_up_the_ladder_like_an_unacknowledged_inc
 
 @pytest.mark.parametrize("change", [{"severity": "sev2"}, {"state": "resolved"}, {"policy": {}}])
 def test_it_leaves_other_incidents_alone(example_dir, change):
+    overdue, schedules = snap(example_dir)
+    late = overdue.due + timedelta(hours=1)
+    assert update_cadence.decide(overdue, schedules, set(), late) != []  # control: it would act
     incident, schedules = snap(example_dir, **change)
-    assert (
-        update_cadence.decide(incident, schedules, set(), incident.due + timedelta(hours=1)) == []
-    )
+    assert update_cadence.decide(incident, schedules, set(), late) == []
 
 
 def test_it_sweeps_the_store_once_per_due_time_and_starts_afresh_after_an_update(

@@ -165,4 +165,5 @@ def test_it_keeps_event_ids_stable_between_exports() -> None:
         return [str(e["uid"]) for e in Calendar.from_ical(data).walk("VEVENT")]
 
     monday, wednesday = uids(_utc(2026, 3, 23, 8)), uids(_utc(2026, 3, 25, 13, 17))
+    assert len(monday) >= 4 and len(set(monday)) == len(monday)  # four shifts, one id each
     assert monday == wednesday

@@ -148,7 +148,9 @@ def test_it_loads_nothing_from_a_broken_binder(store, example_dir, tmp_path):
     folder = tmp_path / "binder"
     shutil.copytree(example_dir, folder)
     procedures = folder / "procedures.yaml"
-    procedures.write_text(procedures.read_text().replace('"30 6 * * *"', '"30 25 * * *"'))
+    text = procedures.read_text()
+    assert '"30 6 * * *"' in text  # the hour 25 below really breaks the binder
+    procedures.write_text(text.replace('"30 6 * * *"', '"30 25 * * *"'))
     result = CliRunner().invoke(app, ["load", str(folder)])
     assert result.exit_code != 0
     assert _procedures(store) == {} and _audit(store) == []
