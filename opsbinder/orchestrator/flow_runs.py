@@ -29,6 +29,17 @@ def ui_link(flow_run_id: str | None) -> str | None:
     return f"{base}/runs/flow-run/{flow_run_id}"
 
 
+def flow_run_page(flow_run_id: str) -> str | None:
+    """The run's page in the UI `opsbinder serve` runs, when one is running here (that is the
+    server the run is on); else in the configured UI or API (`ui_link`)."""
+    from opsbinder.orchestrator.deployments import served_api_url
+
+    served = served_api_url()
+    if served:
+        return f"{served.rstrip('/').removesuffix('/api')}/runs/flow-run/{flow_run_id}"
+    return ui_link(flow_run_id)
+
+
 def last_log_lines(flow_run_id: str | None, limit: int = 20) -> list[str]:
     """The newest log lines of a run already stored by the API (oldest first); [] on trouble."""
     if not flow_run_id:

@@ -14,7 +14,8 @@ from datetime import timedelta
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from opsbinder.incidents import lifecycle
+from opsbinder import runs
+from opsbinder.incidents import escalator, hook_reports, lifecycle
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Procedure
 from tests.web.conftest import PASSWORD
@@ -232,3 +233,70 @@ def test_every_console_page_and_the_status_page_pass_axe(
     assert client.locator("h1").inner_text() != ""
     assert "SEV2" in client.locator("main").inner_text()
     assert_accessible(browser, client, f"{live_server}/status/nordhafen")
+
+
+def test_it_briefs_the_engineer_on_a_failed_run_its_runbook_and_the_escalation(
+    browser,  # noqa: F811
+    live_server,
+    world,
+    backend,
+    store,
+    clock,
+):
+    flow_run = "6f1c2d3e-0000-4000-8000-00000000abcd"
+    with session_scope(store) as s:
+        runs.start_run(
+            s,
+            clock,
+            client_id="nordhafen",
+            procedure_key="check-tms-backup",
+            flow_run_id=flow_run,
+            scheduled_for=clock.now(),
+        )
+        incident = hook_reports.apply(
+            s,
+            clock,
+            hook_reports.HookReport(
+                kind="failure",
+                client_id="nordhafen",
+                procedure_key="check-tms-backup",
+                flow_run_id=flow_run,
+                state_name="Failed",
+                at=clock.now().isoformat(),
+                message="nordhafen/check-tms-backup failed: newest dump is 31h old (max 26h)",
+                link=f"http://127.0.0.1:4321/runs/flow-run/{flow_run}",
+                log_lines=["10:00:01 checking /backups/tms", "10:00:02 newest dump is 31h old"],
+            ),
+        )
+        assert incident is not None
+        number = incident.id
+    clock.advance(timedelta(minutes=20))  # L1 paged at 10:00, L2 after 15 min, L3 30 min later
+    escalator.sweep(store, clock)
+
+    staff = signed_in(browser, live_server)
+    staff.goto(f"{live_server}/console/incidents/{number}")
+    failure = staff.locator("#failure").inner_text()
+    assert "newest dump is 31h old (max 26h)" in failure
+    assert "started Fri 20 Mar 2026, 11:00 CET" in failure
+    assert staff.locator("#log-lines").inner_text().splitlines() == [
+        "10:00:01 checking /backups/tms",
+        "10:00:02 newest dump is 31h old",
+    ]
+    link = staff.locator("#flow-run-link")
+    assert link.get_attribute("href") == f"http://127.0.0.1:4321/runs/flow-run/{flow_run}"
+    runbook = staff.locator("#runbook").inner_text()
+    assert "A backup nobody checks is a hope, not a backup." in runbook
+    assert "Newest dump younger than 26 hours" in runbook
+    assert "Verify\n\nThe run's artifact lists the file checked" in runbook
+    assert "Roll back\n\nNothing to roll back (read only)." in runbook
+    escalation = staff.locator("#escalation").inner_text()
+    assert "Reached: L2 team lead (level 2 of 4), paged 20 Mar 11:15 CET" in escalation
+    assert "Next: L3 engineering paged 20 Mar 11:45 CET, in 25m unless acknowledged." in escalation
+    shot(staff, backend, "incident-briefing")
+    assert_accessible(browser, staff, f"{live_server}/console/incidents/{number}")
+
+    staff.click("#ack")
+    assert "acknowledged: the escalation stopped" in staff.locator("#escalation").inner_text()
+    staff.select_option("select[name=assignee]", "mark-olsen")
+    staff.click("#assign")
+    assert "assigned to mark-olsen" in staff.locator(".incident-head").inner_text()

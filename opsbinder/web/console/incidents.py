@@ -17,6 +17,7 @@ from opsbinder.binder_store import client_binder
 from opsbinder.clock import Clock, utc
 from opsbinder.incidents import lifecycle, stakeholders, status_updates
 from opsbinder.store.models import Client, Incident, User
+from opsbinder.web.console.briefing import briefing
 from opsbinder.web.console.forms import act, render
 from opsbinder.web.deps import DB, RowId, clock_of, console_principal, require_staff
 
@@ -107,6 +108,7 @@ def incident_view(
         staff=[c for c in contacts if c.staff],
         now=utc(clock_of(request).now()),
         draft=draft,
+        briefing=briefing(session, incident),
     )
 
 
