@@ -7,7 +7,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL ?= WARNING
 
-.PHONY: demo test lint format bench clean browser
+.PHONY: demo test lint format bench clean browser alertmanager
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,12 @@ demo: $(STAMP)
 browser:
 	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
 
+## alertmanager: Debian's Prometheus Alertmanager, which the webhook receiver's test routes through
+alertmanager:
+	@test -x /usr/bin/prometheus-alertmanager || { apt-get update && apt-get install -y prometheus-alertmanager; }
+
 ## test: the whole suite, SQLite and PostgreSQL (CI=true fails instead of skipping PostgreSQL)
-test: $(STAMP) browser
+test: $(STAMP) browser alertmanager
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -25,6 +25,7 @@ from opsbinder.errors import Forbidden
 from opsbinder.settings import get_settings
 from opsbinder.store.db import default_engine
 from opsbinder.web import (
+    alertmanager,
     api,
     auth,
     console,
@@ -92,6 +93,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(reports_routes.router)  # the manager's monthly report (issue 6)
     app.include_router(pagerduty.router)  # monitoring events (issue 12)
+    app.include_router(alertmanager.router)
 
     def error(
         request: Request, status: int, detail: str, headers: Mapping[str, str] | None = None

@@ -19,7 +19,8 @@ from opsbinder.clock import FrozenClock
 from opsbinder.store.db import session_scope
 from opsbinder.sync import sync_binder
 from opsbinder.web import create_app
-from tests.web.conftest import free_port, two_client_binder
+from tests.support.world import two_client_binder
+from tests.web.conftest import free_port
 
 
 @dataclass
