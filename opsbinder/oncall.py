@@ -72,6 +72,19 @@ def _override_bounds(override: Override, zone: ZoneInfo) -> tuple[datetime, date
     return aware(override.start), aware(override.end)
 
 
+def overrides_between(
+    schedule: OnCallSchedule, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime, Override]]:
+    """The overrides that touch [start, end), with their bounds as UTC instants."""
+    zone = ZoneInfo(schedule.timezone)
+    found = []
+    for override in schedule.overrides:
+        since, until = _override_bounds(override, zone)
+        if since < end and until > start:
+            found.append((since, until, override))
+    return found
+
+
 def on_call(schedule: OnCallSchedule, instant: datetime) -> str | None:
     """The contact on call at `instant` (aware): the newest matching override, else the last
     layer with someone on, else None (a gap)."""

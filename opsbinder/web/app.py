@@ -46,6 +46,7 @@ def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["local"] = zones.local_time  # plain text (the Atom feed)
     templates.env.filters["when"] = zones.when  # every time on a page
+    templates.env.filters["when_text"] = zones.when_text  # the same where no markup fits
     templates.env.filters["duration"] = duration_text
     templates.env.globals["utc"] = utc
     return templates

@@ -106,3 +106,12 @@ def when(
     """A time in the viewer's chosen zone (`zone_choice` in the page's context), labelled."""
     choice = context.get("zone_choice") or CLIENT
     return time_element(value, choice.zone(client_zone), fmt)
+
+
+@pass_context
+def when_text(
+    context: Context, value: datetime | None, client_zone: Any = None, fmt: str = FULL
+) -> str:
+    """`when` as plain text, for places that hold no markup (an SVG title, an aria label)."""
+    choice = context.get("zone_choice") or CLIENT
+    return local_time(value, choice.zone(client_zone), fmt + " %Z")

@@ -9,16 +9,18 @@ injected into the page); it sees the same HTML with the same session.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from opsbinder import runs
+from opsbinder.config.models import OnCallSchedule, Override, Rotation
 from opsbinder.incidents import escalator, hook_reports, lifecycle
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Procedure
-from tests.web.conftest import PASSWORD
+from opsbinder.sync import sync_binder
+from tests.web.conftest import PASSWORD, two_client_binder
 from tests.web.test_browser import browser, new_page, shot  # noqa: F401 (the fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -300,3 +302,70 @@ def test_it_briefs_the_engineer_on_a_failed_run_its_runbook_and_the_escalation(
     staff.select_option("select[name=assignee]", "mark-olsen")
     staff.click("#assign")
     assert "assigned to mark-olsen" in staff.locator(".incident-head").inner_text()
+
+
+def test_it_shows_who_is_on_call_until_when_and_the_next_14_days_with_overrides_and_gaps(
+    browser,  # noqa: F811
+    live_server,
+    world,
+    backend,
+    store,
+    clock,
+    example_dir,
+):
+    binder = two_client_binder(example_dir)
+    nordhafen = binder.clients[0]
+    weekly = nordhafen.oncall_schedules[0]
+    conference = Override(
+        contact="mark-olsen",
+        start=datetime(2026, 3, 25, 9, 0, tzinfo=UTC),
+        end=datetime(2026, 3, 26, 9, 0, tzinfo=UTC),
+        reason="Lena at a conference",
+    )
+    daytime = OnCallSchedule(
+        id="l2-daytime",
+        name="L2 daytime",
+        timezone="Europe/Berlin",
+        layers=[
+            Rotation(
+                members=["mark-olsen"],
+                length="daily",
+                handoff_time=time(8, 0),
+                start=date(2026, 1, 1),
+                restrict_from=time(8, 0),
+                restrict_to=time(18, 0),
+            )
+        ],
+    )
+    schedules = [weekly.model_copy(update={"overrides": [conference]}), daytime]
+    binder.clients[0] = nordhafen.model_copy(update={"oncall_schedules": schedules})
+    with session_scope(store) as s:
+        sync_binder(s, binder, clock)
+
+    staff = signed_in(browser, live_server)
+    staff.goto(f"{live_server}/console/oncall")
+    weekly_card = staff.locator("#schedule-nordhafen-l1-weekly")
+    # 20 Mar is a Friday; the weekly hand-off is Monday 09:00 Berlin
+    now_line = weekly_card.locator("p.now").inner_text()
+    assert "On call now:" in now_line and "until Mon 23 Mar 2026, 09:00 CET" in now_line
+    rows = [r.inner_text() for r in weekly_card.locator("table.slots tbody tr").all()]
+    override = [r for r in rows if "override" in r]
+    assert len(override) == 1
+    assert "Mark Olsen" in override[0] and "Lena at a conference" in override[0]
+    assert "Wed 25 Mar 10:00 CET" in override[0] and "Thu 26 Mar 10:00 CET" in override[0]
+    assert not [r for r in rows if "nobody on call" in r]  # 24/7: no gap
+    assert rows[-1].split("\t")[1].startswith("Fri 03 Apr 12:00 CEST")  # 14 days on
+
+    day_card = staff.locator("#schedule-nordhafen-l2-daytime")
+    assert "On call now: Mark Olsen" in day_card.locator("p.now").inner_text()
+    assert "until Fri 20 Mar 2026, 18:00 CET" in day_card.locator("p.now").inner_text()
+    gaps = day_card.locator("tr.row-gap").all()
+    assert len(gaps) == 14  # every night from 18:00 to 08:00
+    assert gaps[0].inner_text().split("\t")[:3] == [
+        "Fri 20 Mar 18:00 CET",
+        "Sat 21 Mar 08:00 CET",
+        "nobody on call",
+    ]
+    assert day_card.locator("svg.bar rect.slot-gap").count() == 14
+    shot(staff, backend, "oncall-timeline")
+    assert_accessible(browser, staff, f"{live_server}/console/oncall")

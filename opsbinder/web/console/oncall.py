@@ -1,4 +1,5 @@
-"""The console's on-call page: who is on call now, per client and schedule."""
+"""The console's on-call page: per client and schedule, who is on now and until when, and the
+next 14 days as a timeline with overrides and gaps (`opsbinder.web.oncall_view`)."""
 
 from __future__ import annotations
 
@@ -18,5 +19,6 @@ router = APIRouter(include_in_schema=False)
 def oncall(
     request: Request, user: User = Depends(require_staff), session: Session = DB
 ) -> Response:
-    rows = oncall_view.now_on_call(session, clock_of(request))
-    return render(request, "console_oncall.html", user, rows=rows)
+    days = oncall_view.TIMELINE_DAYS
+    rows = oncall_view.timelines(session, clock_of(request), days)
+    return render(request, "console_oncall.html", user, timelines=rows, days=days)
