@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from opsbinder import audit_anchor, outbox, workitems
 from opsbinder.clock import Clock
 from opsbinder.errors import OpsbinderError, RunFailed
-from opsbinder.incidents import escalator, missed_runs, update_cadence
+from opsbinder.incidents import escalator, heartbeat_watch, missed_runs, update_cadence
 from opsbinder.incidents.hook_reports import replay_spool
 from opsbinder.incidents.missed_runs import Orchestrator
 from opsbinder.procedures.outcome import exception_text
@@ -44,6 +44,10 @@ def _watch_missed_runs(
     engine: Engine, clock: Clock, orchestrator: Orchestrator | None
 ) -> dict[str, Any]:
     return asdict(missed_runs.watch(engine, clock, orchestrator=orchestrator))
+
+
+def _watch_heartbeats(engine: Engine, clock: Clock, _: Orchestrator | None) -> dict[str, Any]:
+    return asdict(heartbeat_watch.watch(engine, clock))
 
 
 def _escalate(engine: Engine, clock: Clock, _: Orchestrator | None) -> dict[str, Any]:
@@ -74,6 +78,7 @@ def _deliver_outbox(engine: Engine, clock: Clock, _: Orchestrator | None) -> dic
 STEPS: tuple[Step, ...] = (
     Step("replay spool", _replay_spool),
     Step("missed-run watch", _watch_missed_runs),
+    Step("heartbeat watch", _watch_heartbeats),
     Step("escalation", _escalate),
     Step("update cadence", _update_cadence, retries=2),
     Step("work items", _overdue_work_items),

@@ -30,6 +30,7 @@ from opsbinder.web import (
     auth,
     console,
     pagerduty,
+    pings,
     reports_routes,
     status_page,
     zones,
@@ -95,6 +96,7 @@ def create_app(
     app.include_router(reports_routes.router)  # the manager's monthly report (issue 6)
     app.include_router(pagerduty.router)  # monitoring events (issue 12)
     app.include_router(alertmanager.router)
+    app.include_router(pings.router)  # heartbeats of jobs that run elsewhere
 
     def error(
         request: Request, status: int, detail: str, headers: Mapping[str, str] | None = None
