@@ -18,10 +18,12 @@ from opsbinder.store.models import AuditEntry, Incident, IncidentEvent, Procedur
 from tests.web.conftest import csrf_of
 
 INCIDENT = ("acknowledge", "resolve", "reopen", "note", "assign", "stakeholder", "commander")
-ACTIONS = (*INCIDENT, "post_update", "run", "pause", "resume")
+DECIDE = ("declare", "severity", "duplicate", "publish")
+ACTIONS = (*INCIDENT, *DECIDE, "post_update", "run", "pause", "resume")
 
 UPDATE = {"current_status": "Restoring", "next_steps": "Verify", "business_impact": "Orders down"}
 _numbers = count(1)
+_primary: dict[int, int] = {}  # a duplicate prepared -> the primary it is to be linked to
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,22 @@ def door_for(action: str, object_id: int) -> Door:
             (f"{inc}/commander", {"contact": "mark-olsen"}),
             (f"{api}/commander", {"contact": "mark-olsen"}),
         ),
+        "declare": Door(
+            ("/console/incidents", {**_declared(object_id), "client": "nordhafen"}),
+            ("/api/v1/incidents", {**_declared(object_id), "client_id": "nordhafen"}),
+        ),
+        "severity": Door(
+            (f"{inc}/severity", {"severity": "sev2", "message": "one site"}),
+            (f"{api}/severity", {"severity": "sev2", "reason": "one site"}),
+        ),
+        "duplicate": Door(
+            (f"{inc}/duplicate", {"primary": str(_primary.get(object_id, 0))}),
+            (f"{api}/duplicate", {"primary_id": _primary.get(object_id, 1)}),
+        ),
+        "publish": Door(
+            (f"{inc}/public", {"public_title": "Door test", "public_state": "identified"}),
+            (f"{api}/public", {"public_title": "Door test", "public_state": "identified"}),
+        ),
         "post_update": Door(
             (f"{inc}/updates", {**UPDATE, "force": "1"}),
             (f"{api}/updates", {**UPDATE, "force": True}),
@@ -60,6 +78,10 @@ def door_for(action: str, object_id: int) -> Door:
         "pause": Door((f"{proc}/pause", {}), (f"{api_proc}/pause", {})),
         "resume": Door((f"{proc}/resume", {}), (f"{api_proc}/resume", {})),
     }[action]
+
+
+def _declared(number: int) -> dict[str, str]:
+    return {"severity": "sev3", "title": f"declared by door {number}", "public_title": "Slow"}
 
 
 def _fresh_incident(store: Engine, clock: FrozenClock, *, resolved: bool = False) -> int:
@@ -96,6 +118,13 @@ def prepare(store: Engine, clock: FrozenClock, action: str) -> int:
         return _procedure(store, paused=False)
     if action == "resume":
         return _procedure(store, paused=True)
+    if action == "declare":
+        return next(_numbers)  # the number in the title of the incident to be declared
+    if action == "duplicate":
+        primary = _fresh_incident(store, clock)
+        duplicate = _fresh_incident(store, clock)
+        _primary[duplicate] = primary
+        return duplicate
     return _fresh_incident(store, clock, resolved=action == "reopen")
 
 
@@ -109,6 +138,9 @@ def happened(store: Engine, action: str, object_id: int, launched: list[object])
                 "pause": proc.paused,
                 "resume": not proc.paused,
             }[action]
+        if action == "declare":
+            title = _declared(object_id)["title"]
+            return s.execute(select(Incident.id).where(Incident.title == title)).first() is not None
         incident = s.get(Incident, object_id)
         assert incident is not None
         kinds = set(
@@ -126,6 +158,9 @@ def happened(store: Engine, action: str, object_id: int, launched: list[object])
             "stakeholder": lambda: "stakeholder_added" in kinds,
             "commander": lambda: incident.commander == "mark-olsen",
             "post_update": lambda: updates.first() is not None,
+            "severity": lambda: incident.severity == "sev2",
+            "duplicate": lambda: incident.primary_incident_id is not None,
+            "publish": lambda: incident.public_state == "identified",
         }
         return checks[action]()
 

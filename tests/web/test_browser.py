@@ -115,3 +115,65 @@ def test_it_takes_an_incident_from_acknowledgement_to_the_clients_status_page(
     assert own is not None and own.status == 200
     assert "TMS database restored" not in other.content()
     shot(other, backend, "6-other-client-own-page")
+
+
+def test_it_declares_a_severity1_incident_from_the_console_form_and_changes_it(
+    browser, live_server, world, store, backend, monkeypatch
+):
+    from sqlalchemy import select
+
+    from opsbinder.store.db import session_scope
+    from opsbinder.store.models import Incident, OutboxMessage
+
+    monkeypatch.setenv("OPSBINDER_SMTP_URL", "mailtos://relay.example")
+    staff = new_page(browser)
+    staff.goto(f"{live_server}/login?next=/console/incidents")
+    staff.fill("input[name=username]", "alice")
+    staff.fill("input[name=password]", PASSWORD)
+    staff.click("button[type=submit]")
+    staff.click("#declare summary")  # a <details>: opens without JavaScript
+    form = staff.locator("#declare form")
+    form.locator("select[name=client]").select_option("nordhafen")
+    form.locator("select[name=severity]").select_option("sev1")
+    form.locator("input[name=title]").fill("Client called: TMS down in all warehouses")
+    form.locator("input[name=public_title]").fill("Order entry unavailable")
+    form.locator("textarea[name=impact]").fill("No delivery notes can be printed")
+    shot(staff, backend, "7-declare-form")
+    staff.click("#declare-button")
+    flashed = staff.locator(".flash-ok").inner_text()
+    assert "declared" in flashed and "Severity-1 process started" in flashed, flashed
+    number = int(staff.url.rsplit("/", 1)[1])
+    assert staff.locator("#public-title").inner_text() == "Order entry unavailable"
+    assert "Client called: TMS down" in staff.locator("h1").inner_text()
+    shot(staff, backend, "8-declared-incident")
+    with session_scope(store) as s:
+        incident = s.get(Incident, number)
+        assert incident is not None and incident.severity == "sev1"
+        assert incident.source == "manual" and incident.details["declared_by"] == "alice"
+        keys = {
+            m.idempotency_key
+            for m in s.execute(
+                select(OutboxMessage).where(OutboxMessage.incident_id == number)
+            ).scalars()
+        }
+    assert any("/sev1/t0/contact:claudia-roth" in k for k in keys)  # management, at once
+
+    staff.locator("#severity select[name=severity]").select_option("sev2")
+    staff.fill("#severity input[name=message]", "only warehouse 2")
+    staff.click("#change-severity")
+    assert "is sev2 now" in staff.locator(".flash-ok").inner_text()
+    staff.locator("#client-view select[name=public_state]").select_option("identified")
+    staff.click("#publish")
+    assert staff.locator("#public-state").inner_text() == "identified"
+    # the update form is there for a sev2 too, without the Severity-1 cadence
+    staff.fill("textarea[name=current_status]", "Database failover under way")
+    staff.fill("textarea[name=business_impact]", "Warehouse 2 picks on paper")
+    staff.fill("textarea[name=next_steps]", "Verify the replica")
+    staff.click("#post-update-button")
+    assert "Status update #1 posted" in staff.locator(".flash-ok").inner_text()
+
+    staff.fill("#duplicate input[name=primary]", str(world.incident_a))
+    staff.click("#link-duplicate")
+    assert f"duplicate of #{world.incident_a}" in staff.locator(".flash-ok").inner_text()
+    assert staff.locator("#state").inner_text() == "resolved"
+    shot(staff, backend, "9-linked-duplicate")

@@ -6,11 +6,11 @@ with the signed-in user as principal, so the console and the API obey the same r
 
 from fastapi import APIRouter
 
-from opsbinder.web.console import incidents, oncall, procedures, updates, zone
+from opsbinder.web.console import declare, incidents, oncall, procedures, updates, zone
 
 router = APIRouter(include_in_schema=False)
-# updates first: its path would otherwise be read as an incident action's {verb}
-for module in (updates, incidents, procedures, oncall, zone):
+# updates and declare first: their paths would otherwise be read as an incident action's {verb}
+for module in (updates, declare, incidents, procedures, oncall, zone):
     router.include_router(module.router)
 
 __all__ = ["router"]

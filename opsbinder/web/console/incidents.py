@@ -15,7 +15,7 @@ from opsbinder.actions import incidents as actions
 from opsbinder.authorization import Principal
 from opsbinder.binder_store import client_binder
 from opsbinder.clock import Clock, utc
-from opsbinder.incidents import lifecycle, stakeholders, status_updates
+from opsbinder.incidents import duplicates, lifecycle, public, stakeholders, status_updates
 from opsbinder.store.models import Client, Incident, User
 from opsbinder.web.console.briefing import briefing
 from opsbinder.web.console.forms import act, render
@@ -102,7 +102,10 @@ def incident_view(
         events=lifecycle.events(session, incident_id),
         updates=list(reversed(updates)),
         chain=chain,
-        cadence=status_updates.cadence_of(incident),
+        cadence=status_updates.cadence_rule(incident),
+        severities=lifecycle.SEVERITIES,
+        public_states=public.PUBLIC_STATES,
+        duplicates=duplicates.duplicates_of(session, incident_id),
         stakeholders=people,
         candidates=[c for c in contacts if c.id not in taken],
         staff=[c for c in contacts if c.staff],
