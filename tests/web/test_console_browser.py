@@ -155,6 +155,9 @@ def test_it_links_the_manager_report_from_the_console(
     staff.click("a[href='/reports/nordhafen/2026-02']")
     assert "Nordhafen Logistik GmbH" in staff.content()
     assert staff.locator("svg").count() >= 4
+    y_labels = staff.locator("svg .axis.y text").all_text_contents()
+    assert y_labels and all(re.fullmatch(r"\d+", t.strip()) for t in y_labels), y_labels
+    assert {"0", "100"} <= {t.strip() for t in y_labels}  # the rates axis: 0 to 100%
     shot(staff, backend, "report")
     assert_accessible(browser, staff, f"{live_server}/reports")
 

@@ -84,9 +84,12 @@ def _flow_run_link(recorded: object, flow_run_id: str | None) -> str | None:
         return recorded
     if not flow_run_id:
         return None
-    from opsbinder.orchestrator.flow_runs import flow_run_page  # imports Prefect: only now
+    try:
+        from opsbinder.orchestrator.flow_runs import flow_run_page  # imports Prefect: only now
 
-    return flow_run_page(flow_run_id)
+        return flow_run_page(flow_run_id)
+    except Exception:  # a link is a convenience: the page must show without one
+        return None
 
 
 def escalation_of(incident: Incident) -> Escalation | None:
