@@ -295,7 +295,7 @@ def test_it_briefs_the_engineer_on_a_failed_run_its_runbook_and_the_escalation(
     assert "Verify\n\nThe run's artifact lists the file checked" in runbook
     assert "Roll back\n\nNothing to roll back (read only)." in runbook
     escalation = staff.locator("#escalation").inner_text()
-    assert "Reached: L2 team lead (level 2 of 4), paged 20 Mar 11:15 CET" in escalation
+    assert "Reached: L2 team lead (level 2 of 4) since 20 Mar 11:15 CET" in escalation
     assert "Next: L3 engineering paged 20 Mar 11:45 CET, in 25m unless acknowledged." in escalation
     shot(staff, backend, "incident-briefing")
     assert_accessible(browser, staff, f"{live_server}/console/incidents/{number}")
