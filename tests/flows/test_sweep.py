@@ -59,6 +59,7 @@ def test_it_runs_every_step_in_order_as_tasks_of_one_flow_run(acme: Path, store:
         == [
             "replay spool",
             "missed-run watch",
+            "heartbeat watch",
             "escalation",
             "update cadence",
             "work items",
@@ -84,7 +85,9 @@ def test_it_runs_the_other_steps_when_one_fails_and_ends_failed_naming_it(
     state = sweep(return_state=True)
 
     assert state.is_failed()
-    assert state.message.startswith("1 of 7 sweep steps failed: replay spool: FileExistsError")
+    assert state.message.startswith(
+        f"1 of {len(STEPS)} sweep steps failed: replay spool: FileExistsError"
+    )
     ended = state.result(raise_on_failure=False)
     assert list(ended.failed) == ["replay spool"]
     done = ended.done
