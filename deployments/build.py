@@ -35,7 +35,8 @@ def build_specs(engine: Engine, *, sweepers: bool = True) -> list[DeploymentSpec
         paused_clients = {c.id for c in session.execute(select(Client)).scalars() if c.paused}
         for proc, client in rows:
             entry = registry.PROCEDURES[proc.kind]
-            cadences.setdefault(client.id, set()).add(proc.cadence)
+            if proc.cron:  # an on-demand procedure is in no bundle
+                cadences.setdefault(client.id, set()).add(proc.cadence)
             specs.append(
                 DeploymentSpec(
                     flow_name=entry.name,
@@ -51,7 +52,10 @@ def build_specs(engine: Engine, *, sweepers: bool = True) -> list[DeploymentSpec
                         f"severity:{proc.severity}",
                         *sorted(proc.definition.get("tags") or ()),
                     ),
-                    schedules=(ScheduleSpec(cron=proc.cron, timezone=proc.timezone),),
+                    # on demand: a deployment to run by hand, with no schedule
+                    schedules=(
+                        (ScheduleSpec(cron=proc.cron, timezone=proc.timezone),) if proc.cron else ()
+                    ),
                     paused=bool(proc.paused or client.paused),
                     description=proc.name,
                 )

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from opsbinder import audit
 from opsbinder.authorization import Action, Principal, Target, decide, record_refusal
 from opsbinder.clock import Clock
-from opsbinder.config.models import Binder, ClientBinder
+from opsbinder.config.models import Binder, ClientBinder, ClientInfo
 from opsbinder.config.models import Procedure as ProcedureConfig
-from opsbinder.config.schedules import cadence_of
+from opsbinder.config.schedules import cadence_for
 from opsbinder.store.models import Client, Procedure
 
 
@@ -127,7 +127,8 @@ def _sync_client(
         for p in session.execute(select(Procedure).where(Procedure.client_id == info.id)).scalars()
     }
     for proc in cb.procedures:
-        _sync_procedure(session, info.id, proc, existing.pop(proc.id, None), clock, actor, report)
+        row = existing.pop(proc.id, None)
+        _sync_procedure(session, info, proc, row, clock, actor, report)
     for gone in existing.values():
         if gone.active:
             gone.active, gone.updated_at = False, now
@@ -145,23 +146,23 @@ def _sync_client(
 
 def _sync_procedure(
     session: Session,
-    client_id: str,
+    info: ClientInfo,
     proc: ProcedureConfig,
     row: Procedure | None,
     clock: Clock,
     actor: str,
     report: SyncReport,
 ) -> None:
-    now = clock.now()
+    now, client_id, zone = clock.now(), info.id, info.timezone
     definition = procedure_definition(proc)
     digest = _digest(definition)
     name = f"{client_id}/{proc.id}"
     fields = dict(
         name=proc.name,
         kind=proc.kind,
-        cron=proc.schedule.cron,
-        timezone=proc.schedule.timezone,
-        cadence=proc.cadence or cadence_of(proc.schedule.cron),
+        cron=proc.schedule.cron if proc.schedule else "",  # on demand: no cron
+        timezone=proc.zone(zone),
+        cadence=cadence_for(proc),
         severity=proc.severity,
         owner=proc.owner,
         grace_seconds=int(proc.grace.total_seconds()),

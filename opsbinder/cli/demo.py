@@ -17,7 +17,7 @@ from rich.table import Table
 
 from opsbinder.cli import common
 from opsbinder.cli.run import execute, outcome_table
-from opsbinder.config.schedules import cadence_of, next_runs
+from opsbinder.config.schedules import cadence_for, next_runs
 from opsbinder.demo import demo_env, prepare_demo
 from opsbinder.orchestrator import local
 from opsbinder.settings import get_settings
@@ -73,12 +73,12 @@ def demo(
         for column in ("kind", "cadence", "next run"):
             table.add_column(column, overflow="fold")
         for proc in cb.procedures:
-            (first,) = next_runs(proc.schedule, now, 1)
+            first = next_runs(proc.schedule, now, 1)
             table.add_row(
                 proc.id,
                 proc.kind,
-                proc.cadence or cadence_of(proc.schedule.cron),
-                first.strftime("%a %d %b %H:%M %Z"),
+                cadence_for(proc),
+                first[0].strftime("%a %d %b %H:%M %Z") if first else "on demand",
             )
         common.console.print(table)
     if not run_bundle or not binder.clients:

@@ -22,7 +22,7 @@ from opsbinder.config.dst import (
     effects,
 )
 from opsbinder.config.models import ClientBinder
-from opsbinder.config.schedules import cadence_of
+from opsbinder.config.schedules import cadence_for
 from opsbinder.errors import Refused, StoreError
 from opsbinder.local_time import parse_local
 from opsbinder.pauses import paused_by
@@ -55,12 +55,12 @@ def validate(
         for column in ("kind", "schedule", "cadence", "sev"):
             table.add_column(column, overflow="fold")
         for proc in cb.procedures:
-            zone = "" if proc.schedule.timezone == cb.client.timezone else proc.schedule.timezone
+            zone = "" if proc.zone(cb.client.timezone) == cb.client.timezone else proc.zone("")
             table.add_row(
                 proc.id + (" (paused)" if proc.paused else ""),
                 proc.kind,
-                f"{proc.schedule.cron} {zone}".strip(),
-                proc.cadence or cadence_of(proc.schedule.cron),
+                f"{proc.schedule.cron} {zone}".strip() if proc.schedule else "on demand",
+                cadence_for(proc),
                 proc.severity,
             )
         common.console.print(table)
@@ -114,6 +114,14 @@ def schedule(
     from opsbinder.orchestrator.schedules import prefect_next_runs, prefect_runs_between
 
     client, proc = common.binder_procedure(path, procedure)
+    if proc.schedule is None:
+        common.console.print(
+            f"{client.client.id}/{proc.id} runs on demand only: it has no schedule, so Prefect "
+            f"runs it only when someone does (opsbinder run {client.client.id}/{proc.id})",
+            soft_wrap=True,
+            markup=False,
+        )
+        return
     cron, zone = proc.schedule.cron, proc.schedule.timezone
     # from now on, or from --from (inclusive: a run exactly at that time is shown)
     begin = _parse_from(start, zone) - timedelta(seconds=1) if start else common.clock().now()
@@ -146,7 +154,7 @@ def schedule(
         )
     table = Table(
         title=f"{client.client.id}/{proc.id}: {cron} ({zone}), "
-        f"{proc.cadence or cadence_of(cron)}; run times as Prefect schedules them"
+        f"{cadence_for(proc)}; run times as Prefect schedules them"
     )
     for column in ("local time", "UTC", "note"):
         table.add_column(column)

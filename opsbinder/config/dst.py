@@ -225,6 +225,8 @@ def dst_warnings(binder: Binder | ClientBinder, now: datetime) -> list[str]:
     changes: dict[str, list[ClockChange]] = {}
     for client in clients:
         for procedure in client.procedures:
+            if procedure.schedule is None:
+                continue  # on demand: Prefect schedules nothing
             cron, timezone = procedure.schedule.cron, procedure.schedule.timezone
             if timezone not in changes:
                 changes[timezone] = clock_changes(timezone, now, now + HORIZON)

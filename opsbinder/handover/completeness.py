@@ -127,6 +127,8 @@ def _procedure_checks(report: Completeness, dossier: Dossier, facts: ProcedureFa
             f"(opsbinder resume {pid} --client {dossier.client.id} when it should run again)",
             "paused",
         )
+    elif proc.on_demand:
+        pass  # run when needed (a provider changed): no period to miss, never "never run"
     elif proc.kind == "manual":
         add(
             3,

@@ -22,7 +22,7 @@ from opsbinder.config.models import ClientBinder, Contact
 from opsbinder.config.models import Procedure as ProcedureConfig
 from opsbinder.config.schedules import next_runs
 from opsbinder.errors import NotFound
-from opsbinder.handover.words import schedule_in_words
+from opsbinder.handover.words import when_in_words
 from opsbinder.store.models import AuditEntry, Client, Incident, Procedure, Run, WorkItem
 
 FAILED = ("failed", "crashed", "timed_out")
@@ -224,7 +224,7 @@ def gather(
             ProcedureFacts(
                 config=config,
                 row=row,
-                schedule_words=schedule_in_words(config.schedule.cron, config.schedule.timezone),
+                schedule_words=when_in_words(config),
                 next_runs=next_runs(config.schedule, now, 3),
                 owner=contacts.get(config.owner),
                 last_ok=_last_run(session, row, ("ok",)),
@@ -273,5 +273,6 @@ def period_of(cadence: str) -> timedelta:
         "daily": timedelta(days=1),
         "weekly": timedelta(days=7),
         "monthly": timedelta(days=31),
+        "quarterly": timedelta(days=92),
         "yearly": timedelta(days=366),
     }.get(cadence, timedelta(days=1))

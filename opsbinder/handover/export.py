@@ -65,8 +65,9 @@ def _entrypoints(dossier: Dossier) -> dict[str, object]:
                 "kind": p.config.kind,
                 "flow_entrypoint": p.entrypoint or None,
                 "deployment": p.deployment or None,
-                "cron": p.config.schedule.cron,
-                "timezone": p.config.schedule.timezone,
+                "cron": p.config.schedule.cron if p.config.schedule else None,
+                "timezone": p.config.schedule.timezone if p.config.schedule else None,
+                "on_demand": p.config.on_demand,
                 "paused": p.paused,
                 "run_by_hand": p.run_by_hand,
                 **(

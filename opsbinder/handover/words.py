@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from cron_descriptor import ExpressionDescriptor, Options
 
+from opsbinder.config.models import Procedure
+
 _OPTIONS = Options()
 _OPTIONS.use_24hour_time_format = True
 _OPTIONS.verbose = True
@@ -18,6 +20,13 @@ def schedule_in_words(cron: str, timezone: str) -> str:
     except Exception:  # the binder validated the cron; an odd one still must not stop an export
         described = f"cron {cron}"
     return f"{described}, {timezone} time"
+
+
+def when_in_words(proc: Procedure) -> str:
+    """A procedure's schedule in words, or that it has none and why that is fine."""
+    if proc.schedule is None:
+        return "On demand: no schedule; run by hand when needed"
+    return schedule_in_words(proc.schedule.cron, proc.schedule.timezone)
 
 
 def duration_in_words(value: timedelta | None) -> str:

@@ -99,7 +99,11 @@ def check_procedure(
     now = utc(clock.now())
     name = f"{proc_row.client_id}/{proc_row.key}"
     since = max(utc(proc_row.created_at), now - lookback)
-    slots = fire_times(proc.schedule.cron, proc.schedule.timezone, since, now - proc.grace)
+    slots = (
+        fire_times(proc.schedule.cron, proc.schedule.timezone, since, now - proc.grace)
+        if proc.schedule
+        else []  # on demand: nothing is ever due, but a run that died still is a crash
+    )
     stuck_before = now - proc.timeout - proc.grace
     rows = list(
         session.execute(
@@ -127,7 +131,7 @@ def check_procedure(
     cb = client_binder(session, proc_row.client_id)
     real = [run for run in rows if not run.dry_run]  # a preview does not do the scheduled work
     for slot in _slots_unmatched(slots, real, tolerance, proc.grace):
-        local = slot.astimezone(ZoneInfo(proc.schedule.timezone))
+        local = slot.astimezone(ZoneInfo(proc.zone("UTC")))
         why = suppression(cb, proc_row.key, slot)
         if why is not None:
             runs.record_skipped(

@@ -18,7 +18,7 @@ from opsbinder.store.db import session_scope
 
 def run(ctx: ProcedureContext, proc: ManualProcedure, system: object = None) -> ProcedureResult:
     now = ctx.clock.now()
-    day = now.astimezone(ZoneInfo(proc.schedule.timezone)).date().isoformat()
+    day = now.astimezone(ZoneInfo(proc.zone(ctx.timezone))).date().isoformat()
     due = now + proc.params.deadline
     key = f"checklist:{ctx.client_id}/{proc.id}:{day}"
     if ctx.dry_run:

@@ -52,7 +52,7 @@ def run(
     if not isinstance(system, SoftwareInventory):
         reason = f"system {proc.system!r} is not a software_inventory; reminders need one"
         return ProcedureResult("failed", reason, {}, [reason])
-    zone = ZoneInfo(proc.schedule.timezone)
+    zone = ZoneInfo(proc.zone(ctx.timezone))
     today = ctx.clock.now().astimezone(zone).date()
     ahead = timedelta(days=proc.params.remind_days_ahead)
     due = [d for item in system.items for d in deadlines(item) if d.due - ahead <= today]

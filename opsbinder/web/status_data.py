@@ -22,7 +22,7 @@ from opsbinder.store.models import Client, Incident, Procedure, Run, StatusUpdat
 
 RECENT = timedelta(days=14)
 FAILING = {"failed", "crashed", "timed_out", "cancelled"}
-GROUP_ORDER = ("hourly", "daily", "weekly", "monthly", "yearly")
+GROUP_ORDER = ("hourly", "daily", "weekly", "monthly", "quarterly", "yearly", "on_demand")
 
 
 @dataclass

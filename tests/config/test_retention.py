@@ -109,3 +109,15 @@ def test_it_writes_the_period_back_as_the_binder_says_it() -> None:
     dumped = proc.params.model_dump(mode="python", by_alias=True, exclude_none=True)
     assert dumped["retention"] == "10 years from the end of the year"
     assert "retention: 10 years from the end of the year" in dump(dumped)
+
+
+@pytest.mark.parametrize(
+    ("cron", "cadence"),
+    [("0 6 1 1,4,7,10 *", "quarterly"), ("0 6 1 */3 *", "quarterly"),
+     ("0 6 1 jan,apr,jul,oct *", "quarterly"), ("0 6 1 2-12/3 *", "quarterly"),
+     ("0 9 1 1 *", "yearly"), ("0 9 1 1,7 *", "yearly"), ("0 9 1 * *", "monthly")],
+)  # fmt: skip
+def test_it_derives_the_quarterly_cadence_from_the_cron(cron: str, cadence: str) -> None:
+    from opsbinder.config.schedules import cadence_of
+
+    assert cadence_of(cron) == cadence

@@ -253,3 +253,32 @@ def test_it_says_a_procedure_paused_with_opsbinder_pause_is_paused(example_dir, 
         "paused (with opsbinder pause): Prefect runs none of these until it is resumed "
         "(opsbinder resume check-tms-backup --client nordhafen)\n"
     )
+
+
+def test_it_says_an_on_demand_procedure_has_no_runs_to_preview_and_validate_lists_it(
+    example_dir, tmp_path
+):
+    folder = tmp_path / "binder"
+    shutil.copytree(example_dir, folder)
+    procedures = folder / "procedures.yaml"
+    text = procedures.read_text()
+    old = '    schedule: {cron: "0 9 1 1 *", timezone: Europe/Berlin}\n    cadence: yearly\n'
+    assert old in text
+    procedures.write_text(text.replace(old, "    on_demand: true\n", 1))
+    preview = opsbinder("schedule", "lockdown-checklist", "-c", str(folder), "-n", "3")
+    assert preview.code == 0, preview.output
+    assert " ".join(preview.out.split()) == (
+        "nordhafen/lockdown-checklist runs on demand only: it has no schedule, so Prefect runs "
+        "it only when someone does (opsbinder run nordhafen/lockdown-checklist)"
+    )
+    valid = opsbinder("validate", str(folder))
+    assert valid.code == 0, valid.output
+    (row,) = [line for line in valid.out.splitlines() if "lockdown-checklist" in line]
+    assert row.replace("│", " ").split() == [
+        "lockdown-checklist",
+        "manual",
+        "on",
+        "demand",
+        "on_demand",
+        "sev1",
+    ]

@@ -32,6 +32,16 @@ def _legal_retention(data: Data) -> None:
     params["older_than"] = "18 months"
 
 
+def _quarterly_restore_test(data: Data) -> None:
+    _procedure(data, "monthly-restore-test")["schedule"]["cron"] = "0 9 1 1,4,7,10 *"
+
+
+def _lockdown_on_demand(data: Data) -> None:
+    lockdown = _procedure(data, "lockdown-checklist")
+    del lockdown["schedule"], lockdown["cadence"]
+    lockdown["on_demand"] = True
+
+
 # form -> (change to the example, page of the export, what that page must say)
 FORMS: dict[str, tuple[Callable[[Data], None], str, list[str]]] = {
     "retention": (
@@ -47,6 +57,25 @@ FORMS: dict[str, tuple[Callable[[Data], None], str, list[str]]] = {
         _legal_retention,
         "procedures/archive-delivered-orders.html",
         ["rows stay in the table 18 months: a record older than that goes (into the archive)"],
+    ),
+    "quarterly": (
+        _quarterly_restore_test,
+        "procedures/monthly-restore-test.html",
+        ["(quarterly bundle)", "At 09:00, on day 1 of the month, only in January, April, July"],
+    ),
+    "on-demand": (
+        _lockdown_on_demand,
+        "procedures/lockdown-checklist.html",
+        [
+            "On demand: no schedule; run by hand when needed",
+            "none scheduled: it runs when someone runs it "
+            "(<code>opsbinder run nordhafen/lockdown-checklist</code>); in no cadence bundle",
+        ],
+    ),
+    "on-demand-in-the-list": (
+        _lockdown_on_demand,
+        "procedures.html",
+        ["On demand: no schedule; run by hand when needed</td>"],
     ),
 }
 
@@ -69,3 +98,43 @@ def test_it_loads_exports_in_words_and_reads_back_each_form(
 
 def _by_id(data: Data) -> Data:
     return {**data, "procedures": sorted(data["procedures"], key=lambda p: p["id"])}
+
+
+def test_it_neither_bundles_nor_expects_an_on_demand_procedure(
+    store: Engine, clock: FrozenClock, example_dir: Path
+) -> None:
+    from deployments.build import build_specs
+    from opsbinder.handover.completeness import audit_client
+
+    def findings() -> list[str]:
+        with session_scope(store) as session:
+            found = audit_client(session, "nordhafen", clock).findings
+        return [f.message for f in found if "lockdown-checklist" in f.message]
+
+    load_variant(store, clock, example_dir, None)
+    assert findings() == ["lockdown-checklist: this checklist was never signed off"]
+    specs = {s.name: s for s in build_specs(store, sweepers=False)}
+    assert specs["nordhafen.lockdown-checklist"].schedules
+    assert "nordhafen.yearly" in specs
+
+    load_variant(store, clock, example_dir, _lockdown_on_demand)
+    assert findings() == []  # on demand: nothing due, nothing missed
+    specs = {s.name: s for s in build_specs(store, sweepers=False)}
+    on_demand = specs["nordhafen.lockdown-checklist"]
+    assert on_demand.schedules == ()  # a deployment to run by hand, never scheduled
+    assert "cadence:on_demand" in on_demand.tags
+    assert "nordhafen.on_demand" not in specs and "nordhafen.yearly" not in specs
+
+
+def test_it_puts_a_quarterly_procedure_in_the_quarterly_bundle(
+    store: Engine, clock: FrozenClock, example_dir: Path
+) -> None:
+    from opsbinder.procedures.execution import bundle_members
+
+    load_variant(store, clock, example_dir, _quarterly_restore_test)
+    assert bundle_members(store, "nordhafen", "quarterly") == [
+        ("monthly-restore-test", "manual", False)
+    ]
+    assert ("monthly-restore-test", "manual", False) not in bundle_members(
+        store, "nordhafen", "monthly"
+    )

@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from opsbinder.config.models.base import Severity, Slug, Strict, SupportLevel
+from opsbinder.config.models.base import Severity, Slug, Strict, SupportLevel, located
 from opsbinder.config.models.durations import Duration
 from opsbinder.config.models.params import (
     ArchiveParams,
@@ -23,7 +23,7 @@ from opsbinder.config.models.params import (
 )
 from opsbinder.config.models.timing import CronExpr, TimeZoneName
 
-Cadence = Literal["hourly", "daily", "weekly", "monthly", "yearly"]
+Cadence = Literal["hourly", "daily", "weekly", "monthly", "quarterly", "yearly", "on_demand"]
 
 
 class Schedule(Strict):
@@ -42,7 +42,8 @@ class _ProcedureBase(Strict):
     id: Slug
     name: str
     system: Slug | None = None
-    schedule: Schedule
+    schedule: Schedule | None = None
+    on_demand: bool = Field(False, description="no schedule: run by hand (a provider changed)")
     cadence: Cadence | None = Field(None, description="bundle; derived from the cron if absent")
     owner: Slug
     support_level: SupportLevel = "L1"
@@ -56,6 +57,29 @@ class _ProcedureBase(Strict):
     auto_resolve: bool = True
     paused: bool = False
     tags: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _scheduled_or_on_demand(self) -> _ProcedureBase:
+        """A procedure runs on a schedule or on demand; leaving the schedule out by mistake must
+        not silently make a duty that never runs."""
+        if self.on_demand and self.schedule is not None:
+            raise located("on_demand", "an on-demand procedure has no schedule; remove one of them")
+        if not self.on_demand and self.schedule is None:
+            raise located(
+                "schedule",
+                "missing: a schedule (cron and timezone), or on_demand: true for a procedure "
+                "run by hand",
+                "missing_choice",
+            )
+        if self.on_demand and self.cadence not in (None, "on_demand"):
+            raise located("cadence", "an on-demand procedure belongs to no cadence bundle")
+        if not self.on_demand and self.cadence == "on_demand":
+            raise located("cadence", "on_demand is for procedures without a schedule")
+        return self
+
+    def zone(self, default: str) -> str:
+        """The zone its days are counted in: the schedule's, else `default` (the client's)."""
+        return self.schedule.timezone if self.schedule else default
 
 
 class PurgeProcedure(_ProcedureBase):
