@@ -66,6 +66,8 @@ def test_it_never_shows_or_changes_another_clients_data_on_any_route(
         "verb": "pause",
         "month": "2026-02",
         "key": "not-an-integration-key",  # monitoring's routes: a key of no client
+        "uuid": "00000000-0000-4000-8000-000000000000",  # a heartbeat of no client
+        "action": "fail",
     }
     # the attacker holds every credential its client has: the status cookie, an all-scope token
     assert web.get(f"/status/{attacker_id}?token={status_token}").status_code == 200
