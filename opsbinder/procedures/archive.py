@@ -32,7 +32,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.exc import SQLAlchemyError
 
-from opsbinder import audit
 from opsbinder.config.models import ArchiveProcedure, DatabaseSystem
 from opsbinder.errors import OpsbinderError
 from opsbinder.procedures import archive_files as files
@@ -41,7 +40,6 @@ from opsbinder.procedures import archive_recovery, archive_table, guarded, targe
 from opsbinder.procedures.archive_origin import Origin, database_identity
 from opsbinder.procedures.context import ProcedureContext
 from opsbinder.procedures.result import ProcedureResult
-from opsbinder.store.db import session_scope
 
 DELETE_CHUNK = 10000  # keys per delete transaction: short locks on the client's table
 
@@ -337,14 +335,4 @@ class Archive:
             return int(conn.execute(self.table.delete().where(exact, expired)).rowcount)
 
     def _audit(self) -> None:
-        with session_scope(self.ctx.store) as session:
-            audit.record(
-                session,
-                self.ctx.clock,
-                actor=self.ctx.actor,
-                action="archive.move",
-                object_type="procedure",
-                object_id=f"{self.ctx.client_id}/{self.ctx.procedure_id}",
-                client_id=self.ctx.client_id,
-                details={k: v for k, v in self.metrics.items() if k != "manifests"},
-            )
+        self.ctx.audit("archive.move", {k: v for k, v in self.metrics.items() if k != "manifests"})

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 
-from opsbinder import environment
+from opsbinder import audit, environment
 from opsbinder.clock import Clock
 from opsbinder.errors import OpsbinderError
+from opsbinder.store.db import session_scope
 
 Progress = Callable[[int, int | None, str], None]  # done, total (None: unknown), message
 
@@ -41,6 +43,20 @@ class ProcedureContext:
         """The value of an environment variable the binder names; never logged."""
         where = f"{self.client_id}/{self.procedure_id}: {field_name}"
         return environment.secret(variable, where, self.environ)
+
+    def audit(self, action: str, details: Mapping[str, Any]) -> None:
+        """Record in the audit log what this procedure did to a client's data, under its name."""
+        with session_scope(self.store) as session:
+            audit.record(
+                session,
+                self.clock,
+                actor=self.actor,
+                action=action,
+                object_type="procedure",
+                object_id=f"{self.client_id}/{self.procedure_id}",
+                client_id=self.client_id,
+                details=dict(details),
+            )
 
     def expand(self, path: str) -> str:
         """Paths in binders may use ${VARIABLES}; an unset one is an error, not an empty string."""

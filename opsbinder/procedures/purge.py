@@ -34,12 +34,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import DropTable
 
-from opsbinder import audit
 from opsbinder.config.models import DatabaseSystem, PurgeProcedure
 from opsbinder.procedures import guarded, plan_guard, targets
 from opsbinder.procedures.context import ProcedureContext
 from opsbinder.procedures.result import ProcedureResult
-from opsbinder.store.db import session_scope
 
 
 def run(
@@ -240,14 +238,4 @@ class Purge:
         return pk or [literal_column("tableoid"), literal_column("ctid")]
 
     def _audit(self) -> None:
-        with session_scope(self.ctx.store) as session:
-            audit.record(
-                session,
-                self.ctx.clock,
-                actor=self.ctx.actor,
-                action="purge.delete",
-                object_type="procedure",
-                object_id=f"{self.ctx.client_id}/{self.ctx.procedure_id}",
-                client_id=self.ctx.client_id,
-                details={k: v for k, v in self.metrics.items() if k != "partitions"},
-            )
+        self.ctx.audit("purge.delete", {k: v for k, v in self.metrics.items() if k != "partitions"})
