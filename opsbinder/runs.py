@@ -37,6 +37,23 @@ def _by_flow_run(session: Session, flow_run_id: str | None) -> Run | None:
     return session.execute(select(Run).where(Run.flow_run_id == flow_run_id)).scalar_one_or_none()
 
 
+def _row_for(
+    session: Session,
+    client_id: str,
+    procedure_key: str,
+    flow_run_id: str | None,
+    scheduled_for: datetime | None,
+) -> Run:
+    """This flow run's row: the one a retry of it already has, else a new one."""
+    proc = procedure_row(session, client_id, procedure_key)  # NotFound for an unknown one
+    run = _by_flow_run(session, flow_run_id)
+    if run is None:
+        run = Run(client_id=client_id, procedure_id=proc.id, flow_run_id=flow_run_id)
+        session.add(run)
+    run.scheduled_for = utc(scheduled_for) if scheduled_for else None
+    return run
+
+
 def start_run(
     session: Session,
     clock: Clock,
@@ -49,13 +66,8 @@ def start_run(
     actor: str = "scheduler",
 ) -> Run:
     """A run in state `running`; a retry of the same flow run reuses (and resets) its row."""
-    proc = procedure_row(session, client_id, procedure_key)
     now = clock.now()
-    run = _by_flow_run(session, flow_run_id)
-    if run is None:
-        run = Run(client_id=client_id, procedure_id=proc.id, flow_run_id=flow_run_id)
-        session.add(run)
-    run.scheduled_for = utc(scheduled_for) if scheduled_for else None
+    run = _row_for(session, client_id, procedure_key, flow_run_id, scheduled_for)
     run.started_at, run.ended_at = now, None
     run.outcome, run.reason, run.metrics = "running", "", {}
     run.dry_run, run.actor = dry_run, actor
@@ -133,13 +145,8 @@ def record_skipped(
     """A run that did not execute, with why (maintenance window, holiday, lock held, missed)."""
     if outcome not in ("skipped", "missed"):
         raise ValueError(f"record_skipped records skipped or missed runs, not {outcome!r}")
-    proc = procedure_row(session, client_id, procedure_key)
     now = clock.now()
-    run = _by_flow_run(session, flow_run_id)
-    if run is None:
-        run = Run(client_id=client_id, procedure_id=proc.id, flow_run_id=flow_run_id)
-        session.add(run)
-    run.scheduled_for = utc(scheduled_for) if scheduled_for else None
+    run = _row_for(session, client_id, procedure_key, flow_run_id, scheduled_for)
     run.started_at = run.ended_at = now
     run.outcome, run.reason, run.metrics = outcome, redaction.redact(session, reason), {}
     run.dry_run, run.actor = dry_run, actor

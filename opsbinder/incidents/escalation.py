@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from opsbinder.config.models import EscalationPolicy, OnCallSchedule, Target
+from opsbinder.config.models import EscalationLevel, EscalationPolicy, OnCallSchedule, Target
 from opsbinder.oncall import on_call
 
 
@@ -120,25 +120,43 @@ def _ladder_actions(
                     reason=f"not acknowledged within {waited}",
                 )
             )
-        for target in level.targets:
-            key = f"{base}/r{rnd}/l{index + 1}/{target_key(target)}"
-            if key in sent:
-                continue
-            actions.append(
-                Action(
-                    kind="notify",
-                    key=key,
-                    due_at=due,
-                    step=step,
-                    level=index + 1,
-                    level_name=name,
-                    round=rnd,
-                    target=target.model_dump(exclude_none=True),
-                    recipient=recipient_of(target, schedules, due),
-                    reason=name if rnd == 0 else f"{name} (repeat {rnd})",
-                )
-            )
+        reason = name if rnd == 0 else f"{name} (repeat {rnd})"
+        actions += level_notices(base, rnd, index, level, schedules, sent, due, step, reason)
     return actions
+
+
+def level_notices(
+    base: str,
+    rnd: int,
+    index: int,
+    level: EscalationLevel,
+    schedules: dict[str, OnCallSchedule],
+    sent: set[str],
+    due: datetime,
+    step: int,
+    reason: str,
+) -> list[Action]:
+    """A notification to each target of a level reached at `due` that is not in `sent` yet.
+
+    Keyed by round, level and target, so a sweep that runs again sends nothing twice; the
+    on-call target is whoever is on call at `due`, not at the time of the sweep.
+    """
+    return [
+        Action(
+            kind="notify",
+            key=key,
+            due_at=due,
+            step=step,
+            level=index + 1,
+            level_name=level.name,
+            round=rnd,
+            target=target.model_dump(exclude_none=True),
+            recipient=recipient_of(target, schedules, due),
+            reason=reason,
+        )
+        for target in level.targets
+        if (key := f"{base}/r{rnd}/l{index + 1}/{target_key(target)}") not in sent
+    ]
 
 
 def _management_actions(

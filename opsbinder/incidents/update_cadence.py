@@ -29,7 +29,7 @@ from opsbinder.clock import Clock, utc
 from opsbinder.config.models import ClientBinder, EscalationPolicy, OnCallSchedule
 from opsbinder.errors import NotFound, Refused
 from opsbinder.incidents import escalator, lifecycle
-from opsbinder.incidents.escalation import Action, ladder, recipient_of, target_key
+from opsbinder.incidents.escalation import Action, ladder, level_notices, recipient_of
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident, IncidentEvent, StatusUpdate
 
@@ -106,25 +106,9 @@ def decide(
             if at > now:
                 break
             level = policy.levels[index]
-            for level_target in level.targets:
-                key = f"{base}/r{rnd}/l{index + 1}/{target_key(level_target)}"
-                if key in sent:
-                    continue
-                actions.append(
-                    Action(
-                        kind="notify",
-                        key=key,
-                        due_at=at,
-                        step=0,  # never moves the incident's own escalation ladder
-                        level=index + 1,
-                        level_name=level.name,
-                        round=rnd,
-                        target=level_target.model_dump(exclude_none=True),
-                        recipient=recipient_of(level_target, schedules, at),
-                        reason=f"Severity-1 update overdue since {incident.due:%H:%M} UTC: "
-                        f"{level.name}",
-                    )
-                )
+            reason = f"Severity-1 update overdue since {incident.due:%H:%M} UTC: {level.name}"
+            # step 0: never moves the incident's own escalation ladder
+            actions += level_notices(base, rnd, index, level, schedules, sent, at, 0, reason)
     return sorted(actions, key=lambda a: (a.due_at, a.level, a.key))
 
 
