@@ -182,6 +182,8 @@ def test_it_keeps_the_typed_update_when_too_soon_and_posts_it_anyway(
     staff.fill("textarea[name=business_impact]", "Still no delivery notes")
     staff.fill("textarea[name=next_steps]", "Re-enable scanners at 14:00")
     staff.click("#post-update-button")
+    assert "your text is kept" in staff.locator(".flash-error").inner_text()
+    assert staff.url.endswith("#update-refused")  # scrolled to the refusal
     refusal = staff.locator("#update-refused").inner_text()
     assert "Next update allowed from 13:00 CET, in 12m" in refusal
     assert "insist with force" not in staff.content() and "2:00:00" not in refusal

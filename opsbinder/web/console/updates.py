@@ -76,7 +76,10 @@ def post_update(
     except OpsbinderError as exc:
         too_soon = exc if isinstance(exc, TooSoon) else None
         draft = Draft(typed, str(exc), too_soon, forceable=isinstance(exc, Refused))
+        flash(request, "error", "Update not posted; your text is kept in the form below.")
         return incident_view(request, session, user, incident_id, draft, status_code=409)
     note = f" Note: {local.note}." if local and local.note else ""
     flash(request, "ok", f"Status update #{row.seq} posted; stakeholders are being notified.{note}")
-    return RedirectResponse(f"/console/incidents/{incident_id}", status_code=303)
+    # the form's address ends in #update-refused (the page scrolls to a refusal); "#top" here
+    # keeps a redirect from inheriting it
+    return RedirectResponse(f"/console/incidents/{incident_id}#top", status_code=303)
