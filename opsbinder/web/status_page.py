@@ -21,7 +21,7 @@ from opsbinder.store.models import AccessToken
 from opsbinder.web import sessions
 from opsbinder.web.deps import DB, clock_of
 from opsbinder.web.page_cache import fingerprint
-from opsbinder.web.status_data import status_page
+from opsbinder.web.status_data import StatusPage, status_page
 
 router = APIRouter(include_in_schema=False)
 NOT_HERE = "There is no status page at this address, or the link has expired."
@@ -52,6 +52,14 @@ def _allowed(session: Session, request: Request, token: str | None, client_id: s
     )
 
 
+def _status_or_404(session: Session, request: Request, client_id: str) -> StatusPage:
+    """The page's data; a client that is not (or no longer) there answers like a wrong token."""
+    data = status_page(session, clock_of(request), client_id)
+    if data is None:
+        raise HTTPException(404, NOT_HERE)
+    return data
+
+
 @router.get("/status/{client_id}", response_class=HTMLResponse)
 def page(
     request: Request,
@@ -73,9 +81,7 @@ def page(
     key = fingerprint(session, client_id)
     body = cache.get(client_id, key)
     if body is None:
-        data = status_page(session, clock_of(request), client_id)
-        if data is None:
-            raise HTTPException(404, NOT_HERE)
+        data = _status_or_404(session, request, client_id)
         body = (
             request.app.state.templates.get_template("status.html")
             .render(page=data, request=request)
@@ -94,9 +100,7 @@ def feed(
 ) -> Response:
     if not _allowed(session, request, token, client_id):
         raise HTTPException(404, NOT_HERE)
-    data = status_page(session, clock_of(request), client_id)
-    if data is None:
-        raise HTTPException(404, NOT_HERE)
+    data = _status_or_404(session, request, client_id)
     body = request.app.state.templates.get_template("feed.xml").render(
         page=data, base=str(request.base_url).rstrip("/")
     )
