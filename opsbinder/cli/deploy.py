@@ -100,7 +100,8 @@ def deploy(
             common.console.print(f"{label:12} {name}", markup=False)
     common.console.print(
         f"{len(report.created)} created, {len(report.updated)} updated, "
-        f"{len(report.removed)} removed on work pool {work_pool!r}"
+        f"{len(report.removed)} removed, {len(report.unchanged)} unchanged "
+        f"on work pool {work_pool!r}"
     )
 
 

@@ -3,21 +3,18 @@ pause, read.
 
 What is wanted comes from `deployments/` (built from the store, flows named in flows/registry.py);
 only deployments tagged `opsbinder` are touched on a server. The server's schedules are read before anything
-is written so that a schedule (or a deployment) a person paused stays paused after a re-deploy.
+is written so that a schedule (or a deployment) a person paused stays paused after a re-deploy;
+reading and writing them is `registration.py`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from prefect import get_client
-from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
-from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 from prefect.exceptions import ObjectNotFound
 from prefect.schedules import Cron, Interval, Schedule
 from prefect.utilities.asyncutils import run_coro_as_sync
@@ -26,12 +23,9 @@ from deployments.build import build_specs, procedure_deployment_name
 from deployments.prefect_yaml import render
 from flows.registry import PROCEDURES, PROJECT_ROOT
 from opsbinder.errors import OpsbinderError
-from opsbinder.orchestrator.specs import (
-    OURS,
-    DeploymentSpec,
-    ScheduleSpec,
-    keep_operator_pauses,
-)
+from opsbinder.orchestrator import registration
+from opsbinder.orchestrator.registration import ApplyReport
+from opsbinder.orchestrator.specs import DeploymentSpec, ScheduleSpec
 from opsbinder.settings import get_settings
 
 
@@ -39,14 +33,6 @@ class OrchestratorUnavailable(OpsbinderError):
     """The Prefect API could not be reached."""
 
     exit_code = 5  # store or server unreachable (README: exit status)
-
-
-@dataclass
-class ApplyReport:
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    kept_paused: list[str] = field(default_factory=list)
 
 
 def api_url() -> str | None:
@@ -136,53 +122,10 @@ def to_prefect_schedule(spec: ScheduleSpec) -> Schedule:
     )
 
 
-def _schedule_from_server(item: Any) -> ScheduleSpec:
-    sched = item.schedule
-    slug = item.slug or "binder"
-    if isinstance(sched, CronSchedule):
-        return ScheduleSpec(
-            cron=sched.cron, timezone=sched.timezone or "UTC", active=item.active, slug=slug
-        )
-    if isinstance(sched, IntervalSchedule):
-        return ScheduleSpec(
-            interval_seconds=int(sched.interval.total_seconds()),
-            timezone=sched.timezone or "UTC",
-            active=item.active,
-            slug=slug,
-        )
-    return ScheduleSpec(cron=str(sched), active=item.active, slug=slug)
-
-
-async def _read_ours() -> list[DeploymentSpec]:
-    async with get_client() as client:
-        rows = await client.read_deployments(
-            deployment_filter=DeploymentFilter(tags=DeploymentFilterTags(all_=[OURS]))
-        )
-        flow_names: dict[Any, str] = {}
-        found = []
-        for row in rows:
-            if row.flow_id not in flow_names:
-                flow_names[row.flow_id] = (await client.read_flow(row.flow_id)).name
-            found.append(
-                DeploymentSpec(
-                    flow_name=flow_names[row.flow_id],
-                    name=row.name,
-                    entrypoint=row.entrypoint or "",
-                    parameters=dict(row.parameters or {}),
-                    tags=tuple(row.tags or ()),
-                    schedules=tuple(_schedule_from_server(s) for s in row.schedules),
-                    paused=bool(row.paused),
-                    description=row.description or "",
-                    id=str(row.id),
-                )
-            )
-        return sorted(found, key=lambda d: d.full_name)
-
-
 def read_ours() -> list[DeploymentSpec]:
     """opsbinder's deployments as the server has them now."""
     try:
-        return run_coro_as_sync(_read_ours())
+        return run_coro_as_sync(registration.read_ours())
     except (OSError, RuntimeError) as exc:
         raise OrchestratorUnavailable(f"the Prefect API is not reachable: {exc}") from exc
     except Exception as exc:  # httpx errors do not share a base with OSError
@@ -194,64 +137,16 @@ def read_ours() -> list[DeploymentSpec]:
 def apply(
     wanted: list[DeploymentSpec], *, work_pool: str, project_root: Path = PROJECT_ROOT
 ) -> ApplyReport:
-    """Make the server match the binder: create, update, and delete what the binder dropped.
+    """Make the server match the binder: create, update, and delete what the binder dropped;
+    a deployment the server already has as wanted is not written at all."""
 
-    Re-deploying the same name upserts the deployment; Prefect then deletes the auto-scheduled
-    runs of the old schedule before making new ones, so runs are never doubled.
-    """
-    from prefect import Flow
-
-    current = {d.full_name: d for d in read_ours()}
-    report = ApplyReport()
-    flows: dict[str, Any] = {}
-    sends: list[DeploymentSpec] = []
-    for spec in wanted:
-        old = current.get(spec.full_name)
-        send = keep_operator_pauses(spec, old)
-        if old is not None and (send.paused != spec.paused or send.schedules != spec.schedules):
-            report.kept_paused.append(spec.full_name)
-        if spec.entrypoint not in flows:
-            flows[spec.entrypoint] = Flow.from_source(
-                source=str(project_root), entrypoint=spec.entrypoint
-            )
-        sends.append(send)
-        (report.updated if old else report.created).append(spec.full_name)
-
-    async def one(send: DeploymentSpec, gate: asyncio.Semaphore) -> None:
-        async with gate:
-            await flows[send.entrypoint].adeploy(
-                name=send.name,
-                work_pool_name=work_pool,
-                build=False,
-                push=False,
-                schedules=[to_prefect_schedule(s) for s in send.schedules],
-                paused=send.paused,
-                parameters=send.parameters,
-                tags=list(send.tags),
-                description=send.description,
-                print_next_steps=False,
-                ignore_warnings=True,
+    async def go() -> ApplyReport:
+        async with get_client() as client:
+            return await registration.apply_with(
+                client, wanted, work_pool=work_pool, project_root=project_root
             )
 
-    async def all_of_them() -> None:
-        gate = asyncio.Semaphore(4)  # each is a few API round trips; the server stays responsive
-        await asyncio.gather(*(one(s, gate) for s in sends))
-
-    run_coro_as_sync(all_of_them())
-    names = {s.full_name for s in wanted}
-    gone = [d for d in current.values() if d.full_name not in names]
-    run_coro_as_sync(_delete([d.id for d in gone if d.id]))
-    report.removed.extend(d.full_name for d in gone)
-    return report
-
-
-async def _delete(ids: list[str]) -> None:
-    async with get_client() as client:
-        for deployment_id in ids:
-            try:
-                await client.delete_deployment(deployment_id)  # type: ignore[arg-type]
-            except ObjectNotFound:
-                continue
+    return run_coro_as_sync(go())
 
 
 async def _set_paused(ids: list[str], paused: bool) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from opsbinder.orchestrator.specs import OURS
@@ -43,7 +43,13 @@ def _plain(run: Any) -> PrefectRun:
 def read_runs(
     *, since: datetime | None, until: datetime | None, tags: list[str], limit: int = 1000
 ) -> list[PrefectRun]:
-    """Flow runs of opsbinder's deployments whose expected start lies in [since, until)."""
+    """The newest `limit` flow runs of opsbinder's deployments whose expected start lies in
+    [since, until], newest first.
+
+    The server returns one page at a time and its newest-first order is not total (many
+    procedures share a cron minute), so offsets could skip runs: each page's oldest instant is
+    read whole, ordered by id, and the next page starts just before it.
+    """
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         DeploymentFilter,
@@ -53,12 +59,37 @@ def read_runs(
     )
     from prefect.client.schemas.sorting import FlowRunSort
 
-    window = FlowRunFilterExpectedStartTime(after_=since, before_=until)
+    from opsbinder.orchestrator.paging import every_page_sync
+
+    ours = DeploymentFilter(tags=DeploymentFilterTags(all_=[OURS, *tags]))
+    found: list[Any] = []
+    before = until
     with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(expected_start_time=window),
-            deployment_filter=DeploymentFilter(tags=DeploymentFilterTags(all_=[OURS, *tags])),
-            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
-            limit=limit,
-        )
-    return [_plain(r) for r in runs]
+
+        def read(after: datetime | None, upto: datetime | None, sort: Any, offset: int) -> Any:
+            return client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    expected_start_time=FlowRunFilterExpectedStartTime(after_=after, before_=upto)
+                ),
+                deployment_filter=ours,
+                sort=sort,
+                offset=offset,
+            )
+
+        while len(found) < limit:
+            page = read(since, before, FlowRunSort.EXPECTED_START_TIME_DESC, 0)
+            times = [r.expected_start_time for r in page if r.expected_start_time is not None]
+            if not times:
+                break
+            oldest = min(times)
+            found.extend(
+                r for r in page if r.expected_start_time and r.expected_start_time > oldest
+            )
+            found.extend(
+                every_page_sync(
+                    lambda offset, at=oldest: read(at, at, FlowRunSort.ID_DESC, offset),
+                    key=lambda r: r.id,
+                )
+            )
+            before = oldest - timedelta(microseconds=1)
+    return [_plain(r) for r in found[:limit]]

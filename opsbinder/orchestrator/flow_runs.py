@@ -132,17 +132,22 @@ def mark_crashed(flow_run_id: str, message: str) -> bool:
     return str(result.status.value).upper() == "ACCEPT"
 
 
-def late_runs(
-    deployment_names: list[str] | None = None, limit: int = 200
-) -> list[tuple[FlowRunInfo, dict[str, object]]]:
-    """Scheduled runs Prefect has marked Late, with their parameters."""
+def late_runs() -> list[tuple[FlowRunInfo, dict[str, object]]]:
+    """Every scheduled run Prefect has marked Late, with its parameters (all pages: a burst of
+    missed runs is exactly when there are more than one page of them)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterStateName
+    from prefect.client.schemas.sorting import FlowRunSort
 
+    from opsbinder.orchestrator.paging import every_page_sync
+
+    late = FlowRunFilter(state=dict(name=FlowRunFilterStateName(any_=["Late"])))
     with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(state=dict(name=FlowRunFilterStateName(any_=["Late"]))),
-            limit=limit,
+        runs = every_page_sync(
+            lambda offset: client.read_flow_runs(
+                flow_run_filter=late, sort=FlowRunSort.ID_DESC, offset=offset
+            ),
+            key=lambda r: r.id,
         )
     return [
         (

@@ -51,6 +51,8 @@ class DeploymentSpec:
     paused: bool = False
     description: str = ""
     id: str | None = None
+    work_pool: str | None = None  # read back only: where the server sends its runs
+    source: str | None = None  # read back only: the folder a worker loads the flow from
 
     @property
     def full_name(self) -> str:

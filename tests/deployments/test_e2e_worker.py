@@ -7,19 +7,12 @@ shared with the worker's flow runs through OPSBINDER_DATABASE_URL.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from sqlalchemy import Engine, select
 
 from opsbinder.clock import SystemClock
@@ -27,41 +20,13 @@ from opsbinder.config.loader import load_binder
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident, Procedure, Run
 from opsbinder.sync import sync_binder
-from tests.support import pg
+from tests.deployments.conftest import start as _start
+from tests.deployments.conftest import stop as _stop
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 POOL = "e2e-pool"
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.prefect]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: killed whole in finally
-    )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
 
 
 def _run(
@@ -76,51 +41,6 @@ from prefect.deployments import run_deployment
 run = run_deployment(sys.argv[1], timeout=240)
 print(str(run.id), run.state.type.value, run.state.name)
 """
-
-
-@pytest.fixture
-def server(tmp_path: Path, backend: str) -> Iterator[dict[str, str]]:
-    if backend != "postgresql":
-        pytest.skip("the end-to-end test runs on PostgreSQL (store and Prefect server)")
-    port = _free_port()
-    prefect_db = pg.create_database("prefect").replace(
-        "postgresql+psycopg2://", "postgresql+asyncpg://"
-    )
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("PREFECT_") or k == "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"
-    }
-    env.update(
-        PREFECT_HOME=str(tmp_path / "prefect-home"),
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        DO_NOT_TRACK="1",
-        PREFECT_SERVER_DATABASE_CONNECTION_URL=prefect_db,
-        PREFECT_SERVER_API_HOST="127.0.0.1",
-    )
-    proc = _start(
-        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env,
-        tmp_path / "server.log",
-    )
-    try:
-        api = f"http://127.0.0.1:{port}/api"
-        deadline = time.monotonic() + 240
-        while True:
-            try:
-                if requests.get(f"{api}/health", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    "prefect server did not start:\n"
-                    + (tmp_path / "server.log").read_text()[-3000:]
-                )
-            time.sleep(1)
-        yield {**env, "PREFECT_API_URL": api}
-    finally:
-        _stop(proc)
 
 
 def test_it_runs_deployed_procedures_on_a_worker_and_records_them(

@@ -1,0 +1,99 @@
+"""A real Prefect server in a subprocess, on PostgreSQL, for the tests that need one."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support import pg
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: killed whole in finally
+    )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def server(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> Iterator[dict[str, str]]:
+    """The server's environment (PREFECT_API_URL included); indirect parameters add settings."""
+    if backend != "postgresql":
+        pytest.skip("runs on PostgreSQL (store and Prefect server)")
+    port = _free_port()
+    prefect_db = pg.create_database("prefect").replace(
+        "postgresql+psycopg2://", "postgresql+asyncpg://"
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PREFECT_") or k == "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"
+    }
+    env.update(
+        PREFECT_HOME=str(tmp_path / "prefect-home"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+        PREFECT_SERVER_DATABASE_CONNECTION_URL=prefect_db,
+        PREFECT_SERVER_API_HOST="127.0.0.1",
+    )
+    env.update(getattr(request, "param", {}))
+    proc = start(
+        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env,
+        tmp_path / "server.log",
+    )
+    try:
+        api = f"http://127.0.0.1:{port}/api"
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                if requests.get(f"{api}/health", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    "prefect server did not start:\n"
+                    + (tmp_path / "server.log").read_text()[-3000:]
+                )
+            time.sleep(1)
+        yield {**env, "PREFECT_API_URL": api}
+    finally:
+        stop(proc)
