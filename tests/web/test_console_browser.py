@@ -233,6 +233,7 @@ def test_every_console_page_and_the_status_page_pass_axe(
         "/console/oncall",
         "/console/zone",
         "/reports",
+        "/reports/nordhafen/2026-02",
     ):
         assert_accessible(browser, staff, f"{live_server}{path}")
     client = new_page(browser)
