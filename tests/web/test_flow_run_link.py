@@ -62,3 +62,27 @@ def test_it_shows_the_page_without_a_link_when_no_ui_is_known(web, world, store)
     page = web.get(f"/console/incidents/{world.incident_a}")
     assert page.status_code == 200
     assert f"Flow run {FLOW_RUN} (no Prefect UI address known here)" in page.text
+
+
+def test_it_shows_the_run_a_missed_run_incident_names(web, world, store, clock):
+    from opsbinder.store.models import Procedure, Run
+
+    with session_scope(store) as s:
+        proc = s.query(Procedure).filter_by(client_id="nordhafen", key="check-tms-backup").one()
+        run = Run(
+            client_id="nordhafen",
+            procedure_id=proc.id,
+            scheduled_for=clock.now(),
+            started_at=clock.now(),
+            outcome="missed",
+            reason="no run started within the 30m grace",
+        )
+        s.add(run)
+        s.flush()
+        incident = s.get(Incident, world.incident_a)
+        incident.details = {"state": "Missed", "error": run.reason, "run_id": run.id}
+        number = run.id
+    sign_in(web)
+    page = web.get(f"/console/incidents/{world.incident_a}").text
+    assert "Missed:</strong> no run started within the 30m grace" in page
+    assert f"Run #{number} missed" in page

@@ -70,10 +70,18 @@ def briefing(session: Session, incident: Incident) -> Briefing:
 
 
 def _failed_run(session: Session, incident: Incident) -> Run | None:
+    """The run the incident is about: by its flow run, or the run the missed-run watch named."""
     if incident.flow_run_id:
-        return session.execute(
+        run = session.execute(
             select(Run).where(Run.flow_run_id == incident.flow_run_id)
         ).scalar_one_or_none()
+        if run is not None:
+            return run
+    run_id = (incident.details or {}).get("run_id")
+    if isinstance(run_id, int) and run_id > 0:
+        run = session.get(Run, run_id)
+        if run is not None and run.client_id == incident.client_id:
+            return run
     return None
 
 
