@@ -7,12 +7,12 @@ app against their own store with a frozen clock.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from pathlib import Path as FilePath
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
@@ -25,6 +25,7 @@ from opsbinder.errors import Forbidden
 from opsbinder.settings import get_settings
 from opsbinder.store.db import default_engine
 from opsbinder.web import (
+    access_log,
     alertmanager,
     api,
     auth,
@@ -37,6 +38,8 @@ from opsbinder.web import (
 )
 from opsbinder.web.deps import LoginRequired
 from opsbinder.web.page_cache import PageCache
+from opsbinder.web.refusals import refusal
+from opsbinder.web.request_guard import RequestGuard
 from opsbinder.web.secure_cookies import SecureCookies
 from opsbinder.web.security import web_secret
 
@@ -88,6 +91,8 @@ def create_app(
         max_age=settings.session_hours * 3600,
     )
     app.add_middleware(SecureCookies, always=settings.secure_cookies)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)  # before the rest
+    access_log.install()  # no ?token= in uvicorn's access log
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(status_page.router)
     app.include_router(auth.router)
@@ -98,24 +103,14 @@ def create_app(
     app.include_router(alertmanager.router)
     app.include_router(pings.router)  # heartbeats of jobs that run elsewhere
 
-    def error(
-        request: Request, status: int, detail: str, headers: Mapping[str, str] | None = None
-    ) -> Response:
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": detail}, status_code=status, headers=headers)
-        page = app.state.templates.get_template("error.html").render(
-            status=status, detail=detail, request=request
-        )
-        return HTMLResponse(page, status_code=status, headers=headers)
-
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        return error(request, exc.status_code, exc.detail, exc.headers)
+        return refusal(request, exc.status_code, exc.detail, exc.headers)
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
         # the refusal is already on record: the request's session scope wrote it
-        return error(request, 403, str(exc))
+        return refusal(request, 403, str(exc))
 
     @app.middleware("http")
     async def _security_headers(
