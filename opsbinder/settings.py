@@ -45,8 +45,9 @@ class Settings(BaseSettings):
     # addresses of reverse proxies whose X-Forwarded-For/-Proto are believed (comma-separated,
     # "*" for any); unset: none, the peer's address and scheme are the request's
     trusted_proxies: str | None = Field(default=None, max_length=1000)
-    # a request body larger than this is refused (413) before anything else reads it
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024**3)
+    # a request body larger than this is refused (413) before anything else reads it; above
+    # the monitoring doors' own limits (Alertmanager's 1 MiB), which answer in their protocol
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=1024**3)
     # rendered status pages are reused this long unless the client's data changed; 0: off
     status_cache_seconds: float = Field(default=5.0, ge=0, le=3600)
     # Audit anchors: outside the store, signed with the key in the variable named here (else

@@ -25,9 +25,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from opsbinder.web.refusals import refusal
 
 # Monitoring intake doors answer a bad body in their tool's own protocol (PagerDuty's 400
-# "invalid event"), and `intake_body.parse_json` refuses NUL, non-UTF-8 and deep nesting there;
-# their path, query and size are still checked here.
-OWN_BODY_CHECKS = ("/v2/",)
+# "invalid event", Alertmanager's "invalid payload", a ping's body kept cut and clean), and
+# `intake_body` bounds and checks it there; their path, query and size are still checked here.
+OWN_BODY_CHECKS = ("/v2/", "/alertmanager", "/ping/")
 
 
 class BodyTooLarge(Exception):
