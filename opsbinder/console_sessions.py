@@ -48,7 +48,7 @@ def open_session(
         last_seen_at=now,
         expires_at=now + timedelta(hours=get_settings().session_hours),
         address=address[:64],
-        user_agent=user_agent[:300],
+        user_agent=user_agent.replace("\x00", "")[:300],  # a header is any client's to write
     )
     session.add(row)
     session.flush()
