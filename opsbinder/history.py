@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from opsbinder.orchestrator.flow_history import PrefectRun
-from opsbinder.store.models import Procedure, Run
+from opsbinder.store.models import HeartbeatPing, Procedure, Run
 
 OUTCOMES = (
     "ok",
@@ -132,6 +132,54 @@ def store_entries(engine: Engine, flt: HistoryFilter) -> list[HistoryEntry]:
     ]
 
 
+# a heartbeat's ping in the words of a run; `log` pings carry no outcome and `watch` rows only
+# mark when the watch began
+PING_OUTCOMES = {"success": "ok", "fail": "failed", "start": "running"}
+
+
+def ping_entries(engine: Engine, flt: HistoryFilter) -> list[HistoryEntry]:
+    """Heartbeat pings, listed like runs (kind `heartbeat`, the heartbeat's id as procedure)."""
+    kinds = [k for k, outcome in PING_OUTCOMES.items() if flt.outcome in (None, outcome)]
+    if (flt.kind and flt.kind != "heartbeat") or not kinds:
+        return []
+    query = (
+        select(HeartbeatPing)
+        .where(HeartbeatPing.kind.in_(kinds))
+        .order_by(HeartbeatPing.at.desc(), HeartbeatPing.id.desc())
+        .limit(flt.limit)
+    )
+    if flt.client_id:
+        query = query.where(HeartbeatPing.client_id == flt.client_id)
+    if flt.procedure:
+        query = query.where(HeartbeatPing.heartbeat == flt.procedure)
+    if flt.since:
+        query = query.where(HeartbeatPing.at >= flt.since)
+    if flt.until:
+        query = query.where(HeartbeatPing.at < flt.until)
+    with Session(engine) as session:
+        pings = list(session.execute(query).scalars())
+    return [
+        HistoryEntry(
+            at=_utc(p.at) or p.at,
+            client_id=p.client_id,
+            procedure=p.heartbeat,
+            kind="heartbeat",
+            outcome=PING_OUTCOMES[p.kind],
+            source="store",
+            started_at=_utc(p.at),
+            reason=" ".join(
+                part
+                for part in (
+                    f"exit status {p.exit_status}" if p.exit_status is not None else "",
+                    (p.body.strip().splitlines() or [""])[-1][:200],
+                )
+                if part
+            ),
+        )
+        for p in pings
+    ]
+
+
 def merge(
     stored: list[HistoryEntry],
     prefect: list[PrefectRun],
@@ -200,8 +248,11 @@ def history(
     now: datetime,
     read_prefect: Callable[[HistoryFilter], list[PrefectRun]] | None,
 ) -> History:
-    """The merged history; `read_prefect` None (no server) or failing gives the store only."""
-    stored = store_entries(engine, flt)
+    """The merged history; `read_prefect` None (no server) or failing gives the store only.
+    Heartbeat pings are the store's own: Prefect never ran those jobs."""
+    stored = sorted(
+        [*store_entries(engine, flt), *ping_entries(engine, flt)], key=lambda e: e.at, reverse=True
+    )[: flt.limit]
     if read_prefect is None:
         return History(stored, "store only: no Prefect server configured (PREFECT_API_URL)")
     try:

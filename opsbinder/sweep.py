@@ -3,7 +3,7 @@
 Hooks record, the sweep escalates. One flow run a minute runs every step as its own task, so
 Prefect's run list holds 1,440 sweep runs a day, not 5,760 from four sweepers of their own. The
 order is the chain a failure travels: spooled hook reports go into the store first, so the
-missed-run watch and the escalation see them; escalation, the Severity-1 update cadence and
+missed-run and heartbeat watches and the escalation see them; escalation, the Severity-1 update cadence and
 overdue work items enqueue messages; the audit log's head is then anchored outside the store
 (after the steps that write to it; its webhook event is enqueued too); the outbox goes last, so
 what they enqueued leaves in the same minute. Every step is idempotent and catches up by itself, so a missed or overlapping

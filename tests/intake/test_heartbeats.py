@@ -3,6 +3,7 @@ the pings that never came (in maintenance windows and on holidays it does not)."
 
 from __future__ import annotations
 
+import json
 import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -183,3 +184,21 @@ def test_it_keeps_a_huge_or_nul_body_cut_and_clean(plain: str, store: Engine):
     cut, clean = pings(store)
     assert len(cut.body) == 10_000 and cut.body_truncated
     assert clean.body == "okdone"
+
+
+def test_pings_are_in_the_run_history(plain: str, store: Engine, tmp_path):
+    from tests.cli.installed import environment, run_cli
+
+    own_uuid_for_lindqvist(store)
+    curl(f"{plain}/ping/{DUMP}/start")
+    curl(f"{plain}/ping/{DUMP}/2", "--data-binary", "@-", stdin="dump failed: disk full\n")
+    curl(f"{plain}/ping/{OTHER}")
+    env = environment(tmp_path / "home", store.url.render_as_string(hide_password=False))
+    ran = run_cli(["history", "--client", "nordhafen", "--kind", "heartbeat", "--json"], env)
+    assert ran.code == 0, str(ran)
+    rows = [json.loads(line) for line in ran.out.splitlines()]
+    assert [(r["procedure"], r["kind"], r["outcome"]) for r in rows] == [
+        ("tms-pg-dump", "heartbeat", "failed"),
+        ("tms-pg-dump", "heartbeat", "running"),
+    ]
+    assert rows[0]["reason"] == "exit status 2 dump failed: disk full"
