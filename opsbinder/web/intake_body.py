@@ -51,9 +51,14 @@ def parse_json(data: bytes) -> Any:
     if _depth(text) > MAX_DEPTH:
         raise BadJson(f"the JSON is nested deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise BadJson(f"malformed JSON: {str(exc)[:100]}") from exc
+    try:  # a lone surrogate (\ud800) parses, but no store can hold it
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadJson("the JSON holds a lone surrogate, which is not text") from exc
+    return value
 
 
 def _depth(text: str) -> int:

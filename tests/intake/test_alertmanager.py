@@ -217,6 +217,7 @@ HOSTILE: list[tuple[bytes, str]] = [
         "'alerts[0].labels'",
     ),
     (b'{"version": "4\\u0000"}', "NUL"),
+    (b'{"version": "4", "groupKey": "\\udfff"}', "surrogate"),
     (b"[" * 50_000 + b"]" * 50_000, "nested deeper"),
     (b'{"x": "' + b"a" * (1100 * 1024) + b'"}', "max"),
 ]

@@ -155,6 +155,10 @@ HOSTILE = [
     ),
     (b'{"routing_key": "k\\u0000", "event_action": "trigger"}', "NUL"),
     (b"\xff\xfe", "UTF-8"),
+    (
+        b'{"routing_key": "k", "event_action": "trigger", "payload": {"summary": "\\ud800"}}',
+        "surrogate",
+    ),
     (b"[" * 100_000 + b"]" * 100_000, "nested deeper"),
     (b'{"x": "' + b"a" * (600 * 1024) + b'"}', "too large"),
     (
