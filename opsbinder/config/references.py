@@ -39,6 +39,7 @@ _NOUNS = {
     "escalation_policies": "escalation policy",
     "oncall_schedules": "on-call schedule",
     "heartbeats": "heartbeat",
+    "components": "component",
 }
 
 
@@ -269,8 +270,32 @@ def _intake_refs(binder: ClientBinder, ids: _Ids) -> Iterator[Finding]:
     for loc, policy in named:
         if policy and (problem := ids.missing("escalation_policies", policy)):
             yield loc, policy, problem
+    yield from _component_refs(binder, ids)
     seen: set[str] = set()
     for i, beat in enumerate(binder.heartbeats):
         if str(beat.uuid) in seen:
             yield ("heartbeats", i, "uuid"), str(beat.uuid), "two heartbeats share this uuid"
         seen.add(str(beat.uuid))
+
+
+def _component_refs(binder: ClientBinder, ids: _Ids) -> Iterator[Finding]:
+    """Once a client lists its components, monitoring maps to them, not to names of its own."""
+    if not binder.components:
+        return
+    named: list[tuple[tuple[str | int, ...], str | None]] = [
+        *(
+            (("events", "components", key), value)
+            for key, value in binder.events.components.items()
+        ),
+        *(
+            (("events", "routes", i, "component"), route.component)
+            for i, route in enumerate(binder.events.routes)
+        ),
+        *(
+            (("heartbeats", i, "component"), beat.component)
+            for i, beat in enumerate(binder.heartbeats)
+        ),
+    ]
+    for loc, component in named:
+        if component and (problem := ids.missing("components", component)):
+            yield loc, component, problem

@@ -20,7 +20,7 @@ from opsbinder.handover.words import short_duration
 
 # file name -> the sections it holds (the same split as config/example/)
 FILES: dict[str, tuple[str, ...]] = {
-    "client.yaml": ("client", "contacts", "stakeholders", "webhooks"),
+    "client.yaml": ("client", "contacts", "stakeholders", "webhooks", "components"),
     "systems.yaml": ("systems",),
     "procedures.yaml": ("procedures",),
     "escalation.yaml": ("escalation_policies",),

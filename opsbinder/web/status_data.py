@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 from opsbinder.binder_store import client_binder
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import MaintenanceWindow
+from opsbinder.incidents.public import headline
 from opsbinder.incidents.status_updates import chain_problems, recorded_hashes
 from opsbinder.store.models import Client, Incident, Procedure, Run, StatusUpdate
+from opsbinder.web.component_status import ComponentState, component_states
 
 RECENT = timedelta(days=14)
 FAILING = {"failed", "crashed", "timed_out", "cancelled"}
@@ -31,6 +33,13 @@ class IncidentView:
     updates: list[StatusUpdate]  # newest first
     chain_ok: bool
     chain_problems: list[str]
+    title: str = ""  # the public headline: never the internal title
+    component: str | None = None  # the component's name, when it is one of the binder's
+
+    @property
+    def cadence(self) -> bool:
+        """Whether the policy owes the client updates (Severity-1 only)."""
+        return self.incident.severity == "sev1"
 
     @property
     def next_update_at(self) -> datetime | None:
@@ -68,6 +77,7 @@ class StatusPage:
     resolved: list[IncidentView]
     maintenance: list[MaintenanceWindow]
     groups: list[GroupState]
+    components: list[ComponentState] = field(default_factory=list)
 
     @property
     def updated(self) -> datetime:
@@ -80,7 +90,9 @@ class StatusPage:
         return max(stamps)
 
 
-def _views(session: Session, incidents: list[Incident]) -> list[IncidentView]:
+def _views(
+    session: Session, incidents: list[Incident], names: dict[str, str] | None = None
+) -> list[IncidentView]:
     ids = [i.id for i in incidents]
     by_incident: dict[int, list[Any]] = defaultdict(list)  # plain rows shaped like updates
     if ids:
@@ -97,7 +109,9 @@ def _views(session: Session, incidents: list[Incident]) -> list[IncidentView]:
     for incident in incidents:
         updates = by_incident[incident.id]
         report = chain_problems(list(reversed(updates)), recorded[incident.id])
-        views.append(IncidentView(incident, updates, not report, report))
+        component = (names or {}).get(incident.component or "")
+        title = headline(incident, component)
+        views.append(IncidentView(incident, updates, not report, report, title, component))
     return views
 
 
@@ -150,10 +164,15 @@ def status_page(session: Session, clock: Clock, client_id: str) -> StatusPage | 
         return None
     now = utc(clock.now())
     cb = client_binder(session, client_id)
+    names = {c.id: c.name for c in cb.components}
     open_incidents = list(
         session.execute(
             select(Incident)
-            .where(Incident.client_id == client_id, Incident.state != "resolved")
+            .where(
+                Incident.client_id == client_id,
+                Incident.state != "resolved",
+                Incident.primary_incident_id.is_(None),
+            )
             .order_by(Incident.opened_at.desc(), Incident.id.desc())
         ).scalars()
     )
@@ -164,6 +183,7 @@ def status_page(session: Session, clock: Clock, client_id: str) -> StatusPage | 
                 Incident.client_id == client_id,
                 Incident.state == "resolved",
                 Incident.resolved_at >= now - RECENT,
+                Incident.primary_incident_id.is_(None),  # a duplicate is told once, as its primary
             )
             .order_by(Incident.resolved_at.desc(), Incident.id.desc())
             .limit(20)
@@ -178,10 +198,13 @@ def status_page(session: Session, clock: Clock, client_id: str) -> StatusPage | 
         title=cb.client.status_page_title or f"{client.name} — service status",
         tz=ZoneInfo(client.timezone),
         now=now,
-        open=_views(session, open_incidents),
-        resolved=_views(session, resolved),
+        open=_views(session, open_incidents, names),
+        resolved=_views(session, resolved, names),
         maintenance=windows,
         groups=procedure_groups(session, client_id),
+        components=component_states(
+            session, client_id, cb.components, ZoneInfo(client.timezone), now
+        ),
     )
 
 

@@ -9,6 +9,8 @@ token for one client learns nothing about another.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
@@ -29,8 +31,7 @@ NOT_HERE = "There is no status page at this address, or the link has expired."
 
 def _token_for(session: Session, request: Request, token: str | None, client_id: str) -> bool:
     clock = clock_of(request)
-    row = resolve_token(session, clock, token) if token else None
-    if row is not None and row.client_id == client_id and "status:read" in row.scopes:
+    if token and _link_token(session, request, token, client_id):
         return True
     remembered = request.session.get("status", {}).get(client_id)
     if remembered is None:
@@ -43,6 +44,13 @@ def _token_for(session: Session, request: Request, token: str | None, client_id:
         and row.revoked_at is None
         and (row.expires_at is None or utc(row.expires_at) > now)
     )
+
+
+def _link_token(session: Session, request: Request, token: str, client_id: str) -> bool:
+    """Whether `token` itself (not the cookie) opens this client's page: only then is it
+    written into links, so a reader's links never carry a token that opens nothing."""
+    row = resolve_token(session, clock_of(request), token)
+    return row is not None and row.client_id == client_id and "status:read" in row.scopes
 
 
 def _allowed(session: Session, request: Request, token: str | None, client_id: str) -> bool:
@@ -101,7 +109,17 @@ def feed(
     if not _allowed(session, request, token, client_id):
         raise HTTPException(404, NOT_HERE)
     data = _status_or_404(session, request, client_id)
+    base = str(request.base_url).rstrip("/")
+    # a feed reader has no cookie: its links carry the token it was given, so they open
+    access = (
+        f"?token={quote(token)}"
+        if token and _link_token(session, request, token, client_id)
+        else ""
+    )
     body = request.app.state.templates.get_template("feed.xml").render(
-        page=data, base=str(request.base_url).rstrip("/")
+        page=data,
+        base=base,
+        self_url=f"{base}/status/{client_id}/feed.atom{access}",
+        page_url=f"{base}/status/{client_id}{access}",
     )
     return Response(xml_safe(body), media_type="application/atom+xml; charset=utf-8")

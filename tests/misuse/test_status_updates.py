@@ -46,7 +46,8 @@ def test_it_keeps_the_feed_well_formed_after_a_hostile_update(
     assert stored == CLEAN
     parsed = feed(live_server, world)
     assert not parsed.bozo, parsed.get("bozo_exception")
-    assert "Current status: " + CLEAN in parsed.entries[0].content[0].value
+    texts = [e.content[0].value for e in parsed.entries]
+    assert any("Current status: " + CLEAN in text for text in texts), texts
 
 
 def test_it_strips_lone_surrogates_a_json_body_can_carry(
@@ -82,7 +83,8 @@ def test_it_keeps_the_feed_well_formed_with_control_characters_stored_before(
         conn.execute(update(StatusUpdate).values(business_impact="beep\x07\x1b[0m"))
     parsed = feed(live_server, world)
     assert not parsed.bozo, parsed.get("bozo_exception")
-    assert "Business impact: beep[0m" in parsed.entries[0].content[0].value
+    texts = [e.content[0].value for e in parsed.entries]
+    assert any("Business impact: beep[0m" in text for text in texts), texts
 
 
 def test_it_never_shows_a_rewritten_update_as_verified(

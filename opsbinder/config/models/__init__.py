@@ -21,6 +21,7 @@ from opsbinder.config.models.base import (
 )
 from opsbinder.config.models.binder import SECTIONS, Binder, ClientBinder, ClientInfo
 from opsbinder.config.models.calendar import Holiday, MaintenanceWindow
+from opsbinder.config.models.components import Component
 from opsbinder.config.models.contract import (
     Contract,
     OnTimeTarget,
@@ -93,6 +94,7 @@ __all__ = [
     "Cadence",
     "ClientBinder",
     "ClientInfo",
+    "Component",
     "Contact",
     "Contract",
     "CronExpr",

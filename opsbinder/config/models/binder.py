@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from opsbinder.config.models.base import Slug, Strict
 from opsbinder.config.models.calendar import Holiday, MaintenanceWindow
+from opsbinder.config.models.components import Component
 from opsbinder.config.models.contract import Contract
 from opsbinder.config.models.escalation import EscalationPolicy
 from opsbinder.config.models.events import EventRules
@@ -47,6 +48,7 @@ class ClientBinder(Strict):
     contract: Contract | None = None
     events: EventRules = Field(default_factory=EventRules)
     heartbeats: list[Heartbeat] = Field(default_factory=list)
+    components: list[Component] = Field(default_factory=list)
     locations: dict[str, str] = Field(
         default_factory=dict,
         description="where each item is written: 'procedures[purge-x]' -> 'purge.yaml:12', "
