@@ -3,7 +3,8 @@
 Hooks record, the sweep escalates. One flow run a minute runs every step as its own task, so
 Prefect's run list holds 1,440 sweep runs a day, not 5,760 from four sweepers of their own. The
 order is the chain a failure travels: spooled hook reports go into the store first, so the
-missed-run and heartbeat watches and the escalation see them; escalation, the Severity-1 update cadence and
+missed-run and heartbeat watches and the escalation see them; runs a holiday moved to this minute
+start; escalation, the Severity-1 update cadence and
 overdue work items enqueue messages; the audit log's head is then anchored outside the store
 (after the steps that write to it; its webhook event is enqueued too); the outbox goes last, so
 what they enqueued leaves in the same minute. Every step is idempotent and catches up by itself, so a missed or overlapping
@@ -18,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from opsbinder import audit_anchor, outbox, workitems
+from opsbinder import audit_anchor, moved_runs, outbox, workitems
 from opsbinder.clock import Clock
 from opsbinder.errors import OpsbinderError, RunFailed
 from opsbinder.incidents import escalator, heartbeat_watch, missed_runs, update_cadence
@@ -50,6 +51,12 @@ def _watch_heartbeats(engine: Engine, clock: Clock, _: Orchestrator | None) -> d
     return asdict(heartbeat_watch.watch(engine, clock))
 
 
+def _start_moved_runs(engine: Engine, clock: Clock, _: Orchestrator | None) -> dict[str, Any]:
+    from opsbinder.orchestrator.local import launch_procedure
+
+    return asdict(moved_runs.start_due(engine, clock, launch_procedure))
+
+
 def _escalate(engine: Engine, clock: Clock, _: Orchestrator | None) -> dict[str, Any]:
     return asdict(escalator.sweep(engine, clock))
 
@@ -79,6 +86,7 @@ STEPS: tuple[Step, ...] = (
     Step("replay spool", _replay_spool),
     Step("missed-run watch", _watch_missed_runs),
     Step("heartbeat watch", _watch_heartbeats),
+    Step("moved runs", _start_moved_runs),
     Step("escalation", _escalate),
     Step("update cadence", _update_cadence, retries=2),
     Step("work items", _overdue_work_items),

@@ -118,9 +118,9 @@ def _local_times(binder: ClientBinder, known: Known) -> Iterator[Finding]:
     places: list[tuple[tuple[str | int, ...], datetime, str]] = []
     for i, window in enumerate(binder.maintenance_windows if known.client_ok else []):
         for name in ("start", "end"):
-            places.append(
-                (("maintenance_windows", i, name), getattr(window, name), binder.client.timezone)
-            )
+            if getattr(window, name) is not None:  # a recurring window has no end
+                where = ("maintenance_windows", i, name)
+                places.append((where, getattr(window, name), binder.client.timezone))
     for i, schedule in enumerate(binder.oncall_schedules):
         for j, override in enumerate(schedule.overrides):
             for name in ("start", "end"):

@@ -27,9 +27,9 @@ from croniter import croniter
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from opsbinder import runs
+from opsbinder import moved_runs, runs
 from opsbinder.binder_store import client_binder, procedure_config
-from opsbinder.calendar import suppression
+from opsbinder.calendar import moved_to, suppression
 from opsbinder.clock import Clock, utc
 from opsbinder.incidents import lifecycle
 from opsbinder.store.db import session_scope
@@ -134,7 +134,7 @@ def check_procedure(
         local = slot.astimezone(ZoneInfo(proc.zone("UTC")))
         why = suppression(cb, proc_row.key, slot)
         if why is not None:
-            runs.record_skipped(
+            skipped = runs.record_skipped(
                 session,
                 clock,
                 client_id=proc_row.client_id,
@@ -143,6 +143,7 @@ def check_procedure(
                 scheduled_for=slot,
                 actor="missed-run-watch",
             )
+            moved_runs.mark_moved(session, skipped, moved_to(cb, proc_row.key, slot))
             report.skipped.append(f"{name}@{slot.isoformat()}")
             continue
         reason = (

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from opsbinder import runs
+from opsbinder import moved_runs, runs
 from opsbinder.authorization import admit_flow_run
 from opsbinder.binder_store import client_binder, procedure_row
-from opsbinder.calendar import suppression
+from opsbinder.calendar import moved_to, suppression
 from opsbinder.clock import Clock, FrozenClock, utc
 from opsbinder.config.models import Procedure as ProcedureConfig
 from opsbinder.errors import OpsbinderError
@@ -39,6 +39,7 @@ class Plan:
     system: Any
     suppressed: str | None  # why not now (paused, lockdown): no run at all, or None
     calendar: str | None  # the window or holiday a real run now falls in, or None
+    moved_to: datetime | None  # a holiday moves the real run to this time
     retries: int
     timeout_seconds: float
     timezone: str  # the client's
@@ -89,6 +90,7 @@ def plan(
         system=system,
         suppressed=refused,
         calendar=suppression(cb, procedure_id, instant),
+        moved_to=moved_to(cb, procedure_id, instant),
         retries=proc.retries,
         timeout_seconds=proc.timeout.total_seconds(),
         timezone=cb.client.timezone,
@@ -204,6 +206,8 @@ def skip(
             dry_run=dry_run,
             actor=actor,
         )
+        if reason == the_plan.calendar and not dry_run:
+            moved_runs.mark_moved(session, run, the_plan.moved_to)
         run_id = run.id
     return Outcome(
         the_plan.client_id, the_plan.procedure_id, the_plan.kind, "skipped",

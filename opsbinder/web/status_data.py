@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from opsbinder.binder_store import client_binder
+from opsbinder.calendar import windows_between
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import MaintenanceWindow
 from opsbinder.incidents.public import headline
@@ -189,9 +190,17 @@ def status_page(session: Session, clock: Clock, client_id: str) -> StatusPage | 
             .limit(20)
         ).scalars()
     )
+    # every coming one-off window, and each occurrence of a recurring one in the next quarter
+    one_off = cb.model_copy(
+        update={"maintenance_windows": [w for w in cb.maintenance_windows if not w.recurring]}
+    )
+    recurring = cb.model_copy(
+        update={"maintenance_windows": [w for w in cb.maintenance_windows if w.recurring]}
+    )
     windows = sorted(
-        (w for w in cb.maintenance_windows if utc(_aware(w.end, client.timezone)) >= now),
-        key=lambda w: utc(_aware(w.start, client.timezone)),
+        windows_between(one_off, now, datetime(2200, 1, 1, tzinfo=UTC))
+        + windows_between(recurring, now, now + timedelta(days=92)),
+        key=lambda w: (w.start, w.name),
     )
     return StatusPage(
         client=client,
@@ -206,7 +215,3 @@ def status_page(session: Session, clock: Clock, client_id: str) -> StatusPage | 
             session, client_id, cb.components, ZoneInfo(client.timezone), now
         ),
     )
-
-
-def _aware(value: datetime, tz: str) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=ZoneInfo(tz))

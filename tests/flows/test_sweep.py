@@ -60,6 +60,7 @@ def test_it_runs_every_step_in_order_as_tasks_of_one_flow_run(acme: Path, store:
             "replay spool",
             "missed-run watch",
             "heartbeat watch",
+            "moved runs",
             "escalation",
             "update cadence",
             "work items",

@@ -42,6 +42,18 @@ def _lockdown_on_demand(data: Data) -> None:
     lockdown["on_demand"] = True
 
 
+def _recurring_calendar(data: Data) -> None:
+    data["maintenance_windows"] += [
+        {"name": "Sunday patching", "rrule": "FREQ=WEEKLY;BYDAY=SU",
+         "start": "2027-01-03T22:00:00", "duration": "6h"},
+        {"name": "Month end", "cron": "0 20 L * *", "duration": "4h",
+         "procedures": ["purge-tracking-events"]},
+    ]  # fmt: skip
+    data["holidays"].append(
+        {"rrule": "FREQ=YEARLY;BYEASTER=1", "name": "Easter Monday", "then": "next_working_day"}
+    )
+
+
 # form -> (change to the example, page of the export, what that page must say)
 FORMS: dict[str, tuple[Callable[[Data], None], str, list[str]]] = {
     "retention": (
@@ -76,6 +88,17 @@ FORMS: dict[str, tuple[Callable[[Data], None], str, list[str]]] = {
         _lockdown_on_demand,
         "procedures.html",
         ["On demand: no schedule; run by hand when needed</td>"],
+    ),
+    "recurring-calendar": (
+        _recurring_calendar,
+        "binder/calendar.yaml",
+        [
+            "rrule: FREQ=WEEKLY;BYDAY=SU",
+            "duration: 6h",
+            "cron: 0 20 L * *",
+            "rrule: FREQ=YEARLY;BYEASTER=1",
+            "then: next_working_day",
+        ],
     ),
 }
 
