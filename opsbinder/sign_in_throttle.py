@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Update, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -29,10 +29,14 @@ CAP = timedelta(minutes=15)
 BURST_ENDS = timedelta(hours=1)
 
 
+def account_key(username: str) -> str:
+    """The account named, known or not: probing names is guessing too."""
+    return f"user:{username.strip().lower()[:100]}"
+
+
 def keys(username: str, address: str) -> list[str]:
-    """What is counted: the account named (known or not: probing names is guessing too) and
-    the address the attempt came from."""
-    return [f"user:{username.strip().lower()[:100]}", f"addr:{address[:64]}"]
+    """What a web sign-in counts: the account and the address the attempt came from."""
+    return [account_key(username), f"addr:{address[:64]}"]
 
 
 def delay_after(failures: int) -> timedelta:
@@ -65,7 +69,7 @@ def failed(session: Session, clock: Clock, counted: list[str], *, username: str)
         if failures < FREE_FAILURES:
             continue
         session.execute(
-            update(SignInFailures)
+            _change()
             .where(SignInFailures.key == key)
             .values(blocked_until=now + delay_after(failures))
         )
@@ -86,8 +90,13 @@ def failed(session: Session, clock: Clock, counted: list[str], *, username: str)
 def succeeded(session: Session, username: str) -> None:
     """A right password ends the account's burst; the address keeps its count, or one valid
     account would let its holder guess the others' passwords without limit."""
-    account = keys(username, "")[0]
-    session.execute(delete(SignInFailures).where(SignInFailures.key == account))
+    session.execute(delete(SignInFailures).where(SignInFailures.key == account_key(username)))
+
+
+def _change() -> Update:
+    """An UPDATE of the counts, in SQL only: a row the session happens to hold is not compared
+    in Python (SQLite hands back naive times) nor kept in step."""
+    return update(SignInFailures).execution_options(synchronize_session=False)
 
 
 def _count(session: Session, key: str, now: datetime) -> tuple[int, bool]:
@@ -97,12 +106,12 @@ def _count(session: Session, key: str, now: datetime) -> tuple[int, bool]:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     session.execute(insert(SignInFailures).values(**values).on_conflict_do_nothing())
     session.execute(
-        update(SignInFailures)
+        _change()
         .where(SignInFailures.key == key, SignInFailures.last_failure_at <= now - BURST_ENDS)
         .values(failures=0, announced=False, blocked_until=None)
     )
     row = session.execute(
-        update(SignInFailures)
+        _change()
         .where(SignInFailures.key == key)
         .values(failures=SignInFailures.failures + 1, last_failure_at=now)
         .returning(SignInFailures.failures, SignInFailures.announced)
@@ -113,7 +122,7 @@ def _count(session: Session, key: str, now: datetime) -> tuple[int, bool]:
 def _announce(session: Session, key: str) -> bool:
     """True for exactly one of several workers that block the same key in the same burst."""
     result = session.execute(
-        update(SignInFailures)
+        _change()
         .where(SignInFailures.key == key, SignInFailures.announced.is_(False))
         .values(announced=True)
     )

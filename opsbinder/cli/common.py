@@ -8,13 +8,14 @@ import typer
 from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
-from opsbinder import accounts, audit
+from opsbinder import accounts, audit, sign_in_throttle
 from opsbinder.authorization import Principal
 from opsbinder.clock import Clock, SystemClock
 from opsbinder.config.loader import load_binder
 from opsbinder.config.models import Binder, ClientBinder, Procedure
-from opsbinder.errors import Forbidden, NotFound
+from opsbinder.errors import Forbidden, NotFound, Refused
 from opsbinder.settings import get_settings
 from opsbinder.store.db import engine_for, session_scope
 from opsbinder.store.migrate import pending, unreachable, upgrade
@@ -94,19 +95,29 @@ def principal(admin: str | None = None) -> Principal:
     given = settings.admin_password.get_secret_value() if settings.admin_password else ""
     password = given or typer.prompt(f"password of {username}", hide_input=True, err=True)
     clock_ = clock()
+    counted = [sign_in_throttle.account_key(username)]  # the CLI has no address to count
+
+    def failed(s: Session) -> None:
+        sign_in_throttle.failed(s, clock_, counted, username=username)
+        audit.record(
+            s,
+            clock_,
+            actor=username[:100],
+            action="user.sign_in_failed",
+            object_type="user",
+            object_id=username[:100],
+            details={"door": "cli"},
+        )
+
     with session_scope(store()) as session:
+        wait = sign_in_throttle.retry_after(session, clock_, counted)
+        if wait is not None:  # the web's throttle: no password check while blocked
+            raise Refused(
+                f"refused: --admin {username}: too many failed sign-ins; "
+                f"try again in {wait} seconds"
+            )
         user = accounts.authenticate(session, username, password)
         if user is None:
-            raise Forbidden(
-                f"refused: --admin {username}: unknown user or wrong password",
-                lambda s: audit.record(
-                    s,
-                    clock_,
-                    actor=username[:100],
-                    action="user.sign_in_failed",
-                    object_type="user",
-                    object_id=username[:100],
-                    details={"door": "cli"},
-                ),
-            )
+            raise Forbidden(f"refused: --admin {username}: unknown user or wrong password", failed)
+        sign_in_throttle.succeeded(session, username)
         return Principal.of_user(user, "cli")

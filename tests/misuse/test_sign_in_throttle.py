@@ -11,17 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine, func, select
 
-from opsbinder.clock import FrozenClock
+from opsbinder import sign_in_throttle
+from opsbinder.clock import FrozenClock, SystemClock
 from opsbinder.sign_in_throttle import CAP, delay_after
 from opsbinder.store.db import session_scope
-from opsbinder.store.models import AuditEntry
+from opsbinder.store.models import AuditEntry, Incident, SignInFailures
 from opsbinder.web import create_app
+from tests.cli.installed import Ran, environment, run_cli
 from tests.web.conftest import PASSWORD, World, csrf_of
 
 WRONG = "not the password at all"
@@ -140,3 +143,31 @@ def test_it_caps_the_delay() -> None:
     assert [delay_after(n).total_seconds() for n in (1, 4, 5, 6, 7)] == [0, 0, 2, 4, 8]
     assert delay_after(13) == timedelta(seconds=512) and delay_after(14) == CAP
     assert delay_after(10**6) == CAP == timedelta(minutes=15)
+
+
+def test_it_throttles_the_clis_password_proof_too(
+    store: Engine, world: World, tmp_path: Path
+) -> None:
+    env = environment(tmp_path / "home", store.url.render_as_string(hide_password=False))
+    ack = ["incidents", "ack", str(world.incident_a), "--admin", "alice"]
+
+    def proof(password: str) -> Ran:
+        ran = run_cli(ack, {**env, "OPSBINDER_ADMIN_PASSWORD": password})
+        assert "Traceback" not in ran.output, str(ran)
+        return ran
+
+    for _ in range(5):
+        ran = proof(WRONG)
+        assert ran.code == 4 and "unknown user or wrong password" in ran.err, str(ran)
+    with session_scope(store) as s:  # the 5th blocked the account for 2 s (a CLI run is slower)
+        row = s.get(SignInFailures, "user:alice")
+        assert row is not None and row.failures == 5 and row.blocked_until is not None
+        # four more failures, as the web counts them: blocked for 32 s
+        for _ in range(4):
+            sign_in_throttle.failed(s, SystemClock(), ["user:alice"], username="alice")
+    ran = proof(PASSWORD)  # the right one, not checked
+    assert ran.code == 4 and "too many failed sign-ins; try again in" in ran.err, str(ran)
+    assert audited(store, "user.sign_in_failed") == 5
+    assert audited(store, "user.sign_in_throttled") == 1
+    with session_scope(store) as s:
+        assert s.get(Incident, world.incident_a).state == "triggered"  # type: ignore[union-attr]
