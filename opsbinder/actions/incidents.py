@@ -57,6 +57,7 @@ def declare(
     public_title: str = "",
     impact: str = "",
     dedup_key: str | None = None,
+    component: str | None = None,
 ) -> Incident:
     authorize(session, clock, principal, Action.DECLARE, Target.client(client_id))
     if session.get(Client, client_id) is None:
@@ -70,6 +71,7 @@ def declare(
         public_title=public_title,
         impact=impact,
         dedup_key=dedup_key,
+        component=component,
         actor=principal.actor,
     )
 

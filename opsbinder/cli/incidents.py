@@ -206,6 +206,9 @@ def declare(
     dedup_key: str | None = typer.Option(
         None, "--dedup-key", help="the client's key: one open incident per key"
     ),
+    component: str | None = typer.Option(
+        None, "--component", help="a component id of the client's binder (status page)"
+    ),
     admin: str | None = common.AdminOption,
 ) -> None:
     """Declare an incident by hand; sev1 starts the Severity-1 process at once."""
@@ -221,6 +224,7 @@ def declare(
             public_title=public_title,
             impact=impact,
             dedup_key=dedup_key,
+            component=component,
         )
         number, due = inc.id, inc.next_update_due
     common.console.print(f"#{number} declared for {client} ({severity})", markup=False)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 from sqlalchemy.orm import Session
 
+from opsbinder.binder_store import client_binder
 from opsbinder.clock import Clock
 from opsbinder.errors import BadInput
 from opsbinder.incidents import lifecycle, public, severity
@@ -43,6 +44,19 @@ def client_key(client_id: str, dedup_key: str | None) -> str:
     return f"{client_id}/{key}"
 
 
+def check_component(session: Session, client_id: str, component: str | None) -> str | None:
+    """A component of the client's binder, by id; None when none is named."""
+    if component is None or not component.strip():
+        return None
+    known = [c.id for c in client_binder(session, client_id).components]
+    if component.strip() not in known:
+        listed = ", ".join(known) if known else "none: the binder has no components: section"
+        raise BadInput(
+            f"component: {component[:64]!r} is not a component of {client_id} ({listed})"
+        )
+    return component.strip()
+
+
 def declare(
     session: Session,
     clock: Clock,
@@ -53,10 +67,12 @@ def declare(
     public_title: str = "",
     impact: str = "",
     dedup_key: str | None = None,
+    component: str | None = None,
     actor: str,
     environ: Mapping[str, str] | None = None,
 ) -> Incident:
     severity.check(severity_)
+    component = check_component(session, client_id, component)
     title = _text("title", title, 500, required=True)
     impact = _text("impact", impact, 5000, required=False)
     shown = public.check_title(public_title) if public_title.strip() else None
@@ -78,6 +94,7 @@ def declare(
         details={"declared_by": actor, "impact": impact},
         actor=actor,
         source="manual",
+        component=component,
     )
     if shown is not None:
         incident.public_title = shown

@@ -31,6 +31,8 @@ class IncidentOut(BaseModel):
     public_title: str | None = Field(description="what the client sees; None: unpublished")
     public_state: str
     primary_incident_id: int | None = Field(description="set on a duplicate")
+    source: str = Field(description="flow manual pagerduty alertmanager heartbeat")
+    component: str | None = Field(description="the component it affects, when known")
 
     @classmethod
     def of(cls, row: Incident) -> IncidentOut:
@@ -102,6 +104,7 @@ class DeclareIn(BaseModel):
     dedup_key: str | None = Field(
         None, max_length=150, description="the client's own key: one open incident per key"
     )
+    component: str | None = Field(None, max_length=64, description="a component id of the binder")
 
 
 class SeverityIn(BaseModel):

@@ -225,12 +225,18 @@ CASES = [
     Case("incidents assign 999999 priya-nair", 3),
     Case(
         "incidents declare --client nordhafen --severity sev1 --title 'TMS down' "
-        "--public-title 'Order entry unavailable' --impact 'no orders' --dedup-key tms-down",
+        "--public-title 'Order entry unavailable' --impact 'no orders' --dedup-key tms-down "
+        "--component tms",
         0,
         "Severity-1 process started",
         both=True,
     ),
     Case("incidents declare --client nordhafen --severity sev0 --title t", 2, "sev0"),
+    Case(
+        "incidents declare --client nordhafen --severity sev2 --title t --component tmz",
+        2,
+        "component: 'tmz' is not a component of nordhafen",
+    ),
     Case("incidents declare --client nobody --severity sev2 --title t", 3, "no client 'nobody'"),
     Case(
         "incidents declare --client nordhafen --severity sev2 --title t --dedup-key tms-down",

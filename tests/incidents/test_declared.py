@@ -195,3 +195,12 @@ def test_it_publishes_and_changes_the_public_view_apart_from_the_internal_one(lo
         assert lifecycle.get(s, number).public_state == "resolved"
         actions.reopen(s, clock, LENA, number)
         assert lifecycle.get(s, number).public_state == "investigating"
+
+
+def test_it_takes_a_component_of_the_clients_binder_only(loaded, clock):
+    number = declare(loaded, clock, "sev3", component="tms")
+    with session_scope(loaded) as s:
+        inc = lifecycle.get(s, number)
+        assert (inc.component, inc.source) == ("tms", "manual")
+    with pytest.raises(BadInput, match=r"component: 'tmz' is not a component of nordhafen \(tms,"):
+        declare(loaded, clock, "sev3", component="tmz")

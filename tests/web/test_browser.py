@@ -138,6 +138,7 @@ def test_it_declares_a_severity1_incident_from_the_console_form_and_changes_it(
     form.locator("input[name=title]").fill("Client called: TMS down in all warehouses")
     form.locator("input[name=public_title]").fill("Order entry unavailable")
     form.locator("textarea[name=impact]").fill("No delivery notes can be printed")
+    form.locator("input[name=component]").fill("tms")
     shot(staff, backend, "7-declare-form")
     staff.click("#declare-button")
     flashed = staff.locator(".flash-ok").inner_text()
@@ -171,6 +172,20 @@ def test_it_declares_a_severity1_incident_from_the_console_form_and_changes_it(
     staff.fill("textarea[name=next_steps]", "Verify the replica")
     staff.click("#post-update-button")
     assert "Status update #1 posted" in staff.locator(".flash-ok").inner_text()
+
+    # the client sees the public view: its title, its state, the service's state in words
+    client = new_page(browser)
+    client.goto(f"{live_server}/status/nordhafen?token={world.status_a}")
+    shown = client.locator("main").inner_text()
+    assert "Order entry unavailable" in shown and "Identified" in shown
+    assert "Client called" not in shown and "alice" not in shown and "Alice Ops" in shown
+    tms = client.locator("#component-tms").inner_text()
+    assert "Partial outage" in tms, tms  # sev2 now
+    client.click("#component-tms details summary")
+    assert (
+        "Partial outage (Order entry unavailable)" in client.locator("#component-tms").inner_text()
+    )
+    shot(client, backend, "9a-client-sees-the-public-view")
 
     staff.fill("#duplicate input[name=primary]", str(world.incident_a))
     staff.click("#link-duplicate")

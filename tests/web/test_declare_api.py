@@ -79,6 +79,7 @@ def test_it_declares_raises_publishes_and_links_audited_with_the_tokens_user(
         ({"client_id": None}, 422, "client_id: required"),
         ({"public_title": "x" * 201}, 422, "public_title"),
         ({"impact": "nul\u0000"}, 422, "NUL"),
+        ({"component": "nope"}, 422, "component: 'nope' is not a component of nordhafen"),
     ],
 )
 def test_it_refuses_bad_declarations_with_the_documented_error(

@@ -91,6 +91,7 @@ def declare(
             public_title=body.public_title,
             impact=body.impact,
             dedup_key=body.dedup_key,
+            component=body.component,
         )
         return IncidentOut.of(incident)
 

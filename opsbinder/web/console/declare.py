@@ -26,6 +26,7 @@ def declare(
     public_title: str = Form("", max_length=200),
     impact: str = Form("", max_length=5000),
     dedup_key: str = Form("", max_length=150),
+    component: str = Form("", max_length=64),
     principal: Principal = Depends(console_principal),
     session: Session = DB,
 ) -> Response:
@@ -43,6 +44,7 @@ def declare(
                 public_title=public_title,
                 impact=impact,
                 dedup_key=dedup_key or None,
+                component=component or None,
             )
             number, started = incident.id, incident.next_update_due is not None
     except Forbidden:
