@@ -177,10 +177,49 @@ class OnCallOut(BaseModel):
     phone: str
 
 
+class PublicUpdateOut(BaseModel):
+    """An update as the client reads it: the author's display name, never a login."""
+
+    seq: int
+    posted_at: datetime
+    author: str
+    current_status: str
+    next_steps: str
+    bridge_url: str
+    business_impact: str
+    next_update_at: datetime | None
+    corrects_seq: int | None
+
+
+class PublicIncidentOut(BaseModel):
+    """An incident as the client reads it: the public view, never the internal title or state."""
+
+    id: int
+    title: str
+    state: str = Field(description="investigating identified monitoring resolved")
+    severity: str
+    component: str | None = Field(description="the component's name, as the client calls it")
+    opened_at: datetime
+    resolved_at: datetime | None
+    next_update_at: datetime | None
+    updates: list[PublicUpdateOut]
+    chain_ok: bool
+
+
+class ComponentOut(BaseModel):
+    id: str
+    name: str
+    level: str = Field(description="operational degraded partial major")
+    status: str = Field(description="the level in words")
+
+
 class StatusOut(BaseModel):
+    """What the client's status page shows, as JSON (a status-page token may read it)."""
+
     client_id: str
     title: str
     timezone: str
-    open: list[IncidentDetail]
-    resolved: list[IncidentOut]
+    components: list[ComponentOut]
+    open: list[PublicIncidentOut]
+    resolved: list[PublicIncidentOut]
     groups: dict[str, str]

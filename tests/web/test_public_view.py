@@ -161,3 +161,28 @@ def test_it_leaves_the_token_out_of_links_for_a_reader_with_the_cookie_only(web,
         "/status/nordhafen/feed.atom"
     )
     assert all("token=" not in e.link for e in parsed.entries) and parsed.entries
+
+
+def test_it_answers_the_status_api_with_the_public_view_to_the_clients_own_token(
+    web, world, store, clock
+):
+    on_component(store, world.incident_a, "tms")
+    with session_scope(store) as s:
+        actions.post_update(s, clock, Principal.operator("root"), world.incident_a, **UPDATE)
+    answer = web.get(
+        "/api/v1/status/nordhafen", headers={"Authorization": f"Bearer {world.status_a}"}
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    [incident] = body["open"]
+    assert incident["title"] == "Transport management system (TMS): under investigation"
+    assert incident["state"] == "investigating" and incident["component"].startswith("Transport")
+    assert incident["updates"][0]["author"] == "Support team"
+    assert "TMS backup missing" not in answer.text and "root" not in answer.text
+    assert "triggered" not in answer.text
+    levels = {c["id"]: c["status"] for c in body["components"]}
+    assert levels == {"tms": "Major outage", "warehouse": "Operational", "backups": "Operational"}
+    other = web.get(
+        "/api/v1/status/nordhafen", headers={"Authorization": f"Bearer {world.status_b}"}
+    )
+    assert other.status_code == 404

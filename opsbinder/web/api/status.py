@@ -1,4 +1,6 @@
-"""/api/v1/status and /api/v1/oncall: what a client's status page shows, and who is on call."""
+"""/api/v1/status and /api/v1/oncall: what a client's status page shows, and who is on call.
+
+A client's own status-page token may read /api/v1/status: it answers the public view only."""
 
 from __future__ import annotations
 
@@ -6,11 +8,18 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
+from opsbinder.actions.incidents import SUPPORT_TEAM
 from opsbinder.authorization import Principal
 from opsbinder.web import oncall_view
 from opsbinder.web.deps import DB, clock_of, scoped
-from opsbinder.web.schemas import IncidentDetail, IncidentOut, OnCallOut, StatusOut, UpdateOut
-from opsbinder.web.status_data import status_page
+from opsbinder.web.schemas import (
+    ComponentOut,
+    OnCallOut,
+    PublicIncidentOut,
+    PublicUpdateOut,
+    StatusOut,
+)
+from opsbinder.web.status_data import IncidentView, status_page
 
 router = APIRouter()
 
@@ -39,15 +48,40 @@ def client_status(
         client_id=client_id,
         title=page.title,
         timezone=page.client.timezone,
-        open=[
-            IncidentDetail(
-                **IncidentOut.of(v.incident).model_dump(),
-                timeline=[],
-                updates=[UpdateOut.of(u) for u in v.updates],
-                chain_ok=v.chain_ok,
-            )
-            for v in page.open
+        components=[
+            ComponentOut(id=c.id, name=c.name, level=c.level, status=c.word)
+            for c in page.components
         ],
-        resolved=[IncidentOut.of(v.incident) for v in page.resolved],
+        open=[public_incident(v) for v in page.open],
+        resolved=[public_incident(v) for v in page.resolved],
         groups={g.name: g.state for g in page.groups},
+    )
+
+
+def public_incident(view: IncidentView) -> PublicIncidentOut:
+    incident = view.incident
+    return PublicIncidentOut(
+        id=incident.id,
+        title=view.title,
+        state=incident.public_state,
+        severity=incident.severity,
+        component=view.component,
+        opened_at=incident.opened_at,
+        resolved_at=incident.resolved_at,
+        next_update_at=view.next_update_at,
+        updates=[
+            PublicUpdateOut(
+                seq=u.seq,
+                posted_at=u.posted_at,
+                author=u.author_name or SUPPORT_TEAM,
+                current_status=u.current_status,
+                next_steps=u.next_steps,
+                bridge_url=u.bridge_url,
+                business_impact=u.business_impact,
+                next_update_at=u.next_update_at,
+                corrects_seq=u.corrects_seq,
+            )
+            for u in view.updates
+        ],
+        chain_ok=view.chain_ok,
     )
