@@ -22,12 +22,19 @@ def procedure_config(row: Procedure) -> ProcedureConfig:
     return _procedure.validate_python(row.definition)
 
 
-def client_binder(session: Session, client_id: str) -> ClientBinder:
+def client_binder(
+    session: Session, client_id: str, *, with_procedures: bool = True
+) -> ClientBinder:
+    """The client's binder; `with_procedures=False` leaves the procedures out, for callers that
+    need only the rest (a policy, the calendar): checking every procedure's cron again is most
+    of the cost, and monitoring events pay it per event."""
     client = session.get(Client, client_id)
     if client is None:
         raise NotFound(
             f"no client {client_id!r} in the store; load the binder first (opsbinder load)"
         )
+    if not with_procedures:
+        return ClientBinder.model_validate({**client.definition, "procedures": []})
     rows = session.execute(
         select(Procedure)
         .where(Procedure.client_id == client_id, Procedure.active.is_(True))

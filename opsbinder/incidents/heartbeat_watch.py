@@ -79,7 +79,7 @@ def check(session: Session, clock: Clock, found: Found, report: HeartbeatReport)
         return
     if open_incident(session, found.client_id, beat.id) is not None:
         return
-    binder = client_binder(session, found.client_id)
+    binder = client_binder(session, found.client_id, with_procedures=False)
     missed = [
         t for t in due_times(beat, since, now - beat.grace) if not suppression(binder, beat.id, t)
     ]

@@ -127,7 +127,7 @@ def open_for(
     ping: HeartbeatPing | None = None,
 ) -> Incident | None:
     """The heartbeat's incident, unless a maintenance window or holiday covers `due`."""
-    binder = client_binder(session, found.client_id)
+    binder = client_binder(session, found.client_id, with_procedures=False)
     if suppression(binder, found.beat.id, due) is not None:
         return None
     beat = found.beat

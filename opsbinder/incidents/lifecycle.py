@@ -173,7 +173,7 @@ def trigger(
     if existing is not None:
         return _occurrence(session, clock, existing, severity, details, flow_run_id, actor)
 
-    cb = client_binder(session, client_id)
+    cb = client_binder(session, client_id, with_procedures=procedure_key is not None)
     procedure_id = None
     if procedure_key is not None:
         procedure_id = session.execute(

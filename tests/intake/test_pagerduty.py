@@ -197,3 +197,19 @@ def test_it_refuses_an_unknown_or_revoked_key(served: Served, keys: Keys, store)
     )
     assert ok.status_code == 202 and ok.json()["status"] == "success"
     assert len(incidents(store)) == 1
+
+
+def test_a_lockdown_revokes_the_clients_integration_keys(
+    served: Served, keys: Keys, store: Engine, clock: FrozenClock
+):
+    from opsbinder.authorization import Principal
+    from opsbinder.handover.lockdown import lock_down
+
+    assert pd(served, keys.a, "trigger", TRIGGER).returncode == 0
+    with session_scope(store) as s:
+        done = lock_down(s, "nordhafen", clock, principal=Principal.operator("ops"))
+    assert any(prefix == keys.a[:12] for prefix in done.revoked)
+    refused = pd(served, keys.a, "resolve", "tms-db-down")
+    assert refused.returncode != 0 and "invalid event" in refused.stderr
+    assert incidents(store)[0].state == "triggered"
+    assert pd(served, keys.b, "trigger", TRIGGER).returncode == 0  # lindqvist's key still works
