@@ -14,7 +14,8 @@ The table (README, "Who may do what"):
 | declare, acknowledge, resolve,  | ✓  | ✓               | ✓     | incidents:write  | ✓            |
 | reopen, note, assign,           |    |                 |       |                  |              |
 | stakeholder, commander, change  |    |                 |       |                  |              |
-| severity, link a duplicate      |    |                 |       |                  |              |
+| severity, link a duplicate,     |    |                 |       |                  |              |
+| waiting on the client           |    |                 |       |                  |              |
 | post a status update, set the   | ✓  | ✓               | ✓     | updates:write    | ✓            |
 | public title and state          |    |                 |       |                  |              |
 | run now                         | ✓  | ✓               | ✓     | procedures:run   | ✓            |
@@ -58,6 +59,7 @@ class Action(StrEnum):
     COMMANDER = "incident.commander"
     SEVERITY = "incident.severity"
     DUPLICATE = "incident.duplicate"
+    WAIT = "incident.wait"
     POST_UPDATE = "update.post"
     PUBLISH = "update.publish"
     RUN = "procedure.run"
@@ -81,6 +83,7 @@ VERB = {
     Action.COMMANDER: "name incident commanders",
     Action.SEVERITY: "change the severity of incidents",
     Action.DUPLICATE: "link duplicate incidents",
+    Action.WAIT: "set or clear waiting on the client",
     Action.POST_UPDATE: "post status updates",
     Action.PUBLISH: "set what clients see of incidents",
     Action.RUN: "run procedures",
@@ -105,6 +108,7 @@ SCOPE: dict[Action, str | None] = {
     Action.COMMANDER: "incidents:write",
     Action.SEVERITY: "incidents:write",
     Action.DUPLICATE: "incidents:write",
+    Action.WAIT: "incidents:write",
     Action.POST_UPDATE: "updates:write",
     Action.PUBLISH: "updates:write",  # what the client reads, like a status update
     Action.RUN: "procedures:run",

@@ -1,5 +1,5 @@
 """Acting on an incident: declare, acknowledge, resolve, reopen, note, assign, stakeholders,
-commander, severity, duplicates, the public view and status updates."""
+commander, severity, duplicates, waiting on the client, the public view and status updates."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from opsbinder.incidents import (
     stakeholders,
     status_updates,
     update_cadence,
+    waits,
 )
 from opsbinder.incidents.stakeholders import StakeholderView
 from opsbinder.local_time import LocalTime, parse_local
@@ -163,6 +164,21 @@ def assign(
 ) -> Incident:
     _allow(session, clock, principal, Action.ASSIGN, incident_id)
     return lifecycle.assign(session, clock, incident_id, actor=principal.actor, assignee=assignee)
+
+
+def wait_on_client(
+    session: Session,
+    clock: Clock,
+    principal: Principal,
+    incident_id: int,
+    *,
+    waiting: bool,
+    message: str = "",
+) -> Incident:
+    """Set (or clear) waiting on the client: the SLA clocks stand still while it lasts."""
+    _allow(session, clock, principal, Action.WAIT, incident_id)
+    change = waits.start_waiting if waiting else waits.stop_waiting
+    return change(session, clock, incident_id, actor=principal.actor, message=message)
 
 
 def add_stakeholder(

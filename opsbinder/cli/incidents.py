@@ -1,5 +1,5 @@
 """`opsbinder incidents list|show|declare|ack|resolve|note|assign|reopen|severity|duplicate|
-public`: the incident lifecycle."""
+public|wait`: the incident lifecycle."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from opsbinder.actions import incidents as actions
+from opsbinder.binder_store import client_binder
 from opsbinder.cli import common
 from opsbinder.clock import utc
-from opsbinder.incidents import lifecycle
+from opsbinder.incidents import lifecycle, waits
+from opsbinder.incidents.sla import ClockState
+from opsbinder.incidents.sla_terms import clocks_of
 from opsbinder.store.db import session_scope
 
 incidents_app = typer.Typer(
@@ -95,6 +98,9 @@ def show(incident_id: int = typer.Argument(..., help="incident number")) -> None
     with session_scope(common.store()) as session:
         inc = lifecycle.get(session, incident_id)
         events = lifecycle.events(session, incident_id)
+        now = common.clock().now()
+        clocks = clocks_of(session, inc, client_binder(session, inc.client_id), now)
+        waiting = waits.open_wait(session, incident_id)
     details = inc.details or {}
     common.console.print(f"[bold]#{inc.id} {escape(inc.title)}[/bold]")
     for label, value in (
@@ -115,6 +121,17 @@ def show(incident_id: int = typer.Argument(..., help="incident number")) -> None
         ("duplicate of", f"#{inc.primary_incident_id}" if inc.primary_incident_id else "-"),
         ("flow run", details.get("link") or inc.flow_run_id or "-"),
         ("error", str(details.get("error") or "-")),
+        *((f"SLA {c.name}", _clock(c)) for c in clocks),
+        *(
+            [
+                (
+                    "waiting",
+                    f"on the client since {_t(waiting.started_at)} UTC ({waiting.started_by})",
+                )
+            ]
+            if waiting
+            else []
+        ),
     ):
         common.console.print(f"  {label:<13} {value}", markup=False, highlight=False)
     if details.get("log_lines"):
@@ -127,6 +144,17 @@ def show(incident_id: int = typer.Argument(..., help="incident number")) -> None
             f"  {utc(e.at):%Y-%m-%d %H:%M:%S}  {e.kind:<14} {e.actor:<18} {e.message}",
             markup=False,
         )
+
+
+def _clock(state: ClockState) -> str:
+    used = f"{_minutes(state.used)} of {_minutes(state.target)} used"
+    due = f", due {_t(state.due_at)} UTC" if state.due_at else ", stands still"
+    return f"{state.state} ({used}{'' if state.stopped_at else due})"
+
+
+def _minutes(delta) -> str:  # type: ignore[no-untyped-def]
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m"
 
 
 @incidents_app.command("ack")
@@ -280,3 +308,22 @@ def set_public(
         )
         shown = f"{inc.public_title} ({inc.public_state})"
     common.console.print(f"#{incident_id}: the client sees {shown}", markup=False)
+
+
+@incidents_app.command("wait")
+def wait(
+    incident_id: int,
+    clear: bool = typer.Option(False, "--clear", help="the client answered: clocks run again"),
+    message: str = typer.Option("", "--message", "-m"),
+    admin: str | None = common.AdminOption,
+) -> None:
+    """Waiting on the client: the SLA clocks stand still until --clear (audited)."""
+    who = common.principal(admin)
+    with session_scope(common.store()) as session:
+        actions.wait_on_client(
+            session, common.clock(), who, incident_id, waiting=not clear, message=message
+        )
+    if clear:
+        common.console.print(f"#{incident_id} no longer waits on the client; SLA clocks run")
+    else:
+        common.console.print(f"#{incident_id} waits on the client; SLA clocks stand still")

@@ -5,8 +5,11 @@ The ladder: the policy's levels in order, each paged when it becomes due and giv
 `ack_timeout` before the next level is due; the whole ladder runs `repeat` more times. An
 acknowledgement (or resolution) stops the ladder. Severity-1 additionally informs
 `sev1_management` at once and again every `sev1_management_interval` until resolved,
-acknowledged or not. Every action carries an idempotency key, so the caller can apply the
-result any number of times and each notification still goes out once.
+acknowledged or not. With a contract, each SLA clock that has used its pre-breach share
+pages the next level above the one reached (saying which target, how much of it is used and
+when it breaches), and a clock past its target yields a "breach" for the timeline. Every action
+carries an idempotency key, so the caller can apply the result any number of times and each
+notification still goes out once.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from opsbinder.config.models import EscalationLevel, EscalationPolicy, OnCallSchedule, Target
+from opsbinder.incidents.sla import ClockState, SlaTerms, clock_states
 from opsbinder.oncall import on_call
 
 
@@ -28,11 +32,12 @@ class IncidentSnapshot:
     epoch: int
     policy: dict[str, Any]  # the frozen EscalationPolicy dump
     step: int = 0  # ladder steps already recorded as reached (0: none)
+    sla: SlaTerms | None = None  # the contract's targets for its severity, if any
 
 
 @dataclass(frozen=True)
 class Action:
-    kind: str  # "notify" or "escalate"
+    kind: str  # "notify", "escalate" or "breach" (an SLA clock ran past its target)
     key: str  # idempotency key (notify) / step marker (escalate)
     due_at: datetime
     step: int  # 1-based position in the flattened ladder; 0 for Severity-1 management
@@ -89,6 +94,9 @@ def decide(
         actions += _ladder_actions(incident, policy, schedules, sent, now, base)
     if incident.severity == "sev1":
         actions += _management_actions(incident, policy, sent, now, base)
+    if incident.sla is not None:
+        for clock in clock_states(incident.sla, now):
+            actions += _sla_actions(incident, policy, schedules, sent, now, base, clock)
     return sorted(actions, key=lambda a: (a.due_at, a.step, a.kind != "escalate", a.key))
 
 
@@ -193,6 +201,77 @@ def _management_actions(
             )
         )
     return actions
+
+
+def _sla_actions(
+    incident: IncidentSnapshot,
+    policy: EscalationPolicy,
+    schedules: dict[str, OnCallSchedule],
+    sent: set[str],
+    now: datetime,
+    base: str,
+    clock: ClockState,
+) -> list[Action]:
+    """A running clock past its pre-breach share pages the next level up, once per clock;
+    a clock past its target is a breach, recorded once."""
+    actions: list[Action] = []
+    what = f"{clock.name} target {_human(clock.target)} for {incident.severity}"
+    if (
+        clock.breached
+        and clock.due_at is not None
+        and f"{base}/sla/{clock.name}/breach" not in sent
+    ):
+        actions.append(
+            Action(
+                kind="breach",
+                key=f"{base}/sla/{clock.name}/breach",
+                due_at=clock.due_at,
+                step=0,
+                level=0,
+                level_name="SLA",
+                round=0,
+                reason=f"SLA breached: {what} missed at {clock.due_at:%Y-%m-%d %H:%M} UTC",
+            )
+        )
+    if not clock.running or clock.warn_at is None or now < clock.warn_at:
+        return actions
+    level_index = min(_reached(incident, policy, now), len(policy.levels) - 1)
+    level = policy.levels[level_index]
+    due = f"{clock.due_at:%Y-%m-%d %H:%M} UTC" if clock.due_at else "?"
+    if clock.breached:
+        why = f"SLA breached: {what} missed at {due}; paging {level.name}"
+    else:
+        share = round(100 * clock.used / clock.target)
+        why = f"SLA at risk: {share}% of the {what} used, breaches at {due}; paging {level.name}"
+    for target in level.targets:
+        key = f"{base}/sla/{clock.name}/warn/{target_key(target)}"
+        if key in sent:
+            continue
+        actions.append(
+            Action(
+                kind="notify",
+                key=key,
+                due_at=clock.warn_at,
+                step=0,
+                level=level_index + 1,
+                level_name=level.name,
+                round=0,
+                target=target.model_dump(exclude_none=True),
+                recipient=recipient_of(target, schedules, now),
+                reason=why,
+            )
+        )
+    return actions
+
+
+def _reached(incident: IncidentSnapshot, policy: EscalationPolicy, now: datetime) -> int:
+    """How many levels have been paged (their count, so also the index of the next one)."""
+    step = incident.step
+    if incident.state == "triggered":
+        step = max(
+            [step, *(n for n, _, _, due in ladder(policy, incident.ladder_start) if due <= now)]
+        )
+    return (step - 1) % len(policy.levels) + 1 if step else 0
 
 
 def _last(policy: EscalationPolicy) -> timedelta:

@@ -20,14 +20,17 @@ from opsbinder.clock import Clock, utc
 from opsbinder.config.models import ClientBinder, Contact
 from opsbinder.incidents import delivery, lifecycle
 from opsbinder.incidents.escalation import Action, IncidentSnapshot, decide
+from opsbinder.incidents.sla import SlaTerms
+from opsbinder.incidents.sla_terms import terms_of
 from opsbinder.settings import get_settings
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident, IncidentEvent
 
 SKIPPED = "notify_skipped"
+BREACHED = "sla_breached"
 
 
-def snapshot(incident: Incident) -> IncidentSnapshot:
+def snapshot(incident: Incident, sla: SlaTerms | None = None) -> IncidentSnapshot:
     details = incident.details or {}
     start = details.get("ladder_start")
     return IncidentSnapshot(
@@ -38,6 +41,7 @@ def snapshot(incident: Incident) -> IncidentSnapshot:
         epoch=lifecycle.epoch(incident),
         policy=incident.policy_snapshot or {},
         step=int(details.get("escalation_step", 0)),
+        sla=sla,
     )
 
 
@@ -45,7 +49,7 @@ def already_sent(session: Session, incident_id: int) -> set[str]:
     keys = {k.split("#", 1)[0] for k in outbox.sent_keys(session, incident_id)}
     skipped = session.execute(
         select(IncidentEvent.data).where(
-            IncidentEvent.incident_id == incident_id, IncidentEvent.kind == SKIPPED
+            IncidentEvent.incident_id == incident_id, IncidentEvent.kind.in_((SKIPPED, BREACHED))
         )
     ).scalars()
     return keys | {str(d["key"]) for d in skipped if isinstance(d, dict) and d.get("key")}
@@ -96,6 +100,21 @@ def apply_actions(
     environ = environment.variables(environ)
     enqueued = 0
     for action in actions:
+        if action.kind == "breach":
+            lifecycle.record_event(
+                session,
+                clock,
+                incident,
+                BREACHED,
+                "sla",
+                action.reason,
+                {
+                    "key": action.key,
+                    "clock": action.key.split("/")[-2],  # .../sla/<clock>/breach
+                    "due_at": action.due_at.isoformat(),
+                },
+            )
+            continue
         if action.kind == "escalate":
             details = incident.details or {}
             if action.step <= int(details.get("escalation_step", 0)):
@@ -174,9 +193,9 @@ def sweep(engine: Engine, clock: Clock, *, client_id: str | None = None) -> Swee
                 binders[incident.client_id] = client_binder(session, incident.client_id)
             cb = binders[incident.client_id]
             schedules = {s.id: s for s in cb.oncall_schedules}
-            actions = decide(
-                snapshot(incident), schedules, already_sent(session, incident.id), clock.now()
-            )
+            sent = already_sent(session, incident.id)
+            terms = terms_of(session, incident, cb)
+            actions = decide(snapshot(incident, terms), schedules, sent, clock.now())
             report.incidents += 1
             report.escalations += sum(a.kind == "escalate" for a in actions)
             report.enqueued += apply_actions(session, clock, incident, actions, cb)

@@ -20,7 +20,7 @@ from opsbinder.binder_store import client_binder
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import ClientBinder
 from opsbinder.errors import NotFound, OpsbinderError
-from opsbinder.store.models import Client, Incident, IncidentEvent, Procedure
+from opsbinder.store.models import Client, Incident, IncidentEvent, IncidentWait, Procedure
 
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
 STATES = ("triggered", "acknowledged", "resolved")
@@ -280,6 +280,12 @@ def resolve(
         )
     incident.state = incident.public_state = "resolved"
     incident.resolved_at, incident.resolved_by = utc(clock.now()), actor
+    for wait in session.execute(  # nothing is left to wait for: the stretch ends here
+        select(IncidentWait).where(
+            IncidentWait.incident_id == incident.id, IncidentWait.ended_at.is_(None)
+        )
+    ).scalars():
+        wait.ended_at, wait.ended_by = incident.resolved_at, actor
     record_event(session, clock, incident, "resolved", actor, message)
     return incident
 

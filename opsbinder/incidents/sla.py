@@ -129,3 +129,67 @@ def deadline(
             return first + left
         left -= last - first
     return None
+
+
+@dataclass(frozen=True)
+class SlaTerms:
+    """One incident's promise: its targets, when its clocks started and stopped, its waits."""
+
+    calendar: ServiceCalendar
+    response: timedelta
+    resolution: timedelta
+    start: datetime  # opened, or reopened: a new epoch starts new clocks
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    pauses: tuple[Pause, ...] = ()
+    share: float = 0.75  # of a target used before the next level is paged
+    public: bool = False  # the contract shows breaches on the status page
+
+
+@dataclass(frozen=True)
+class ClockState:
+    """Where one clock stands at an instant."""
+
+    name: str  # "response" or "resolution"
+    target: timedelta
+    used: timedelta  # service time counted until it stopped, or until now
+    warn_at: datetime | None  # None: cannot be reached while the incident waits on the client
+    due_at: datetime | None
+    stopped_at: datetime | None  # acknowledged (response) or resolved (both)
+    breached: bool
+    at_risk: bool  # running, the pre-breach share used, not yet breached
+
+    @property
+    def running(self) -> bool:
+        return self.stopped_at is None
+
+    @property
+    def state(self) -> str:
+        if self.breached:
+            return "breached"
+        if not self.running:
+            return "met"
+        if self.due_at is None:
+            return "paused"
+        return "at risk" if self.at_risk else "running"
+
+
+def clock_states(terms: SlaTerms, now: datetime) -> tuple[ClockState, ClockState]:
+    """The response clock (stops at the acknowledgement) and the resolution clock."""
+    response_stop = terms.acknowledged_at or terms.resolved_at
+    return (
+        _state(terms, "response", terms.response, response_stop, now),
+        _state(terms, "resolution", terms.resolution, terms.resolved_at, now),
+    )
+
+
+def _state(
+    terms: SlaTerms, name: str, target: timedelta, stopped: datetime | None, now: datetime
+) -> ClockState:
+    until = stopped if stopped is not None else now
+    used = elapsed(terms.calendar, terms.start, until, terms.pauses)
+    due = deadline(terms.calendar, terms.start, target, terms.pauses)
+    warn = deadline(terms.calendar, terms.start, target * terms.share, terms.pauses)
+    breached = due is not None and until > due
+    at_risk = stopped is None and not breached and warn is not None and now >= warn
+    return ClockState(name, target, used, warn, due, stopped, breached, at_risk)

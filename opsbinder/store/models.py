@@ -219,6 +219,24 @@ class Incident(Base):
     )
 
 
+class IncidentWait(Base):
+    """A stretch during which the incident waits on the client: its SLA clocks stand still.
+
+    Set and cleared by staff (audited on the timeline); `ended_at` NULL while it lasts.
+    """
+
+    __tablename__ = "incident_waits"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    started_at: Mapped[datetime]
+    started_by: Mapped[str] = mapped_column(String(100))
+    ended_at: Mapped[datetime | None]
+    ended_by: Mapped[str | None] = mapped_column(String(100))
+
+
 class HeartbeatPing(Base):
     """One ping of a job opsbinder does not run (a binder `heartbeats:` entry), kept like a run."""
 

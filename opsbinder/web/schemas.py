@@ -121,6 +121,11 @@ class PublicIn(BaseModel):
     public_state: PublicState | None = None
 
 
+class WaitingIn(BaseModel):
+    waiting: bool = Field(description="true: waiting on the client (SLA clocks stand still)")
+    message: str = Field("", max_length=5000)
+
+
 class AssignIn(BaseModel):
     assignee: str = Field(min_length=1, max_length=100, description="who owns the incident now")
 

@@ -20,7 +20,7 @@ from opsbinder.clock import Clock, utc
 from opsbinder.config.models import MaintenanceWindow
 from opsbinder.incidents.public import headline
 from opsbinder.incidents.status_updates import chain_problems, recorded_hashes
-from opsbinder.store.models import Client, Incident, Procedure, Run, StatusUpdate
+from opsbinder.store.models import Client, Incident, IncidentEvent, Procedure, Run, StatusUpdate
 from opsbinder.web.component_status import ComponentState, component_states
 
 RECENT = timedelta(days=14)
@@ -36,6 +36,7 @@ class IncidentView:
     chain_problems: list[str]
     title: str = ""  # the public headline: never the internal title
     component: str | None = None  # the component's name, when it is one of the binder's
+    breaches: list[tuple[str, datetime]] = field(default_factory=list)  # (clock, due) if shown
 
     @property
     def cadence(self) -> bool:
@@ -91,8 +92,27 @@ class StatusPage:
         return max(stamps)
 
 
+def _breaches(session: Session, ids: list[int]) -> dict[int, list[tuple[str, datetime]]]:
+    """The SLA breaches the sweep recorded, for a contract that shows them to the client."""
+    found: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
+    if ids:
+        rows = session.execute(
+            select(IncidentEvent.incident_id, IncidentEvent.data)
+            .where(IncidentEvent.incident_id.in_(ids), IncidentEvent.kind == "sla_breached")
+            .order_by(IncidentEvent.id)
+        )
+        for incident_id, data in rows:
+            if isinstance(data, dict) and data.get("clock") and data.get("due_at"):
+                due = utc(datetime.fromisoformat(str(data["due_at"])))
+                found[incident_id].append((str(data["clock"]), due))
+    return found
+
+
 def _views(
-    session: Session, incidents: list[Incident], names: dict[str, str] | None = None
+    session: Session,
+    incidents: list[Incident],
+    names: dict[str, str] | None = None,
+    show_breaches: bool = False,
 ) -> list[IncidentView]:
     ids = [i.id for i in incidents]
     by_incident: dict[int, list[Any]] = defaultdict(list)  # plain rows shaped like updates
@@ -107,12 +127,23 @@ def _views(
             by_incident[row.incident_id].append(row)
     views = []
     recorded = recorded_hashes(session, ids)
+    breaches = _breaches(session, ids) if show_breaches else {}
     for incident in incidents:
         updates = by_incident[incident.id]
         report = chain_problems(list(reversed(updates)), recorded[incident.id])
         component = (names or {}).get(incident.component or "")
         title = headline(incident, component)
-        views.append(IncidentView(incident, updates, not report, report, title, component))
+        views.append(
+            IncidentView(
+                incident,
+                updates,
+                not report,
+                report,
+                title,
+                component,
+                breaches.get(incident.id, []),
+            )
+        )
     return views
 
 
@@ -202,13 +233,14 @@ def status_page(session: Session, clock: Clock, client_id: str) -> StatusPage | 
         + windows_between(recurring, now, now + timedelta(days=92)),
         key=lambda w: (w.start, w.name),
     )
+    shown = cb.contract is not None and cb.contract.breaches_on_status_page
     return StatusPage(
         client=client,
         title=cb.client.status_page_title or f"{client.name} — service status",
         tz=ZoneInfo(client.timezone),
         now=now,
-        open=_views(session, open_incidents, names),
-        resolved=_views(session, resolved, names),
+        open=_views(session, open_incidents, names, shown),
+        resolved=_views(session, resolved, names, shown),
         maintenance=windows,
         groups=procedure_groups(session, client_id),
         components=component_states(

@@ -17,7 +17,9 @@ from opsbinder.store.db import session_scope
 from opsbinder.store.models import AuditEntry, Incident, IncidentEvent, Procedure, StatusUpdate
 from tests.web.conftest import csrf_of
 
-INCIDENT = ("acknowledge", "resolve", "reopen", "note", "assign", "stakeholder", "commander")
+INCIDENT = (
+    "acknowledge", "resolve", "reopen", "note", "assign", "stakeholder", "commander", "wait"
+)  # fmt: skip
 DECIDE = ("declare", "severity", "duplicate", "publish")
 ACTIONS = (*INCIDENT, *DECIDE, "post_update", "run", "pause", "resume")
 
@@ -70,6 +72,7 @@ def door_for(action: str, object_id: int) -> Door:
             (f"{inc}/public", {"public_title": "Door test", "public_state": "identified"}),
             (f"{api}/public", {"public_title": "Door test", "public_state": "identified"}),
         ),
+        "wait": Door((f"{inc}/wait", {}), (f"{api}/waiting", {"waiting": True})),
         "post_update": Door(
             (f"{inc}/updates", {**UPDATE, "force": "1"}),
             (f"{api}/updates", {**UPDATE, "force": True}),
@@ -157,6 +160,7 @@ def happened(store: Engine, action: str, object_id: int, launched: list[object])
             "assign": lambda: incident.assignee == "priya-nair",
             "stakeholder": lambda: "stakeholder_added" in kinds,
             "commander": lambda: incident.commander == "mark-olsen",
+            "wait": lambda: "waiting_on_client" in kinds,
             "post_update": lambda: updates.first() is not None,
             "severity": lambda: incident.severity == "sev2",
             "duplicate": lambda: incident.primary_incident_id is not None,

@@ -29,7 +29,7 @@ from tests.web.doors import (
 ROLES = ("L1", "L2", "L3", "manager", "admin")
 EVERYONE = {
     *("acknowledge", "resolve", "reopen", "note", "assign", "stakeholder", "commander"),
-    *("declare", "severity", "duplicate", "publish"),
+    *("declare", "severity", "duplicate", "publish", "wait"),
     *("post_update", "run"),
 }
 ALLOWED = {

@@ -32,6 +32,7 @@ from opsbinder.web.schemas import (
     StakeholderOut,
     StateFilter,
     UpdateOut,
+    WaitingIn,
 )
 
 router = APIRouter()
@@ -249,6 +250,25 @@ def set_public(
         incident_id,
         lambda s: actions.set_public(
             s, clock, principal, incident_id, title=body.public_title, state=body.public_state
+        ),
+    )
+
+
+@router.post("/incidents/{incident_id}/waiting", response_model=IncidentOut)
+def set_waiting(
+    request: Request,
+    incident_id: RowId,
+    body: WaitingIn,
+    principal: Principal = Acting,
+    session: Session = DB,
+) -> IncidentOut:
+    """Waiting on the client (true) or not any more (false): the SLA clocks stand still."""
+    clock = clock_of(request)
+    return _changed(
+        session,
+        incident_id,
+        lambda s: actions.wait_on_client(
+            s, clock, principal, incident_id, waiting=body.waiting, message=body.message
         ),
     )
 

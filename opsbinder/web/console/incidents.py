@@ -15,7 +15,8 @@ from opsbinder.actions import incidents as actions
 from opsbinder.authorization import Principal
 from opsbinder.binder_store import client_binder
 from opsbinder.clock import Clock, utc
-from opsbinder.incidents import duplicates, lifecycle, public, stakeholders, status_updates
+from opsbinder.incidents import duplicates, lifecycle, public, stakeholders, status_updates, waits
+from opsbinder.incidents.sla_terms import clocks_of
 from opsbinder.store.models import Client, Incident, User
 from opsbinder.web.console.briefing import briefing
 from opsbinder.web.console.forms import act, render
@@ -91,7 +92,9 @@ def incident_view(
     chain = status_updates.verify_chain(session, incident_id)
     people = stakeholders.stakeholders(session, incident)
     taken = {p.contact for p in people}
-    contacts = client_binder(session, incident.client_id).contacts
+    cb = client_binder(session, incident.client_id)
+    contacts = cb.contacts
+    now = utc(clock_of(request).now())
     return render(
         request,
         "console_incident.html",
@@ -109,13 +112,17 @@ def incident_view(
         stakeholders=people,
         candidates=[c for c in contacts if c.id not in taken],
         staff=[c for c in contacts if c.staff],
-        now=utc(clock_of(request).now()),
+        now=now,
+        clocks=clocks_of(session, incident, cb, now),
+        waiting=waits.open_wait(session, incident_id),
         draft=draft,
         briefing=briefing(session, incident),
     )
 
 
-Verb = Literal["ack", "resolve", "reopen", "note", "assign", "stakeholders", "commander"]
+Verb = Literal[
+    "ack", "resolve", "reopen", "note", "assign", "stakeholders", "commander", "wait", "unwait"
+]
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,14 @@ def _done(verb: Verb, s: Session, clock: Clock, who: Principal, number: int, for
     if verb == "assign":
         actions.assign(s, clock, who, number, form.assignee)
         return f"Incident #{number} assigned to {form.assignee}."
+    if verb in ("wait", "unwait"):
+        waiting = verb == "wait"
+        actions.wait_on_client(s, clock, who, number, waiting=waiting, message=form.message)
+        return (
+            f"Incident #{number} waits on the client; SLA clocks stand still."
+            if waiting
+            else f"Incident #{number} no longer waits on the client; SLA clocks run again."
+        )
     if verb == "stakeholders":
         person = actions.add_stakeholder(s, clock, who, number, form.contact)
         return f"Added {person.name} as stakeholder."
@@ -163,7 +178,8 @@ def incident_action(
     principal: Principal = Depends(console_principal),
     session: Session = DB,
 ) -> Response:
-    """Acknowledge, resolve, reopen, note, assign, add a stakeholder, name the commander."""
+    """Acknowledge, resolve, reopen, note, assign, wait on the client (or stop), add a
+    stakeholder, name the commander."""
     clock, form = clock_of(request), Posted(message, assignee.strip(), contact)
     return act(
         request,
