@@ -134,7 +134,17 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--batch-size", type=int, default=50000)
     parser.add_argument("--archive-batch-size", type=int, default=50000)
+    parser.add_argument(
+        "--only",
+        choices=("purge", "archive", "csv", "jsonl"),
+        action="append",
+        help="run only these measurements (repeatable; archive = csv and jsonl), each with its "
+        "baseline",
+    )
     args = parser.parse_args()
+    only = set(args.only or ("purge", "archive"))
+    if "archive" in only:
+        only |= {"csv", "jsonl"}
 
     url = pg.create_database("bench")
     engine = create_engine(url)
@@ -151,67 +161,82 @@ def main() -> None:
 
     try:
         print(f"rows: {args.rows:,} ({expired:,} expired); PostgreSQL {_server_version(engine)}")
-        create_table(engine, "base_purge", args.rows)
-        base_s, base_rows = baseline_delete(engine, "base_purge")
-        base_rate = base_rows / base_s
-        results.append(
-            ("purge baseline: one DELETE", base_rate, base_s * 1000, f"{base_rows:,} rows")
-        )
-
-        create_table(engine, "ob_purge", args.rows)
-        proc = _proc("purge", "ob_purge", {"retention_days": 90, "batch_size": args.batch_size})
-        ob_s, res = timed(lambda: purge.run(ctx("bench-purge"), proc, SYSTEM))
-        assert res.status == "ok", res.summary
-        m = res.metrics
-        rate = m["rows_deleted"] / ob_s
-        results.append(
-            (
-                "opsbinder purge",
-                rate,
-                m["longest_batch_ms"],
-                f"{m['rows_deleted']:,} rows, {m['batches']} batches, ratio {rate / base_rate:.2f}",
-            )
-        )
-
-        create_table(engine, "base_archive", args.rows)
-        abase_s, abase_rows = baseline_copy_delete(engine, "base_archive", work)
-        abase_rate = abase_rows / abase_s
-        results.append(
-            ("archive baseline: COPY TO file + DELETE", abase_rate, None, f"{abase_rows:,} rows")
-        )
-
-        for fmt, comp in (("jsonl", "gzip"), ("csv", "zstd")):
-            table = f"ob_archive_{fmt}"
-            create_table(engine, table, args.rows)
-            proc = _proc(
-                "archive",
-                table,
-                {
-                    "key_column": "id",
-                    "older_than_days": 90,
-                    "destination": "${ARCHIVE_DIR}",
-                    "format": fmt,
-                    "compression": comp,
-                    "batch_size": args.archive_batch_size,
-                },
-            )
-            a_s, res = timed(lambda proc=proc: archive.run(ctx(proc.id), proc, SYSTEM))
-            assert res.status == "ok", res.summary
-            rate = res.metrics["rows_archived"] / a_s
-            results.append(
-                (
-                    f"opsbinder archive {fmt}+{comp}",
-                    rate,
-                    None,
-                    f"{res.metrics['rows_archived']:,} rows, {res.metrics['files']} files, "
-                    f"{res.metrics['bytes_archived'] / 1e6:.1f} MB, ratio {rate / abase_rate:.2f}",
-                )
-            )
+        print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+        if "purge" in only:
+            measure_purge(engine, args, results, ctx)
+        if only & {"csv", "jsonl"}:
+            measure_archive(engine, args, results, ctx, work, only)
+        print("load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     finally:
         engine.dispose()
         store.dispose()
         pg.drop_created_databases()
+    report(results)
 
+
+def measure_purge(engine: Any, args: Any, results: list[Any], ctx: Any) -> None:
+    create_table(engine, "base_purge", args.rows)
+    base_s, base_rows = baseline_delete(engine, "base_purge")
+    base_rate = base_rows / base_s
+    results.append(("purge baseline: one DELETE", base_rate, base_s * 1000, f"{base_rows:,} rows"))
+
+    create_table(engine, "ob_purge", args.rows)
+    proc = _proc("purge", "ob_purge", {"retention_days": 90, "batch_size": args.batch_size})
+    ob_s, res = timed(lambda: purge.run(ctx("bench-purge"), proc, SYSTEM))
+    assert res.status == "ok", res.summary
+    m = res.metrics
+    rate = m["rows_deleted"] / ob_s
+    results.append(
+        (
+            "opsbinder purge",
+            rate,
+            m["longest_batch_ms"],
+            f"{m['rows_deleted']:,} rows, {m['batches']} batches, ratio {rate / base_rate:.2f}",
+        )
+    )
+
+
+def measure_archive(
+    engine: Any, args: Any, results: list[Any], ctx: Any, work: Path, only: set[str]
+) -> None:
+    create_table(engine, "base_archive", args.rows)
+    abase_s, abase_rows = baseline_copy_delete(engine, "base_archive", work)
+    abase_rate = abase_rows / abase_s
+    results.append(
+        ("archive baseline: COPY TO file + DELETE", abase_rate, None, f"{abase_rows:,} rows")
+    )
+    for fmt, comp in (("jsonl", "gzip"), ("csv", "zstd")):
+        if fmt not in only:
+            continue
+        table = f"ob_archive_{fmt}"
+        create_table(engine, table, args.rows)
+        proc = _proc(
+            "archive",
+            table,
+            {
+                "key_column": "id",
+                "older_than_days": 90,
+                "destination": "${ARCHIVE_DIR}",
+                "format": fmt,
+                "compression": comp,
+                "batch_size": args.archive_batch_size,
+            },
+        )
+        a_s, res = timed(lambda proc=proc: archive.run(ctx(proc.id), proc, SYSTEM))
+        assert res.status == "ok", res.summary
+        rate = res.metrics["rows_archived"] / a_s
+        results.append(
+            (
+                f"opsbinder archive {fmt}+{comp}",
+                rate,
+                None,
+                f"{res.metrics['rows_archived']:,} rows, {res.metrics['files']} files, "
+                f"{res.metrics['bytes_archived'] / 1e6:.1f} MB, ratio {rate / abase_rate:.2f}",
+            )
+        )
+
+
+def report(results: list[Any]) -> None:
     print(f"{'measurement':42} {'rows/s':>10} {'longest tx ms':>14}  notes")
     for label, rate, longest, note in results:
         shown = f"{longest:,.0f}" if longest is not None else "-"

@@ -35,7 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import DropTable
 
 from opsbinder.config.models import DatabaseSystem, PurgeProcedure
-from opsbinder.procedures import guarded, plan_guard, targets
+from opsbinder.procedures import guarded, plan_guard, purge_bounds, targets
 from opsbinder.procedures.context import ProcedureContext
 from opsbinder.procedures.result import ProcedureResult
 
@@ -64,6 +64,7 @@ class Purge:
         self.cutoff = local_cutoff.astimezone(UTC)
         self.cut = targets.cutoff_value(self.age, local_cutoff)
         self.partitioned: bool | None = None
+        self.cap: float | None = None  # most rows to delete unapproved, when the plan was a guess
         self.metrics: dict[str, Any] = {
             "cutoff": self.cutoff.isoformat(),
             "planned_rows": 0,
@@ -80,19 +81,27 @@ class Purge:
             else None
         )
         expired = self._expired(partitions or [])
-        with self.engine.connect() as conn:
-            planned = conn.execute(
-                select(func.count()).select_from(self.table).where(self.age < self.cut)
-            ).scalar_one()
-        self.metrics["planned_rows"] = planned
-        what = (
-            f"{planned:,} rows of {self.params.table} older than {self.cutoff:%Y-%m-%d %H:%M} UTC"
-        )
-        if expired:
-            what += f" ({len(expired)} whole partitions)"
         usual = plan_guard.usual_amount(
             self.ctx.store, self.ctx.client_id, self.ctx.procedure_id, "rows_deleted"
         )
+        most = plan_guard.limit(
+            max_rows=self.params.max_rows, max_growth=self.params.max_growth, usual=usual
+        )
+        with self.engine.connect() as conn:
+            plan = plan_guard.planned_rows(
+                conn, self.table, self.age < self.cut, most=None if self.ctx.approve else most
+            )
+        planned = plan.rows
+        self.metrics["planned_rows"] = planned
+        if plan.estimated:
+            self.metrics["planned_estimated"] = True
+            # a stale estimate must not let more than the guard allows through unapproved
+            self.cap = None if self.ctx.approve else most
+        what = (
+            f"{plan.label} rows of {self.params.table} older than {self.cutoff:%Y-%m-%d %H:%M} UTC"
+        )
+        if expired:
+            what += f" ({len(expired)} whole partitions)"
         verdict = plan_guard.check(
             planned,
             max_rows=self.params.max_rows,
@@ -117,7 +126,7 @@ class Purge:
         try:
             for partition in expired:
                 self._drop(partition)
-            self._batches(planned)
+            capped = self._batches(planned)
         except SQLAlchemyError as exc:
             reason = (
                 f"purge stopped after {self.metrics['rows_deleted']:,} rows: "
@@ -126,6 +135,13 @@ class Purge:
             self._audit()
             return ProcedureResult("failed", reason, self.metrics, [reason])
         self._audit()
+        if capped:
+            reason = (
+                f"plan guard: more than the {self.cap:,.0f} rows allowed without approval are "
+                f"older than the cutoff (the table's statistics estimated {planned:,}); stopped "
+                f"after {self.metrics['rows_deleted']:,} rows; re-run with --approve"
+            )
+            return ProcedureResult("failed", reason, self.metrics, [reason])
         summary = (
             f"deleted {self.metrics['rows_deleted']:,} rows of {self.params.table} older than "
             f"{self.cutoff:%Y-%m-%d %H:%M} UTC in {self.metrics['batches']} batches"
@@ -158,7 +174,8 @@ class Purge:
         self.metrics["partitions_dropped"] += 1
         self.metrics.setdefault("partitions", []).append(part.name)
 
-    def _batches(self, planned: int) -> None:
+    def _batches(self, planned: int) -> bool:
+        """Delete batch after batch; True when stopped at `cap` with expired rows left."""
         size, last = self.params.batch_size, None
         with self.engine.connect() as conn:
             if self.engine.dialect.name == "postgresql":
@@ -167,14 +184,60 @@ class Purge:
                 # synchronous commits: there a lost delete would mean archiving rows twice.)
                 with conn.begin():
                     conn.execute(text("SET synchronous_commit TO off"))
+            pg = self.engine.dialect.name == "postgresql"
+            if self.cap is None and pg and not self._is_partitioned():
+                size, last, finished = self._looking_ahead(conn, size, planned)
+                if finished:
+                    return False
             while True:
+                if self.cap is not None:
+                    room = int(self.cap - self.metrics["rows_deleted"])
+                    if room <= 0:
+                        return self._left(conn, last)
+                    size = min(size, room)
                 started = time.perf_counter()
                 with conn.begin():
                     deleted, newest = self._delete_batch(conn, size, last)
                 elapsed = time.perf_counter() - started
                 if deleted == 0:
-                    return
+                    return False
                 size, last = self._after_batch(deleted, elapsed, size, planned), newest
+
+    def _looking_ahead(self, conn: Connection, size: int, planned: int) -> tuple[int, Any, bool]:
+        """Batches of `size` whose bounds another connection finds meanwhile (purge_bounds).
+
+        Returns the next batch size, the last bound deleted up to, and whether everything below
+        the cutoff is gone. A slow batch ends it: the smaller batches that follow look up their
+        own bounds, so their size applies at once.
+        """
+        previous: Any = None
+        # each batch one statement in its own transaction: no BEGIN and COMMIT round trips,
+        # which on a busy server cost more than a short delete
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        with purge_bounds.Lookahead(self.engine, self.age, self.cut, size) as ahead:
+            while True:
+                bound = ahead.next()
+                where = [self.age < self.cut]
+                if previous is not None:
+                    where.append(self.age > previous)
+                if bound is not None:
+                    where.append(self.age <= bound)
+                started = time.perf_counter()
+                deleted = conn.execute(delete(self.table).where(*where)).rowcount
+                conn.commit()  # ends SQLAlchemy's autobegun marker; autocommit sends nothing
+                elapsed = time.perf_counter() - started
+                following = self._after_batch(deleted, elapsed, size, planned) if deleted else size
+                if bound is None:
+                    return following, previous, True
+                previous = bound
+                if following < size:
+                    return following, previous, False
+
+    def _left(self, conn: Connection, last: Any) -> bool:
+        """Whether expired rows remain at or after `last` (one index probe)."""
+        where = [self.age < self.cut] if last is None else [self.age >= last, self.age < self.cut]
+        with conn.begin():
+            return conn.execute(select(self.age).where(*where).limit(1)).first() is not None
 
     def _after_batch(self, deleted: int, elapsed: float, size: int, planned: int) -> int:
         """Record the batch; the next batch's size (smaller after a slow one)."""

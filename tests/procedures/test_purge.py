@@ -43,7 +43,7 @@ def test_it_shrinks_batches_that_take_longer_than_max_batch_seconds(client_db, m
     result = purge.run(
         make_ctx(), purge_proc(batch_size=100, max_batch_seconds=0.000001), client_db.system
     )
-    assert result.status == "ok"
+    assert result.status == "ok", result.findings
     assert result.metrics["rows_deleted"] == 120
     assert result.metrics["batches"] > 2  # without adapting, 100 + 20 would be 2 batches
 
