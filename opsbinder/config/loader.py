@@ -39,6 +39,7 @@ def load_binder(root: Path | str) -> Binder:
     problems: list[ConfigProblem] = []
     clients: list[ClientBinder] = []
     sources: dict[str, str] = {}
+    ping_owners: dict[str, str] = {}
     for folder in folders:
         client, client_problems = load_client(folder, files[folder])
         problems.extend(client_problems)
@@ -57,10 +58,34 @@ def load_binder(root: Path | str) -> Binder:
             continue
         sources[client.client.id] = str(folder)
         clients.append(client)
+        problems.extend(_shared_pings(client, folder, ping_owners))
     if problems:
         problems.sort(key=lambda p: (p.file, p.line or 0))  # read top to bottom, file by file
         raise ConfigError(problems)
     return Binder(clients=clients, sources=sources)
+
+
+def _shared_pings(
+    client: ClientBinder, folder: Path, owners: dict[str, str]
+) -> list[ConfigProblem]:
+    """A ping address belongs to one client's job: the same uuid in two clients would let one
+    client's job open or resolve the other's incident, so the later one is refused."""
+    found = []
+    for beat in client.heartbeats:
+        owner = owners.setdefault(str(beat.uuid), client.client.id)
+        if owner == client.client.id:
+            continue
+        file, _, line = (client.location("heartbeats", beat.id) or "").rpartition(":")
+        found.append(
+            ConfigProblem(
+                str(folder / file) if file else str(folder),
+                int(line) if line.isdigit() else None,
+                f"heartbeats[{beat.id}].uuid",
+                str(beat.uuid),
+                f"uuid also used by a heartbeat of client {owner!r}; each job needs its own",
+            )
+        )
+    return found
 
 
 def client_folders(root: Path) -> list[Path]:
