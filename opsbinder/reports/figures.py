@@ -8,6 +8,10 @@ Definitions, so a reader of the report can check them:
   time, over all scheduled runs that were due (missed ones included, skipped ones not).
 - MTTA / MTTR: mean seconds from an incident's opening to its acknowledgement / resolution, over
   the incidents opened in the period that were acknowledged / resolved.
+- SLA attainment per severity: the incidents opened in the period whose response and resolution
+  clocks never breached (no `sla_breached` on their timeline, which the sweep records once per
+  clock), over all incidents of that severity opened in the period; None for a client whose
+  contract sets no target (the report leaves those out).
 - Severity-1 update punctuality: status updates of sev1 incidents posted in the period no later
   than the time the previous update promised (its next_update_at), over all such updates.
 """
@@ -23,7 +27,7 @@ from sqlalchemy import Float, and_, case, cast, func, literal, select, type_coer
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
-from opsbinder.store.models import Incident, Procedure, Run, StatusUpdate
+from opsbinder.store.models import Incident, IncidentEvent, Procedure, Run, StatusUpdate
 
 FAILED = ("failed", "crashed", "timed_out", "cancelled")
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
@@ -43,6 +47,7 @@ class Figures:
     rows_purged: int = 0
     bytes_archived: int = 0
     incidents: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SEVERITIES, 0))
+    breached: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SEVERITIES, 0))
     acked: int = 0
     ack_seconds: float = 0.0
     resolved: int = 0
@@ -52,9 +57,10 @@ class Figures:
 
     def add(self, other: Figures) -> None:
         for f in fields(self):
-            if f.name == "incidents":
-                for sev, n in other.incidents.items():
-                    self.incidents[sev] = self.incidents.get(sev, 0) + n
+            if f.name in ("incidents", "breached"):
+                mine, theirs = getattr(self, f.name), getattr(other, f.name)
+                for sev, n in theirs.items():
+                    mine[sev] = mine.get(sev, 0) + n
             else:
                 setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
@@ -80,6 +86,18 @@ class Figures:
         return self.updates_on_time / self.updates_due if self.updates_due else None
 
     @property
+    def sla_attainment(self) -> dict[str, float | None]:
+        """Per severity: the share of its incidents that kept both SLA clocks."""
+        return {
+            sev: (1 - self.breached.get(sev, 0) / n) if (n := self.incidents.get(sev, 0)) else None
+            for sev in SEVERITIES
+        }
+
+    @property
+    def breach_count(self) -> int:
+        return sum(self.breached.values())
+
+    @property
     def incident_count(self) -> int:
         return sum(self.incidents.values())
 
@@ -95,6 +113,8 @@ class Figures:
             "rows_purged": self.rows_purged,
             "bytes_archived": self.bytes_archived,
             "incidents": dict(self.incidents),
+            "sla_breached": dict(self.breached),
+            "sla_attainment": self.sla_attainment,
             "mtta_seconds": self.mtta_seconds,
             "mttr_seconds": self.mttr_seconds,
             "sev1_updates_due": self.updates_due,
@@ -178,6 +198,11 @@ def incident_figures(
     bucket = bucket_of(Incident.opened_at, edges).label("bucket")
     to_ack = seconds_between(dialect, Incident.acknowledged_at, Incident.opened_at)
     to_resolve = seconds_between(dialect, Incident.resolved_at, Incident.opened_at)
+    breached = (
+        select(IncidentEvent.id)
+        .where(IncidentEvent.incident_id == Incident.id, IncidentEvent.kind == "sla_breached")
+        .exists()
+    )
     query = (
         select(
             bucket,
@@ -189,6 +214,7 @@ def incident_figures(
             func.coalesce(func.sum(to_ack), 0).label("ack_seconds"),
             func.count(Incident.resolved_at).label("resolved"),
             func.coalesce(func.sum(to_resolve), 0).label("resolve_seconds"),
+            _count(breached).label("breached"),
         )
         .where(Incident.opened_at >= edges[0], Incident.opened_at < edges[-1])
         .group_by(bucket, Incident.client_id, Incident.procedure_id, Incident.severity)
@@ -199,6 +225,7 @@ def incident_figures(
     for row in conn.execute(query):
         fig = out[(int(row.bucket), row.client_id, row.procedure_id)]
         fig.incidents[row.severity] = fig.incidents.get(row.severity, 0) + int(row.n)
+        fig.breached[row.severity] = fig.breached.get(row.severity, 0) + int(row.breached)
         fig.acked += int(row.acked)
         fig.ack_seconds += float(row.ack_seconds or 0)
         fig.resolved += int(row.resolved)

@@ -95,6 +95,12 @@ class Report:
         return total
 
     @property
+    def at_risk(self) -> list[ClientLine]:
+        """Clients whose incidents of this month already breached an SLA clock: the month's
+        attainment can no longer be 100%, and the client is the one to call."""
+        return [c for c in self.clients if c.figures.breach_count]
+
+    @property
     def title(self) -> str:
         if len(self.clients) == 1:
             return f"{self.clients[0].name} — operations report {self.month}"
@@ -122,6 +128,7 @@ class Report:
                 for p in self.procedures
             ],
             "trend": [{"month": t.month, **t.figures.as_dict()} for t in self.trend],
+            "clients_at_risk": [c.client_id for c in self.at_risk],
         }
 
 
