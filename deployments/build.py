@@ -75,6 +75,7 @@ def build_specs(engine: Engine, *, sweepers: bool = True) -> list[DeploymentSpec
             )
     if sweepers:
         specs.extend(sweeper_specs())
+        specs.extend(built_in_specs())
     return specs
 
 
@@ -89,4 +90,23 @@ def sweeper_specs() -> list[DeploymentSpec]:
             description=f"{s.flow.description} (every {s.every_seconds} s)",
         )
         for s in sorted(registry.SWEEPERS, key=lambda s: s.deployment)
+    ]
+
+
+def built_in_specs() -> list[DeploymentSpec]:
+    """opsbinder's own daily duties (housekeeping), on their cron, unless switched off."""
+    from opsbinder.settings import get_settings
+
+    if not get_settings().housekeeping:
+        return []
+    return [
+        DeploymentSpec(
+            flow_name=b.flow.name,
+            name=b.deployment,
+            entrypoint=b.flow.entrypoint,
+            tags=(OURS, "built-in"),
+            schedules=(ScheduleSpec(cron=b.cron, timezone=b.timezone),),
+            description=b.flow.description,
+        )
+        for b in registry.BUILT_IN
     ]

@@ -68,6 +68,31 @@ SWEEPERS: tuple[Sweeper, ...] = (SWEEP,)
 """One flow run a minute in all: its steps are `opsbinder.sweep.STEPS`, tasks of that run."""
 
 
+@dataclass(frozen=True)
+class BuiltIn:
+    """A duty opsbinder does for itself on a cron: deployed with the sweepers, and listed in
+    every binder export next to the client's procedures, so a successor knows it is there."""
+
+    deployment: str
+    flow: FlowEntry
+    cron: str
+    timezone: str = "UTC"
+
+
+HOUSEKEEPING = BuiltIn(
+    "housekeeping",
+    FlowEntry(
+        "housekeeping",
+        "flows/housekeeping.py:housekeeping",
+        "Trim opsbinder's own records (runs, outbox, console sessions, sign-in throttle, "
+        "rejected spool) and Prefect's ended flow runs with their task runs and logs to the "
+        "retention the README states; never the audit log.",
+    ),
+    cron="17 3 * * *",  # once a day, at a quiet hour, off the full hour most procedures use
+)
+BUILT_IN: tuple[BuiltIn, ...] = (HOUSEKEEPING,)
+
+
 def every_flow() -> list[FlowEntry]:
     """All of them, for checks that each entrypoint really holds a flow of that name."""
-    return [*PROCEDURES.values(), BUNDLE, *(s.flow for s in SWEEPERS)]
+    return [*PROCEDURES.values(), BUNDLE, *(s.flow for s in SWEEPERS), *(b.flow for b in BUILT_IN)]

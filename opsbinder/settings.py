@@ -57,6 +57,19 @@ class Settings(BaseSettings):
     audit_anchor_every: Annotated[int, Field(ge=0)] = 60  # seconds between two anchors at least
     audit_webhook_url_env: str | None = None
     audit_webhook_secret_env: str | None = None
+    # Housekeeping (opsbinder.housekeeping, the daily `housekeeping` flow): how long opsbinder
+    # keeps its own records. Runs stay at least 13 months, what the manager's report and the
+    # evidence pack read; audit entries are never trimmed.
+    housekeeping: bool = True
+    keep_runs_days: int = Field(default=400, ge=397, le=36500)
+    keep_outbox_days: int = Field(default=30, ge=1, le=36500)  # delivered or given up
+    keep_sessions_days: int = Field(default=0, ge=0, le=3650)  # after a session's end
+    keep_throttle_days: int = Field(default=7, ge=1, le=3650)  # after the last failure
+    keep_spool_days: int = Field(default=90, ge=1, le=36500)  # rejected hook reports
+    keep_prefect_days: int = Field(default=30, ge=1, le=36500)  # ended flow runs, logs
+    # the plan guard: a table with more rows to trim than this in one run is left untouched
+    # until a person runs `opsbinder housekeeping --approve` (a clock jump, a wrong retention)
+    housekeeping_max_rows: int = Field(default=2_000_000, ge=0)  # 0: always ask
 
     @property
     def store_url(self) -> str:

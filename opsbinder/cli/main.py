@@ -54,6 +54,7 @@ COMMAND_MODULES = (
     "handover",
     "archive",
     "integrations",
+    "housekeeping",
 )
 
 try:  # importing the commands takes most of a second: Ctrl-C then is an interruption too

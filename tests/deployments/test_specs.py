@@ -75,7 +75,12 @@ def test_it_deploys_exactly_the_registrys_flows_under_the_registrys_names(loaded
     assert {(s.flow_name, s.entrypoint) for s in specs} <= known
     procedures = [s for s in specs if s.tag_value("procedure")]
     assert procedures and all(s.flow_name == s.tag_value("kind") for s in procedures)
-    assert len(build_specs(loaded, sweepers=False)) == len(specs) - len(registry.SWEEPERS)
+    assert len(build_specs(loaded, sweepers=False)) == len(specs) - len(registry.SWEEPERS) - len(
+        registry.BUILT_IN
+    )
+    housekeeping = next(s for s in specs if s.name == registry.HOUSEKEEPING.deployment)
+    assert housekeeping.schedules == (ScheduleSpec(cron="17 3 * * *", timezone="UTC"),)
+    assert housekeeping.entrypoint == "flows/housekeeping.py:housekeeping"
 
 
 def test_it_pauses_in_the_store_with_an_audit_entry_and_builds_paused_deployments(
