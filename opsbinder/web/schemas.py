@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+from opsbinder.clock import utc
 from opsbinder.store.models import Incident, IncidentEvent, StatusUpdate
 
+# Every instant the API gives carries its offset (UTC), whichever store it came from: SQLite
+# hands back naive times, which a client would read as its own local time.
+Instant = Annotated[datetime, AfterValidator(utc)]
 Severity = Literal["sev1", "sev2", "sev3", "sev4"]
 StateFilter = Literal["triggered", "acknowledged", "resolved", "open"]
 
@@ -19,15 +23,15 @@ class IncidentOut(BaseModel):
     title: str
     severity: str
     state: str
-    opened_at: datetime
-    acknowledged_at: datetime | None
+    opened_at: Instant
+    acknowledged_at: Instant | None
     acknowledged_by: str | None
-    resolved_at: datetime | None
+    resolved_at: Instant | None
     resolved_by: str | None
     assignee: str | None
     commander: str | None
     occurrences: int
-    next_update_due: datetime | None
+    next_update_due: Instant | None
     public_title: str | None = Field(description="what the client sees; None: unpublished")
     public_state: str
     primary_incident_id: int | None = Field(description="set on a duplicate")
@@ -40,7 +44,7 @@ class IncidentOut(BaseModel):
 
 
 class EventOut(BaseModel):
-    at: datetime
+    at: Instant
     kind: str
     actor: str
     message: str
@@ -52,14 +56,14 @@ class EventOut(BaseModel):
 
 class UpdateOut(BaseModel):
     seq: int
-    posted_at: datetime
+    posted_at: Instant
     author: str
     author_name: str
     current_status: str
     next_steps: str
     bridge_url: str
     business_impact: str
-    next_update_at: datetime | None
+    next_update_at: Instant | None
     corrects_seq: int | None
     prev_hash: str
     hash: str

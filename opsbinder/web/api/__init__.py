@@ -9,8 +9,9 @@ PATCH or DELETE: updates and timelines are append-only. What a token may do is d
 from fastapi import APIRouter
 
 from opsbinder.web.api import incidents, procedures, status, updates
+from opsbinder.web.api.answers import EVERY_ROUTE
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
+router = APIRouter(prefix="/api/v1", tags=["api"], responses=EVERY_ROUTE)
 # updates first: POST .../updates would otherwise be read as an incident action's {verb}
 for module in (updates, incidents, procedures, status):
     router.include_router(module.router)

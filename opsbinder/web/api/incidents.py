@@ -13,7 +13,7 @@ from opsbinder.actions import incidents as actions
 from opsbinder.authorization import Principal
 from opsbinder.incidents import lifecycle, stakeholders, status_updates
 from opsbinder.store.models import Incident
-from opsbinder.web.api.answers import perform
+from opsbinder.web.api.answers import ACTION, READ_ONE, perform
 from opsbinder.web.deps import DB, RowId, api_principal, clock_of, scoped
 from opsbinder.web.schemas import (
     AssignIn,
@@ -68,7 +68,7 @@ def list_incidents(
     return [IncidentOut.of(r) for r in rows]
 
 
-@router.post("/incidents", response_model=IncidentOut, status_code=201)
+@router.post("/incidents", response_model=IncidentOut, status_code=201, responses=ACTION)
 def declare(
     request: Request,
     body: DeclareIn,
@@ -99,7 +99,7 @@ def declare(
     return perform(session, run)
 
 
-@router.get("/incidents/{incident_id}", response_model=IncidentDetail)
+@router.get("/incidents/{incident_id}", response_model=IncidentDetail, responses=READ_ONE)
 def get_incident(
     incident_id: RowId,
     principal: Principal = scoped("incidents:read"),
@@ -116,7 +116,9 @@ def _changed(session: Session, incident_id: int, action: Callable[[Session], Any
     return perform(session, run)
 
 
-@router.post("/incidents/{incident_id}/notes", response_model=IncidentOut, status_code=201)
+@router.post(
+    "/incidents/{incident_id}/notes", response_model=IncidentOut, status_code=201, responses=ACTION
+)
 def add_note(
     request: Request,
     incident_id: RowId,
@@ -132,7 +134,7 @@ def add_note(
     )
 
 
-@router.post("/incidents/{incident_id}/assign", response_model=IncidentOut)
+@router.post("/incidents/{incident_id}/assign", response_model=IncidentOut, responses=ACTION)
 def assign(
     request: Request,
     incident_id: RowId,
@@ -148,7 +150,9 @@ def assign(
     )
 
 
-@router.get("/incidents/{incident_id}/stakeholders", response_model=list[StakeholderOut])
+@router.get(
+    "/incidents/{incident_id}/stakeholders", response_model=list[StakeholderOut], responses=READ_ONE
+)
 def list_stakeholders(
     incident_id: RowId,
     principal: Principal = scoped("incidents:read"),
@@ -165,7 +169,10 @@ def list_stakeholders(
 
 
 @router.post(
-    "/incidents/{incident_id}/stakeholders", response_model=StakeholderOut, status_code=201
+    "/incidents/{incident_id}/stakeholders",
+    response_model=StakeholderOut,
+    status_code=201,
+    responses=ACTION,
 )
 def add_stakeholder(
     request: Request,
@@ -183,7 +190,7 @@ def add_stakeholder(
     return perform(session, action)
 
 
-@router.post("/incidents/{incident_id}/commander", response_model=IncidentOut)
+@router.post("/incidents/{incident_id}/commander", response_model=IncidentOut, responses=ACTION)
 def set_commander(
     request: Request,
     incident_id: RowId,
@@ -199,7 +206,7 @@ def set_commander(
     )
 
 
-@router.post("/incidents/{incident_id}/severity", response_model=IncidentOut)
+@router.post("/incidents/{incident_id}/severity", response_model=IncidentOut, responses=ACTION)
 def change_severity(
     request: Request,
     incident_id: RowId,
@@ -218,7 +225,7 @@ def change_severity(
     )
 
 
-@router.post("/incidents/{incident_id}/duplicate", response_model=IncidentOut)
+@router.post("/incidents/{incident_id}/duplicate", response_model=IncidentOut, responses=ACTION)
 def link_duplicate(
     request: Request,
     incident_id: RowId,
@@ -235,7 +242,7 @@ def link_duplicate(
     )
 
 
-@router.post("/incidents/{incident_id}/public", response_model=IncidentOut)
+@router.post("/incidents/{incident_id}/public", response_model=IncidentOut, responses=ACTION)
 def set_public(
     request: Request,
     incident_id: RowId,
@@ -274,7 +281,7 @@ def set_waiting(
 
 
 # last: its {verb} would otherwise take the paths of the actions above
-@router.post("/incidents/{incident_id}/{verb}", response_model=IncidentOut)
+@router.post("/incidents/{incident_id}/{verb}", response_model=IncidentOut, responses=ACTION)
 def change_state(
     request: Request,
     incident_id: RowId,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from opsbinder.actions import procedures as actions
 from opsbinder.authorization import Principal
 from opsbinder.store.models import Procedure
-from opsbinder.web.api.answers import perform
+from opsbinder.web.api.answers import ACTION, perform
 from opsbinder.web.deps import DB, RowId, api_principal, clock_of, launcher_of, scoped
 from opsbinder.web.schemas import Done, ProcedureOut
 
@@ -35,7 +35,7 @@ def list_procedures(
     return [ProcedureOut.model_validate(r, from_attributes=True) for r in rows]
 
 
-@router.post("/procedures/{procedure_id}/{verb}", response_model=Done)
+@router.post("/procedures/{procedure_id}/{verb}", response_model=Done, responses=ACTION)
 def procedure_action(
     request: Request,
     procedure_id: RowId,

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from opsbinder.actions.incidents import SUPPORT_TEAM
 from opsbinder.authorization import Principal
 from opsbinder.web import oncall_view
+from opsbinder.web.api.answers import READ_ONE
 from opsbinder.web.deps import DB, clock_of, scoped
 from opsbinder.web.schemas import (
     ComponentOut,
@@ -34,7 +35,7 @@ def who_is_on_call(
     return [OnCallOut.model_validate(r, from_attributes=True) for r in rows]
 
 
-@router.get("/status/{client_id}", response_model=StatusOut)
+@router.get("/status/{client_id}", response_model=StatusOut, responses=READ_ONE)
 def client_status(
     request: Request,
     client_id: str,

@@ -8,14 +8,14 @@ from sqlalchemy.orm import Session
 from opsbinder.actions import incidents as actions
 from opsbinder.authorization import Principal
 from opsbinder.incidents import status_updates
-from opsbinder.web.api.answers import perform
+from opsbinder.web.api.answers import ACTION, READ_ONE, perform
 from opsbinder.web.deps import DB, RowId, api_principal, clock_of, scoped
 from opsbinder.web.schemas import UpdateIn, UpdateOut, UpdatesOut
 
 router = APIRouter()
 
 
-@router.get("/incidents/{incident_id}/updates", response_model=UpdatesOut)
+@router.get("/incidents/{incident_id}/updates", response_model=UpdatesOut, responses=READ_ONE)
 def list_updates(
     incident_id: RowId,
     principal: Principal = scoped("incidents:read"),
@@ -35,7 +35,9 @@ def list_updates(
     return perform(session, read)
 
 
-@router.post("/incidents/{incident_id}/updates", response_model=UpdateOut, status_code=201)
+@router.post(
+    "/incidents/{incident_id}/updates", response_model=UpdateOut, status_code=201, responses=ACTION
+)
 def post_update(
     request: Request,
     incident_id: RowId,
