@@ -190,13 +190,13 @@ class PublicUpdateOut(BaseModel):
     """An update as the client reads it: the author's display name, never a login."""
 
     seq: int
-    posted_at: datetime
+    posted_at: Instant
     author: str
     current_status: str
     next_steps: str
     bridge_url: str
     business_impact: str
-    next_update_at: datetime | None
+    next_update_at: Instant | None
     corrects_seq: int | None
 
 
@@ -208,9 +208,9 @@ class PublicIncidentOut(BaseModel):
     state: str = Field(description="investigating identified monitoring resolved")
     severity: str
     component: str | None = Field(description="the component's name, as the client calls it")
-    opened_at: datetime
-    resolved_at: datetime | None
-    next_update_at: datetime | None
+    opened_at: Instant
+    resolved_at: Instant | None
+    next_update_at: Instant | None
     updates: list[PublicUpdateOut]
     chain_ok: bool
 

@@ -261,7 +261,7 @@ def set_public(
     )
 
 
-@router.post("/incidents/{incident_id}/waiting", response_model=IncidentOut)
+@router.post("/incidents/{incident_id}/waiting", response_model=IncidentOut, responses=ACTION)
 def set_waiting(
     request: Request,
     incident_id: RowId,
