@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from opsbinder import housekeeping
 from opsbinder.procedures.registry import KINDS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -81,14 +82,9 @@ class BuiltIn:
 
 HOUSEKEEPING = BuiltIn(
     "housekeeping",
-    FlowEntry(
-        "housekeeping",
-        "flows/housekeeping.py:housekeeping",
-        "Trim opsbinder's own records (runs, outbox, console sessions, sign-in throttle, "
-        "rejected spool) and Prefect's ended flow runs with their task runs and logs to the "
-        "retention the README states; never the audit log.",
-    ),
-    cron="17 3 * * *",  # once a day, at a quiet hour, off the full hour most procedures use
+    FlowEntry(housekeeping.FLOW, housekeeping.ENTRYPOINT, housekeeping.DOES),
+    cron=housekeeping.CRON,
+    timezone=housekeeping.TIMEZONE,
 )
 BUILT_IN: tuple[BuiltIn, ...] = (HOUSEKEEPING,)
 

@@ -37,6 +37,17 @@ from opsbinder.store.models import (
 
 BATCH = 2000  # ids per delete: one short transaction each
 
+# The built-in flow, stated here so flows/registry.py and the binder export say the same.
+FLOW = "housekeeping"
+ENTRYPOINT = "flows/housekeeping.py:housekeeping"
+CRON = "17 3 * * *"  # once a day at a quiet hour, off the full hour most procedures use
+TIMEZONE = "UTC"
+DOES = (
+    "Trim opsbinder's own records (runs, outbox, console sessions, sign-in throttle, rejected "
+    "spool) and Prefect's ended flow runs with their task runs and logs to the retention the "
+    "README states; never the audit log."
+)
+
 
 @dataclass(frozen=True)
 class Shelf:
@@ -140,6 +151,52 @@ class Refusals(RunFailed):
 
     def __reduce__(self) -> tuple[type, tuple[dict[str, str]]]:
         return (type(self), (self.refused,))
+
+
+@dataclass(frozen=True)
+class Duty:
+    """The housekeeping as the binder export shows it, next to the client's procedures."""
+
+    name: str
+    kind: str
+    flow_entrypoint: str
+    deployment: str
+    cron: str
+    timezone: str
+    enabled: bool
+    does: str
+    retention_days: dict[str, int]
+    run_by_hand: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "procedure": self.name,
+            "kind": self.kind,
+            "flow_entrypoint": self.flow_entrypoint,
+            "deployment": self.deployment,
+            "cron": self.cron,
+            "timezone": self.timezone,
+            "enabled": self.enabled,
+            "does": self.does,
+            "retention_days": self.retention_days,
+            "run_by_hand": self.run_by_hand,
+        }
+
+
+def duty(settings: Settings | None = None) -> Duty:
+    settings = settings or get_settings()
+    return Duty(
+        name=FLOW,
+        kind="built-in",
+        flow_entrypoint=ENTRYPOINT,
+        deployment=f"{FLOW}/{FLOW}",
+        cron=CRON,
+        timezone=TIMEZONE,
+        enabled=settings.housekeeping,
+        does=DOES,
+        retention_days={k: v.days for k, v in retention(settings).items()},
+        run_by_hand="opsbinder housekeeping --dry-run, then opsbinder housekeeping",
+    )
 
 
 def retention(settings: Settings | None = None) -> dict[str, timedelta]:

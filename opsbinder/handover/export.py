@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from opsbinder import audit, audit_anchor, environment
+from opsbinder import audit, audit_anchor, environment, housekeeping
 from opsbinder.clock import Clock
 from opsbinder.errors import Refused
 from opsbinder.handover import oncall_view, site
@@ -78,6 +78,8 @@ def _entrypoints(dossier: Dossier) -> dict[str, object]:
             }
             for p in dossier.procedures
         ],
+        # the install's own daily duty: it runs for every client and keeps their run history
+        "built_in": [housekeeping.duty().as_dict()],
     }
 
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from opsbinder import housekeeping
 from opsbinder.clock import utc
 from opsbinder.config.models import ClientBinder
 from opsbinder.handover.binder_yaml import dump
@@ -112,6 +113,7 @@ def render(
         "env_names": env_names(dossier.binder),
         "folder_hint": folder_hint,
         "proc_keys": {p.row.id: p.config.id for p in dossier.procedures},
+        "housekeeping": housekeeping.duty(),
         "score_class": "ok"
         if completeness.score >= 90
         else "warn"
