@@ -245,6 +245,10 @@ def _occurrence(
     if SEVERITIES.index(severity) < SEVERITIES.index(incident.severity):
         old, incident.severity = incident.severity, severity
         record_event(session, clock, incident, "severity", actor, f"severity {old} -> {severity}")
+        if severity == "sev1":  # a monitor now says critical: as when a person raises it
+            from opsbinder.incidents import severity as severities  # it builds on this module
+
+            severities.start(session, clock, incident, actor=actor)
     return incident
 
 

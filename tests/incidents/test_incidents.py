@@ -60,11 +60,10 @@ def test_it_adds_an_occurrence_instead_of_a_second_incident(
         inc = s.get(Incident, first)
         assert inc.occurrences == 2
         assert inc.severity == "sev1"  # a worse occurrence raises the severity
-        assert [e.kind for e in lifecycle.events(s, first)] == [
-            "triggered",
-            "occurrence",
-            "severity",
-        ]
+        kinds = [e.kind for e in lifecycle.events(s, first)]
+        assert kinds[:3] == ["triggered", "occurrence", "severity"]
+        assert kinds[-1] == "severity1_started"  # and starts the Severity-1 process at once
+        assert inc.next_update_due is not None
         assert s.scalar(select(func.count()).select_from(Incident)) == 1
 
 
