@@ -22,6 +22,9 @@ _FOUND = "console_session"  # request.state: resolved once per request
 
 
 def start(request: Request, response: Response, session: Session, clock: Clock, user: User) -> None:
+    previous = _current(request, session, clock)
+    if previous is not None:  # signing in again: the old id is not kept alive beside the new
+        console_sessions.end(session, clock, previous[0], "signed in again")
     request.session.clear()  # a fresh CSRF token on every sign-in
     opened = console_sessions.open_session(
         session,

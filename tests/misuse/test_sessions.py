@@ -217,3 +217,16 @@ def test_it_refuses_what_cannot_be_done_with_the_exit_code_of_the_readme(
     ran = cli(store, tmp_path, line, stdin)
     assert ran.code == code and says in ran.output, str(ran)
     assert audited(store, "user.password_changed") == []
+
+
+def test_it_ends_the_old_session_when_the_browser_signs_in_again(
+    browser: httpx.Client, live_server: str, store: Engine, world: World
+) -> None:
+    sign_in(browser)
+    with copy_of(browser, live_server) as old:
+        sign_in(browser, "mona")  # another user at the same browser
+        assert not posts_note(old, store, world.incident_a)
+    assert posts_note(browser, store, world.incident_a)
+    with session_scope(store) as s:
+        reasons = s.execute(select(ConsoleSession.end_reason).order_by(ConsoleSession.id))
+        assert list(reasons.scalars()) == ["signed in again", ""]
