@@ -55,6 +55,7 @@ COMMAND_MODULES = (
     "archive",
     "integrations",
     "housekeeping",
+    "evidence",
 )
 
 try:  # importing the commands takes most of a second: Ctrl-C then is an interruption too

@@ -37,7 +37,14 @@ def _bounded() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
 
 
-def opsbinder(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Ran:
+def opsbinder(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    address_space: bool = True,
+) -> Ran:
+    """`address_space=False` lifts the memory bound (time stays bounded): Chromium, which the
+    evidence pack starts to print its PDF, reserves tens of GB of address space it never uses."""
     environment = {
         **os.environ,
         "DO_NOT_TRACK": "1",
@@ -52,7 +59,7 @@ def opsbinder(*args: str, env: dict[str, str] | None = None, cwd: Path | None = 
         timeout=SECONDS,
         env=environment,
         cwd=cwd,
-        preexec_fn=_bounded,
+        preexec_fn=_bounded if address_space else None,
         check=False,
     )
     ran = Ran(done.returncode, done.stdout, done.stderr)
