@@ -78,7 +78,7 @@ DEFECTS = {
         "procedures[purge-tracking-events].grase",
         "'45m'",
         "grase: 45m",
-        "unknown field 'grase'; did you mean 'grace'? (allowed here: id, name, system, schedule, cadence, owner, support_level, runbook, severity, escalation_policy, grace, late_expiry, timeout, retries, auto_resolve, paused, tags, kind, params)",
+        "unknown field 'grase'; did you mean 'grace'? (allowed here: id, name, system, schedule, on_demand, cadence, owner, support_level, runbook, severity, escalation_policy, grace, late_expiry, timeout, retries, auto_resolve, paused, tags, kind, params)",
     ),
     "missing-policy": Defect(
         "procedures.yaml",
@@ -259,6 +259,24 @@ DEFECTS = {
         "'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30'",
         '{rrule: "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"',
         "this rule never occurs: no month has that day",
+    ),
+    "unknown-oncall-layer": Defect(
+        "escalation.yaml",
+        "targets: [{oncall: l1-weekly}, {webhook: ops-pager}]",
+        "targets: [{oncall: l1-weekly, layer: secondry}, {webhook: ops-pager}]",
+        "escalation_policies[standard].levels[0].targets[0].layer",
+        "'secondry'",
+        "layer: secondry",
+        "on-call schedule l1-weekly has no layer 'secondry' (its layers: primary)",
+    ),
+    "ack-timeout-per-severity-without-default": Defect(
+        "escalation.yaml",
+        "ack_timeout: 15m",
+        "ack_timeout: {sev1: 5m, sev2: 10min}",
+        "escalation_policies[standard].levels[0].ack_timeout.default",
+        None,
+        "ack_timeout: {sev1: 5m",
+        "missing: a default for sev3, sev4",
     ),
     "purge-without-age-column": Defect(
         "procedures.yaml",

@@ -16,7 +16,7 @@ from tests.config.binders import Defect, broken_copy
 from tests.support.console import opsbinder
 
 PROCEDURE_FIELDS = (
-    "id, name, system, schedule, cadence, owner, support_level, runbook, severity, "
+    "id, name, system, schedule, on_demand, cadence, owner, support_level, runbook, severity, "
     "escalation_policy, grace, late_expiry, timeout, retries, auto_resolve, paused, tags, kind, "
     "params"
 )
