@@ -85,22 +85,36 @@ def overrides_between(
     return found
 
 
-def on_call(schedule: OnCallSchedule, instant: datetime) -> str | None:
+def on_call(schedule: OnCallSchedule, instant: datetime, layer: str | None = None) -> str | None:
     """The contact on call at `instant` (aware): the newest matching override, else the last
-    layer with someone on, else None (a gap)."""
+    layer with someone on, else None (a gap). With `layer` (a layer's name), who is on in that
+    layer alone: its own overrides, else its rotation, so escalation can page layers in turn."""
     if instant.tzinfo is None:
         raise ValueError("on_call() needs a timezone-aware instant")
     zone = ZoneInfo(schedule.timezone)
     instant = instant.astimezone(UTC)
-    for override in reversed(schedule.overrides):
-        start, end = _override_bounds(override, zone)
-        if start <= instant < end:
-            return override.contact
-    for layer in reversed(schedule.layers):
-        member = rotation_member(layer, zone, instant)
+    if layer is None:  # an override without a layer stands in for the whole schedule
+        for override in reversed(schedule.overrides):
+            start, end = _override_bounds(override, zone)
+            if override.layer is None and start <= instant < end:
+                return override.contact
+    rotations = [r for r in schedule.layers if layer is None or r.name == layer]
+    for rotation in reversed(rotations):
+        member = _layer_member(schedule, rotation, zone, instant)
         if member is not None:
             return member
     return None
+
+
+def _layer_member(
+    schedule: OnCallSchedule, rotation: Rotation, zone: ZoneInfo, instant: datetime
+) -> str | None:
+    """Who is on in one layer: an override of that layer, else its rotation."""
+    for override in reversed(schedule.overrides):
+        start, end = _override_bounds(override, zone)
+        if override.layer and override.layer == rotation.name and start <= instant < end:
+            return override.contact
+    return rotation_member(rotation, zone, instant)
 
 
 @dataclass(frozen=True)

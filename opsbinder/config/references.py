@@ -88,6 +88,7 @@ def check_references(binder: ClientBinder, known: Known | None = None) -> list[F
         *_procedure_refs(binder, ids),
         *_policy_refs(binder, ids),
         *_people_refs(binder, ids, known),
+        *_layer_refs(binder),
         *_local_times(binder, known),
         *_entrypoints(binder),
         *_contract_refs(binder, ids),
@@ -201,6 +202,37 @@ def _policy_targets(policy: EscalationPolicy, i: int, ids: _Ids) -> Iterator[Fin
     for j, level in enumerate(policy.levels):
         yield from _targets(level.targets, ("escalation_policies", i, "levels", j, "targets"), ids)
     yield from _targets(policy.sev1_management, ("escalation_policies", i, "sev1_management"), ids)
+
+
+def _layer_refs(binder: ClientBinder) -> Iterator[Finding]:
+    """`{oncall: l1, layer: secondary}` and an override's `layer` name a layer of the schedule."""
+    layers = {s.id: [r.name for r in s.layers if r.name] for s in binder.oncall_schedules}
+    places: list[tuple[tuple[str | int, ...], str, str]] = []
+    for i, policy in enumerate(binder.escalation_policies):
+        for j, level in enumerate(policy.levels):
+            for k, target in enumerate(level.targets):
+                if target.oncall and target.layer:
+                    loc: tuple[str | int, ...] = (
+                        "escalation_policies",
+                        i,
+                        "levels",
+                        j,
+                        "targets",
+                        k,
+                        "layer",
+                    )
+                    places.append((loc, target.oncall, target.layer))
+    for i, schedule in enumerate(binder.oncall_schedules):
+        for j, override in enumerate(schedule.overrides):
+            if override.layer:
+                where = ("oncall_schedules", i, "overrides", j, "layer")
+                places.append((where, schedule.id, override.layer))
+    for loc, schedule_id, name in places:
+        if schedule_id not in layers or name in layers[schedule_id]:
+            continue  # an unknown schedule is reported by itself
+        named = layers[schedule_id]
+        known = f"its layers: {', '.join(named)}" if named else "none of its layers has a name"
+        yield loc, name, f"on-call schedule {schedule_id} has no layer {name!r} ({known})"
 
 
 def _people_refs(binder: ClientBinder, ids: _Ids, known: Known) -> Iterator[Finding]:

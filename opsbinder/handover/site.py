@@ -19,6 +19,7 @@ import jinja2
 from opsbinder import housekeeping
 from opsbinder.clock import utc
 from opsbinder.config.models import ClientBinder
+from opsbinder.config.models.escalation import PerSeverity
 from opsbinder.handover.binder_yaml import dump
 from opsbinder.handover.completeness import Completeness
 from opsbinder.handover.dossier import Dossier
@@ -78,7 +79,7 @@ def _environment(tz: ZoneInfo, names: dict[str, str]) -> jinja2.Environment:
             return "—"
         return utc(value).astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
 
-    def words(value: timedelta | None) -> str:
+    def words(value: timedelta | PerSeverity | None) -> str:
         return duration_in_words(value)
 
     def host(value: str) -> str:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from cron_descriptor import ExpressionDescriptor, Options
 
 from opsbinder.config.models import Procedure
+from opsbinder.config.models.escalation import SEVERITIES, PerSeverity
 
 _OPTIONS = Options()
 _OPTIONS.use_24hour_time_format = True
@@ -29,9 +30,15 @@ def when_in_words(proc: Procedure) -> str:
     return schedule_in_words(proc.schedule.cron, proc.schedule.timezone)
 
 
-def duration_in_words(value: timedelta | None) -> str:
+def duration_in_words(value: timedelta | PerSeverity | None) -> str:
     if value is None:
         return "—"
+    if isinstance(value, PerSeverity):  # an acknowledgement timeout per severity
+        named = [f"{s}: {duration_in_words(getattr(value, s))}" for s in SEVERITIES
+                 if getattr(value, s) is not None]  # fmt: skip
+        if value.default is not None:
+            named.append(f"otherwise {duration_in_words(value.default)}")
+        return "; ".join(named)
     seconds = int(value.total_seconds())
     for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size and seconds % size == 0:

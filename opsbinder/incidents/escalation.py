@@ -53,28 +53,32 @@ def target_key(target: Target) -> str:
     for kind in ("contact", "oncall", "webhook"):
         value = getattr(target, kind)
         if value:
-            return f"{kind}:{value}"
+            return f"{kind}:{value}" + (f"/{target.layer}" if target.layer else "")
     raise ValueError("empty target")
 
 
 def recipient_of(target: Target, schedules: dict[str, OnCallSchedule], at: datetime) -> str | None:
-    """The contact a target means at `at`: itself, or whoever its on-call schedule has on."""
+    """The contact a target means at `at`: itself, or whoever its on-call schedule (or the named
+    layer of it) has on."""
     if target.contact:
         return target.contact
     if target.oncall:
         schedule = schedules.get(target.oncall)
-        return on_call(schedule, at) if schedule is not None else None
+        return on_call(schedule, at, target.layer) if schedule is not None else None
     return None
 
 
-def ladder(policy: EscalationPolicy, start: datetime) -> list[tuple[int, int, int, datetime]]:
-    """(step, round, level index, due_at) for every step of every pass of the ladder."""
+def ladder(
+    policy: EscalationPolicy, start: datetime, severity: str
+) -> list[tuple[int, int, int, datetime]]:
+    """(step, round, level index, due_at) for every step of every pass of the ladder; each level
+    waits its acknowledgement timeout for the incident's severity."""
     steps, due, n = [], start, 0
     for rnd in range(policy.repeat + 1):
         for index, level in enumerate(policy.levels):
             n += 1
             steps.append((n, rnd, index, due))
-            due = due + level.ack_timeout
+            due = due + level.timeout(severity)
     return steps
 
 
@@ -93,7 +97,7 @@ def decide(
     if incident.state == "triggered":
         actions += _ladder_actions(incident, policy, schedules, sent, now, base)
     if incident.severity == "sev1":
-        actions += _management_actions(incident, policy, sent, now, base)
+        actions += _management_actions(incident, policy, schedules, sent, now, base)
     if incident.sla is not None:
         for clock in clock_states(incident.sla, now):
             actions += _sla_actions(incident, policy, schedules, sent, now, base, clock)
@@ -109,13 +113,14 @@ def _ladder_actions(
     base: str,
 ) -> list[Action]:
     actions: list[Action] = []
-    for step, rnd, index, due in ladder(policy, incident.ladder_start):
+    for step, rnd, index, due in ladder(policy, incident.ladder_start, incident.severity):
         if due > now:
             break
         level = policy.levels[index]
         name = level.name
         if step > incident.step and step > 1:
-            waited = _human(policy.levels[index - 1].ack_timeout if index else _last(policy))
+            before = policy.levels[index - 1] if index else policy.levels[-1]
+            waited = _human(before.timeout(incident.severity))
             actions.append(
                 Action(
                     kind="escalate",
@@ -170,6 +175,7 @@ def level_notices(
 def _management_actions(
     incident: IncidentSnapshot,
     policy: EscalationPolicy,
+    schedules: dict[str, OnCallSchedule],
     sent: set[str],
     now: datetime,
     base: str,
@@ -195,7 +201,7 @@ def _management_actions(
                 level_name="Severity-1 management",
                 round=tick,
                 target=target.model_dump(exclude_none=True),
-                recipient=target.contact,
+                recipient=recipient_of(target, schedules, due),
                 reason="Severity-1: management informed"
                 + ("" if tick == 0 else f" (reminder {tick})"),
             )
@@ -269,13 +275,16 @@ def _reached(incident: IncidentSnapshot, policy: EscalationPolicy, now: datetime
     step = incident.step
     if incident.state == "triggered":
         step = max(
-            [step, *(n for n, _, _, due in ladder(policy, incident.ladder_start) if due <= now)]
+            [
+                step,
+                *(
+                    n
+                    for n, _, _, due in ladder(policy, incident.ladder_start, incident.severity)
+                    if due <= now
+                ),
+            ]
         )
     return (step - 1) % len(policy.levels) + 1 if step else 0
-
-
-def _last(policy: EscalationPolicy) -> timedelta:
-    return policy.levels[-1].ack_timeout
 
 
 def _human(delta: timedelta) -> str:

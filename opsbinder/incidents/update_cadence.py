@@ -102,7 +102,7 @@ def decide(
                     )
                 )
     if now >= incident.due:
-        for _step, rnd, index, at in ladder(policy, incident.due):
+        for _step, rnd, index, at in ladder(policy, incident.due, "sev1"):
             if at > now:
                 break
             level = policy.levels[index]

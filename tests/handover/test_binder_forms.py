@@ -54,6 +54,19 @@ def _recurring_calendar(data: Data) -> None:
     )
 
 
+def _layers_and_timeouts(data: Data) -> None:
+    schedule = data["oncall_schedules"][0]
+    schedule["layers"].append({**schedule["layers"][0], "name": "secondary",
+                               "members": ["mark-olsen", "priya-nair"]})  # fmt: skip
+    level = data["escalation_policies"][0]["levels"][0]
+    level["targets"] = [{"oncall": "l1-weekly", "layer": "primary"}]
+    level["ack_timeout"] = {"sev1": "5m", "default": "15m"}
+    data["escalation_policies"][0]["levels"].insert(
+        1, {"name": "L1 secondary", "targets": [{"oncall": "l1-weekly", "layer": "secondary"}],
+            "ack_timeout": "15m"}
+    )  # fmt: skip
+
+
 # form -> (change to the example, page of the export, what that page must say)
 FORMS: dict[str, tuple[Callable[[Data], None], str, list[str]]] = {
     "retention": (
@@ -99,6 +112,11 @@ FORMS: dict[str, tuple[Callable[[Data], None], str, list[str]]] = {
             "rrule: FREQ=YEARLY;BYEASTER=1",
             "then: next_working_day",
         ],
+    ),
+    "oncall-layers": (
+        _layers_and_timeouts,
+        "escalation.html",
+        ["whoever is on call in layer secondary of", "sev1: 5 minutes; otherwise 15 minutes"],
     ),
 }
 

@@ -29,6 +29,7 @@ class Rotation(Strict):
 
 class Override(Strict):
     contact: Slug
+    layer: str | None = Field(None, min_length=1, description="only this layer (by name)")
     start: BinderDateTime
     end: BinderDateTime
     reason: str = ""

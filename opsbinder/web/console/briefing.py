@@ -105,7 +105,7 @@ def escalation_of(incident: Incident) -> Escalation | None:
         return None
     snap = snapshot(incident)
     policy = EscalationPolicy.model_validate(snap.policy)
-    steps = ladder(policy, snap.ladder_start)
+    steps = ladder(policy, snap.ladder_start, snap.severity)
     reached = steps[snap.step - 1] if 0 < snap.step <= len(steps) else None
     following = steps[snap.step] if snap.step < len(steps) else None
     stopped = ""
