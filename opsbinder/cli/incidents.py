@@ -56,6 +56,8 @@ def list_incidents(
                 "occurrences": r.occurrences,
                 "assignee": r.assignee,
                 "escalation_level": r.escalation_level,
+                "source": r.source,
+                "component": r.component,
             }
             for r in rows
         ]
@@ -117,6 +119,7 @@ def show(incident_id: int = typer.Argument(..., help="incident number")) -> None
             f"level {inc.escalation_level} of policy {inc.policy_snapshot.get('id', '-')}",
         ),
         ("dedup key", inc.dedup_key),
+        ("source", inc.source + (f" · component {inc.component}" if inc.component else "")),
         ("public", f"{inc.public_title or '(unpublished)'} · {inc.public_state}"),
         ("duplicate of", f"#{inc.primary_incident_id}" if inc.primary_incident_id else "-"),
         ("flow run", details.get("link") or inc.flow_run_id or "-"),
