@@ -4,7 +4,9 @@ Generates 100 clients x 20 daily procedures x 365 days (~700,000 runs, 5,000 inc
 hundred Severity-1 status updates) in a new PostgreSQL database with COPY, then times:
 - baseline: one `SELECT outcome, count(*) FROM runs GROUP BY outcome` (a full scan);
 - one client's month report with a 6-month trend, and the same rendered to HTML;
-- the all-clients month report (100 client rows, 2,000 procedure rows) with its trend.
+- the all-clients month report (100 client rows, 2,000 procedure rows) with its trend;
+- one client's evidence pack for the month (every figure and list, JSON and HTML written),
+  and the same with its PDF printed by headless Chromium.
 Prints each as a ratio to the baseline. Run: .venv/bin/python bench/report.py [--clients 100]
 """
 
@@ -16,6 +18,7 @@ import json
 import random
 import statistics
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,13 +27,27 @@ from sqlalchemy import Engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from opsbinder.evidence.files import write_pack
+from opsbinder.evidence.pack import gather
 from opsbinder.reports.render import to_html
 from opsbinder.reports.report import Month, build_report
+from opsbinder.store.db import session_scope
 from tests.support import pg
 from tests.support.store import migrated_engine
 
 KINDS = ("purge", "archive", "backup_check", "disk_check", "update_reminder", "manual", "custom")
 YEAR_START = datetime(2025, 11, 1, tzinfo=UTC)
+# every client with an office-hours contract, so the pack computes every incident's SLA clocks
+CONTRACT = json.dumps(
+    {
+        "contract": {
+            "service_hours": {"weekly": {"mon-fri": ["08:00-18:00"]}},
+            "targets": {s: {"response": "4h", "resolution": "3d"} for s in ("sev2", "sev3", "sev4")}
+            | {"sev1": {"response": "15m", "resolution": "4h", "counted": "always"}},
+            "on_time": [{"procedure": "p00", "target": 0.99}],
+        }
+    }
+).replace("\\", "\\\\")
 
 
 def _copy(engine: Engine, table: str, columns: list[str], rows: list[tuple]) -> None:  # type: ignore[type-arg]
@@ -67,7 +84,7 @@ def generate(
             "updated_at",
         ],
         [
-            (f"c{c:03d}", f"Client {c:03d}", "Europe/Berlin", "{}", "", "f", "f", now, now)
+            (f"c{c:03d}", f"Client {c:03d}", "Europe/Berlin", CONTRACT, "", "f", "f", now, now)
             for c in range(clients)
         ],
     )
@@ -298,6 +315,16 @@ def main() -> None:
             args.repeat,
         )
         every = _time(lambda: build_report(engine, month), max(1, args.repeat // 2))
+        who = f"c{args.clients // 2:03d}"
+        out = Path(tempfile.mkdtemp(prefix="bench-evidence-"))
+
+        def pack(pdf: bool) -> None:
+            with session_scope(engine) as session:
+                data = gather(session, who, month)
+            write_pack(data, out, pdf=pdf)
+
+        evidence = _time(lambda: pack(False), args.repeat)
+        evidence_pdf = _time(lambda: pack(True), 1)
         print(
             f"baseline: one aggregate scan of {counts['runs']:,} runs  {base * 1000:8.1f} ms  1.00"
         )
@@ -305,6 +332,8 @@ def main() -> None:
             ("one client, month + 6-month trend", one),
             ("one client, same, rendered to HTML", one_html),
             (f"all {args.clients} clients, month + trend", every),
+            ("one client's evidence pack, JSON + HTML", evidence),
+            ("one client's evidence pack, + PDF (Chromium)", evidence_pdf),
         ):
             print(f"{label:45} {value * 1000:8.1f} ms  {value / base:5.2f}x baseline")
     finally:

@@ -10,7 +10,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsbinder.config.models import ClientBinder
+from opsbinder.config.models import ClientBinder, Contract
 from opsbinder.config.models import Procedure as ProcedureConfig
 from opsbinder.errors import NotFound
 from opsbinder.store.models import Client, Procedure
@@ -43,6 +43,12 @@ def client_binder(
     return ClientBinder.model_validate(
         {**client.definition, "procedures": [r.definition for r in rows]}
     )
+
+
+def client_contract(client: Client) -> Contract | None:
+    """The client's contract alone, without checking every procedure of its binder again."""
+    raw = (client.definition or {}).get("contract")
+    return Contract.model_validate(raw) if raw else None
 
 
 def procedure_row(session: Session, client_id: str, procedure_key: str) -> Procedure:

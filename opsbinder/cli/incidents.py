@@ -101,7 +101,8 @@ def show(incident_id: int = typer.Argument(..., help="incident number")) -> None
         inc = lifecycle.get(session, incident_id)
         events = lifecycle.events(session, incident_id)
         now = common.clock().now()
-        clocks = clocks_of(session, inc, client_binder(session, inc.client_id), now)
+        cb = client_binder(session, inc.client_id)
+        clocks = clocks_of(session, inc, cb.contract, cb.client.timezone, now)
         waiting = waits.open_wait(session, incident_id)
     details = inc.details or {}
     common.console.print(f"[bold]#{inc.id} {escape(inc.title)}[/bold]")

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from opsbinder import audit_anchor
-from opsbinder.binder_store import client_binder
+from opsbinder.binder_store import client_contract
 from opsbinder.clock import utc
 from opsbinder.errors import NotFound
 from opsbinder.incidents.sla_terms import clocks_of
@@ -57,8 +57,8 @@ def gather(session: Session, client_id: str, month: Month) -> dict[str, Any]:
     total = Figures()
     for fig in (*per_procedure.values(), *incidents_fig.values(), *updates_fig.values()):
         total.add(fig)
-    cb = client_binder(session, client_id)
-    on_time_targets = {t.procedure: t.target for t in (cb.contract.on_time if cb.contract else [])}
+    contract = client_contract(client)
+    on_time_targets = {t.procedure: t.target for t in (contract.on_time if contract else [])}
     runs = _runs(session, client_id, start, end)
     return {
         "client": {"id": client.id, "name": client.name, "timezone": client.timezone},
@@ -74,7 +74,7 @@ def gather(session: Session, client_id: str, month: Month) -> dict[str, Any]:
         "backup_checks": [r for r in runs if r["kind"] == "backup_check"],
         "sign_offs": _sign_offs(session, client_id, start, end),
         "retention": _retention(procedures, runs),
-        "incidents": _incidents(session, client_id, start, end),
+        "incidents": _incidents(session, client, start, end),
         "binder_changes": _binder_changes(session, client_id, start, end),
         "audit": _audit_head(session, end),
     }
@@ -175,13 +175,13 @@ def _retention(procedures: list[Procedure], runs: list[dict[str, Any]]) -> list[
 
 
 def _incidents(
-    session: Session, client_id: str, start: datetime, end: datetime
+    session: Session, client: Client, start: datetime, end: datetime
 ) -> list[dict[str, Any]]:
-    cb = client_binder(session, client_id)
+    contract = client_contract(client)
     rows = session.execute(
         select(Incident)
         .where(
-            Incident.client_id == client_id, Incident.opened_at >= start, Incident.opened_at < end
+            Incident.client_id == client.id, Incident.opened_at >= start, Incident.opened_at < end
         )
         .order_by(Incident.opened_at, Incident.id)
     ).scalars()
@@ -192,7 +192,7 @@ def _incidents(
                 IncidentEvent.incident_id == inc.id, IncidentEvent.kind == "sla_breached"
             )
         ).scalars()
-        clocks = clocks_of(session, inc, cb, end)
+        clocks = clocks_of(session, inc, contract, client.timezone, end)
         out.append(
             {
                 "id": inc.id,

@@ -194,7 +194,7 @@ def sweep(engine: Engine, clock: Clock, *, client_id: str | None = None) -> Swee
             cb = binders[incident.client_id]
             schedules = {s.id: s for s in cb.oncall_schedules}
             sent = already_sent(session, incident.id)
-            terms = terms_of(session, incident, cb)
+            terms = terms_of(session, incident, cb.contract, cb.client.timezone)
             actions = decide(snapshot(incident, terms), schedules, sent, clock.now())
             report.incidents += 1
             report.escalations += sum(a.kind == "escalate" for a in actions)

@@ -11,21 +11,22 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from opsbinder.clock import utc
-from opsbinder.config.models import ClientBinder
+from opsbinder.config.models import Contract
 from opsbinder.incidents import waits
 from opsbinder.incidents.sla import ClockState, ServiceCalendar, SlaTerms, clock_states
 from opsbinder.store.models import Incident
 
 
-def terms_of(session: Session, incident: Incident, cb: ClientBinder) -> SlaTerms | None:
+def terms_of(
+    session: Session, incident: Incident, contract: Contract | None, zone: str
+) -> SlaTerms | None:
     """None when the client has no contract or it sets no target for this severity."""
-    contract = cb.contract
     target = contract.target(incident.severity) if contract is not None else None
     if contract is None or target is None:
         return None
     start = (incident.details or {}).get("ladder_start")
     return SlaTerms(
-        calendar=ServiceCalendar.of(contract, cb.client.timezone, incident.severity),
+        calendar=ServiceCalendar.of(contract, zone, incident.severity),
         response=target.response,
         resolution=target.resolution,
         start=utc(datetime.fromisoformat(start)) if start else utc(incident.opened_at),
@@ -38,8 +39,8 @@ def terms_of(session: Session, incident: Incident, cb: ClientBinder) -> SlaTerms
 
 
 def clocks_of(
-    session: Session, incident: Incident, cb: ClientBinder, now: datetime
+    session: Session, incident: Incident, contract: Contract | None, zone: str, now: datetime
 ) -> tuple[ClockState, ...]:
     """The incident's response and resolution clocks at `now` (none without a contract)."""
-    terms = terms_of(session, incident, cb)
+    terms = terms_of(session, incident, contract, zone)
     return () if terms is None else clock_states(terms, utc(now))

@@ -113,7 +113,7 @@ def incident_view(
         candidates=[c for c in contacts if c.id not in taken],
         staff=[c for c in contacts if c.staff],
         now=now,
-        clocks=clocks_of(session, incident, cb, now),
+        clocks=clocks_of(session, incident, cb.contract, cb.client.timezone, now),
         waiting=waits.open_wait(session, incident_id),
         draft=draft,
         briefing=briefing(session, incident),
