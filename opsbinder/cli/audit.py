@@ -77,7 +77,9 @@ def anchor(
 
 @audit_app.command("list")
 def list_entries(
-    client: str | None = typer.Option(None), limit: int = typer.Option(50, min=1, max=10000)
+    client: str | None = common.client_filter("entries"),
+    limit: int = common.limit_option(50, "entries"),
+    as_json: bool = common.JsonOption,
 ) -> None:
     """The newest entries first."""
     with session_scope(common.store()) as session:
@@ -85,6 +87,22 @@ def list_entries(
         if client:
             query = query.where(AuditEntry.client_id == client)
         rows = session.execute(query).scalars().all()
+    if as_json:
+        common.print_json(
+            [
+                {
+                    "seq": r.seq,
+                    "at": r.at,
+                    "actor": r.actor,
+                    "action": r.action,
+                    "object_type": r.object_type,
+                    "object_id": r.object_id,
+                    "client": r.client_id,
+                }
+                for r in rows
+            ]
+        )
+        return
     table = Table()
     for column in ("#", "time (UTC)", "actor", "action", "object"):
         table.add_column(column)

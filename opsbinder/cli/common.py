@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -12,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from opsbinder import accounts, audit, sign_in_throttle
 from opsbinder.authorization import Principal
-from opsbinder.clock import Clock, SystemClock
+from opsbinder.clock import Clock, SystemClock, utc
 from opsbinder.config.loader import load_binder
 from opsbinder.config.models import Binder, ClientBinder, Procedure
-from opsbinder.errors import Forbidden, NotFound, Refused
+from opsbinder.errors import BadInput, Forbidden, NotFound, Refused
 from opsbinder.settings import get_settings
 from opsbinder.store.db import engine_for, session_scope
 from opsbinder.store.migrate import pending, unreachable, upgrade
@@ -72,6 +76,51 @@ def actor() -> str:
     import getpass
 
     return get_settings().actor or getpass.getuser()
+
+
+IncidentArgument = typer.Argument(..., help="the incident's number (#)")
+MessageOption = typer.Option("", "--message", "-m", help="why, for the incident's timeline")
+UsernameArgument = typer.Argument(..., help="the console user's name")
+JsonOption = typer.Option(False, "--json", help="a JSON array on stdout, for scripts")
+
+
+def print_json(data: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> None:
+    """A listing as JSON on stdout (an array, or an object of arrays): times in UTC with their
+    offset, nothing styled, nothing else on stdout."""
+    plain = data if isinstance(data, Mapping) else list(data)
+    typer.echo(json.dumps(plain, default=_json_value, ensure_ascii=False, indent=2))
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, datetime):
+        return utc(value).isoformat()
+    return str(value)
+
+
+def limit_option(default: int, what: str = "entries") -> Any:
+    """`--limit N`: the newest N `what` at the most."""
+    return typer.Option(default, "--limit", min=1, max=100_000, help=f"at most this many {what}")
+
+
+def client_filter(what: str = "entries") -> Any:
+    """`--client ID`: only this client's `what`."""
+    return typer.Option(None, "--client", help=f"only this client's {what}")
+
+
+def one_client(option: str | None, argument: str | None) -> str:
+    """The client named by `--client`, or by the positional spelling older scripts use."""
+    if option and argument and option != argument:
+        raise BadInput(f"two clients named: --client {option} and {argument}")
+    client = option or argument
+    if not client:
+        raise BadInput("Missing option '--client'.")
+    return client
+
+
+def binder_folder(option: Path | None, argument: Path | None) -> Path | None:
+    """The binder folder named by `-c/--config` (or $OPSBINDER_CONFIG_DIR), or by the positional
+    spelling of old, which wins: it is always typed on the command line."""
+    return argument or option
 
 
 AdminOption = typer.Option(

@@ -25,13 +25,13 @@ def _fmt(value: datetime | None) -> str:
 
 
 def history(
-    client: str | None = typer.Option(None, "--client"),
-    procedure: str | None = typer.Option(None, "--procedure"),
-    kind: str | None = typer.Option(None, "--kind"),
+    client: str | None = common.client_filter("runs"),
+    procedure: str | None = typer.Option(None, "--procedure", help="only this procedure's runs"),
+    kind: str | None = typer.Option(None, "--kind", help="only runs of this kind (purge, ...)"),
     outcome: str | None = typer.Option(None, "--outcome", help="ok, failed, crashed, late, ..."),
     since: str | None = typer.Option(None, "--since", help="from (UTC unless an offset is given)"),
     until: str | None = typer.Option(None, "--until", help="to, exclusive"),
-    limit: int = typer.Option(200, "--limit", min=1, max=100_000),
+    limit: int = common.limit_option(200, "runs"),
     as_json: bool = typer.Option(False, "--json", help="JSON lines instead of a table"),
 ) -> None:
     """Runs recorded in the store, merged with Prefect's flow runs (late, crashed, cancelled)."""

@@ -3,8 +3,6 @@ public|wait`: the incident lifecycle."""
 
 from __future__ import annotations
 
-import json
-
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -36,8 +34,8 @@ def list_incidents(
     client: str | None = typer.Option(None, help="only this client"),
     severity: str | None = typer.Option(None, help="sev1..sev4"),
     state: str | None = typer.Option(None, help="triggered, acknowledged, resolved or open"),
-    limit: int = typer.Option(50, min=1, max=10000),
-    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    limit: int = common.limit_option(50, "incidents"),
+    as_json: bool = common.JsonOption,
 ) -> None:
     """Newest first."""
     with session_scope(common.store()) as session:
@@ -52,7 +50,7 @@ def list_incidents(
                 "severity": r.severity,
                 "state": r.state,
                 "title": r.title,
-                "opened_at": utc(r.opened_at).isoformat(),
+                "opened_at": r.opened_at,
                 "occurrences": r.occurrences,
                 "assignee": r.assignee,
                 "escalation_level": r.escalation_level,
@@ -61,7 +59,7 @@ def list_incidents(
             }
             for r in rows
         ]
-        common.console.print_json(json.dumps(data))
+        common.print_json(data)
         return
     if not rows:
         common.console.print("no incidents match")
@@ -95,7 +93,7 @@ def list_incidents(
 
 
 @incidents_app.command("show")
-def show(incident_id: int = typer.Argument(..., help="incident number")) -> None:
+def show(incident_id: int = common.IncidentArgument) -> None:
     """The incident and its whole timeline."""
     with session_scope(common.store()) as session:
         inc = lifecycle.get(session, incident_id)
@@ -163,8 +161,8 @@ def _minutes(delta) -> str:  # type: ignore[no-untyped-def]
 
 @incidents_app.command("ack")
 def ack(
-    incident_id: int,
-    message: str = typer.Option("", "--message", "-m"),
+    incident_id: int = common.IncidentArgument,
+    message: str = common.MessageOption,
     admin: str | None = common.AdminOption,
 ) -> None:
     """Acknowledge: you own it now; the escalation ladder stops."""
@@ -176,8 +174,8 @@ def ack(
 
 @incidents_app.command("resolve")
 def resolve(
-    incident_id: int,
-    message: str = typer.Option("", "--message", "-m"),
+    incident_id: int = common.IncidentArgument,
+    message: str = common.MessageOption,
     admin: str | None = common.AdminOption,
 ) -> None:
     """Resolve: paging and Severity-1 reminders stop; reopen if it comes back."""
@@ -189,8 +187,8 @@ def resolve(
 
 @incidents_app.command("reopen")
 def reopen(
-    incident_id: int,
-    message: str = typer.Option("", "--message", "-m"),
+    incident_id: int = common.IncidentArgument,
+    message: str = common.MessageOption,
     admin: str | None = common.AdminOption,
 ) -> None:
     """Back to triggered; escalation starts again from level 1."""
@@ -202,7 +200,7 @@ def reopen(
 
 @incidents_app.command("note")
 def note(
-    incident_id: int,
+    incident_id: int = common.IncidentArgument,
     message: str = typer.Argument(..., help="the note"),
     admin: str | None = common.AdminOption,
 ) -> None:
@@ -215,7 +213,7 @@ def note(
 
 @incidents_app.command("assign")
 def assign(
-    incident_id: int,
+    incident_id: int = common.IncidentArgument,
     assignee: str = typer.Argument(..., help="who owns it"),
     admin: str | None = common.AdminOption,
 ) -> None:
@@ -270,7 +268,7 @@ def declare(
 
 @incidents_app.command("severity")
 def change_severity(
-    incident_id: int,
+    incident_id: int = common.IncidentArgument,
     severity: str = typer.Argument(..., help="sev1..sev4"),
     reason: str = typer.Option("", "--reason", "-m", help="why (audited)"),
     admin: str | None = common.AdminOption,
@@ -284,7 +282,7 @@ def change_severity(
 
 @incidents_app.command("duplicate")
 def duplicate(
-    incident_id: int,
+    incident_id: int = common.IncidentArgument,
     primary: int = typer.Option(..., "--of", help="the primary incident"),
     admin: str | None = common.AdminOption,
 ) -> None:
@@ -297,7 +295,7 @@ def duplicate(
 
 @incidents_app.command("public")
 def set_public(
-    incident_id: int,
+    incident_id: int = common.IncidentArgument,
     title: str | None = typer.Option(None, "--title", help="the public title"),
     state: str | None = typer.Option(
         None, "--state", help="investigating, identified, monitoring or resolved"

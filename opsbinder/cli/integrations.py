@@ -45,7 +45,9 @@ def create(
 
 
 @integrations_app.command("list")
-def list_all(client: str | None = typer.Option(None, "--client")) -> None:
+def list_all(
+    client: str | None = common.client_filter("integrations"), as_json: bool = common.JsonOption
+) -> None:
     """Integration keys (their prefixes, never the keys)."""
     with session_scope(common.store()) as session:
         rows = [
@@ -53,6 +55,21 @@ def list_all(client: str | None = typer.Option(None, "--client")) -> None:
             for t in accounts.list_tokens(session)
             if t.kind == "integration" and (client is None or t.client_id == client)
         ]
+    if as_json:
+        common.print_json(
+            [
+                {
+                    "prefix": t.prefix,
+                    "client": t.client_id,
+                    "name": t.name,
+                    "created_at": t.created_at,
+                    "last_used_at": t.last_used_at,
+                    "revoked_at": t.revoked_at,
+                }
+                for t in rows
+            ]
+        )
+        return
     table = Table("prefix", "client", "name", "created", "last used", "state")
     for t in rows:
         table.add_row(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -47,37 +48,61 @@ def _find(schedule: str, client: str | None) -> tuple[ClientBinder, OnCallSchedu
     return found[0]
 
 
-def _table(rows: list[tuple[ClientBinder, OnCallSchedule]], instant) -> Table:  # type: ignore[no-untyped-def]
-    table = Table()
-    for column in ("client", "schedule", "local time", "on call", "until"):
-        table.add_column(column)
+def _on_call(
+    rows: list[tuple[ClientBinder, OnCallSchedule]], instant: datetime
+) -> list[dict[str, Any]]:
+    """Per schedule: who is on call at `instant` (None: a gap) and until when."""
+    found = []
     for cb, schedule in rows:
-        zone = ZoneInfo(schedule.timezone)
         who = core.on_call(schedule, instant)
         names = {c.id: c.name for c in cb.contacts}
         upcoming = core.shifts(schedule, instant, instant + timedelta(days=31))
-        until = (
-            upcoming[0].end.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z") if upcoming else "-"
+        found.append(
+            {
+                "client": cb.client.id,
+                "schedule": schedule.id,
+                "timezone": schedule.timezone,
+                "at": instant,
+                "contact": who,
+                "name": names.get(who, who) if who else None,
+                "until": upcoming[0].end if upcoming else None,
+            }
         )
+    return found
+
+
+def _table(found: list[dict[str, Any]]) -> Table:
+    table = Table()
+    for column in ("client", "schedule", "local time", "on call", "until"):
+        table.add_column(column)
+    for row in found:
+        zone = ZoneInfo(row["timezone"])
+        until = row["until"]
         table.add_row(
-            cb.client.id,
-            schedule.id,
-            instant.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z"),
-            names.get(who, who) if who else "[red]nobody (gap)[/red]",
-            until,
+            row["client"],
+            row["schedule"],
+            row["at"].astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z"),
+            row["name"] or "[red]nobody (gap)[/red]",
+            until.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z") if until else "-",
         )
     return table
 
 
 @oncall_app.command("now")
-def now(client: str | None = typer.Option(None, help="only this client")) -> None:
+def now(
+    client: str | None = typer.Option(None, "--client", help="only this client"),
+    as_json: bool = common.JsonOption,
+) -> None:
     """Who is on call right now, per schedule."""
     instant = common.clock().now()
     rows = [(cb, s) for cb in _binders(client) for s in cb.oncall_schedules]
+    if as_json:
+        common.print_json(_on_call(rows, instant))
+        return
     if not rows:
         common.console.print("no on-call schedules loaded (opsbinder load)")
         return
-    common.console.print(_table(rows, instant))
+    common.console.print(_table(_on_call(rows, instant)))
 
 
 @oncall_app.command("at")
@@ -107,13 +132,15 @@ def at(
         if typed.note:
             hint = "" if "jump forward" in typed.note else " (--fold earlier|later)"
             common.err_console.print(f"note: {typed.note}{hint}", markup=False)
-        common.console.print(_table([(cb, sched)], typed.instant))
+        common.console.print(_table(_on_call([(cb, sched)], typed.instant)))
 
 
 @oncall_app.command("ical")
 def ical(
     schedule: str = typer.Argument(..., help="schedule id"),
-    client: str | None = typer.Option(None),
+    client: str | None = typer.Option(
+        None, "--client", help="the client of the schedule (when two clients use its id)"
+    ),
     days: int = typer.Option(90, min=1, max=730, help="how far ahead"),
     contact: str | None = typer.Option(None, help="only this person's shifts"),
 ) -> None:

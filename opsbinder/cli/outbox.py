@@ -27,14 +27,35 @@ def register(app: typer.Typer) -> None:
 @outbox_app.command("list")
 def list_messages(
     all_: bool = typer.Option(False, "--all", help="delivered ones too"),
-    limit: int = typer.Option(50, min=1, max=10000),
+    limit: int = common.limit_option(50, "messages"),
+    as_json: bool = common.JsonOption,
 ) -> None:
+    """Messages waiting to be delivered (with --all, delivered ones too), newest first."""
     with session_scope(common.store()) as session:
         stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
         if not all_:
             stmt = stmt.where(OutboxMessage.delivered_at.is_(None))
         rows = session.execute(stmt).scalars().all()
         redact = redaction.for_session(session)  # rows stored before errors were redacted
+    if as_json:
+        common.print_json(
+            [
+                {
+                    "id": m.id,
+                    "incident": m.incident_id,
+                    "channel": m.channel,
+                    "target": m.target,
+                    "recipient": m.recipient,
+                    "attempts": m.attempts,
+                    "delivered_at": m.delivered_at,
+                    "given_up_at": m.given_up_at,
+                    "next_attempt_at": m.next_attempt_at,
+                    "last_error": redact(m.last_error or ""),
+                }
+                for m in rows
+            ]
+        )
+        return
     table = Table()
     for column in (
         "#",
@@ -74,7 +95,7 @@ def list_messages(
 
 
 @outbox_app.command("deliver")
-def deliver(limit: int = typer.Option(200, min=1)) -> None:
+def deliver(limit: int = common.limit_option(200, "messages")) -> None:
     """Send what is due now (the sweeper does this every minute)."""
     report = core.deliver_due(common.store(), common.clock(), limit=limit)
     common.console.print(
@@ -85,7 +106,7 @@ def deliver(limit: int = typer.Option(200, min=1)) -> None:
 
 
 @outbox_app.command("retry")
-def retry(message_id: int) -> None:
+def retry(message_id: int = typer.Argument(..., help="the message's id (outbox list)")) -> None:
     """Try a message again now, even one given up."""
     with session_scope(common.store()) as session:
         core.retry_now(session, common.clock(), message_id, common.actor())

@@ -223,6 +223,7 @@ def _late(item: WorkItem) -> bool:
 
 def workitems(
     client: str | None = typer.Option(None, "--client", help="only this client"),
+    as_json: bool = common.JsonOption,
 ) -> None:
     """Open checklists and reminders, soonest due first."""
     engine = common.store()
@@ -234,6 +235,22 @@ def workitems(
                 select(Procedure).where(Procedure.id.in_({r.procedure_id for r in rows}))
             ).scalars()
         }
+        if as_json:
+            common.print_json(
+                [
+                    {
+                        "id": r.id,
+                        "client": r.client_id,
+                        "procedure": keys.get(r.procedure_id),
+                        "kind": r.kind,
+                        "title": r.title,
+                        "owner": r.assignee,
+                        "due_at": r.due_at,
+                    }
+                    for r in rows
+                ]
+            )
+            return
         table = Table(
             title=f"Open work items ({len(rows)})", title_justify="left", box=box.SIMPLE_HEAD
         )

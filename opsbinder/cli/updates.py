@@ -5,6 +5,7 @@ There is deliberately no edit or delete command: post a correction with --correc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -17,7 +18,7 @@ from opsbinder.cli import common
 from opsbinder.clock import utc
 from opsbinder.incidents import lifecycle, stakeholders, status_updates
 from opsbinder.store.db import session_scope
-from opsbinder.store.models import Incident
+from opsbinder.store.models import Incident, StatusUpdate
 
 updates_app = typer.Typer(help="Severity-1 status updates (append-only, hash-chained).")
 
@@ -39,7 +40,7 @@ def _when(session: Session, incident: Incident, value: str | None) -> datetime |
 def post(
     incident: int = typer.Argument(..., help="incident number"),
     status: str = typer.Option(..., "--status", help="current status"),
-    next_steps: str = typer.Option(..., "--next-steps"),
+    next_steps: str = typer.Option(..., "--next-steps", help="what happens next, and who does it"),
     impact: str = typer.Option(..., "--impact", help="business impact"),
     bridge: str = typer.Option("", "--bridge", help="bridge / call link (http or https)"),
     next_update: str | None = typer.Option(
@@ -75,12 +76,43 @@ def post(
 
 
 @updates_app.command("list")
-def list_updates(incident: int = typer.Argument(..., help="incident number")) -> None:
+def list_updates(
+    incident: int = common.IncidentArgument, as_json: bool = common.JsonOption
+) -> None:
     """Every update of an incident, oldest first, and whether the hash chain verifies."""
     with session_scope(common.store()) as session:
         lifecycle.get(session, incident)
         rows = status_updates.updates_of(session, incident)
         report = status_updates.verify_chain(session, incident)
+    if as_json:
+        common.print_json(
+            [
+                {
+                    "seq": u.seq,
+                    "corrects_seq": u.corrects_seq,
+                    "posted_at": u.posted_at,
+                    "author": u.author,
+                    "current_status": u.current_status,
+                    "business_impact": u.business_impact,
+                    "next_steps": u.next_steps,
+                    "bridge_url": u.bridge_url,
+                    "next_update_at": u.next_update_at,
+                }
+                for u in rows
+            ]
+        )
+    else:
+        common.console.print(_updates_table(rows))
+    if report.ok:
+        say = common.err_console if as_json else common.console  # stdout stays pure JSON
+        say.print(f"chain verifies: {report.count} update(s), nothing edited or removed")
+    else:
+        for problem in report.problems:
+            common.err_console.print(f"[red]chain broken:[/red] {problem}")
+        raise typer.Exit(1)
+
+
+def _updates_table(rows: Sequence[StatusUpdate]) -> Table:
     table = Table("#", "posted (UTC)", "author", "status", "impact", "next steps", "next update")
     for u in rows:
         seq = f"{u.seq}" + (f" (corrects {u.corrects_seq})" if u.corrects_seq else "")
@@ -93,13 +125,7 @@ def list_updates(incident: int = typer.Argument(..., help="incident number")) ->
             u.next_steps,
             f"{u.next_update_at:%Y-%m-%d %H:%M}" if u.next_update_at else "-",
         )
-    common.console.print(table)
-    if report.ok:
-        common.console.print(f"chain verifies: {report.count} update(s), nothing edited or removed")
-    else:
-        for problem in report.problems:
-            common.err_console.print(f"[red]chain broken:[/red] {problem}")
-        raise typer.Exit(1)
+    return table
 
 
 @updates_app.command("stakeholders")

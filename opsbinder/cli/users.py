@@ -47,7 +47,7 @@ def _new_password(*, from_stdin: bool) -> str:
 
 @users_app.command("add")
 def add(
-    username: str = typer.Argument(...),
+    username: str = common.UsernameArgument,
     role: str = typer.Option(..., "--role", help="L1, L2, L3, manager or admin"),
     name: str = typer.Option("", "--name", help="display name"),
 ) -> None:
@@ -67,13 +67,39 @@ def add(
 
 
 @users_app.command("list")
-def list_all() -> None:
+def list_all(as_json: bool = common.JsonOption) -> None:
     """Users and tokens (never the secrets themselves)."""
     from sqlalchemy import select
 
     with session_scope(common.store()) as session:
         users = list(session.execute(select(User).order_by(User.username)).scalars())
         tokens = accounts.list_tokens(session)
+    if as_json:
+        common.print_json(
+            {
+                "users": [
+                    {
+                        "username": u.username,
+                        "name": u.display_name,
+                        "role": u.role,
+                        "active": u.active,
+                    }
+                    for u in users
+                ],
+                "tokens": [
+                    {
+                        "prefix": t.prefix,
+                        "kind": t.kind,
+                        "name": t.name,
+                        "client": t.client_id,
+                        "scopes": list(t.scopes),
+                        "revoked_at": t.revoked_at,
+                    }
+                    for t in tokens
+                ],
+            }
+        )
+        return
     table = Table("user", "name", "role", "active")
     for u in users:
         table.add_row(u.username, u.display_name, u.role, "yes" if u.active else "no")
@@ -95,7 +121,9 @@ def token(
     scope: list[str] = typer.Option(..., "--scope", help=", ".join(accounts.SCOPES)),
     client: str | None = typer.Option(None, "--client", help="limit the token to one client"),
     user: str | None = typer.Option(None, "--user", help="act as this console user"),
-    expires_days: int | None = typer.Option(None, "--expires-days", min=1),
+    expires_days: int | None = typer.Option(
+        None, "--expires-days", min=1, help="valid this many days (default: until revoked)"
+    ),
 ) -> None:
     """Issue an API token; it is shown once."""
     with session_scope(common.store()) as session:
@@ -115,11 +143,19 @@ def token(
 
 @users_app.command("status-token")
 def status_token(
-    client: str = typer.Argument(..., help="client id"),
-    name: str = typer.Option("status page", "--name"),
-    expires_days: int | None = typer.Option(None, "--expires-days", min=1),
+    client_argument: str | None = typer.Argument(
+        None, metavar="CLIENT", hidden=True, help="older spelling of --client"
+    ),
+    client_option: str | None = typer.Option(
+        None, "--client", help="the client whose status page the token opens"
+    ),
+    name: str = typer.Option("status page", "--name", help="what the token is for, in lists"),
+    expires_days: int | None = typer.Option(
+        None, "--expires-days", min=1, help="valid this many days (default: until revoked)"
+    ),
 ) -> None:
     """Issue a client's status-page token and print the link to hand to the client."""
+    client = common.one_client(client_option, client_argument)
     with session_scope(common.store()) as session:
         issued = accounts.issue_status_token(
             session,
@@ -145,7 +181,7 @@ def revoke(prefix: str = typer.Argument(..., help="the token's first 12 characte
 
 
 @users_app.command("disable")
-def disable(username: str = typer.Argument(...)) -> None:
+def disable(username: str = common.UsernameArgument) -> None:
     """Disable a user: every console session ends at once and the user's tokens are refused."""
     with session_scope(common.store()) as session:
         ended = accounts.set_active(
@@ -155,7 +191,7 @@ def disable(username: str = typer.Argument(...)) -> None:
 
 
 @users_app.command("enable")
-def enable(username: str = typer.Argument(...)) -> None:
+def enable(username: str = common.UsernameArgument) -> None:
     """Enable a disabled user again (ended sessions stay ended: they sign in anew)."""
     with session_scope(common.store()) as session:
         accounts.set_active(
@@ -166,7 +202,7 @@ def enable(username: str = typer.Argument(...)) -> None:
 
 @users_app.command("password")
 def password(
-    username: str = typer.Argument(...),
+    username: str = common.UsernameArgument,
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="read the new password from standard input's first line"
     ),
@@ -183,8 +219,9 @@ def password(
 
 @users_app.command("sessions")
 def sessions(
-    username: str = typer.Argument(...),
+    username: str = common.UsernameArgument,
     revoke_all: bool = typer.Option(False, "--revoke-all", help="end every one of them now"),
+    as_json: bool = common.JsonOption,
 ) -> None:
     """A user's open console sessions (started, last seen, expiry, address, browser)."""
     clock = common.clock()
@@ -193,6 +230,17 @@ def sessions(
         if user is None:
             raise NotFound(f"user: no user {username!r}")
         rows = console_sessions.active(session, clock, user.id)
+        listed = [
+            {
+                "id": row.id,
+                "started_at": row.created_at,
+                "last_seen_at": row.last_seen_at,
+                "expires_at": row.expires_at,
+                "address": row.address,
+                "browser": row.user_agent,
+            }
+            for row in rows
+        ]
         table = Table("session", "started", "last seen", "expires", "address", "browser")
         for row in rows:
             table.add_row(
@@ -206,11 +254,15 @@ def sessions(
         ended = 0
         if revoke_all:
             ended = console_sessions.revoke_all(session, clock, user, actor=common.actor())
-    common.console.print(table)
-    if revoke_all:
-        common.console.print(f"{ended} session(s) of {username} ended")
+    if as_json:
+        common.print_json(listed)
     else:
-        common.console.print(f"{len(rows)} open session(s)")
+        common.console.print(table)
+    say = common.err_console if as_json else common.console  # stdout stays pure JSON
+    if revoke_all:
+        say.print(f"{ended} session(s) of {username} ended")
+    else:
+        say.print(f"{len(rows)} open session(s)")
 
 
 def _when(value: datetime) -> str:

@@ -40,10 +40,12 @@ def register(app: typer.Typer) -> None:
 
 def validate(
     path: Path | None = typer.Argument(
-        None, help="binder folder (default: $OPSBINDER_CONFIG_DIR or ./config)"
+        None, metavar="FOLDER", hidden=True, help="older spelling of -c/--config"
     ),
+    config: Path | None = common.ConfigDirOption,
 ) -> None:
     """Check the binder: every file, field and cross-reference. Exit 2 listing every problem."""
+    path = common.binder_folder(config, path)
     binder = common.binder(path)
     common.console.print(
         f"Binder {common.config_dir(path)}: valid ({len(binder.clients)} client(s))"
@@ -96,7 +98,7 @@ def _plural(word: str, n: int) -> str:
 
 def schedule(
     procedure: str = typer.Argument(..., help="procedure id, or client/procedure"),
-    count: int = typer.Option(5, "--count", "-n", min=1, max=100),
+    count: int = typer.Option(5, "--count", "-n", min=1, max=100, help="how many runs to show"),
     across_dst: bool = typer.Option(
         False, "--across-dst", help="start the preview just before the next DST change"
     ),
@@ -221,9 +223,14 @@ def _parse_from(value: str, zone: str) -> datetime:
     return typed.instant.astimezone(ZoneInfo(zone))
 
 
-def load(path: Path | None = typer.Argument(None, help="binder folder")) -> None:
+def load(
+    path: Path | None = typer.Argument(
+        None, metavar="FOLDER", hidden=True, help="older spelling of -c/--config"
+    ),
+    config: Path | None = common.ConfigDirOption,
+) -> None:
     """Validate the binder and load it into the store (what flows and the web use at run time)."""
-    binder = common.binder(path)
+    binder = common.binder(common.binder_folder(config, path))
     with session_scope(common.store()) as session:
         report = sync_binder(session, binder, common.clock(), actor=common.actor())
     for label, names in (
