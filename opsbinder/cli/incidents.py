@@ -314,9 +314,9 @@ def set_public(
 
 @incidents_app.command("wait")
 def wait(
-    incident_id: int,
+    incident_id: int = common.IncidentArgument,
     clear: bool = typer.Option(False, "--clear", help="the client answered: clocks run again"),
-    message: str = typer.Option("", "--message", "-m"),
+    message: str = common.MessageOption,
     admin: str | None = common.AdminOption,
 ) -> None:
     """Waiting on the client: the SLA clocks stand still until --clear (audited)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from opsbinder.orchestrator.specs import OURS
@@ -87,8 +88,7 @@ def read_runs(
             )
             found.extend(
                 every_page_sync(
-                    lambda offset, at=oldest: read(at, at, FlowRunSort.ID_DESC, offset),
-                    key=lambda r: r.id,
+                    partial(read, oldest, oldest, FlowRunSort.ID_DESC), key=lambda r: r.id
                 )
             )
             before = oldest - timedelta(microseconds=1)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -80,17 +82,19 @@ async def read_ours_with(client: Any) -> list[DeploymentSpec]:
         ),
         key=lambda f: f.id,
     )
+
+    async def deployments_of(flow_id: UUID, offset: int) -> list[Any]:
+        page: list[Any] = await client.read_deployments(
+            flow_filter=FlowFilter(id=FlowFilterId(any_=[flow_id])),
+            deployment_filter=ours,
+            sort=DeploymentSort.NAME_ASC,
+            offset=offset,
+        )
+        return page
+
     found: list[DeploymentSpec] = []
     for flow in flows:
-        rows = await every_page(
-            lambda offset, flow_id=flow.id: client.read_deployments(
-                flow_filter=FlowFilter(id=FlowFilterId(any_=[flow_id])),
-                deployment_filter=ours,
-                sort=DeploymentSort.NAME_ASC,
-                offset=offset,
-            ),
-            key=lambda d: d.id,
-        )
+        rows = await every_page(partial(deployments_of, flow.id), key=lambda d: d.id)
         found.extend(
             DeploymentSpec(
                 flow_name=flow.name,
@@ -138,7 +142,9 @@ def _schedules(spec: DeploymentSpec, *, update: bool) -> list[Any]:
             timing: Any = CronSchedule(cron=s.cron, timezone=s.timezone)
         else:
             assert s.interval_seconds is not None
-            timing = IntervalSchedule(interval=s.interval_seconds, timezone=s.timezone)
+            timing = IntervalSchedule(
+                interval=timedelta(seconds=s.interval_seconds), timezone=s.timezone
+            )
         made.append(kind(schedule=timing, active=s.active, slug=s.slug))
     return made
 

@@ -123,7 +123,8 @@ def planned_rows(
 
 def estimated_rows(conn: Connection, query: Any) -> int:
     compiled = query.compile(dialect=conn.dialect)
-    plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar()
+    # psycopg2 hands back the JSON plan parsed, other drivers as text
+    plan: Any = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar()
     if isinstance(plan, str):
         plan = json.loads(plan)
     return int(plan[0]["Plan"]["Plan Rows"])

@@ -40,8 +40,9 @@ def redact_url(target: str) -> str:
 class RedactSecrets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
-        if isinstance(args, tuple) and len(args) > _URL_ARG and isinstance(args[_URL_ARG], str):
-            record.args = (*args[:_URL_ARG], redact_url(args[_URL_ARG]), *args[_URL_ARG + 1 :])
+        url = args[_URL_ARG] if isinstance(args, tuple) and len(args) > _URL_ARG else None
+        if isinstance(args, tuple) and isinstance(url, str):
+            record.args = (*args[:_URL_ARG], redact_url(url), *args[_URL_ARG + 1 :])
         return True
 
 

@@ -22,6 +22,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from opsbinder.errors import BadInput
 from opsbinder.web.refusals import refusal
 
 # Monitoring intake doors answer a bad body in their tool's own protocol (PagerDuty's 400
@@ -30,8 +31,8 @@ from opsbinder.web.refusals import refusal
 OWN_BODY_CHECKS = ("/v2/", "/alertmanager", "/ping/")
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(BadInput):
+    """The body outgrew the limit while it was read; answered 413 before anything is parsed."""
 
 
 def problem_in_text(value: str) -> str | None:
