@@ -1,8 +1,9 @@
 """The web app's secret and CSRF tokens.
 
-The session cookie is signed with the `web_secret` setting (OPSBINDER_WEB_SECRET); without it a
-random secret is generated once and kept under OPSBINDER_HOME (mode 0600), so sessions survive
-a restart without anyone having to invent a key. Forms carry a per-session token compared in constant time
+The state cookie (CSRF token, messages, remembered status links; who is signed in is a
+server-side session, see `web/sessions.py`) is signed with the `web_secret` setting
+(OPSBINDER_WEB_SECRET); without it a random secret is generated once and kept under
+OPSBINDER_HOME (mode 0600), so it survives a restart without anyone having to invent a key. Forms carry a per-session token compared in constant time
 (synchroniser-token pattern): another site can make a browser post, but cannot read the token.
 """
 
