@@ -56,6 +56,9 @@ def list_incidents(
                 "escalation_level": r.escalation_level,
                 "source": r.source,
                 "component": r.component,
+                "public_title": r.public_title,
+                "public_state": r.public_state,
+                "primary_incident_id": r.primary_incident_id,
             }
             for r in rows
         ]
