@@ -12,6 +12,11 @@ from rich.table import Table
 from opsbinder import housekeeping as core
 from opsbinder.cli import common
 
+NO_SERVER = (
+    "no Prefect server in use (PREFECT_API_URL unset and no opsbinder serve running here): "
+    "Prefect's database not trimmed; the daily flow trims the one it runs on"
+)
+
 
 def register(app: typer.Typer) -> None:
     app.command("housekeeping")(housekeeping)
@@ -37,10 +42,14 @@ def housekeeping(
         from opsbinder.orchestrator import local
 
         local.prefect_defaults()
-        from opsbinder.orchestrator.housekeeping import trim_prefect
+        from opsbinder.orchestrator.housekeeping import trim_prefect_in_use
 
-        trimmed = asdict(trim_prefect(clock.now(), dry_run=dry_run))
-        result["prefect"] = {**trimmed, "cutoff": trimmed["cutoff"].isoformat()}
+        found = trim_prefect_in_use(clock.now(), dry_run=dry_run)
+        if found is None:
+            result["prefect"] = {"skipped": NO_SERVER}
+        else:
+            trimmed = asdict(found)
+            result["prefect"] = {**trimmed, "cutoff": trimmed["cutoff"].isoformat()}
     if as_json:
         typer.echo(json.dumps(result, indent=2))
     else:
@@ -67,7 +76,7 @@ def _print(result: dict[str, Any]) -> None:
         str(spool["planned"] if result["dry_run"] else spool["removed"]),
         "files",
     )
-    if "prefect" in result:
+    if "prefect" in result and "skipped" not in result["prefect"]:
         p = result["prefect"]
         table.add_row(
             "Prefect flow runs (task runs, logs with them)",
@@ -77,5 +86,7 @@ def _print(result: dict[str, Any]) -> None:
             "",
         )
     common.console.print(table)
+    if "skipped" in result.get("prefect", {}):
+        common.console.print(result["prefect"]["skipped"])
     kept = ", ".join(f"{k} {v.days} days" for k, v in core.retention().items())
     common.console.print(f"retention: {kept}")

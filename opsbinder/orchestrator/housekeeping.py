@@ -85,3 +85,25 @@ def trim_prefect(now: datetime, *, dry_run: bool = False) -> PrefectTrim:
     cutoff = now - timedelta(days=get_settings().keep_prefect_days)
     names = sorted({entry.name for entry in every_flow()})
     return trim_flow_runs(cutoff, names, dry_run=dry_run)
+
+
+def trim_prefect_in_use(now: datetime, *, dry_run: bool = False) -> PrefectTrim | None:
+    """`trim_prefect` on the server in use (PREFECT_API_URL, else the local server of a running
+    `opsbinder serve`), for the command; None when there is neither: an ephemeral API started
+    now would hold a database of its own, not the one that grows."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from opsbinder.orchestrator.deployments import OrchestratorUnavailable, api_url, served_api_url
+
+    url = api_url() or served_api_url()
+    if url is None:
+        return None
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            return trim_prefect(now, dry_run=dry_run)
+    except (OSError, RuntimeError) as exc:
+        raise OrchestratorUnavailable(f"the Prefect API {url} is not reachable: {exc}") from exc
+    except Exception as exc:  # httpx errors do not share a base with OSError
+        if type(exc).__module__.startswith("httpx"):
+            raise OrchestratorUnavailable(f"the Prefect API {url} is not reachable: {exc}") from exc
+        raise

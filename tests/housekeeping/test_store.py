@@ -244,3 +244,19 @@ def test_it_refuses_a_retention_shorter_than_what_reports_read(tmp_path: Path) -
     ran = run_cli(["housekeeping", "--store-only", "--dry-run"], env)
     assert ran.code == 2, ran
     assert "OPSBINDER_KEEP_RUNS_DAYS" in ran.err and "Traceback" not in ran.output
+
+
+def test_it_says_when_no_prefect_server_is_in_use_and_exits_5_when_one_is_unreachable(
+    store: Engine, store_url: str, backend: str, tmp_path: Path
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("the Prefect side does not depend on the store backend")
+    env = environment(tmp_path / "home", store_url)
+    alone = run_cli(["housekeeping", "--dry-run"], env)
+    assert alone.code == 0, alone
+    assert "no Prefect server in use" in alone.out.replace("\n", " ")
+
+    away = environment(tmp_path / "home", store_url, PREFECT_API_URL="http://127.0.0.1:9/api")
+    ran = run_cli(["housekeeping", "--dry-run"], away)
+    assert ran.code == 5, ran
+    assert "http://127.0.0.1:9/api is not reachable" in ran.err and "Traceback" not in ran.output
