@@ -1,11 +1,11 @@
 """A replay of the hook spool in a process of its own, as `opsbinder outbox replay` does it,
-slowed after each record (argv[1] seconds) and saying "applied" each time, so a test can run a
-second one alongside it or kill it half-way."""
+saying "applied" after each record and then waiting for a line on stdin (or, with argv[1] "0",
+not waiting), so a test decides exactly where it stands when it starts a second replay alongside
+or kills it: no race with a busy machine's timing."""
 
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +24,8 @@ def _slow_replay(
     def slow(record: dict[str, Any]) -> None:
         apply(record)  # committed
         print("applied", flush=True)
-        time.sleep(float(sys.argv[1]))
+        if sys.argv[1] == "step":
+            sys.stdin.readline()
 
     return _real_replay(directory, slow, *args, **kwargs)
 

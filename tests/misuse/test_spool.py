@@ -54,9 +54,10 @@ def spooled(
     return directory
 
 
-def child(delay: float) -> subprocess.Popen[str]:
+def child(mode: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("spool_child.py")), str(delay)],
+        [sys.executable, str(Path(__file__).with_name("spool_child.py")), mode],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -65,26 +66,28 @@ def child(delay: float) -> subprocess.Popen[str]:
     )
 
 
-def wait_for(process: subprocess.Popen[str], applied: int) -> None:
-    assert process.stdout is not None
-    seen = 0
-    while seen < applied:
+def step(process: subprocess.Popen[str], records: int) -> None:
+    """Let a stepping replay apply `records` more records; it then waits, holding its lock."""
+    assert process.stdout is not None and process.stdin is not None
+    for _ in range(records):
         line = process.stdout.readline()
-        assert line, process.stderr.read() if process.stderr else "child ended"
-        seen += line.strip() == "applied"
+        assert line.strip() == "applied", process.stderr.read() if process.stderr else line
+        process.stdin.write("\n")
+        process.stdin.flush()
 
 
 def test_it_counts_each_spooled_failure_once_with_two_replays_and_a_kill(
     store: Engine, spooled: Path
 ) -> None:
-    first = child(0.1)
-    wait_for(first, 5)
-    second = child(0.0)  # the sweeper, say, while a person's replay runs
-    out, err = second.communicate(timeout=60)
+    first = child("step")
+    step(first, 5)
+    second = child("0")  # the sweeper, say, while a person's replay runs
+    out, err = second.communicate(timeout=120)
     assert out.strip() == "busy" and "Traceback" not in err, err
 
-    wait_for(first, 10)
-    first.send_signal(signal.SIGKILL)  # half-way, batch still on disk
+    step(first, 5)
+    assert first.stdout is not None and first.stdout.readline().strip() == "applied"
+    first.send_signal(signal.SIGKILL)  # half-way, blocked after its 11th record
     first.wait(timeout=30)
     assert list(spooled.glob("batch-*.jsonl")), "the kill left the batch behind"
 
