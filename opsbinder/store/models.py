@@ -10,37 +10,44 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from opsbinder.store.base import NAMING, Base, BigId, UtcDateTime
+from opsbinder.store.staff import AccessToken, ConsoleSession, SignInFailures, User
 
-# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identity.
-BigId = BigInteger().with_variant(Integer, "sqlite")
-UtcDateTime = DateTime(timezone=True)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012
+# Every table, for `from opsbinder.store.models import ...`: the staff's tables live in staff.py.
+__all__ = [
+    "NAMING",
+    "AccessToken",
+    "AuditEntry",
+    "Base",
+    "BigId",
+    "Client",
+    "ConsoleSession",
+    "HeartbeatPing",
+    "Incident",
+    "IncidentEvent",
+    "IncidentWait",
+    "OutboxMessage",
+    "Procedure",
+    "Run",
+    "RunGrant",
+    "SignInFailures",
+    "StatusUpdate",
+    "User",
+    "UtcDateTime",
+    "WorkItem",
+]
 
 
 class Client(Base):
@@ -348,69 +355,3 @@ class AuditEntry(Base):
         String(64), doc="NULL for global entries and for entries older than per-client chains"
     )
     hash: Mapped[str] = mapped_column(String(64))
-
-
-class User(Base):
-    """Staff who sign in to the console."""
-
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(String(100), unique=True)
-    display_name: Mapped[str] = mapped_column(String(200), default="")
-    role: Mapped[str] = mapped_column(String(16), doc="L1 L2 L3 manager admin")
-    password_hash: Mapped[str] = mapped_column(String(300))
-    provider: Mapped[str] = mapped_column(String(100), default="msp", doc="the support firm")
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime]
-
-
-class AccessToken(Base):
-    """API tokens and client status-page tokens; only a hash of the token is kept."""
-
-    __tablename__ = "access_tokens"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    prefix: Mapped[str] = mapped_column(String(12), doc="first characters, to tell tokens apart")
-    name: Mapped[str] = mapped_column(String(200), default="")
-    kind: Mapped[str] = mapped_column(String(16), doc="api or status_page")
-    client_id: Mapped[str | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    scopes: Mapped[list[Any]] = mapped_column(default=list)
-    provider: Mapped[str] = mapped_column(String(100), default="msp")
-    created_at: Mapped[datetime]
-    expires_at: Mapped[datetime | None]
-    revoked_at: Mapped[datetime | None]
-    last_used_at: Mapped[datetime | None]
-
-
-class ConsoleSession(Base):
-    """A console sign-in, kept server-side so it ends at once: the cookie holds only a random
-    id, and only that id's SHA-256 is stored (a copy of the database resumes no session)."""
-
-    __tablename__ = "console_sessions"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime]
-    last_seen_at: Mapped[datetime]
-    expires_at: Mapped[datetime] = mapped_column(doc="the absolute end, however active")
-    ended_at: Mapped[datetime | None]
-    end_reason: Mapped[str] = mapped_column(String(32), default="")
-    address: Mapped[str] = mapped_column(String(64), default="")
-    user_agent: Mapped[str] = mapped_column(String(300), default="")
-
-
-class SignInFailures(Base):
-    """Failed sign-ins of one account or one address in the current burst: the throttle's state,
-    in the store so that every web worker sees the same count."""
-
-    __tablename__ = "sign_in_failures"
-
-    key: Mapped[str] = mapped_column(String(200), primary_key=True, doc="user:NAME or addr:IP")
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    last_failure_at: Mapped[datetime]
-    blocked_until: Mapped[datetime | None]
-    announced: Mapped[bool] = mapped_column(Boolean, default=False, doc="this burst is audited")
