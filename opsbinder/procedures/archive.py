@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,8 @@ from opsbinder.config.models import ArchiveProcedure, DatabaseSystem
 from opsbinder.errors import OpsbinderError
 from opsbinder.procedures import archive_files as files
 from opsbinder.procedures import archive_layout as layout
-from opsbinder.procedures import archive_recovery, archive_table, guarded, targets
+from opsbinder.procedures import archive_recovery, archive_table, guarded, plan_guard, targets
+from opsbinder.procedures.ahead import Ahead
 from opsbinder.procedures.archive_origin import Origin, database_identity
 from opsbinder.procedures.context import ProcedureContext
 from opsbinder.procedures.result import ProcedureResult
@@ -112,16 +114,17 @@ class Archive:
             step_hook(name)
 
     def run(self) -> ProcedureResult:
-        with self.engine.connect() as conn:
-            planned = conn.execute(
-                select(func.count()).select_from(self.table).where(self.age < self.cut)
-            ).scalar_one()
+        with self.engine.connect() as conn:  # for progress only: an estimate when large
+            plan = plan_guard.planned_rows(conn, self.table, self.age < self.cut, most=None)
+        planned = plan.rows
         self.metrics["planned_rows"] = planned
+        if plan.estimated:
+            self.metrics["planned_estimated"] = True
         where = self._destination_label()
         if self.ctx.dry_run:
             return ProcedureResult(
                 "ok",
-                f"dry run: would archive {planned:,} rows of {self.params.table} older than "
+                f"dry run: would archive {plan.label} rows of {self.params.table} older than "
                 f"{self.cutoff:%Y-%m-%d} to {where}",
                 self.metrics,
             )
@@ -178,21 +181,42 @@ class Archive:
         folder.mkdir(parents=True, exist_ok=True)
         layout.inside(destination(self.ctx, self.proc), folder)
         archive_recovery.recover(self, folder, legacy=False)
-        export = self._export_pg if self.engine.dialect.name == "postgresql" else self._export_py
-        last = None
-        while True:
-            where = [self.age < self.cut] + ([self.key > last] if last is not None else [])
-            batch = export(where)
-            if batch is None:
-                return
-            payload, keys = batch
-            manifest = self._write_batch(folder, payload, keys)
-            self.delete_keys(keys, self.cut)
-            files.mark_done(manifest)
-            last = keys[-1]
-            self.metrics["manifests"].append(str(manifest.path))
-            done = self.metrics["rows_deleted"]
-            self.ctx.progress(done, max(planned, done), f"archived {done:,} rows")
+        pg = self.engine.dialect.name == "postgresql"
+        export = self._export_pg if pg else self._export_py
+
+        def exported() -> Iterator[tuple[bytes, list[Any]]]:
+            last = None
+            while True:
+                where = [self.age < self.cut] + ([self.key > last] if last is not None else [])
+                batch = export(where)
+                if batch is None:
+                    return
+                yield batch
+                last = batch[1][-1]
+
+        def written(batches: Iterator[tuple[bytes, list[Any]]]) -> Iterator[Any]:
+            for payload, keys in batches:
+                data = files.compress(payload, self.params.compression)
+                yield self._write_data(folder, data, keys), keys
+
+        def pipelined() -> Iterator[tuple[files.Manifest, list[Any]]]:
+            with Ahead(exported) as batches:
+                yield from written(batches)
+
+        # On PostgreSQL the next batch is exported (its own snapshot, keys after the previous
+        # one's) in one thread, and compressed, written and verified in another, while this
+        # one's manifest is written and its rows deleted. A data file without a manifest is
+        # what a crash before the manifest always left (redone by the next run), and manifests
+        # and deletes keep their order. (SQLite has one writer: no overlap there.)
+        ahead = Ahead(pipelined) if pg else nullcontext(written(exported()))
+        with ahead as batches:
+            for manifest, keys in batches:
+                self._commit(manifest)
+                self.delete_keys(keys, self.cut)
+                files.mark_done(manifest)
+                self.metrics["manifests"].append(str(manifest.path))
+                done = self.metrics["rows_deleted"]
+                self.ctx.progress(done, max(planned, done), f"archived {done:,} rows")
 
     def _export_py(self, where: list[Any]) -> tuple[bytes, list[Any]] | None:
         """The next batch encoded in Python (SQLite, or any non-PostgreSQL target)."""
@@ -245,9 +269,10 @@ class Archive:
                 cursor.close()
         return out.getvalue(), list(keys)
 
-    def _write_batch(self, folder: Path, payload: bytes, keys: list[Any]) -> files.Manifest:
+    def _write_data(self, folder: Path, data: bytes, keys: list[Any]) -> files.Manifest:
+        """Write one compressed batch durably and verify it read back from disk; its manifest,
+        returned, is not written yet (`_commit` does: that is what allows the deletes)."""
         p = self.params
-        data = files.compress(payload, p.compression)
         digest = hashlib.sha256(data).hexdigest()
         target = self._free_name(folder, keys[0], keys[-1])
         part = files.write_part(target, data)
@@ -272,12 +297,15 @@ class Archive:
         manifest = files.Manifest(files.manifest_path(final), body)
         # read back from disk: sha256, row count and key range must match before any delete
         files.verified_payload(manifest)
+        return manifest
+
+    def _commit(self, manifest: files.Manifest) -> None:
+        """Write the manifest of a verified file durably: from now on its rows may go."""
         manifest.write()
         self.step("after_manifest")
         self.metrics["files"] += 1
-        self.metrics["rows_archived"] += len(keys)
-        self.metrics["bytes_archived"] += len(data)
-        return manifest
+        self.metrics["rows_archived"] += manifest.body["rows"]
+        self.metrics["bytes_archived"] += manifest.body["bytes"]
 
     def _free_name(self, folder: Path, lo: Any, hi: Any) -> Path:
         """Named by key range, so a redone batch overwrites its own partial file."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,6 +37,7 @@ from sqlalchemy.schema import DropTable
 
 from opsbinder.config.models import DatabaseSystem, PurgeProcedure
 from opsbinder.procedures import guarded, plan_guard, purge_bounds, targets
+from opsbinder.procedures.ahead import Ahead
 from opsbinder.procedures.context import ProcedureContext
 from opsbinder.procedures.result import ProcedureResult
 
@@ -214,9 +216,9 @@ class Purge:
         # each batch one statement in its own transaction: no BEGIN and COMMIT round trips,
         # which on a busy server cost more than a short delete
         conn.execution_options(isolation_level="AUTOCOMMIT")
-        with purge_bounds.Lookahead(self.engine, self.age, self.cut, size) as ahead:
-            while True:
-                bound = ahead.next()
+        find = partial(purge_bounds.bounds, self.engine, self.age, self.cut, size)
+        with Ahead(find) as found:
+            for bound in found:
                 where = [self.age < self.cut]
                 if previous is not None:
                     where.append(self.age > previous)
@@ -232,6 +234,7 @@ class Purge:
                 previous = bound
                 if following < size:
                     return following, previous, False
+        return size, previous, True  # not reached: the bounds end with None
 
     def _left(self, conn: Connection, last: Any) -> bool:
         """Whether expired rows remain at or after `last` (one index probe)."""
