@@ -89,6 +89,7 @@ def check_references(binder: ClientBinder, known: Known | None = None) -> list[F
         *_policy_refs(binder, ids),
         *_people_refs(binder, ids, known),
         *_layer_refs(binder),
+        *_drill_refs(binder, ids),
         *_local_times(binder, known),
         *_entrypoints(binder),
         *_contract_refs(binder, ids),
@@ -202,6 +203,31 @@ def _policy_targets(policy: EscalationPolicy, i: int, ids: _Ids) -> Iterator[Fin
     for j, level in enumerate(policy.levels):
         yield from _targets(level.targets, ("escalation_policies", i, "levels", j, "targets"), ids)
     yield from _targets(policy.sev1_management, ("escalation_policies", i, "sev1_management"), ids)
+
+
+def _drill_refs(binder: ClientBinder, ids: _Ids) -> Iterator[Finding]:
+    """A restore drill replaces what is in the database it restores to: that must be a database
+    system, and not one a procedure works on (production)."""
+    kinds = {s.id: s.type for s in binder.systems}
+    worked_on = {p.system: p.id for p in binder.procedures if p.kind != "backup_check" and p.system}
+    for i, proc in enumerate(binder.procedures):
+        target = getattr(proc.params, "restore_to", None)
+        if not target:
+            continue
+        loc = ("procedures", i, "params", "restore_to")
+        if problem := ids.missing("systems", target):
+            yield loc, target, problem
+        elif kinds.get(target) != "database":
+            yield loc, target, f"a drill restores into a database system, not a {kinds[target]}"
+        elif target in worked_on:
+            yield (
+                loc,
+                target,
+                (
+                    f"a drill replaces the contents of {target}, which {worked_on[target]} works on: "
+                    "name a scratch copy"
+                ),
+            )
 
 
 def _layer_refs(binder: ClientBinder) -> Iterator[Finding]:

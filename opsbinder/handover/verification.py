@@ -74,6 +74,7 @@ def _dry_run(
         actor=actor,
         environ=environ,
         timezone=binder.client.timezone,
+        systems={s.id: s for s in binder.systems},
     )
     system = binder.system(proc.system) if proc.system else None
     try:

@@ -67,7 +67,12 @@ def run(
         findings += _pg_restore_list(newest, metrics)
     if params.restore_drill:
         if ctx.dry_run:
-            notes.append("dry run: restore drill skipped")
+            target, _ = drill_target(ctx, proc)
+            metrics["would_restore"], metrics["restore_to"] = newest.path.name, target
+            notes.append(
+                f"dry run: the drill would restore {newest.path.name} ({_size(newest.size)}, "
+                f"{_human(age)} old) into {target}, replacing what is there"
+            )
         elif not findings:
             findings += _restore_drill(ctx, proc, newest, metrics)
         else:
@@ -153,14 +158,29 @@ def _pg_restore_list(newest: Backup, metrics: dict[str, Any]) -> list[str]:
     return []
 
 
+def drill_target(ctx: ProcedureContext, proc: BackupCheckProcedure) -> tuple[str, str | None]:
+    """Where the drill restores to, for people (`scratch database tms-scratch (URL in
+    TMS_SCRATCH_URL)`), and the variable holding its URL (None: the binder names none)."""
+    params = proc.params
+    if params.restore_to:
+        system = ctx.systems.get(params.restore_to)
+        variable = getattr(system, "url_env", None)
+        return f"the database {params.restore_to} (URL in {variable})", variable
+    variable = params.drill_database_url_env
+    return f"the scratch database whose URL is in {variable}", variable
+
+
 def _restore_drill(
     ctx: ProcedureContext, proc: BackupCheckProcedure, newest: Backup, metrics: dict[str, Any]
 ) -> list[str]:
     """Restore into a scratch database and ask it the sanity questions (each must be > 0)."""
     params = proc.params
-    if not params.drill_database_url_env:
-        return ["restore_drill is on but drill_database_url_env names no scratch database"]
-    url = make_url(ctx.secret(params.drill_database_url_env, field_name="drill_database_url_env"))
+    target, variable = drill_target(ctx, proc)
+    if not variable:
+        return [f"restore_drill is on but {target} is not a database system of the binder"]
+    metrics["restore_to"] = target
+    named = "restore_to" if params.restore_to else "drill_database_url_env"
+    url = make_url(ctx.secret(variable, field_name=named))
     if url.get_backend_name() != "postgresql":
         return [f"the restore drill needs a PostgreSQL scratch database, not {url.drivername}"]
     binary = shutil.which("pg_restore")

@@ -38,6 +38,7 @@ class ProcedureContext:
     environ: Mapping[str, str] = field(default_factory=environment.variables)
     progress: Progress = _no_progress
     timezone: str = "UTC"  # the client's: where its calendar year ends (retentions)
+    systems: Mapping[str, Any] = field(default_factory=dict)  # the binder's, by id (drills)
 
     def secret(self, variable: str, *, field_name: str) -> str:
         """The value of an environment variable the binder names; never logged."""

@@ -43,6 +43,7 @@ class Plan:
     retries: int
     timeout_seconds: float
     timezone: str  # the client's
+    systems: dict[str, Any]  # the binder's systems by id: what a procedure names besides its own
 
     def skip_reason(self, dry_run: bool) -> str | None:
         """Why this run is recorded as skipped, or None. A dry run still previews in a window or
@@ -94,6 +95,7 @@ def plan(
         retries=proc.retries,
         timeout_seconds=proc.timeout.total_seconds(),
         timezone=cb.client.timezone,
+        systems={s.id: s for s in cb.systems},
     )
 
 
@@ -119,6 +121,7 @@ def execute(
         flow_run_id=flow_run_id,
         progress=progress.reporter(f"{the_plan.client_id}/{the_plan.procedure_id}"),
         timezone=the_plan.timezone,
+        systems=the_plan.systems,
     )
     if environ is not None:
         ctx.environ = environ

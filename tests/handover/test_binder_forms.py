@@ -67,6 +67,13 @@ def _layers_and_timeouts(data: Data) -> None:
     )  # fmt: skip
 
 
+def _restore_drill(data: Data) -> None:
+    data["systems"].append({"id": "tms-scratch", "type": "database", "url_env": "TMS_SCRATCH_URL"})
+    params = _procedure(data, "check-tms-backup")["params"]
+    params.update(restore_drill=True, restore_to="tms-scratch",
+                  sanity_queries=["SELECT count(*) FROM orders"])  # fmt: skip
+
+
 # form -> (change to the example, page of the export, what that page must say)
 FORMS: dict[str, tuple[Callable[[Data], None], str, list[str]]] = {
     "retention": (
@@ -117,6 +124,14 @@ FORMS: dict[str, tuple[Callable[[Data], None], str, list[str]]] = {
         _layers_and_timeouts,
         "escalation.html",
         ["whoever is on call in layer secondary of", "sev1: 5 minutes; otherwise 15 minutes"],
+    ),
+    "restore-drill": (
+        _restore_drill,
+        "procedures/check-tms-backup.html",
+        [
+            'restores the newest backup into the database <a href="../systems.html#system-tms-scratch">'
+            "tms-scratch</a>, replacing what is there, then checks 1 sanity queries"
+        ],
     ),
 }
 

@@ -183,3 +183,29 @@ def test_it_restores_into_a_scratch_database_and_asks_sanity_questions(
     assert failed.findings == [
         "restore drill: sanity query \"SELECT count(*) FROM orders WHERE customer = 'zzz'\" returned 0"
     ]
+
+
+def test_it_restores_into_the_database_system_it_names_and_a_dry_run_says_what_and_where(
+    pg_dump_file: Path, clock: FrozenClock
+) -> None:
+    from opsbinder.config.models import DatabaseSystem
+
+    scratch = pg.create_database("drill")
+    params = {"restore_drill": True, "restore_to": "tms-scratch",
+              "sanity_queries": ["SELECT count(*) FROM orders"]}  # fmt: skip
+    systems = {"tms-scratch": DatabaseSystem(id="tms-scratch", type="database", url_env="SCRATCH")}
+    dry = _ctx(clock, environ={}, dry_run=True, systems=systems)  # no URL needed to preview
+    preview = backup_check.run(dry, _proc(**params), _system(pg_dump_file.parent))
+    assert preview.status == "ok", preview.findings
+    assert "dry run: the drill would restore db-01.dump (" in preview.summary
+    assert "into the database tms-scratch (URL in SCRATCH), replacing what is there" in (
+        preview.summary
+    )
+    assert (preview.metrics["would_restore"], preview.metrics["restore_to"]) == (
+        "db-01.dump", "the database tms-scratch (URL in SCRATCH)",
+    )  # fmt: skip
+    real = _ctx(clock, environ={"SCRATCH": scratch}, systems=systems)
+    result = backup_check.run(real, _proc(**params), _system(pg_dump_file.parent))
+    assert result.status == "ok", result.findings
+    assert "restore drill ok" in result.summary
+    assert result.metrics["restore_to"] == "the database tms-scratch (URL in SCRATCH)"

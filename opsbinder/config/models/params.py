@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from opsbinder.config.models.base import EnvName, Strict, located
+from opsbinder.config.models.base import EnvName, Slug, Strict, located
 from opsbinder.config.models.durations import Duration
 from opsbinder.config.models.retention import Retention, RetentionPeriod
 
@@ -76,8 +76,20 @@ class BackupCheckParams(Strict):
     size_tolerance: float = Field(0.5, gt=0, le=10, description="fraction of the median size")
     pg_restore_list: bool = False
     restore_drill: bool = False
+    restore_to: Slug | None = Field(None, description="the scratch database system to restore to")
     drill_database_url_env: EnvName | None = None
     sanity_queries: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> BackupCheckParams:
+        """A drill names where it restores to, once: a database system, or (as before) the
+        variable holding a scratch database's URL."""
+        if self.restore_to and self.drill_database_url_env:
+            raise located("restore_to", "give restore_to or drill_database_url_env, not both")
+        if self.restore_drill and not (self.restore_to or self.drill_database_url_env):
+            raise located("restore_to", "missing: where the drill restores to (a database "
+                          "system of the binder, a scratch copy)", "missing_choice")  # fmt: skip
+        return self
 
 
 class DiskCheckParams(Strict):
