@@ -134,25 +134,29 @@ def _ladder_actions(
                 )
             )
         reason = name if rnd == 0 else f"{name} (repeat {rnd})"
-        actions += level_notices(base, rnd, index, level, schedules, sent, due, step, reason)
+        prefix = f"{base}/r{rnd}/l{index + 1}"
+        actions += level_notices(
+            prefix, index, level, schedules, sent, due, step=step, rnd=rnd, reason=reason
+        )
     return actions
 
 
 def level_notices(
-    base: str,
-    rnd: int,
+    prefix: str,
     index: int,
     level: EscalationLevel,
     schedules: dict[str, OnCallSchedule],
     sent: set[str],
     due: datetime,
+    *,
     step: int,
+    rnd: int,
     reason: str,
+    on_call_at: datetime | None = None,
 ) -> list[Action]:
-    """A notification to each target of a level reached at `due` that is not in `sent` yet.
-
-    Keyed by round, level and target, so a sweep that runs again sends nothing twice; the
-    on-call target is whoever is on call at `due`, not at the time of the sweep.
+    """A notification to each target of level `index` that is not in `sent` yet, keyed
+    `prefix/<target>`, so a sweep that runs again sends nothing twice. An on-call target is
+    whoever is on call at `on_call_at` (default: `due`), not at the time of the sweep.
     """
     return [
         Action(
@@ -164,11 +168,11 @@ def level_notices(
             level_name=level.name,
             round=rnd,
             target=target.model_dump(exclude_none=True),
-            recipient=recipient_of(target, schedules, due),
+            recipient=recipient_of(target, schedules, on_call_at or due),
             reason=reason,
         )
         for target in level.targets
-        if (key := f"{base}/r{rnd}/l{index + 1}/{target_key(target)}") not in sent
+        if (key := f"{prefix}/{target_key(target)}") not in sent
     ]
 
 
@@ -249,24 +253,19 @@ def _sla_actions(
     else:
         share = round(100 * clock.used / clock.target)
         why = f"SLA at risk: {share}% of the {what} used, breaches at {due}; paging {level.name}"
-    for target in level.targets:
-        key = f"{base}/sla/{clock.name}/warn/{target_key(target)}"
-        if key in sent:
-            continue
-        actions.append(
-            Action(
-                kind="notify",
-                key=key,
-                due_at=clock.warn_at,
-                step=0,
-                level=level_index + 1,
-                level_name=level.name,
-                round=0,
-                target=target.model_dump(exclude_none=True),
-                recipient=recipient_of(target, schedules, now),
-                reason=why,
-            )
-        )
+    prefix = f"{base}/sla/{clock.name}/warn"
+    actions += level_notices(
+        prefix,
+        level_index,
+        level,
+        schedules,
+        sent,
+        clock.warn_at,
+        step=0,
+        rnd=0,
+        reason=why,
+        on_call_at=now,
+    )
     return actions
 
 

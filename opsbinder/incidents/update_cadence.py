@@ -108,7 +108,17 @@ def decide(
             level = policy.levels[index]
             reason = f"Severity-1 update overdue since {incident.due:%H:%M} UTC: {level.name}"
             # step 0: never moves the incident's own escalation ladder
-            actions += level_notices(base, rnd, index, level, schedules, sent, at, 0, reason)
+            actions += level_notices(
+                f"{base}/r{rnd}/l{index + 1}",
+                index,
+                level,
+                schedules,
+                sent,
+                at,
+                step=0,
+                rnd=rnd,
+                reason=reason,
+            )
     return sorted(actions, key=lambda a: (a.due_at, a.level, a.key))
 
 
