@@ -192,3 +192,6 @@ def test_it_declares_a_severity1_incident_from_the_console_form_and_changes_it(
     assert f"duplicate of #{world.incident_a}" in staff.locator(".flash-ok").inner_text()
     assert staff.locator("#state").inner_text() == "resolved"
     shot(staff, backend, "9-linked-duplicate")
+    staff.goto(f"{live_server}/console/incidents?state=all")
+    listed = staff.locator("table.grid").inner_text()
+    assert f"duplicate of #{world.incident_a}" in listed and "unpublished · investigating" in listed
