@@ -25,6 +25,11 @@ from tests.web.conftest import free_port
 BINARY = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
 
 
+def post(url: str, **given: Any) -> httpx.Response:
+    """A busy two-core machine can take more than httpx's 5 s default to answer."""
+    return httpx.post(url, timeout=60, **given)
+
+
 def incidents(store: Engine) -> list[Incident]:
     with session_scope(store) as s:
         rows = list(s.execute(select(Incident).order_by(Incident.id)).scalars())
@@ -113,7 +118,7 @@ def _alert(ends: datetime | None = None, **labels: str) -> list[dict[str, Any]]:
 
 
 def test_it_opens_on_firing_and_resolves_on_resolved(alertmanager: str, store: Engine):
-    posted = httpx.post(f"{alertmanager}/api/v2/alerts", json=_alert())
+    posted = post(f"{alertmanager}/api/v2/alerts", json=_alert())
     assert posted.status_code == 200, posted.text
     wait_for(lambda: len(incidents(store)) == 1)
     [incident] = incidents(store)
@@ -125,7 +130,9 @@ def test_it_opens_on_firing_and_resolves_on_resolved(alertmanager: str, store: E
     assert incident.title == "TMS database is down"
     assert (incident.severity, incident.component) == ("sev1", "tms")  # the binder's route
 
-    ended = httpx.post(f"{alertmanager}/api/v2/alerts", json=_alert(ends=datetime.now(UTC)))
+    ended = httpx.post(
+        timeout=60, url=f"{alertmanager}/api/v2/alerts", json=_alert(ends=datetime.now(UTC))
+    )
     assert ended.status_code == 200, ended.text
     wait_for(lambda: incidents(store)[0].state == "resolved")
     assert incidents(store)[0].resolved_by == "alertmanager:grafana"
@@ -161,10 +168,10 @@ def _payload(status: str = "firing", **labels: str) -> dict[str, Any]:
 def test_it_takes_the_key_in_the_path_and_opens_one_incident_per_alert(
     plain: str, keys: Keys, store: Engine
 ):
-    answer = httpx.post(f"{plain}/alertmanager/{keys.a}", json=_payload())
+    answer = post(f"{plain}/alertmanager/{keys.a}", json=_payload())
     assert answer.status_code == 200 and answer.json()["status"] == "success", answer.text
     assert len(incidents(store)) == 2
-    httpx.post(f"{plain}/alertmanager/{keys.a}", json=_payload("resolved"))
+    post(f"{plain}/alertmanager/{keys.a}", json=_payload("resolved"))
     assert {i.state for i in incidents(store)} == {"resolved"}
 
 
@@ -176,22 +183,23 @@ def test_it_opens_one_incident_per_group_when_the_binder_says_so(
         assert client is not None
         events = {**client.definition.get("events", {}), "alertmanager": {"incident_per": "group"}}
         client.definition = {**client.definition, "events": events}
-    httpx.post(f"{plain}/alertmanager/{keys.a}", json=_payload())
+    post(f"{plain}/alertmanager/{keys.a}", json=_payload())
     assert len(incidents(store)) == 1
 
 
 def test_one_clients_key_never_opens_or_resolves_another_clients_incident(
     plain: str, keys: Keys, store: Engine
 ):
-    httpx.post(f"{plain}/alertmanager/{keys.a}", json=_payload())
+    post(f"{plain}/alertmanager/{keys.a}", json=_payload())
     assert len(incidents(store)) == 2
     # lindqvist's key resolving the same fingerprints: nordhafen's incidents stay open
-    other = httpx.post(f"{plain}/alertmanager/{keys.b}", json=_payload("resolved"))
+    other = post(f"{plain}/alertmanager/{keys.b}", json=_payload("resolved"))
     assert other.status_code == 200
     assert {(i.client_id, i.state) for i in incidents(store)} == {("nordhafen", "triggered")}
     # an alert labelled for nordhafen sent with lindqvist's key: refused, nothing applied
     labelled = httpx.post(
-        f"{plain}/alertmanager",
+        timeout=60,
+        url=f"{plain}/alertmanager",
         json=_payload(client="nordhafen"),
         headers={"Authorization": f"Bearer {keys.b}"},
     )
@@ -199,7 +207,9 @@ def test_one_clients_key_never_opens_or_resolves_another_clients_incident(
     assert len(incidents(store)) == 2
     # an API token is no integration key, and no key is no key
     for headers in ({"Authorization": f"Bearer {keys.api}"}, {}):
-        refused = httpx.post(f"{plain}/alertmanager", json=_payload(), headers=headers)
+        refused = httpx.post(
+            timeout=60, url=f"{plain}/alertmanager", json=_payload(), headers=headers
+        )
         assert refused.status_code == 401 and refused.json()["status"] == "unauthorized"
     assert len(incidents(store)) == 2
 
@@ -227,7 +237,7 @@ HOSTILE: list[tuple[bytes, str]] = [
 def test_it_answers_a_bad_payload_with_400_never_a_500(
     plain: str, keys: Keys, store: Engine, body: bytes, said: str
 ):
-    answer = httpx.post(f"{plain}/alertmanager/{keys.a}", content=body)
+    answer = post(f"{plain}/alertmanager/{keys.a}", content=body)
     assert answer.status_code == 400, answer.text
     shape = answer.json()
     assert shape["status"] == "invalid payload"

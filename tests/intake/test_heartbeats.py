@@ -23,11 +23,11 @@ OTHER = str(uuid.UUID(int=42))  # lindqvist's tms-pg-dump, once made its own
 
 def curl(url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["curl", "-sS", "-m", "10", "-o", "-", "-w", "\n%{http_code}", *args, url],
+        ["curl", "-sS", "-m", "60", "-o", "-", "-w", "\n%{http_code}", *args, url],
         input=stdin,
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=90,
         check=False,
     )
 

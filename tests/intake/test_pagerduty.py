@@ -8,6 +8,7 @@ import ssl
 import subprocess
 import sys
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -30,6 +31,11 @@ if action == "trigger":
 else:
     print(getattr(client, action)(arg))
 """
+
+
+def post(url: str, **given: Any) -> httpx.Response:
+    """A busy two-core machine can take more than httpx's 5 s default to answer."""
+    return httpx.post(url, timeout=60, **given)
 
 
 def pd(served: Served, key: str, action: str, arg: object) -> subprocess.CompletedProcess[str]:
@@ -173,7 +179,8 @@ def test_it_answers_a_bad_event_with_pagerdutys_error_never_a_500(
     served: Served, keys: Keys, store, body: bytes, said: str
 ):
     answer = httpx.post(
-        f"{served.url}/v2/enqueue",
+        timeout=60,
+        url=f"{served.url}/v2/enqueue",
         content=body,
         verify=ssl.create_default_context(cafile=served.ca),
     )
@@ -188,12 +195,18 @@ def test_it_refuses_an_unknown_or_revoked_key(served: Served, keys: Keys, store)
     event = {"routing_key": "obi_" + "0" * 28, "event_action": "trigger", "payload": {
         "summary": "x", "source": "y", "severity": "info"}}  # fmt: skip
     answer = httpx.post(
-        f"{served.url}/v2/enqueue/", json=event, verify=ssl.create_default_context(cafile=served.ca)
+        timeout=60,
+        url=f"{served.url}/v2/enqueue/",
+        json=event,
+        verify=ssl.create_default_context(cafile=served.ca),
     )
     assert answer.status_code == 400 and "integration key" in answer.json()["errors"][0]
     event["routing_key"] = keys.a
     ok = httpx.post(
-        f"{served.url}/v2/enqueue/", json=event, verify=ssl.create_default_context(cafile=served.ca)
+        timeout=60,
+        url=f"{served.url}/v2/enqueue/",
+        json=event,
+        verify=ssl.create_default_context(cafile=served.ca),
     )
     assert ok.status_code == 202 and ok.json()["status"] == "success"
     assert len(incidents(store)) == 1
