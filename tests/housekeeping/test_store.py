@@ -260,3 +260,35 @@ def test_it_says_when_no_prefect_server_is_in_use_and_exits_5_when_one_is_unreac
     ran = run_cli(["housekeeping", "--dry-run"], away)
     assert ran.code == 5, ran
     assert "http://127.0.0.1:9/api is not reachable" in ran.err and "Traceback" not in ran.output
+
+
+def test_it_removes_rejected_hook_reports_left_alone_for_the_retention_and_never_pending_ones(
+    store: Engine, backend: str, clock: FrozenClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("the spool is files, whatever the store")
+    import os
+
+    from opsbinder import spool
+    from opsbinder.settings import get_settings
+
+    monkeypatch.setenv("OPSBINDER_SPOOL_DIR", str(tmp_path / "spool"))
+    get_settings.cache_clear()
+    pending = spool.write(tmp_path / "spool", {"kind": "failure", "at": "2025-01-01"})
+    rejected = spool.write_to(tmp_path / "spool" / spool.REJECTED, {"kind": "failure"})
+    old = (clock.now() - timedelta(days=91)).timestamp()
+    for path in (pending, rejected):
+        os.utime(path, (old, old))
+
+    dry = housekeeping.trim_store(store, clock, dry_run=True)
+    assert (dry.spool_files_planned, dry.spool_files_removed) == (1, 0)
+    assert rejected.exists()
+
+    done = housekeeping.trim_store(store, clock)
+    assert done.spool_files_removed == 1
+    assert not rejected.exists() and pending.exists()  # not applied yet: never trimmed
+
+    fresh = spool.write_to(tmp_path / "spool" / spool.REJECTED, {"kind": "failure"})
+    recent = (clock.now() - timedelta(days=89)).timestamp()
+    os.utime(fresh, (recent, recent))
+    assert housekeeping.trim_store(store, clock).spool_files_removed == 0 and fresh.exists()
