@@ -37,7 +37,7 @@ def incidents(store: Engine) -> list[Incident]:
     return rows
 
 
-def wait_for(check: Callable[[], bool], seconds: float = 40) -> None:
+def wait_for(check: Callable[[], bool], seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while not check():
         if time.monotonic() > deadline:
@@ -86,7 +86,7 @@ def alertmanager(plain: str, keys: Keys, tmp_path: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: _ready(url), 30)
+        wait_for(lambda: _ready(url), 60)
         yield url
     finally:
         process.terminate()
