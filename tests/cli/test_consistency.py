@@ -152,3 +152,23 @@ def test_a_listing_says_it_as_json_a_script_parses(
         data = json.loads(ran.out)
     assert holds(data), ran.out[:2000]
     assert "Traceback" not in ran.output
+
+
+SPELLINGS = [
+    ("validate -c {example}", 0, "valid"),
+    ("validate {example}", 0, "valid"),  # the older positional spelling still works
+    ("load --config {example}", 0, "unchanged"),
+    ("users status-token --client nordhafen", 0, "/status/nordhafen?token="),
+    ("users status-token nordhafen", 0, "/status/nordhafen?token="),
+    ("users status-token", 2, "--client"),
+    ("users status-token --client nordhafen lindqvist", 2, "two clients named"),
+]
+
+
+@pytest.mark.parametrize(("line", "code", "says"), SPELLINGS, ids=[s[0] for s in SPELLINGS])
+def test_it_takes_the_one_spelling_and_the_old_one(
+    line: str, code: int, says: str, world: World
+) -> None:
+    ran = run_cli(world.args(line), world.env)
+    assert ran.code == code, str(ran)
+    assert says in ran.output and "Traceback" not in ran.output, str(ran)
