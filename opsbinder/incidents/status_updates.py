@@ -139,21 +139,49 @@ def update_hash(
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+HASHED_MOST = 100_000  # row contents remembered with their hash; past this it starts over
+_hashed: dict[tuple[Any, ...], str] = {}
+
+
 def _row_hash(row: StatusUpdate) -> str:
-    return update_hash(
-        incident_id=row.incident_id,
-        seq=row.seq,
-        posted_at=row.posted_at,
-        author=row.author,
-        current_status=row.current_status,
-        next_steps=row.next_steps,
-        bridge_url=row.bridge_url,
-        business_impact=row.business_impact,
-        next_update_at=row.next_update_at,
-        corrects_seq=row.corrects_seq,
-        prev_hash=row.prev_hash,
-        author_name=row.author_name or "",
+    """The hash of a row as stored now. A status page verifies every chain it shows on each
+    render; a row whose every hashed field is exactly as when it was last hashed is not hashed
+    again, so a render costs a SHA-256 only for new or changed rows (a change in any field, made
+    however, misses this memo and is hashed and compared afresh)."""
+    fields = (
+        row.incident_id,
+        row.seq,
+        row.posted_at,
+        row.author,
+        row.current_status,
+        row.next_steps,
+        row.bridge_url,
+        row.business_impact,
+        row.next_update_at,
+        row.corrects_seq,
+        row.prev_hash,
+        row.author_name or "",
     )
+    known = _hashed.get(fields)
+    if known is None:
+        known = update_hash(
+            incident_id=row.incident_id,
+            seq=row.seq,
+            posted_at=row.posted_at,
+            author=row.author,
+            current_status=row.current_status,
+            next_steps=row.next_steps,
+            bridge_url=row.bridge_url,
+            business_impact=row.business_impact,
+            next_update_at=row.next_update_at,
+            corrects_seq=row.corrects_seq,
+            prev_hash=row.prev_hash,
+            author_name=row.author_name or "",
+        )
+        if len(_hashed) >= HASHED_MOST:
+            _hashed.clear()
+        _hashed[fields] = known
+    return known
 
 
 _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
