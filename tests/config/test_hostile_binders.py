@@ -8,6 +8,9 @@ a leap-second time zone or an infinite plan guard were reported valid and failed
 
 from __future__ import annotations
 
+import re
+import uuid
+
 import pytest
 
 from tests.config.binders import Defect, broken_copy
@@ -150,7 +153,8 @@ def test_it_loads_a_folder_of_client_folders(example_dir, tmp_path):
     (root / "a" / "binder").rename(root / "nordhafen")
     second = broken_copy(example_dir, root / "b")
     for path in second.glob("*.yaml"):
-        path.write_text(path.read_text().replace("nordhafen", "suedhafen"))
+        text = path.read_text().replace("nordhafen", "suedhafen")
+        path.write_text(re.sub(r"uuid: \S+", lambda m: f"uuid: {uuid.uuid4()}", text))
     second.rename(root / "suedhafen")
     for leftover in ("a", "b"):
         (root / leftover).rmdir()
