@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -77,23 +77,25 @@ def _logs_of(client: Any, run_id: UUID) -> int:
 def test_it_deletes_opsbinders_flow_runs_ended_before_the_retention_and_keeps_the_rest(
     client: Any,
 ) -> None:
-    old = [_ended_run(client, name) for name in ("sweep", "sweep", "purge", "purge")]
+    # names of this test's own: the session's Prefect API holds other tests' runs too
+    sweep, purge = f"sweep-{uuid4().hex[:8]}", f"purge-{uuid4().hex[:8]}"
+    old = [_ended_run(client, name) for name in (sweep, sweep, purge, purge)]
     others = _ended_run(client, "another-teams-flow")
-    running = _ended_run(client, "sweep", ended=False)
-    boundary = _ended_run(client, "sweep")
+    running = _ended_run(client, sweep, ended=False)
+    boundary = _ended_run(client, sweep)
     cutoff = _end_of(client, boundary)  # the boundary run ended exactly at the cutoff
-    newer = _ended_run(client, "purge")
+    newer = _ended_run(client, purge)
     assert _end_of(client, newer) > cutoff and _end_of(client, old[-1]) < cutoff
     everything = [*old, boundary, newer, running, others]
     assert _alive(client, everything) == set(everything)
     assert _logs_of(client, old[0]) == 1
 
-    dry = trim_flow_runs(cutoff, ["sweep", "purge"], dry_run=True)
+    dry = trim_flow_runs(cutoff, [sweep, purge], dry_run=True)
 
     assert (dry.planned, dry.deleted) == (4, 0)
     assert _alive(client, everything) == set(everything)
 
-    done = trim_flow_runs(cutoff, ["sweep", "purge"])
+    done = trim_flow_runs(cutoff, [sweep, purge])
 
     assert (done.planned, done.deleted) == (4, 4)
     assert _alive(client, everything) == {boundary, newer, running, others}
