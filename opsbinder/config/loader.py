@@ -14,7 +14,13 @@ from typing import Any
 from opsbinder.config.models import Binder, ClientBinder
 from opsbinder.config.problems import found_at
 from opsbinder.config.references import Known, check_references
-from opsbinder.config.sections import LIST_SECTIONS, Merged, merge_files, parse_sections
+from opsbinder.config.sections import (
+    LIST_SECTIONS,
+    ONCE_SECTIONS,
+    Merged,
+    merge_files,
+    parse_sections,
+)
 from opsbinder.config.yaml_source import Loc
 from opsbinder.errors import ConfigError, ConfigProblem
 
@@ -175,6 +181,9 @@ def _locations(merged: Merged, folder: Path) -> dict[str, str]:
         return f"{shown}:{line}"
 
     out = {"client": place(("client",))}
+    for section in ONCE_SECTIONS:
+        if section != "client" and section in merged.data:
+            out[section] = place((section,)).rsplit(":", 1)[0]
     for section in LIST_SECTIONS:
         items: list[Any] = merged.data.get(section, [])
         if items:

@@ -94,6 +94,7 @@ def check_references(binder: ClientBinder, known: Known | None = None) -> list[F
         *_entrypoints(binder),
         *_contract_refs(binder, ids),
         *_intake_refs(binder, ids),
+        *_transition_refs(binder, ids),
     ]
 
 
@@ -357,3 +358,25 @@ def _component_refs(binder: ClientBinder, ids: _Ids) -> Iterator[Finding]:
     for loc, component in named:
         if component and (problem := ids.missing("components", component)):
             yield loc, component, problem
+
+
+def _transition_refs(binder: ClientBinder, ids: _Ids) -> Iterator[Finding]:
+    """The people a transition names are contacts of the binder: a successor must find them."""
+    if binder.transition is None:
+        return
+    named: list[tuple[tuple[str | int, ...], str]] = [
+        *((("transition", "outgoing", i, "contact"), p.contact)
+          for i, p in enumerate(binder.transition.outgoing)),
+        *((("transition", "credentials", i, "handed_by"), c.handed_by)
+          for i, c in enumerate(binder.transition.credentials)),
+    ]  # fmt: skip
+    for loc, person in named:
+        if problem := ids.missing("contacts", person):
+            yield loc, person, problem
+    for kind, names in (
+        ("outgoing", [(p.contact, "contact") for p in binder.transition.outgoing]),
+        ("credentials", [(c.variable, "variable") for c in binder.transition.credentials]),
+    ):
+        for i, (name, key) in enumerate(names):
+            if (name, key) in names[:i]:
+                yield ("transition", kind, i, key), name, f"{kind}: listed twice"

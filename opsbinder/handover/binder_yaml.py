@@ -28,6 +28,7 @@ FILES: dict[str, tuple[str, ...]] = {
     "calendar.yaml": ("maintenance_windows", "holidays"),
     "contract.yaml": ("contract",),
     "monitoring.yaml": ("events", "heartbeats"),
+    "transition.yaml": ("transition",),
 }
 SECTION_FILE = {section: name for name, sections in FILES.items() for section in sections}
 

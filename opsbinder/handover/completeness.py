@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import ClientBinder, Contact, OnCallSchedule, Target
-from opsbinder.handover import oncall_view
+from opsbinder.handover import oncall_view, transition
 from opsbinder.handover.binder_yaml import SECTION_FILE
 from opsbinder.handover.dossier import Dossier, ProcedureFacts, gather, period_of
 from opsbinder.store.models import WorkItem
@@ -312,6 +312,18 @@ def _lockdown_check(report: Completeness, binder: ClientBinder) -> None:
     )
 
 
+def _transition_checks(report: Completeness, binder: ClientBinder) -> None:
+    for weight, gap in transition.checks(binder, sev1_contacts(binder)):
+        report.check(
+            weight,
+            None
+            if gap is None
+            else Finding(
+                gap.code, gap.message, where(binder, "transition", None, gap.path), weight
+            ),
+        )
+
+
 def assess(session: Session, dossier: Dossier) -> Completeness:
     report = Completeness(dossier.client.id)
     now = dossier.generated_at
@@ -328,6 +340,7 @@ def assess(session: Session, dossier: Dossier) -> Completeness:
     _phone_checks(report, dossier.binder)
     _restore_check(report, session, dossier)
     _lockdown_check(report, dossier.binder)
+    _transition_checks(report, dossier.binder)
     return report
 
 

@@ -6,11 +6,9 @@ offline from a USB stick or an e-mail attachment, and prints cleanly.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -18,12 +16,12 @@ import jinja2
 
 from opsbinder import housekeeping
 from opsbinder.clock import utc
-from opsbinder.config.models import ClientBinder
 from opsbinder.config.models.escalation import PerSeverity
 from opsbinder.handover.binder_yaml import dump
 from opsbinder.handover.completeness import Completeness
 from opsbinder.handover.dossier import Dossier
 from opsbinder.handover.oncall_view import Segment
+from opsbinder.handover.secret_names import env_names
 from opsbinder.handover.words import duration_in_words
 
 PAGES = (
@@ -34,34 +32,11 @@ PAGES = (
     "oncall.html",
     "incidents.html",
     "history.html",
+    "transition.html",
     "completeness.html",
     "audit-log.html",
 )
-_VAR = re.compile(r"\$\{(\w+)\}|\$([A-Z_][A-Z0-9_]*)")
-
-
-def env_names(binder: ClientBinder) -> list[tuple[str, list[str]]]:
-    """Every environment variable the binder names, and where: these hold the secrets."""
-    found: dict[str, list[str]] = {}
-
-    def walk(node: Any, label: str) -> None:
-        if isinstance(node, dict):
-            here = node.get("id") if isinstance(node.get("id"), str) else None
-            for key, value in node.items():
-                where = here or label
-                if isinstance(value, str) and (key.endswith("_env") or key == "url_env"):
-                    found.setdefault(value, []).append(f"{where}.{key}")
-                else:
-                    walk(value, where)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item, label)
-        elif isinstance(node, str):
-            for match in _VAR.finditer(node):
-                found.setdefault(match.group(1) or match.group(2), []).append(label)
-
-    walk(binder.model_dump(mode="json", by_alias=True), binder.client.id)
-    return sorted((name, sorted(set(users))) for name, users in found.items())
+__all__ = ["PAGES", "css", "env_names", "render"]
 
 
 def _environment(tz: ZoneInfo, names: dict[str, str]) -> jinja2.Environment:
@@ -129,6 +104,7 @@ def render(
         "oncall.html": "On-call rotation and contacts",
         "incidents.html": "Open incidents",
         "history.html": "Run history, last 12 months",
+        "transition.html": "Transition plan",
         "completeness.html": "Completeness audit",
         "audit-log.html": "Audit log",
     }

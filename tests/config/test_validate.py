@@ -402,7 +402,7 @@ DEFECTS = {
         "holidayz",
         None,
         "holidayz:",
-        "unknown section; expected one of client, components, contacts, contract, escalation_policies, events, heartbeats, holidays, maintenance_windows, oncall_schedules, procedures, stakeholders, systems, webhooks",
+        "unknown section; expected one of client, components, contacts, contract, escalation_policies, events, heartbeats, holidays, maintenance_windows, oncall_schedules, procedures, stakeholders, systems, transition, webhooks",
     ),
     "naive-window-time-in-dst-gap": Defect(
         "calendar.yaml",

@@ -74,6 +74,13 @@ from opsbinder.config.models.timing import (
     TimeZoneName,
     date_problem,
 )
+from opsbinder.config.models.transition import (
+    CredentialHandover,
+    IncomingContact,
+    IncomingProvider,
+    OutgoingPerson,
+    Transition,
+)
 
 __all__ = [
     "DURATION_FORMS",
@@ -97,6 +104,7 @@ __all__ = [
     "Component",
     "Contact",
     "Contract",
+    "CredentialHandover",
     "CronExpr",
     "CustomParams",
     "CustomProcedure",
@@ -111,11 +119,14 @@ __all__ = [
     "EventRules",
     "Heartbeat",
     "Holiday",
+    "IncomingContact",
+    "IncomingProvider",
     "MaintenanceWindow",
     "ManualParams",
     "ManualProcedure",
     "OnCallSchedule",
     "OnTimeTarget",
+    "OutgoingPerson",
     "Override",
     "PathSystem",
     "Procedure",
@@ -136,6 +147,7 @@ __all__ = [
     "System",
     "Target",
     "TimeZoneName",
+    "Transition",
     "UpdateReminderParams",
     "UpdateReminderProcedure",
     "WebhookChannel",

@@ -21,6 +21,7 @@ from opsbinder.config.models.people import Contact, Stakeholder, WebhookChannel
 from opsbinder.config.models.procedures import Procedure
 from opsbinder.config.models.systems import System
 from opsbinder.config.models.timing import TimeZoneName
+from opsbinder.config.models.transition import Transition
 
 
 class ClientInfo(Strict):
@@ -49,6 +50,7 @@ class ClientBinder(Strict):
     events: EventRules = Field(default_factory=EventRules)
     heartbeats: list[Heartbeat] = Field(default_factory=list)
     components: list[Component] = Field(default_factory=list)
+    transition: Transition | None = None
     locations: dict[str, str] = Field(
         default_factory=dict,
         description="where each item is written: 'procedures[purge-x]' -> 'purge.yaml:12', "
