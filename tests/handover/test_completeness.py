@@ -36,7 +36,12 @@ def contact(data: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _restore_drill(data: dict[str, Any]) -> None:
-    proc(data, "check-tms-backup")["params"]["restore_drill"] = True
+    """A drill restores into a scratch database, whose URL is one more secret to hand over."""
+    data["systems"].append({"id": "tms-scratch", "type": "database", "url_env": "TMS_SCRATCH_URL"})
+    proc(data, "check-tms-backup")["params"].update(restore_drill=True, restore_to="tms-scratch")
+    data["transition"]["credentials"].append(
+        {"variable": "TMS_SCRATCH_URL", "handed_by": "priya-nair", "confirmed_by": "a drill runs"}
+    )
 
 
 def sign_off(engine: Engine, clock: FrozenClock, key: str) -> None:
