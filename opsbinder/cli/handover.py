@@ -1,4 +1,4 @@
-"""`opsbinder binder export|audit|verify|import` and `opsbinder lockdown`: the handover."""
+"""`opsbinder binder export|audit|diff|verify|import` and `opsbinder lockdown`: the handover."""
 
 from __future__ import annotations
 
@@ -90,6 +90,26 @@ def audit_cmd(
             "third-party verification: " + ", ".join(f"{n} {w}" for w, n in sorted(counts.items()))
         )
     if report.score < min_score:
+        raise typer.Exit(1)
+
+
+@binder_app.command("diff")
+def diff_cmd(
+    old: Path = typer.Argument(..., help="the earlier export folder"),
+    new: Path = typer.Argument(..., help="the later export folder"),
+    as_json: bool = common.JsonOption,
+) -> None:
+    """What changed between two exports of a client; exit 1 when anything did."""
+    from opsbinder.handover.binder_diff import diff_exports, lines
+
+    changes = diff_exports(old, new)
+    if as_json:
+        common.print_json([c.as_dict() for c in changes])
+    else:
+        for line in lines(changes):
+            _say(line)
+        _say(f"{len(changes)} change(s) between {old} and {new}" if changes else "no changes")
+    if changes:
         raise typer.Exit(1)
 
 
