@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, and_, delete, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
+from opsbinder import audit
 from opsbinder.clock import Clock, utc
 from opsbinder.errors import RunFailed
 from opsbinder.procedures import plan_guard
@@ -215,6 +216,7 @@ def trim_store(
     dry_run: bool = False,
     approve: bool = False,
     settings: Settings | None = None,
+    actor: str = "housekeeping",
 ) -> Housekeeping:
     """Trim every shelf past its retention; a dry run counts and deletes nothing."""
     settings = settings or get_settings()
@@ -225,6 +227,23 @@ def trim_store(
             _trim(engine, shelf, now, dry_run=dry_run, approve=approve, settings=settings)
         )
     _trim_spool(settings.spool, now - timedelta(days=settings.keep_spool_days), report)
+    deleted = {t.shelf: t.deleted for t in report.shelves if t.deleted}
+    if deleted or report.spool_files_removed:
+        # deleting history is a change to the store like any other: who, when, how much
+        with session_scope(engine) as session:
+            audit.record(
+                session,
+                clock,
+                actor=actor,
+                action="housekeeping.trimmed",
+                object_type="store",
+                object_id="housekeeping",
+                details={
+                    "deleted": deleted,
+                    "spool_files_removed": report.spool_files_removed,
+                    "cutoffs": {t.shelf: t.cutoff.isoformat() for t in report.shelves},
+                },
+            )
     return report
 
 

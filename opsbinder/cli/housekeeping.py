@@ -36,7 +36,9 @@ def housekeeping(
     daily `housekeeping` flow does this by itself); never the audit log. Exit 1 when the plan
     guard refused a table."""
     clock = common.clock()
-    report = core.trim_store(common.store(), clock, dry_run=dry_run, approve=approve)
+    report = core.trim_store(
+        common.store(), clock, dry_run=dry_run, approve=approve, actor=common.actor()
+    )
     result: dict[str, Any] = report.as_dict()
     if not store_only:
         from opsbinder.orchestrator import local

@@ -162,8 +162,19 @@ def test_it_trims_every_shelf_past_its_retention_and_keeps_the_boundary_and_the_
         assert session.execute(select(ConsoleSession.address)).scalars().all() == ["b"]
         assert session.execute(select(SignInFailures.key)).scalars().all() == ["user:new"]
         after = [(a.seq, a.hash) for a in session.execute(select(AuditEntry)).scalars()]
-    assert after == audit_rows
-    assert audit.verify  # the chain itself is checked by tests/store/test_audit.py
+        trimmed = session.execute(select(AuditEntry).order_by(AuditEntry.seq.desc())).scalars()
+        last = next(iter(trimmed))
+    assert after[:-1] == audit_rows  # every entry as it was, and one more: the trim itself
+    assert (last.actor, last.action) == ("housekeeping", "housekeeping.trimmed")
+    assert last.details["deleted"] == {
+        "runs": 1,
+        "outbox": 1,
+        "console sessions": 1,
+        "sign-in throttle": 1,
+    }
+    with session_scope(store) as session:
+        checked, breaks = audit.verify(session)
+    assert checked == len(audit_rows) + 1 and breaks == []  # the chain still verifies whole
 
     again = housekeeping.trim_store(store, clock)
     assert sum(t.deleted for t in again.shelves) == 0  # idempotent: nothing left to trim
@@ -181,7 +192,7 @@ def test_it_counts_in_a_dry_run_and_deletes_nothing(
     assert {t.shelf: t.planned for t in report.shelves}["runs"] == 1  # there is work to do
     assert sum(t.planned for t in report.shelves) == 4
     assert sum(t.deleted for t in report.shelves) == 0
-    assert _counts(store) == before
+    assert _counts(store) == before  # the audit log included: a dry run records nothing
 
 
 def test_it_leaves_a_table_whose_plan_is_above_the_guard_until_approved(
@@ -220,7 +231,7 @@ def test_it_is_a_command_whose_dry_run_counts_and_deletes_nothing(
     cheap_password_hashing(monkeypatch)
     _world(store, clock, example_dir)
     before = _counts(store)
-    env = environment(tmp_path / "home", store_url)
+    env = environment(tmp_path / "home", store_url, OPSBINDER_ACTOR="mara")
 
     dry = run_cli(["housekeeping", "--store-only", "--dry-run", "--json"], env)
 
@@ -236,7 +247,11 @@ def test_it_is_a_command_whose_dry_run_counts_and_deletes_nothing(
     assert "runs" in done.out and "retention: runs 400 days" in done.out.replace("\n", " ")
     after = _counts(store)
     assert after["runs"] < before["runs"]
-    assert after["audit_log"] == before["audit_log"]
+    assert after["audit_log"] == before["audit_log"] + 1  # none gone; the trim recorded
+    with session_scope(store) as session:
+        last = session.execute(select(AuditEntry).order_by(AuditEntry.seq.desc())).scalars()
+        entry = next(iter(last))
+        assert (entry.actor, entry.action) == ("mara", "housekeeping.trimmed")
 
 
 def test_it_refuses_a_retention_shorter_than_what_reports_read(tmp_path: Path) -> None:
