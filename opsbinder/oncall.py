@@ -72,6 +72,11 @@ def _override_bounds(override: Override, zone: ZoneInfo) -> tuple[datetime, date
     return aware(override.start), aware(override.end)
 
 
+def override_span(override: Override, zone_name: str) -> tuple[datetime, datetime]:
+    """An override's bounds as UTC instants (naive times are the schedule's local time)."""
+    return _override_bounds(override, ZoneInfo(zone_name))
+
+
 def overrides_between(
     schedule: OnCallSchedule, start: datetime, end: datetime
 ) -> list[tuple[datetime, datetime, Override]]:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import ClientBinder, Contact, OnCallSchedule, Target
-from opsbinder.handover import oncall_view, transition
+from opsbinder.handover import contradictions, oncall_view, transition
 from opsbinder.handover.binder_yaml import SECTION_FILE
 from opsbinder.handover.dossier import Dossier, ProcedureFacts, gather, period_of
 from opsbinder.store.models import WorkItem
@@ -341,6 +341,18 @@ def assess(session: Session, dossier: Dossier) -> Completeness:
     _restore_check(report, session, dossier)
     _lockdown_check(report, dossier.binder)
     _transition_checks(report, dossier.binder)
+    for weight, found in contradictions.checks(dossier):
+        report.check(
+            weight,
+            None
+            if found is None
+            else Finding(
+                found.code,
+                found.message,
+                where(dossier.binder, found.section, found.item, found.path),
+                weight,
+            ),
+        )
     return report
 
 

@@ -85,7 +85,7 @@ HINTS = {
             "a client-side contact (staff: false) cannot be on call for the MSP",
         ),
         Defect(
-            "oncall.yaml", "{contact: ayse-demir, start", "{contact: dirk-hansen, start",
+            "oncall.yaml", "{contact: lena-fischer, start", "{contact: dirk-hansen, start",
             "oncall_schedules[l1-weekly].overrides[0].contact", "'dirk-hansen'", "dirk-hansen",
             "a client-side contact (staff: false) cannot be on call for the MSP",
         ),

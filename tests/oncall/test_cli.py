@@ -33,8 +33,10 @@ def test_it_answers_for_a_local_time_in_the_spring_gap(
         app, ["oncall", "at", "2026-10-25 02:30", "--client", "nordhafen", "--fold", "later"]
     )
     assert out.exit_code == 0 and "occurs twice" in out.output
-    # the Christmas override
+    # the Christmas override: the week of 12-21 is Ayşe's, Lena covers 24-27 December
     out = runner.invoke(app, ["oncall", "at", "2026-12-25 12:00", "--client", "nordhafen"])
+    assert "Lena Fischer" in out.output and "Ayşe Demir" not in out.output
+    out = runner.invoke(app, ["oncall", "at", "2026-12-23 12:00", "--client", "nordhafen"])
     assert "Ayşe Demir" in out.output
 
 
