@@ -124,3 +124,15 @@ def test_it_refuses_a_folder_that_is_not_an_export_with_exit_2(
         ) or "no such" in ran.err
         ran = diff(bad, good)
         assert ran.code == 2, ran.output
+
+
+def test_it_names_the_problem_of_an_export_whose_binder_is_broken_with_exit_2(
+    example_dir: Path, tmp_path: Path
+) -> None:
+    good = export_of(example_dir, tmp_path / "good")
+    broken = export_of(
+        example_dir, tmp_path / "broken", ("oncall.yaml", "handoff_day: mon", "handoff_day: mo")
+    )
+    ran = diff(good, broken)
+    assert ran.code == 2, ran.output
+    assert str(broken / "binder" / "oncall.yaml") in ran.err and "handoff_day" in ran.err

@@ -134,3 +134,27 @@ def test_the_export_shows_the_plan_on_its_own_page_and_in_the_markdown(
     assert "- The pager moves: 2026-05-04" in markdown
     assert "- [ ] `OPSBINDER_PAGER_WEBHOOK_SECRET` handed over by Mark Olsen" in markdown
     assert "transition:" in (tmp_path / "out" / "binder" / "transition.yaml").read_text()
+
+
+def test_the_installed_audit_names_a_missing_plan_and_a_contradiction(
+    store: Engine, tmp_path: Path, example_dir: Path
+) -> None:
+    from tests.cli.installed import environment, run_cli
+    from tests.config.binders import Defect, broken_copy
+
+    folder = broken_copy(
+        example_dir,
+        tmp_path,
+        Defect("oncall.yaml", "{contact: lena-fischer, start", "{contact: ayse-demir, start",
+               "", None, None, ""),
+    )  # fmt: skip
+    (folder / "transition.yaml").unlink()
+    env = environment(tmp_path / "home", store.url.render_as_string(hide_password=False))
+    loaded = run_cli(["load", "-c", str(folder)], env)
+    assert loaded.code == 0, str(loaded)
+    ran = run_cli(["binder", "audit", "--client", "nordhafen", "--min-score", "100"], env)
+    assert ran.code == 1, str(ran)
+    assert "Traceback" not in ran.output
+    assert "  [transition-missing] no transition plan" in ran.out
+    assert "      fix in transition.yaml · transition\n" in ran.out
+    assert "  [oncall-override-no-op] on-call l1-weekly: the override for ayse-demir" in ran.out
