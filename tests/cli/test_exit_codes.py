@@ -151,6 +151,15 @@ def _second(world: World) -> None:
         world.values["other"] = str(other.id)
 
 
+def _two_exports(world: World) -> None:
+    """The client's binder exported twice, as {tmp}/old and {tmp}/new."""
+    for name in ("old", "new"):
+        made = run_cli(
+            ["binder", "export", str(world.tmp / name), "--client", "nordhafen"], world.env
+        )
+        assert made.code == 0, str(made)
+
+
 def _password(world: World) -> None:
     world.env["OPSBINDER_NEW_PASSWORD"] = "a long enough password"
 
@@ -250,6 +259,13 @@ CASES = [
     Case("incidents duplicate {incident} --of 999999", 3, "no incident #999999"),
     Case("incidents public {incident} --title 'Backups late' --state identified", 0, "sees"),
     Case("incidents public {incident} --state fixed", 2, "public_state: 'fixed'"),
+    Case("incidents wait {incident}", 0, "waits on the client", both=True),
+    Case("incidents wait 999999", 3, "no incident #999999"),
+    Case("housekeeping --store-only --dry-run", 0, "dry run", both=True),
+    Case("housekeeping --store-only", 5, "cannot reach the store", _unreachable),
+    Case("evidence --client nordhafen --month 2026-11 -o {tmp}/pack --no-pdf", 0, "manifest"),
+    Case("evidence --client nobody --month 2026-11 -o {tmp}/pack --no-pdf", 3, "nobody"),
+    Case("evidence --client nordhafen --month 2026-13 -o {tmp}/pack --no-pdf", 2, "2026-13"),
     Case("oncall now", 0, "l1-weekly"),
     Case("oncall now --client nobody", 3, "no client 'nobody'"),
     Case("oncall at '2026-03-29 02:30' --client nordhafen", 0, "l1-weekly"),
@@ -308,6 +324,8 @@ CASES = [
     Case("binder audit --client nordhafen --min-score 100", 1, "completeness of nordhafen"),
     Case("binder verify --client nordhafen", 0, "0 failed", _demo_systems(True), both=True),
     Case("binder verify --client nordhafen", 1, "FAILED", _demo_systems(False)),
+    Case("binder diff {tmp}/old {tmp}/new", 0, "", _two_exports),
+    Case("binder diff {missing} {missing}", 2, "no such folder"),
     Case("binder import {example}", 0, "imported nordhafen"),
     Case("binder import {missing}", 2),
     Case("archive restore no-such-procedure --into orders -c {example}", 3),
