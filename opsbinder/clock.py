@@ -45,9 +45,13 @@ def utc(value: datetime) -> datetime:
 
 
 def duration_text(value: timedelta) -> str:
-    """ "2h", "1h 30m", "12m": how people write a span, not Python's "2:00:00"."""
+    """ "2h", "1h 30m", "12m", "3d 8h": how people write a span, not Python's "2:00:00"; the
+    one formatter for every message, page and finding that names a span."""
     minutes = int(value.total_seconds() // 60)
     hours, rest = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
     if hours and rest:
         return f"{hours}h {rest}m"
     return f"{hours}h" if hours else f"{rest}m"

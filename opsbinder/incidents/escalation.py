@@ -15,9 +15,10 @@ notification still goes out once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from opsbinder.clock import duration_text
 from opsbinder.config.models import EscalationLevel, EscalationPolicy, OnCallSchedule, Target
 from opsbinder.incidents.sla import ClockState, SlaTerms, clock_states
 from opsbinder.oncall import on_call
@@ -120,7 +121,7 @@ def _ladder_actions(
         name = level.name
         if step > incident.step and step > 1:
             before = policy.levels[index - 1] if index else policy.levels[-1]
-            waited = _human(before.timeout(incident.severity))
+            waited = duration_text(before.timeout(incident.severity))
             actions.append(
                 Action(
                     kind="escalate",
@@ -225,7 +226,7 @@ def _sla_actions(
     """A running clock past its pre-breach share pages the next level up, once per clock;
     a clock past its target is a breach, recorded once."""
     actions: list[Action] = []
-    what = f"{clock.name} target {_human(clock.target)} for {incident.severity}"
+    what = f"{clock.name} target {duration_text(clock.target)} for {incident.severity}"
     if (
         clock.breached
         and clock.due_at is not None
@@ -284,10 +285,3 @@ def _reached(incident: IncidentSnapshot, policy: EscalationPolicy, now: datetime
             ]
         )
     return (step - 1) % len(policy.levels) + 1 if step else 0
-
-
-def _human(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes % 60:
-        return f"{minutes}m"
-    return f"{minutes // 60}h"

@@ -12,7 +12,7 @@ import statistics
 import subprocess
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from opsbinder import environment
+from opsbinder.clock import duration_text
 from opsbinder.config.models import BackupCheckProcedure, BackupLocation
 from opsbinder.procedures.context import ProcedureContext
 from opsbinder.procedures.result import ProcedureResult
@@ -59,7 +60,7 @@ def run(
     }
     if age > params.max_age:
         findings.append(
-            f"newest backup {newest.path.name} is {_human(age)} old (allowed: {_human(params.max_age)})"
+            f"newest backup {newest.path.name} is {duration_text(age)} old (allowed: {duration_text(params.max_age)})"
         )
     findings += _size_findings(newest, earlier, params.size_tolerance, metrics)
     findings += _checksum_findings(newest, metrics)
@@ -71,7 +72,7 @@ def run(
             metrics["would_restore"], metrics["restore_to"] = newest.path.name, target
             notes.append(
                 f"dry run: the drill would restore {newest.path.name} ({_size(newest.size)}, "
-                f"{_human(age)} old) into {target}, replacing what is there"
+                f"{duration_text(age)} old) into {target}, replacing what is there"
             )
         elif not findings:
             findings += _restore_drill(ctx, proc, newest, metrics)
@@ -82,7 +83,7 @@ def run(
         summary = findings[0] if len(findings) == 1 else f"{len(findings)} problems: {findings[0]}"
         return ProcedureResult("failed", summary, metrics, findings)
     parts = [
-        f"{newest.path.name}: {_human(age)} old",
+        f"{newest.path.name}: {duration_text(age)} old",
         _size(newest.size),
         f"checksum {metrics['checksum']}",
     ]
@@ -228,15 +229,6 @@ def _restore_drill(
 
 def _fail(reason: str) -> ProcedureResult:
     return ProcedureResult("failed", reason, {}, [reason])
-
-
-def _human(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    return f"{hours}h {rest // 60}m" if hours else f"{rest // 60}m"
 
 
 def _size(n: float) -> str:
