@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.installed import ROOT, Ran, environment, run_cli
+from tests.support.terminal import ctrl_c_enabled
 
 
 @pytest.fixture
@@ -126,6 +127,7 @@ def _child(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_enabled,
     )
 
 

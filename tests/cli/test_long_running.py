@@ -25,6 +25,7 @@ from opsbinder.procedures import archive
 from opsbinder.procedures.context import ProcedureContext
 from tests.cli.conftest import World
 from tests.cli.installed import EXAMPLE, ROOT, SCRIPT, run_cli
+from tests.support.terminal import ctrl_c_enabled
 
 
 def _free_port() -> int:
@@ -43,6 +44,7 @@ def _started(args: list[str], env: dict[str, str], log: Path) -> Iterator[subpro
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=ctrl_c_enabled,
     )
     try:
         yield proc

@@ -24,6 +24,7 @@ from opsbinder.store.db import session_scope
 from opsbinder.store.models import ConsoleSession
 from opsbinder.web.access_log import redact_url
 from tests.cli.installed import ROOT, SCRIPT, environment
+from tests.support.terminal import ctrl_c_enabled
 from tests.web.conftest import PASSWORD, World, csrf_of, free_port
 
 
@@ -51,6 +52,7 @@ def served(store: Engine, tmp_path: Path, **settings: str) -> Iterator[Served]:
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=ctrl_c_enabled,
     )
     server = Served(f"http://127.0.0.1:{port}", port, log)
     try:

@@ -55,7 +55,13 @@ def test_it_links_the_flow_run_to_serves_ui(web, world, store, served_ui):
     assert "no backup newer than 26h" in page
 
 
-def test_it_shows_the_page_without_a_link_when_no_ui_is_known(web, world, store):
+def test_it_shows_the_page_without_a_link_when_no_ui_is_known(web, world, store, monkeypatch):
+    """No serve here and no UI or API address configured (the suite's own Prefect API, which an
+    earlier test may have put into Prefect's settings, is not this install's)."""
+    from opsbinder.orchestrator import deployments, flow_runs
+
+    monkeypatch.setattr(deployments, "served_api_url", lambda: None)
+    monkeypatch.setattr(flow_runs, "ui_link", lambda _run: None)
     with session_scope(store) as s:
         s.get(Incident, world.incident_a).flow_run_id = FLOW_RUN
     sign_in(web)
