@@ -11,13 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from opsbinder import audit_anchor
 from opsbinder.binder_store import client_contract
 from opsbinder.clock import utc
 from opsbinder.errors import NotFound
+from opsbinder.evidence.heartbeats import heartbeat_month
 from opsbinder.incidents.sla_terms import clocks_of
 from opsbinder.reports.figures import Figures, incident_figures, run_figures, update_figures
 from opsbinder.reports.report import Month
@@ -72,6 +73,8 @@ def gather(session: Session, client_id: str, month: Month) -> dict[str, Any]:
         "runs": runs,
         "missed_runs": [r for r in runs if r["outcome"] == "missed"],
         "backup_checks": [r for r in runs if r["kind"] == "backup_check"],
+        "restore_tests": _restore_tests(session, procedures, runs, start, end),
+        "heartbeats": heartbeat_month(session, client, start, end),
         "sign_offs": _sign_offs(session, client_id, start, end),
         "retention": _retention(procedures, runs),
         "incidents": _incidents(session, client, start, end),
@@ -157,21 +160,83 @@ def _retention(procedures: list[Procedure], runs: list[dict[str, Any]]) -> list[
                 "procedure": p.key,
                 "kind": p.kind,
                 "table": params.get("table"),
-                "policy": params.get("older_than") or params.get("older_than_days"),
-                "runs": [
-                    {
-                        "started_at": r["started_at"],
-                        "outcome": r["outcome"],
-                        "cutoff": r["metrics"].get("cutoff"),
-                        "rows": r["metrics"].get("rows_deleted", r["metrics"].get("rows_archived")),
-                        "oldest_remaining": r["metrics"].get("oldest_remaining"),
-                    }
-                    for r in runs
-                    if r["procedure"] == p.key
-                ],
+                "policy": _policy(params),
+                "runs": [_retention_run(r) for r in runs if r["procedure"] == p.key],
             }
         )
     return out
+
+
+def _policy(params: dict[str, Any]) -> str | None:
+    """The retention as the binder wrote it: purge's `retention`, archive's `older_than`, or
+    either's number of days."""
+    for period, days in (("retention", "retention_days"), ("older_than", "older_than_days")):
+        if params.get(period):
+            return str(params[period])
+        if params.get(days):
+            return f"{params[days]} days"
+    return None
+
+
+def _retention_run(r: dict[str, Any]) -> dict[str, Any]:
+    """A run's cutoff and what the run itself measured after it: the oldest row left, its age,
+    and whether anything older than the cutoff was left (None: the run did not measure)."""
+    m = r["metrics"]
+    left = m.get("older_than_cutoff_left")
+    return {
+        "started_at": r["started_at"],
+        "outcome": r["outcome"],
+        "cutoff": m.get("cutoff"),
+        "rows": m.get("rows_deleted", m.get("rows_archived")),
+        "oldest_remaining": m.get("oldest_remaining"),
+        "oldest_remaining_age_days": m.get("oldest_remaining_age_days"),
+        "nothing_older_kept": None if left is None else not left,
+    }
+
+
+def _restore_tests(
+    session: Session,
+    procedures: list[Procedure],
+    runs: list[dict[str, Any]],
+    start: datetime,
+    end: datetime,
+) -> dict[str, Any]:
+    """Backup checks that restore the backup (restore_drill): their own category, as a
+    restored backup proves more than a readable one. Counts by the database; the runs listed."""
+    drills = {
+        p.id: p.key
+        for p in procedures
+        if p.kind == "backup_check" and (p.definition or {}).get("params", {}).get("restore_drill")
+    }
+    counts = {
+        outcome: n
+        for outcome, n in session.execute(
+            select(Run.outcome, func.count())
+            .where(
+                Run.procedure_id.in_(drills),
+                Run.started_at >= start,
+                Run.started_at < end,
+                Run.dry_run.is_(False),
+            )
+            .group_by(Run.outcome)
+        )
+    }
+    return {
+        "procedures": sorted(drills.values()),
+        "outcomes": counts,
+        "runs": [
+            {
+                "procedure": r["procedure"],
+                "started_at": r["started_at"],
+                "outcome": r["outcome"],
+                "restore_to": r["metrics"].get("restore_to"),
+                "drill_seconds": r["metrics"].get("drill_seconds"),
+                "reason": r["reason"],
+            }
+            for r in runs
+            if r["procedure"] in drills.values()
+        ],
+    }
 
 
 def _incidents(

@@ -363,4 +363,7 @@ class Archive:
             return int(conn.execute(self.table.delete().where(exact, expired)).rowcount)
 
     def _audit(self) -> None:
+        self.metrics.update(
+            targets.remaining(self.engine, self.age, self.cut, self.ctx.clock.now())
+        )
         self.ctx.audit("archive.move", {k: v for k, v in self.metrics.items() if k != "manifests"})

@@ -304,4 +304,7 @@ class Purge:
         return pk or [literal_column("tableoid"), literal_column("ctid")]
 
     def _audit(self) -> None:
+        self.metrics.update(
+            targets.remaining(self.engine, self.age, self.cut, self.ctx.clock.now())
+        )
         self.ctx.audit("purge.delete", {k: v for k, v in self.metrics.items() if k != "partitions"})

@@ -13,7 +13,19 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Column, Engine, Table, UniqueConstraint, create_engine, inspect, text
+from sqlalchemy import (
+    Column,
+    Engine,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    exists,
+    func,
+    inspect,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy import MetaData as _MetaData
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchTableError, SQLAlchemyError
@@ -174,3 +186,38 @@ def range_partitions(engine: Engine, table: Table, age_column: str) -> list[Part
         upper = _UPPER.search(bound or "")
         found.append(Partition(schema, name, upper.group(1) if upper else None))
     return found
+
+
+def remaining(
+    engine: Engine, age: Column[Any], cut: datetime | date, now: datetime
+) -> dict[str, Any]:
+    """What the run left behind, measured by the run itself for the evidence pack: the oldest
+    remaining row's age value and age, and whether any row older than the cutoff is left (the
+    database decides, in the column's own terms, so a text or naive column compares as stored).
+    """
+    older = exists(select(literal_column("1")).select_from(age.table).where(age < cut))
+    try:
+        with engine.connect() as conn:
+            oldest, left = conn.execute(select(func.min(age), older)).one()
+    except SQLAlchemyError as exc:
+        return {"oldest_remaining_error": str(exc).splitlines()[0][:300]}
+    return {
+        "oldest_remaining": _plain_age(oldest),
+        "oldest_remaining_age_days": _age_days(oldest, now),
+        "older_than_cutoff_left": bool(left),
+    }
+
+
+def _plain_age(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    return None if value is None else str(value.isoformat() if isinstance(value, date) else value)
+
+
+def _age_days(value: Any, now: datetime) -> float | None:
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return round((now - aware).total_seconds() / 86400, 2)
+    if isinstance(value, date):
+        return float((now.date() - value).days)
+    return None

@@ -21,10 +21,16 @@ def test_it_deletes_only_rows_older_than_the_retention(client_db, make_ctx, cloc
     assert result.metrics["planned_rows"] == 250
     assert client_db.count() == 40
     assert client_db.ids() == set(range(251, 291))
+    # measured after the run, for the evidence pack: the newest 40 rows are 1..40 hours old
+    oldest = clock.now() - timedelta(hours=40)
+    assert result.metrics["oldest_remaining"] == oldest.isoformat()
+    assert result.metrics["oldest_remaining_age_days"] == 1.67
+    assert result.metrics["older_than_cutoff_left"] is False
     with session_scope(store) as session:
         entry = session.execute(select(AuditEntry)).scalar_one()
     assert entry.action == "purge.delete"
     assert entry.details["rows_deleted"] == 250
+    assert entry.details["oldest_remaining"] == oldest.isoformat()
 
 
 def test_it_bounds_every_batch_by_the_batch_size(client_db, make_ctx, clock):

@@ -76,3 +76,5 @@ def test_it_stops_at_the_guards_limit_when_the_statistics_were_stale(big, make_c
     )
     assert result.metrics["rows_deleted"] == 100
     assert big.count() == 250  # 200 old rows wait for an approval; the 50 new ones stay
+    assert result.metrics["older_than_cutoff_left"] is True  # what the evidence pack shows
+    assert result.metrics["oldest_remaining_age_days"] > 91

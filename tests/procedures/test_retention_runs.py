@@ -33,6 +33,10 @@ def test_it_purges_whole_calendar_years_on_both_backends(
     assert result.metrics["rows_deleted"] == 2  # 1 January and 31 December 2015
     assert result.metrics["cutoff"] == "2015-12-31T23:00:00+00:00"
     assert client_db.ids("receipts") == {4, 5, 6}
+    # a DATE column measured in its own terms: 1 January 2016 is the oldest left, none older
+    assert result.metrics["oldest_remaining"] == "2016-01-01"
+    assert result.metrics["oldest_remaining_age_days"] == 3652.0  # to 31 December 2025 (UTC)
+    assert result.metrics["older_than_cutoff_left"] is False
 
 
 def test_it_archives_rows_older_than_a_period_in_months(client_db, make_ctx, clock) -> None:  # type: ignore[no-untyped-def]
@@ -44,4 +48,6 @@ def test_it_archives_rows_older_than_a_period_in_months(client_db, make_ctx, clo
     assert result.status == "ok", result.findings
     assert result.metrics["cutoff"] == "2025-12-20T10:00:00+00:00"
     assert result.metrics["rows_archived"] == 30 and client_db.count() == 10
+    assert result.metrics["older_than_cutoff_left"] is False
+    assert result.metrics["oldest_remaining"] == (clock.now() - timedelta(hours=10)).isoformat()
     assert clock.now() - timedelta(days=91) < datetime(2025, 12, 20, 10, tzinfo=UTC)
