@@ -1,4 +1,5 @@
-"""State hooks of every procedure flow: they record, the sweepers escalate.
+"""State hooks of every procedure flow: they record, and page a failure's first step at once
+(opsbinder.incidents.first_page); the sweep does every later step and retries what failed.
 
 Attach with `@flow(on_failure=[on_failure], on_crashed=[on_crashed], on_completion=[on_completion])`.
 The flow's parameters must carry `client_id` and `procedure_id` (bundles may omit the procedure:
@@ -13,7 +14,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy import Engine
+
 from opsbinder.clock import SystemClock
+from opsbinder.incidents import first_page
 from opsbinder.incidents.hook_reports import HookReport, apply
 from opsbinder.orchestrator import flow_runs
 from opsbinder.settings import get_settings
@@ -52,14 +56,30 @@ def _report(kind: str, flow: Any, flow_run: Any, state: Any) -> HookReport | Non
 
 def record(report: HookReport) -> str:
     """Into the store, else into the spool. Returns where it went: "store" or "spool"."""
+    engine = engine_for(get_settings().store_url)
     try:
-        with session_scope(engine_for(get_settings().store_url)) as session:
-            apply(session, SystemClock(), report)
-        return "store"
+        with session_scope(engine) as session:
+            incident = apply(session, SystemClock(), report)
+            failed = incident.id if incident is not None and report.kind == "failure" else None
     except Exception as exc:
         path = spool_write(get_settings().spool, report.to_json())
         log.warning(spooled_notice(report.kind, path, exc))
         return "spool"
+    if failed is not None:
+        _page(engine, failed)
+    return "store"
+
+
+def _page(engine: Engine, incident_id: int) -> None:
+    """The incident is recorded: a page that cannot go now goes with the next sweep."""
+    try:
+        first_page.page(engine, SystemClock(), incident_id)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        log.warning(
+            f"incident #{incident_id} is paged by the next sweep, not at once "
+            f"({type(exc).__name__}: {first})"
+        )
 
 
 def _hook(kind: str, flow: Any, flow_run: Any, state: Any) -> None:

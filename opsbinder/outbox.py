@@ -111,18 +111,25 @@ def _claimable(now: Any, policy: RetryPolicy) -> Any:
 
 
 def claim(
-    engine: Engine, clock: Clock, worker: str, *, limit: int = 50, policy: RetryPolicy | None = None
+    engine: Engine,
+    clock: Clock,
+    worker: str,
+    *,
+    limit: int = 50,
+    policy: RetryPolicy | None = None,
+    incident_id: int | None = None,
 ) -> list[int]:
-    """Claim up to `limit` due messages for `worker`; each id is claimed by one worker only."""
+    """Claim up to `limit` due messages for `worker` (only one incident's, given its id); each
+    id is claimed by one worker only."""
     policy = policy or RetryPolicy()
     now = utc(clock.now())
+    stmt = select(OutboxMessage.id).where(_claimable(now, policy))
+    if incident_id is not None:
+        stmt = stmt.where(OutboxMessage.incident_id == incident_id)
     with session_scope(engine) as session:
         candidates = list(
             session.execute(
-                select(OutboxMessage.id)
-                .where(_claimable(now, policy))
-                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-                .limit(limit)
+                stmt.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
             ).scalars()
         )
     claimed = []
@@ -162,14 +169,17 @@ def deliver_due(
     limit: int = 50,
     policy: RetryPolicy | None = None,
     rng: random.Random | None = None,
+    incident_id: int | None = None,
 ) -> DeliveryReport:
-    """Claim due messages, send each outside any transaction, record the outcome."""
+    """Claim due messages (only one incident's, given its id), send each outside any
+    transaction, record the outcome."""
     senders = senders or default_senders()
     policy = policy or RetryPolicy()
     rng = rng or random.Random()
     worker = worker or f"{socket.gethostname()}:{id(rng)}"
     report = DeliveryReport()
-    for message_id in claim(engine, clock, worker, limit=limit, policy=policy):
+    claimed = claim(engine, clock, worker, limit=limit, policy=policy, incident_id=incident_id)
+    for message_id in claimed:
         with session_scope(engine) as session:
             message = session.get(OutboxMessage, message_id)
             assert message is not None

@@ -185,18 +185,34 @@ def sweep(engine: Engine, clock: Clock, *, client_id: str | None = None) -> Swee
         ids = list(session.execute(stmt).scalars())
     binders: dict[str, ClientBinder] = {}
     for incident_id in ids:
-        with session_scope(engine) as session:
-            incident = lifecycle.get(session, incident_id, lock=True)
-            if incident.state == "resolved":
-                continue
-            if incident.client_id not in binders:
-                binders[incident.client_id] = client_binder(session, incident.client_id)
-            cb = binders[incident.client_id]
-            schedules = {s.id: s for s in cb.oncall_schedules}
-            sent = already_sent(session, incident.id)
-            terms = terms_of(session, incident, cb.contract, cb.client.timezone)
-            actions = decide(snapshot(incident, terms), schedules, sent, clock.now())
-            report.incidents += 1
-            report.escalations += sum(a.kind == "escalate" for a in actions)
-            report.enqueued += apply_actions(session, clock, incident, actions, cb)
+        escalate(engine, clock, incident_id, report, binders)
+    return report
+
+
+def escalate(
+    engine: Engine,
+    clock: Clock,
+    incident_id: int,
+    report: SweepReport | None = None,
+    binders: dict[str, ClientBinder] | None = None,
+) -> SweepReport:
+    """Decide and record for one incident, under its row lock: the sweep's step for each
+    incident, and the failure hook's for the incident it has just opened (so its first page
+    does not wait for the next sweep). `binders` caches each client's binder across calls."""
+    report = report if report is not None else SweepReport()
+    binders = binders if binders is not None else {}
+    with session_scope(engine) as session:
+        incident = lifecycle.get(session, incident_id, lock=True)
+        if incident.state == "resolved":
+            return report
+        if incident.client_id not in binders:
+            binders[incident.client_id] = client_binder(session, incident.client_id)
+        cb = binders[incident.client_id]
+        schedules = {s.id: s for s in cb.oncall_schedules}
+        sent = already_sent(session, incident.id)
+        terms = terms_of(session, incident, cb.contract, cb.client.timezone)
+        actions = decide(snapshot(incident, terms), schedules, sent, clock.now())
+        report.incidents += 1
+        report.escalations += sum(a.kind == "escalate" for a in actions)
+        report.enqueued += apply_actions(session, clock, incident, actions, cb)
     return report

@@ -74,9 +74,10 @@ def send(
     at: datetime,
     environ: Mapping[str, str] | None = None,
     session: requests.Session | None = None,
+    timeout: tuple[float, float] = TIMEOUT,
 ) -> None:
     """route: {"id", "url" | "url_env", "secret_env"?} as the binder's WebhookChannel says;
-    `at` is this attempt's time, signed as webhook-timestamp."""
+    `at` is this attempt's time, signed as webhook-timestamp; `timeout` (connect, read)."""
     environ = environment.variables(environ)
     name = f"webhook {route.get('id', '?')}"
     url = route.get("url") or environment.secret(
@@ -101,7 +102,7 @@ def send(
         headers["webhook-signature"] = signature(secret, msg_id, timestamp, data)
     redact = Redactor([n for n in (route.get("url_env"), route.get("secret_env")) if n], environ)
     try:
-        response = (session or requests).post(url, data=data, headers=headers, timeout=TIMEOUT)
+        response = (session or requests).post(url, data=data, headers=headers, timeout=timeout)
     except requests.RequestException as exc:
         raise DeliveryError(redact(f"{name}: {type(exc).__name__}: {exc}")[:500]) from exc
     if not 200 <= response.status_code < 300:
