@@ -20,8 +20,9 @@ from opsbinder.clock import utc
 from opsbinder.errors import NotFound
 from opsbinder.evidence.heartbeats import heartbeat_month
 from opsbinder.incidents.sla_terms import clocks_of
-from opsbinder.reports.figures import Figures, incident_figures, run_figures, update_figures
+from opsbinder.reports.figures import Figures, incident_figures, update_figures
 from opsbinder.reports.report import Month
+from opsbinder.reports.run_days import run_figures
 from opsbinder.store.models import (
     AuditEntry,
     Client,

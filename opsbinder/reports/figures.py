@@ -19,11 +19,12 @@ Definitions, so a reader of the report can check them:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, func, literal, select, type_coerce
+from sqlalchemy import Float, and_, case, cast, func, literal, or_, select, type_coerce
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
@@ -130,7 +131,7 @@ def seconds_between(dialect: str, later: Any, earlier: Any) -> ColumnElement[flo
     return (func.julianday(later) - func.julianday(earlier)) * literal(86400.0)
 
 
-def bucket_of(column: Any, edges: list[datetime]) -> ColumnElement[int]:
+def bucket_of(column: Any, edges: Sequence[date]) -> ColumnElement[int]:
     """Which period [edges[i], edges[i+1]) a time falls in: one scan serves every month."""
     inner = edges[1:-1] or edges[-1:]  # one period: still an expression (GROUP BY 0 is a position)
     return case(*((column < edge, i) for i, edge in enumerate(inner)), else_=len(edges) - 2)
@@ -144,10 +145,28 @@ def _metric(name: str) -> ColumnElement[float]:
     return func.coalesce(func.sum(cast(Run.metrics[name].as_float(), Float)), 0)
 
 
+RUN_FIGURES = (
+    "runs", "ok", "failed", "skipped", "missed", "due", "on_time", "rows_purged", "bytes_archived"
+)  # fmt: skip
+
+
+def of_run_row(row: Any) -> Figures:
+    """The run figures of a result row labelled with RUN_FIGURES (raw or rolled up)."""
+    fig = Figures()
+    for name in RUN_FIGURES:
+        setattr(fig, name, int(getattr(row, name) or 0))
+    return fig
+
+
 def run_figures(
-    conn: Connection, edges: list[datetime], client_ids: list[str] | None
+    conn: Connection,
+    edges: list[datetime],
+    client_ids: list[str] | None,
+    slices: list[tuple[datetime, datetime]] | None = None,
 ) -> dict[tuple[int, int], Figures]:
-    """Per (period, procedure id): one GROUP BY over the runs (index on client, started_at)."""
+    """Per (period, procedure id): one GROUP BY over the runs (index on client, started_at),
+    only those started in one of `slices` if given. The report reads whole days from the
+    roll-up (opsbinder/reports/run_days.py), which sums these same expressions per day."""
     dialect = conn.dialect.name
     bucket = bucket_of(Run.started_at, edges).label("bucket")
     late_by = seconds_between(dialect, Run.started_at, Run.scheduled_for)
@@ -174,19 +193,13 @@ def run_figures(
     )
     if client_ids is not None:
         query = query.where(Run.client_id.in_(client_ids))
+    if slices is not None:
+        query = query.where(
+            or_(*(and_(Run.started_at >= a, Run.started_at < b) for a, b in slices))
+        )
     out: dict[tuple[int, int], Figures] = {}
     for row in conn.execute(query):
-        out[(int(row.bucket), row.procedure_id)] = Figures(
-            runs=int(row.runs),
-            ok=int(row.ok),
-            failed=int(row.failed),
-            skipped=int(row.skipped),
-            missed=int(row.missed),
-            due=int(row.due),
-            on_time=int(row.on_time),
-            rows_purged=int(row.rows_purged or 0),
-            bytes_archived=int(row.bytes_archived or 0),
-        )
+        out[(int(row.bucket), row.procedure_id)] = of_run_row(row)
     return out
 
 

@@ -13,12 +13,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, select
 
 from opsbinder.errors import NotFound, OpsbinderError
-from opsbinder.reports.figures import (
-    Figures,
-    incident_figures,
-    run_figures,
-    update_figures,
-)
+from opsbinder.reports.figures import Figures, incident_figures, update_figures
+from opsbinder.reports.run_days import run_figures
 from opsbinder.store.models import Client, Procedure
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")

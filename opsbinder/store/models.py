@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from opsbinder.store.base import NAMING, Base, BigId, UtcDateTime
+from opsbinder.store.run_days import RunDay
 from opsbinder.store.staff import AccessToken, ConsoleSession, SignInFailures, User
 
 # Every table, for `from opsbinder.store.models import ...`: the staff's tables live in staff.py.
@@ -41,6 +42,7 @@ __all__ = [
     "OutboxMessage",
     "Procedure",
     "Run",
+    "RunDay",
     "RunGrant",
     "SignInFailures",
     "StatusUpdate",
