@@ -21,16 +21,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (
-    Engine,
-    Table,
-    any_,
-    bindparam,
-    func,
-    literal_column,
-    select,
-)
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy import Engine, Table, func, literal_column, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import SQLAlchemyError
 
 from opsbinder.config.models import ArchiveProcedure, DatabaseSystem
@@ -39,6 +31,7 @@ from opsbinder.procedures import archive_files as files
 from opsbinder.procedures import archive_layout as layout
 from opsbinder.procedures import archive_recovery, archive_table, guarded, plan_guard, targets
 from opsbinder.procedures.ahead import Ahead
+from opsbinder.procedures.archive_keys import Key
 from opsbinder.procedures.archive_origin import Origin, database_identity
 from opsbinder.procedures.context import ProcedureContext
 from opsbinder.procedures.result import ProcedureResult
@@ -65,20 +58,26 @@ def run(
 ) -> ProcedureResult:
     p = proc.params
 
+    names = p.key_columns
+
     def unique_key(table: Table) -> None:
-        if not targets.is_unique(table, p.key_column):
+        if not targets.is_unique(table, names):
+            on = "it alone" if len(names) == 1 else "these columns or some of them"
             raise targets.TargetError(
                 f"{ctx.client_id}/{ctx.procedure_id}: params.key_column: {p.key_column!r} is not "
-                f"unique in {p.table!r} (no primary key, unique index or constraint on it alone); "
+                f"unique in {p.table!r} (no primary key, unique index or constraint on {on}); "
                 "archive deletes by key, so it needs a unique one"
             )
 
+    keys = {"key_column": names[0]} if len(names) == 1 else {
+        f"key_column[{i}]": name for i, name in enumerate(names)
+    }  # fmt: skip
     return guarded.run_locked(
         ctx,
         system,
         schema=p.schema_name,
         table=p.table,
-        columns={"age_column": p.age_column, "key_column": p.key_column},
+        columns={"age_column": p.age_column, **keys},
         check=unique_key,
         work=lambda engine, table: Archive(ctx, proc, engine, table).run(),
     )
@@ -90,7 +89,7 @@ class Archive:
     ) -> None:
         self.ctx, self.proc, self.params = ctx, proc, proc.params
         self.engine, self.table = engine, table
-        self.key = table.c[self.params.key_column]
+        self.key = Key(table, self.params.key_columns)
         self.age = table.c[self.params.age_column]
         local_cutoff = self.params.keep.cutoff(ctx.clock.now(), ZoneInfo(ctx.timezone))
         self.cutoff = local_cutoff.astimezone(UTC)
@@ -125,7 +124,7 @@ class Archive:
             return ProcedureResult(
                 "ok",
                 f"dry run: would archive {plan.label} rows of {self.params.table} older than "
-                f"{self.cutoff:%Y-%m-%d} to {where}",
+                f"{self.cutoff:%Y-%m-%d} to {where}, deleting them by key {self.key.label}",
                 self.metrics,
             )
         try:
@@ -173,7 +172,7 @@ class Archive:
             database=database_identity(self.engine),
             schema=self.params.schema_name,
             table=self.params.table,
-            key_column=self.params.key_column,
+            key_column=self.key.spelled,
         )
         legacy = layout.legacy_folder(destination(self.ctx, self.proc), self.proc.id)
         if legacy.is_dir():
@@ -187,7 +186,7 @@ class Archive:
         def exported() -> Iterator[tuple[bytes, list[Any]]]:
             last = None
             while True:
-                where = [self.age < self.cut] + ([self.key > last] if last is not None else [])
+                where = [self.age < self.cut] + ([self.key.after(last)] if last is not None else [])
                 batch = export(where)
                 if batch is None:
                     return
@@ -222,11 +221,14 @@ class Archive:
         """The next batch encoded in Python (SQLite, or any non-PostgreSQL target)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(self.table).where(*where).order_by(self.key).limit(self.params.batch_size)
+                select(self.table)
+                .where(*where)
+                .order_by(*self.key.columns)
+                .limit(self.params.batch_size)
             ).all()
         if not rows:
             return None
-        keys = [row._mapping[self.key.name] for row in rows]
+        keys = [self.key.of_row(row._mapping) for row in rows]
         return files.encode_rows(rows, list(self.table.c.keys()), self.params.format), keys
 
     def _export_pg(self, where: list[Any]) -> tuple[bytes, list[Any]] | None:
@@ -239,23 +241,24 @@ class Archive:
         snapshot = self.engine.connect().execution_options(isolation_level="REPEATABLE READ")
         with snapshot as conn, conn.begin():
             oldest = (
-                select(self.key).where(*where).order_by(self.key).limit(self.params.batch_size)
+                select(*self.key.columns)
+                .where(*where)
+                .order_by(*self.key.columns)
+                .limit(self.params.batch_size)
             ).subquery("k")
-            # one array instead of a row per key: several times faster to fetch
-            keys = conn.execute(
-                select(func.array_agg(aggregate_order_by(oldest.c[0], oldest.c[0])))
-            ).scalar()
+            # an array per key column instead of a row per key: several times faster to fetch
+            keys = self._arrays(conn, oldest)
             if not keys:
                 return None
             rows = (
                 select(self.table)
-                .where(self.age < self.cut, self.key >= keys[0], self.key <= keys[-1])
-                .order_by(self.key)
+                .where(self.age < self.cut, self.key.within(keys[0], keys[-1]))
+                .order_by(*self.key.columns)
             )
             if self.params.format == "jsonl":
                 inner = rows.subquery("t")
                 query = select(func.row_to_json(literal_column("t"))).select_from(inner)
-                query = query.order_by(inner.c[self.key.name])
+                query = query.order_by(*[inner.c[n] for n in self.key.names])
                 options = "FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02'"
             else:
                 query, options = rows, "FORMAT csv, HEADER true, NULL '\\N'"
@@ -267,7 +270,18 @@ class Archive:
                 cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH ({options})", out)
             finally:
                 cursor.close()
-        return out.getvalue(), list(keys)
+        return out.getvalue(), keys
+
+    def _arrays(self, conn: Any, keys: Any) -> list[Any]:
+        """The keys of a subquery or CTE of key columns, in key order, fetched as one array per
+        column (PostgreSQL)."""
+        order = list(keys.c)
+        arrays = conn.execute(
+            select(*[func.array_agg(aggregate_order_by(c, *order)) for c in order])
+        ).one()
+        if arrays[0] is None:
+            return []
+        return list(zip(*arrays, strict=True)) if self.key.composite else list(arrays[0])
 
     def _write_data(self, folder: Path, data: bytes, keys: list[Any]) -> files.Manifest:
         """Write one compressed batch durably and verify it read back from disk; its manifest,
@@ -287,8 +301,8 @@ class Archive:
             "compression": p.compression,
             "file": final.name,
             "rows": len(keys),
-            "key_min": files.plain(keys[0]),
-            "key_max": files.plain(keys[-1]),
+            "key_min": self.key.plain(keys[0]),
+            "key_max": self.key.plain(keys[-1]),
             "sha256": digest,
             "bytes": len(data),
             "cutoff": self.cutoff.isoformat(),
@@ -311,7 +325,7 @@ class Archive:
         """Named by key range, so a redone batch overwrites its own partial file."""
         p = self.params
         suffix = f".{p.format}.{files.EXTENSIONS[p.compression]}"
-        lo_label, hi_label = files.key_label(lo), files.key_label(hi)
+        lo_label, hi_label = self.key.file_label(lo), self.key.file_label(hi)
         path, n = layout.data_file(folder, p.table, lo_label, hi_label, suffix), 1
         while files.manifest_path(path).exists():  # a verified archive of an earlier set
             n += 1
@@ -329,7 +343,7 @@ class Archive:
                 else:
                     with conn.begin():
                         gone = conn.execute(
-                            self.table.delete().where(self.key.in_(chunk), self.age < cut)
+                            self.table.delete().where(self.key.among(chunk), self.age < cut)
                         ).rowcount
                 self.metrics["rows_deleted"] += gone
                 self.step("mid_delete")
@@ -344,12 +358,12 @@ class Archive:
         try:
             deleted = (
                 self.table.delete()
-                .where(self.key.between(min(chunk), max(chunk)), expired)
-                .returning(self.key)
+                .where(self.key.within(min(chunk), max(chunk)), expired)
+                .returning(*self.key.columns)
                 .cte("gone")
             )
-            # the deleted keys as one array value: a row per key costs more than the delete
-            gone = conn.execute(select(func.array_agg(deleted.c[0]))).scalar() or []
+            # the deleted keys as arrays: a row per key costs more than the delete
+            gone = self._arrays(conn, deleted)
             if archived.issuperset(gone):
                 trans.commit()
                 return len(gone)
@@ -358,7 +372,7 @@ class Archive:
             if trans.is_active:
                 trans.rollback()
             raise
-        exact = self.key == any_(bindparam("keys", chunk, type_=ARRAY(self.key.type)))
+        exact = self.key.among(chunk, pg_array=True)
         with conn.begin():
             return int(conn.execute(self.table.delete().where(exact, expired)).rowcount)
 

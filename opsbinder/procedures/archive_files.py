@@ -270,41 +270,62 @@ def check_payload(payload: bytes, body: dict[str, Any], where: Path) -> None:
     """Row count and first/last key of an archive's content against its manifest.
 
     JSON Lines never hold a raw newline inside a row (JSON escapes it), so rows are lines;
-    CSV rows are counted by the csv parser, which knows quoted newlines.
+    CSV rows are counted by the csv parser, which knows quoted newlines. A key of several
+    columns is a list of values, each compared as the manifest wrote it.
     """
-    key = body["key_column"]
+    spelled = body["key_column"]
+    names = [spelled] if isinstance(spelled, str) else list(spelled)
+
+    def key(values: Sequence[Any]) -> Any:
+        return values[0] if isinstance(spelled, str) else list(values)
+
     if body["format"] == "jsonl":
         lines = payload.splitlines()
         count = len(lines)
-        ends = [json.loads(lines[0])[key], json.loads(lines[-1])[key]] if lines else []
+        rows = [json.loads(lines[0]), json.loads(lines[-1])] if lines else []
+        ends = [key([row[n] for n in names]) for row in rows]
     elif b'"' not in payload:  # nothing quoted: one row per line after the header
         lines = payload.splitlines()
         count = len(lines) - 1
         header = lines[0].decode().split(",") if lines else []
-        at = header.index(key) if key in header else 0
-        ends = (
-            [lines[1].decode().split(",")[at], lines[-1].decode().split(",")[at]]
-            if count > 0
-            else []
-        )
+        at = [header.index(n) if n in header else 0 for n in names]
+        fields = [line.decode().split(",") for line in (lines[1], lines[-1])] if count > 0 else []
+        ends = [key([f[i] for i in at]) for f in fields]
     else:
         reader = csv.reader(io.StringIO(payload.decode()))
         header = next(reader, [])
-        at = header.index(key) if key in header else 0
+        at = [header.index(n) if n in header else 0 for n in names]
         count, first, last = 0, None, None
         for row in reader:
             count += 1
             if first is None:
-                first = row[at]
-            last = row[at]
+                first = key([row[i] for i in at])
+            last = key([row[i] for i in at])
         ends = [first, last] if count else []
     if count != body["rows"]:
         raise ArchiveCorrupt(f"{where}: holds {count} rows, the manifest says {body['rows']}")
-    if ends and [str(e) for e in ends] != [str(body["key_min"]), str(body["key_max"])]:
+    if ends and not (_same(ends[0], body["key_min"]) and _same(ends[1], body["key_max"])):
         raise ArchiveCorrupt(
             f"{where}: key range {ends[0]}..{ends[1]} does not match the manifest's "
             f"{body['key_min']}..{body['key_max']}"
         )
+
+
+def _same(found: Any, written: Any) -> bool:
+    """Whether a key read from a file is the one its manifest names. PostgreSQL writes times
+    in its own spelling ('2026-01-31 23:00:00+00' in CSV), the manifest in ISO 8601."""
+    if isinstance(written, list):
+        return (
+            isinstance(found, list)
+            and len(found) == len(written)
+            and all(_same(f, w) for f, w in zip(found, written, strict=True))
+        )
+    if str(found) == str(written):
+        return True
+    try:
+        return datetime.fromisoformat(str(found)) == datetime.fromisoformat(str(written))
+    except ValueError:
+        return False
 
 
 def read_verified(manifest: Manifest) -> list[dict[str, Any]]:

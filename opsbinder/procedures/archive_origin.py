@@ -64,7 +64,7 @@ class Origin:
     database: dict[str, str]
     schema: str | None
     table: str
-    key_column: str
+    key_column: str | list[str]  # as manifests spell it: a name, or a list of names
 
     def manifest_fields(self) -> dict[str, Any]:
         return {

@@ -50,10 +50,12 @@ def _discard_leftovers(folder: Path, table: str, manifests: list[files.Manifest]
 
 
 def _finish(job: Archive, manifest: files.Manifest) -> None:
-    lo = files.decode(manifest.body["key_min"], job.key)
-    hi = files.decode(manifest.body["key_max"], job.key)
+    lo = job.key.decode(manifest.body["key_min"])
+    hi = job.key.decode(manifest.body["key_max"])
     with job.engine.connect() as conn:
-        present = conn.execute(select(job.key).where(job.key >= lo, job.key <= hi).limit(1)).first()
+        present = conn.execute(
+            select(*job.key.columns).where(job.key.within(lo, hi)).limit(1)
+        ).first()
     if present is None:
         files.mark_done(manifest)
         return
@@ -63,7 +65,7 @@ def _finish(job: Archive, manifest: files.Manifest) -> None:
         manifest.path.unlink()
         return
     rows = files.read_verified(manifest)
-    keys = [files.decode(r[job.key.name], job.key) for r in rows]
+    keys = [job.key.decode(job.key.of_row(r)) for r in rows]
     before = job.metrics["rows_deleted"]
     job.delete_keys(keys, _cut_of(job, manifest))
     files.mark_done(manifest)

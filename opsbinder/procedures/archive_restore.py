@@ -1,8 +1,8 @@
 """Bring archived rows back into a table: the rollback of an archive run.
 
 Every file is checked against its manifest (sha256, row count, key range) before any row is
-inserted, and rows whose key is already in the table are skipped, so a restore can be repeated
-or resumed without creating duplicates.
+inserted, and rows whose key (one column or several: archive_keys) is already in the table are
+skipped, so a restore can be repeated or resumed without creating duplicates.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlalchemy import Engine, MetaData, Table, inspect, select
 
 from opsbinder.errors import NotFound, Refused
 from opsbinder.procedures import archive_files as files
+from opsbinder.procedures.archive_keys import Key
 from opsbinder.procedures.targets import TargetError
 
 CHUNK = 1000
@@ -83,16 +84,17 @@ def restore(engine: Engine, table: Table, manifests: list[files.Manifest]) -> Re
             )
     done = Restored()
     for manifest, rows in verified:
-        key = table.c[manifest.body["key_column"]]
+        key = Key.of(table, manifest.body["key_column"])
         for start in range(0, len(rows), CHUNK):
             chunk = [
                 {name: files.decode(value, table.c[name]) for name, value in row.items()}
                 for row in rows[start : start + CHUNK]
             ]
             with engine.begin() as conn:
-                wanted = [r[key.name] for r in chunk]
-                there = set(conn.execute(select(key).where(key.in_(wanted))).scalars())
-                fresh = [r for r in chunk if r[key.name] not in there]
+                wanted = [key.of_row(r) for r in chunk]
+                found = conn.execute(select(*key.columns).where(key.among(wanted)))
+                there = {key.of_row(r._mapping) for r in found}
+                fresh = [r for r in chunk if key.of_row(r) not in there]
                 if fresh:
                     conn.execute(table.insert(), fresh)
             done.rows_restored += len(fresh)

@@ -15,8 +15,8 @@ from sqlalchemy import Column, MetaData, Table, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from opsbinder.errors import OpsbinderError
-from opsbinder.procedures import archive_files as files
 from opsbinder.procedures import targets
+from opsbinder.procedures.archive_keys import Key
 
 if TYPE_CHECKING:
     from opsbinder.procedures.archive import Archive
@@ -55,25 +55,24 @@ def move_rows(job: Archive, planned: int) -> None:
             f"{job.ctx.client_id}/{job.ctx.procedure_id}: params.destination: the archive "
             f"table {job.params.destination!r} lacks columns {', '.join(missing)}"
         )
-    dkey = dest.c[job.key.name]
+    dkey = Key(dest, job.key.names)
     cols = list(job.table.c.keys())
     job.metrics["keys_already_archived"] = 0
     sample: list[Any] = []
     last = None
     while True:
-        where = [job.age < job.cut] + ([job.key > last] if last is not None else [])
+        where = [job.age < job.cut] + ([job.key.after(last)] if last is not None else [])
         started = time.perf_counter()
         with job.engine.begin() as conn:
-            keys = list(
-                conn.execute(
-                    select(job.key).where(*where).order_by(job.key).limit(job.params.batch_size)
-                ).scalars()
-            )
+            oldest = select(*job.key.columns).where(*where).order_by(*job.key.columns)
+            found = conn.execute(oldest.limit(job.params.batch_size))
+            keys = [job.key.of_row(r._mapping) for r in found]
             if not keys:
                 return
-            there = set(conn.execute(select(dkey).where(dkey.in_(keys))).scalars())
+            copies = conn.execute(select(*dkey.columns).where(dkey.among(keys)))
+            there = {dkey.of_row(r._mapping) for r in copies}
             moving = [k for k in keys if k not in there] if there else keys
-            moved = [job.key.in_(moving), job.age < job.cut]
+            moved = [job.key.among(moving), job.age < job.cut]
             copied = conn.execute(
                 insert(dest).from_select(
                     [dest.c[c] for c in cols],
@@ -94,7 +93,7 @@ def move_rows(job: Archive, planned: int) -> None:
         last = keys[-1]
         if there:
             job.metrics["keys_already_archived"] += len(there)
-            sample += [files.plain(k) for k in sorted(there)][: SAMPLE - len(sample)]
+            sample += [job.key.plain(k) for k in sorted(there)][: SAMPLE - len(sample)]
             job.metrics["keys_already_archived_sample"] = sample
         job.metrics["rows_archived"] += copied
         job.metrics["rows_deleted"] += gone

@@ -9,6 +9,7 @@ not exist stops the run before a single row is touched.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -91,17 +92,19 @@ def reflect(
     return reflected
 
 
-def is_unique(table: Table, column: str) -> bool:
-    """Whether the schema guarantees `column` alone is unique (primary key, unique index or
-    constraint): archive deletes by key, so a duplicate key could take an unarchived row along."""
-    if [c.name for c in table.primary_key.columns] == [column]:
-        return True
-    if any(i.unique and [c.name for c in i.columns] == [column] for i in table.indexes):
-        return True
-    return any(
-        isinstance(con, UniqueConstraint) and [c.name for c in con.columns] == [column]
+def is_unique(table: Table, columns: Sequence[str]) -> bool:
+    """Whether the schema guarantees `columns` together are unique: a primary key, unique index
+    or constraint on them or on some of them. Archive deletes by key, so a duplicate key could
+    take an unarchived row along."""
+    key = set(columns)
+    uniques = [[c.name for c in table.primary_key.columns]]
+    uniques += [[c.name for c in i.columns] for i in table.indexes if i.unique]
+    uniques += [
+        [c.name for c in con.columns]
         for con in table.constraints
-    )
+        if isinstance(con, UniqueConstraint)
+    ]
+    return any(names and set(names) <= key for names in uniques)
 
 
 def cutoff_value(column: Column[Any], cutoff: datetime) -> datetime | date:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,57 @@ class ClientDb:
             if rows:
                 conn.execute(table.insert(), rows)
         return table
+
+    def fill_receipts(self, now: datetime, *, old: int, new: int, partitioned: bool) -> None:
+        """A retail chain's `receipts`, keyed by (receipt_id, sold_at): each receipt id recurs
+        (the tills restart their numbering), so no single column is unique. `partitioned`
+        (PostgreSQL): range partitions by month from August 2025 to April 2026, a primary key
+        that includes the partition key, as PostgreSQL demands."""
+        table = Table(
+            "receipts",
+            MetaData(),
+            Column("receipt_id", Integer, primary_key=True, autoincrement=False),
+            Column("store", String(16), nullable=False),
+            Column("sold_at", DateTime(timezone=True), primary_key=True),
+        )
+        if not partitioned:
+            table.create(self.engine)
+        else:
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(
+                    "CREATE TABLE receipts (receipt_id integer NOT NULL, store text NOT NULL, "
+                    "sold_at timestamptz NOT NULL, PRIMARY KEY (receipt_id, sold_at)) "
+                    "PARTITION BY RANGE (sold_at)"
+                )
+                for month in range(8, 17):
+                    lo = date(2025 + (month - 1) // 12, (month - 1) % 12 + 1, 1)
+                    hi = date(2025 + month // 12, month % 12 + 1, 1)
+                    conn.exec_driver_sql(
+                        f"CREATE TABLE receipts_{lo:%Y_%m} PARTITION OF receipts "
+                        f"FOR VALUES FROM ('{lo}') TO ('{hi}')"
+                    )
+        rows = [
+            {
+                "receipt_id": 1000 + i // 4,
+                "store": f"S{i % 3}",
+                "sold_at": now - timedelta(days=91 + i % 100, minutes=i),
+            }
+            for i in range(old)
+        ] + [
+            {"receipt_id": 1000 + i // 4, "store": f"N{i % 3}", "sold_at": now - timedelta(hours=i)}
+            for i in range(new)
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(table.insert(), rows)
+
+    def receipts(self) -> set[tuple[int, str, datetime]]:
+        """Every receipt, times in UTC (SQLite gives them back without a zone)."""
+        t = Table("receipts", MetaData(), autoload_with=self.engine)
+        with self.engine.connect() as conn:
+            return {
+                (r.receipt_id, r.store, r.sold_at.replace(tzinfo=r.sold_at.tzinfo or UTC))
+                for r in conn.execute(select(t))
+            }
 
     def count(self, table: str = "tracking_events", where: Any = None) -> int:
         t = Table(table, MetaData(), autoload_with=self.engine)

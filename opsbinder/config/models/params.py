@@ -42,7 +42,9 @@ class ArchiveParams(Strict):
     table: str = Field(min_length=1)
     schema_name: str | None = Field(None, alias="schema")
     age_column: str = Field(min_length=1)
-    key_column: str = "id"
+    key_column: str | list[str] = Field(
+        "id", description="a unique column, or columns unique together: [receipt_id, sold_at]"
+    )
     older_than_days: int | None = Field(None, ge=1, le=MAX_DAYS, description="same as 'N days'")
     older_than: RetentionPeriod | None = Field(None, description='"2 years", "6 years from ..."')
     destination: str = Field(min_length=1, description="directory, or schema.table")
@@ -50,11 +52,40 @@ class ArchiveParams(Strict):
     format: Literal["jsonl", "csv"] = "jsonl"
     compression: Literal["gzip", "zstd"] = "gzip"
     batch_size: int = Field(10000, ge=1, le=1_000_000)
+    partitions: Literal["rows", "whole"] = Field(
+        "rows", description="whole: detach, export and drop expired PostgreSQL range partitions"
+    )
 
     @model_validator(mode="after")
     def _one_retention(self) -> ArchiveParams:
         _one_of(self.older_than, self.older_than_days, "older_than")
         return self
+
+    @model_validator(mode="after")
+    def _key_columns(self) -> ArchiveParams:
+        """Each column once and none blank: the key is what rows are deleted and restored by."""
+        names = self.key_columns
+        if not names:
+            raise located("key_column", "names no column; give a unique column or a list of "
+                          "columns unique together, e.g. [receipt_id, sold_at]")  # fmt: skip
+        if blank := [n for n in names if not n.strip()]:
+            raise located("key_column", f"a column name is blank ({blank[0]!r})")
+        if twice := sorted({n for n in names if names.count(n) > 1}):
+            raise located("key_column", f"names {twice[0]!r} twice; each column once")
+        return self
+
+    @model_validator(mode="after")
+    def _whole_partitions_to_files(self) -> ArchiveParams:
+        if self.partitions == "whole" and self.destination_type != "file":
+            raise located("partitions", "whole partitions are archived to files; "
+                          "use destination_type: file, or partitions: rows")  # fmt: skip
+        return self
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        """The key as a list of columns, however the binder wrote it."""
+        key = self.key_column
+        return (key,) if isinstance(key, str) else tuple(key)
 
     @property
     def keep(self) -> Retention:

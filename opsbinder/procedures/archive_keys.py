@@ -1,0 +1,96 @@
+"""The key archive deletes, pages and restores by: one column, or several unique together.
+
+A range-partitioned PostgreSQL table cannot have a unique index without its partition key, so
+a binder may name several columns (`key_column: [receipt_id, sold_at]`). One column keeps its
+plain form everywhere, so manifests of earlier runs stay readable (`key_min: 17`); several are
+compared as one row value `(receipt_id, sold_at)` in SQL, as tuples in Python and as lists in
+manifests, in the order the binder gives them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from opsbinder.procedures import archive_files as files
+
+
+def names_of(spelled: Any) -> list[str]:
+    """The key's columns as a manifest or a binder spells them: a name, or a list of names."""
+    return [spelled] if isinstance(spelled, str) else list(spelled)
+
+
+@dataclass(frozen=True)
+class Key:
+    table: Table
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, table: Table, spelled: Any) -> Key:
+        return cls(table, tuple(names_of(spelled)))
+
+    @property
+    def composite(self) -> bool:
+        return len(self.names) > 1
+
+    @property
+    def columns(self) -> list[Any]:
+        return [self.table.c[n] for n in self.names]
+
+    @property
+    def spelled(self) -> str | list[str]:
+        """How manifests name the key: a plain name for one column, as they always did."""
+        return list(self.names) if self.composite else self.names[0]
+
+    @property
+    def label(self) -> str:
+        return f"({', '.join(self.names)})" if self.composite else self.names[0]
+
+    @property
+    def expr(self) -> ColumnElement[Any]:
+        return tuple_(*self.columns) if self.composite else self.columns[0]
+
+    def of_row(self, row: Mapping[Any, Any]) -> Any:
+        if self.composite:
+            return tuple(row[n] for n in self.names)
+        return row[self.names[0]]
+
+    def after(self, last: Any) -> ColumnElement[bool]:
+        later: ColumnElement[bool] = self.expr > last
+        return later
+
+    def within(self, lo: Any, hi: Any) -> ColumnElement[bool]:
+        return and_(self.expr >= lo, self.expr <= hi)
+
+    def among(self, keys: Sequence[Any], *, pg_array: bool = False) -> ColumnElement[bool]:
+        """Exactly these keys; `pg_array`: one column's keys as one PostgreSQL array value
+        (a bind per key costs more than the delete)."""
+        if pg_array and not self.composite:
+            column = self.columns[0]
+            array = bindparam("keys", list(keys), type_=ARRAY(column.type))
+            one_of: ColumnElement[bool] = column == any_(array)
+            return one_of
+        listed: ColumnElement[bool] = self.expr.in_(list(keys))
+        return listed
+
+    def plain(self, value: Any) -> Any:
+        """The JSON form of a key (a list for several columns)."""
+        if self.composite:
+            return [files.plain(v) for v in value]
+        return files.plain(value)
+
+    def decode(self, value: Any) -> Any:
+        """A key from its JSON form, in the columns' own types."""
+        if self.composite:
+            return tuple(files.decode(v, c) for v, c in zip(value, self.columns, strict=True))
+        return files.decode(value, self.columns[0])
+
+    def file_label(self, value: Any) -> str:
+        """A key's part of an archive file's name."""
+        if self.composite:
+            return "_".join(files.key_label(v) for v in value)
+        return files.key_label(value)
