@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from opsbinder.cli import common
 from opsbinder.settings import get_settings
 from opsbinder.store.db import session_scope
+
+if TYPE_CHECKING:
+    from opsbinder.handover.completeness import Completeness
 
 
 def _say(text: str) -> None:
@@ -71,17 +75,36 @@ def export(
 def audit_cmd(
     client: str = typer.Option(..., "--client", help="client id"),
     min_score: int = typer.Option(0, "--min-score", min=0, max=100, help="exit 1 below this"),
+    as_json: bool = common.JsonOption,
 ) -> None:
-    """Score the binder's completeness and list what is missing, with where to fix it."""
+    """Score the binder's completeness by its parts and list what is missing, worst first."""
     from opsbinder.handover.completeness import audit_client
 
     with session_scope(common.store()) as session:
         report = audit_client(session, client, common.clock())
+    if as_json:
+        common.print_json(report.as_dict())
+    else:
+        _print_audit(client, report)
+    if report.score < min_score:
+        raise typer.Exit(1)
+
+
+def _print_audit(client: str, report: Completeness) -> None:
     _say(
         f"completeness of {client}: {report.score}/100 ({report.checks} checks, "
         f"{len(report.findings)} finding(s))"
     )
-    for finding in report.findings:
+    for tally in report.parts.values():
+        part = tally.part
+        if not tally.checks:
+            _say(f"  {part.points:>3} points  {part.title}: no checks apply, none lost")
+            continue
+        _say(
+            f"  {part.points:>3} points  {part.title}: {tally.lost} lost "
+            f"({tally.findings} of {tally.checks} checks failed)"
+        )
+    for finding in report.worst_first():
         _say(f"  [{finding.code}] {finding.message}")
         _say(f"      fix in {finding.where}")
     if report.verification:
@@ -89,8 +112,6 @@ def audit_cmd(
         _say(
             "third-party verification: " + ", ".join(f"{n} {w}" for w, n in sorted(counts.items()))
         )
-    if report.score < min_score:
-        raise typer.Exit(1)
 
 
 @binder_app.command("diff")

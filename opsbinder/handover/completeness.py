@@ -1,8 +1,9 @@
 """The completeness audit: can a successor run this client from the binder alone?
 
-Every check is (item, rule) with a weight; the score is the weighted share of checks passed
-(0-100), so a large binder is not punished for being large. Each finding says where to fix it:
-the binder file and the section path with the item's id, as the export's YAML is laid out.
+Every check is (item, rule) with a weight and belongs to a part of the score (score.py): the
+parts weigh what a failure costs, so a failing backup outweighs a missing phone number, however
+many contacts the binder has. Each finding says where to fix it: the binder file and the section
+path with the item's id, as the export's YAML is laid out.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import ClientBinder, Contact, OnCallSchedule, Target
-from opsbinder.handover import contradictions, oncall_view, transition
+from opsbinder.handover import contradictions, oncall_view, score, transition
 from opsbinder.handover.binder_yaml import SECTION_FILE
 from opsbinder.handover.dossier import Dossier, ProcedureFacts, gather, period_of
 from opsbinder.store.models import WorkItem
@@ -29,6 +30,7 @@ class Finding:
     message: str
     where: str
     weight: int
+    part: str = "runs"
 
     def __str__(self) -> str:
         return f"[{self.code}] {self.message} — fix in {self.where}"
@@ -38,22 +40,47 @@ class Finding:
 class Completeness:
     client_id: str
     findings: list[Finding] = field(default_factory=list)
-    total_weight: int = 0
     checks: int = 0
     verification: dict[str, str] = field(default_factory=dict)  # procedure -> last verdict
+    parts: dict[str, score.Tally] = field(default_factory=score.tallies)
 
     @property
     def score(self) -> int:
-        if not self.total_weight:
-            return 100
-        lost = sum(f.weight for f in self.findings)
-        return max(0, round(100 * (self.total_weight - lost) / self.total_weight))
+        return score.score(self.parts)
 
-    def check(self, weight: int, finding: Finding | None) -> None:
+    def check(self, part: str, weight: int, finding: Finding | None) -> None:
         self.checks += 1
-        self.total_weight += weight
+        self.parts[part].add(weight, finding is not None)
         if finding is not None:
-            self.findings.append(finding)
+            self.findings.append(
+                Finding(finding.code, finding.message, finding.where, weight, part)
+            )
+
+    def cost(self, finding: Finding) -> float:
+        return self.parts[finding.part].cost(finding.weight)
+
+    def worst_first(self) -> list[Finding]:
+        """Findings by the points each takes from the score, the costliest first."""
+        return sorted(self.findings, key=self.cost, reverse=True)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "client": self.client_id,
+            "score": self.score,
+            "checks": self.checks,
+            "parts": [t.as_dict() for t in self.parts.values()],
+            "findings": [
+                {
+                    "code": f.code,
+                    "message": f.message,
+                    "where": f.where,
+                    "part": f.part,
+                    "points": round(self.cost(f), 1),
+                }
+                for f in self.worst_first()
+            ],
+            "verification": self.verification,
+        }
 
     def codes(self) -> set[str]:
         return {f.code for f in self.findings}
@@ -80,9 +107,11 @@ def reachable(contact: Contact | None) -> bool:
 def _procedure_checks(report: Completeness, dossier: Dossier, facts: ProcedureFacts) -> None:
     proc, now = facts.config, dossier.generated_at
     pid = proc.id
+    ran = _run_part(facts)
 
-    def add(weight: int, bad: bool, code: str, message: str, path: str) -> None:
+    def add(weight: int, bad: bool, code: str, message: str, path: str, part: str = ran) -> None:
         report.check(
+            part,
             weight,
             Finding(code, message, where(dossier.binder, "procedures", pid, path), weight)
             if bad
@@ -96,6 +125,7 @@ def _procedure_checks(report: Completeness, dossier: Dossier, facts: ProcedureFa
         f"{pid}: no owner who can be reached (owner {proc.owner!r} is not a contact "
         "with a phone, email, chat or webhook)",
         "owner",
+        "runbooks",
     )
     add(
         2,
@@ -103,6 +133,7 @@ def _procedure_checks(report: Completeness, dossier: Dossier, facts: ProcedureFa
         "runbook-steps",
         f"{pid}: the runbook has no steps",
         "runbook.steps",
+        "runbooks",
     )
     add(
         2,
@@ -110,6 +141,7 @@ def _procedure_checks(report: Completeness, dossier: Dossier, facts: ProcedureFa
         "runbook-verify",
         f"{pid}: the runbook does not say how to verify",
         "runbook.verify",
+        "runbooks",
     )
     add(
         2,
@@ -117,6 +149,7 @@ def _procedure_checks(report: Completeness, dossier: Dossier, facts: ProcedureFa
         "runbook-rollback",
         f"{pid}: the runbook does not say how to roll back",
         "runbook.rollback",
+        "runbooks",
     )
     if facts.paused:
         add(
@@ -168,6 +201,17 @@ def _procedure_checks(report: Completeness, dossier: Dossier, facts: ProcedureFa
         )
 
 
+def _run_part(facts: ProcedureFacts) -> str:
+    """Whether a procedure runs counts where its failing hurts: a backup check with the
+    backups, the lockdown checklist with the lockdown, the rest with the procedures."""
+    proc = facts.config
+    if proc.kind == "backup_check":
+        return "backups"
+    if proc.kind == "manual" and proc.params.lockdown:
+        return "lockdown"
+    return "runs"
+
+
 def _target_reachable(binder: ClientBinder, target: Target, now: datetime) -> bool:
     contacts = {c.id: c for c in binder.contacts}
     if target.contact:
@@ -185,6 +229,7 @@ def _escalation_checks(report: Completeness, binder: ClientBinder, now: datetime
         for i, level in enumerate(policy.levels):
             ok = any(_target_reachable(binder, t, now) for t in level.targets)
             report.check(
+                "reach",
                 4,
                 None
                 if ok
@@ -203,6 +248,7 @@ def _oncall_checks(report: Completeness, binder: ClientBinder, now: datetime) ->
         gaps = oncall_view.gaps(schedule, now, now + HORIZON)
         first = gaps[0] if gaps else None
         report.check(
+            "reach",
             4,
             None
             if first is None
@@ -246,6 +292,7 @@ def _phone_checks(report: Completeness, binder: ClientBinder) -> None:
     for name in sev1_contacts(binder):
         contact = contacts.get(name)
         report.check(
+            "phones",
             2,
             None
             if contact is not None and contact.phone
@@ -281,6 +328,7 @@ def _restore_check(report: Completeness, session: Session, dossier: Dossier) -> 
     )
     first = next((p.id for p in binder.procedures if p.kind == "backup_check"), None)
     report.check(
+        "backups",
         4,
         None
         if tested
@@ -299,6 +347,7 @@ def _restore_check(report: Completeness, session: Session, dossier: Dossier) -> 
 def _lockdown_check(report: Completeness, binder: ClientBinder) -> None:
     found = any(p.kind == "manual" and p.params.lockdown for p in binder.procedures)
     report.check(
+        "lockdown",
         4,
         None
         if found
@@ -315,6 +364,7 @@ def _lockdown_check(report: Completeness, binder: ClientBinder) -> None:
 def _transition_checks(report: Completeness, binder: ClientBinder) -> None:
     for weight, gap in transition.checks(binder, sev1_contacts(binder)):
         report.check(
+            "transition",
             weight,
             None
             if gap is None
@@ -341,8 +391,9 @@ def assess(session: Session, dossier: Dossier) -> Completeness:
     _restore_check(report, session, dossier)
     _lockdown_check(report, dossier.binder)
     _transition_checks(report, dossier.binder)
-    for weight, found in contradictions.checks(dossier):
+    for part, weight, found in contradictions.checks(dossier):
         report.check(
+            part,
             weight,
             None
             if found is None

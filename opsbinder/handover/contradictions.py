@@ -3,23 +3,25 @@
 Each field of such a binder is valid on its own; what is wrong is that two of them cannot both
 be meant: an on-call override that puts on call the person already on call (so the swap it
 records did not happen), a destructive procedure that has never once succeeded yet runs for
-real within days, a backup check whose runbook promises a restore that its `restore_drill: false`
-never does. `binder audit` weighs each with the rest (completeness.py).
+real within days, a runbook that says its procedure does what its configuration cannot (a
+restore with `restore_drill: false`, a report mailed by an entrypoint given nobody to mail to), a
+quarterly or yearly procedure whose runbook speaks of hours or days. `binder audit` weighs each with the rest (completeness.py).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from opsbinder import oncall
 from opsbinder.config.models import ClientBinder, OnCallSchedule, Override
+from opsbinder.config.models import Procedure as ProcedureConfig
 from opsbinder.handover.dossier import Dossier
 
 DESTRUCTIVE = ("purge", "archive")
 SOON = timedelta(days=7)
-_RESTORE = re.compile(r"\brestor(e|es|ed|ing)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -31,14 +33,22 @@ class Contradiction:
     path: str
 
 
-Check = tuple[int, Contradiction | None]  # weight, and the contradiction (None: none found)
+# the rule's code, its weight, and the contradiction (None: none found)
+Check = tuple[str, int, Contradiction | None]
+# the part of the score a rule counts in (score.py); the rest count as the binder's consistency
+PARTS = {"destructive-untried": "runs", "runbook-restore-not-drilled": "backups"}
 
 
-def checks(dossier: Dossier) -> list[Check]:
+def checks(dossier: Dossier) -> list[tuple[str, int, Contradiction | None]]:
+    """Every check with the part of the score it counts in."""
     return [
-        *_overrides(dossier.binder),
-        *_untried_destruction(dossier),
-        *_restore_promised(dossier.binder),
+        (PARTS.get(code, "consistency"), weight, found)
+        for code, weight, found in (
+            *_overrides(dossier.binder),
+            *_untried_destruction(dossier),
+            *_capabilities_claimed(dossier.binder),
+            *_cadence_wording(dossier),
+        )
     ]
 
 
@@ -51,6 +61,7 @@ def _overrides(binder: ClientBinder) -> list[Check]:
             bad = _changes_nothing(schedule, override)
             found.append(
                 (
+                    "oncall-override-no-op",
                     3,
                     Contradiction(
                         "oncall-override-no-op",
@@ -88,6 +99,7 @@ def _untried_destruction(dossier: Dossier) -> list[Check]:
         bad = facts.last_ok is None and due is not None and due <= soon
         found.append(
             (
+                "destructive-untried",
                 3,
                 Contradiction(
                     "destructive-untried",
@@ -105,26 +117,134 @@ def _untried_destruction(dossier: Dossier) -> list[Check]:
     return found
 
 
-def _restore_promised(binder: ClientBinder) -> list[Check]:
+@dataclass(frozen=True)
+class Capability:
+    """A thing a runbook can say its procedure does, and the configuration that makes it true.
+
+    `kinds` are the kinds the words are checked for: a manual checklist's steps are done by a
+    person, who can mail or restore anything, so only what the machine does is held to the
+    configuration. Only purpose, steps and verify are read: a rollback may rightly describe
+    what is not done every run (restoring rows from a dump).
+    """
+
+    code: str
+    words: re.Pattern[str]
+    kinds: tuple[str, ...]
+    has: Callable[[ProcedureConfig], bool]
+    path: str
+    missing: str  # why the configuration does not do it, after "the runbook says ..., but"
+
+
+RECIPIENT_ARGUMENTS = frozenset({"to", "recipient", "recipients", "mail_to", "email", "channel"})
+
+
+def _sends(proc: ProcedureConfig) -> bool:
+    """Reminders go to their owners; a custom entrypoint sends only to someone it is given."""
+    if proc.kind == "update_reminder":
+        return True
+    return proc.kind == "custom" and bool(RECIPIENT_ARGUMENTS & set(proc.params.arguments))
+
+
+def _drills(proc: ProcedureConfig) -> bool:
+    return proc.kind == "backup_check" and proc.params.restore_drill
+
+
+def _words(pattern: str) -> re.Pattern[str]:
+    return re.compile(rf"\b({pattern})\b", re.IGNORECASE)
+
+
+CAPABILITIES = (
+    Capability(
+        "runbook-sends-nothing",
+        _words(r"e-?mail(s|ed|ing)?|mail(s|ed|ing)?|send(s|ing)?|sent|notif(y|ies|ied)"),
+        ("purge", "archive", "backup_check", "disk_check", "custom"),
+        _sends,
+        "params",
+        "nothing in its configuration sends anything (a custom entrypoint sends only to a "
+        "recipient its arguments name: " + ", ".join(sorted(RECIPIENT_ARGUMENTS)) + ")",
+    ),
+    Capability(
+        "runbook-restore-not-drilled",
+        _words(r"restor(e|es|ed|ing)"),
+        ("backup_check",),
+        _drills,
+        "params.restore_drill",
+        "restore_drill is off, so no restore is ever tried",
+    ),
+    Capability(
+        "runbook-deletes-nothing",
+        _words(r"delet(e|es|ed|ing)|purg(e|es|ed|ing)|drop(s|ped|ping)?"),
+        ("backup_check", "disk_check", "update_reminder"),
+        lambda proc: False,  # read-only kinds: only purge and archive delete
+        "kind",
+        "this kind only reads; only a purge or an archive deletes",
+    ),
+)
+
+
+def _runbook_text(proc: ProcedureConfig) -> str:
+    book = proc.runbook
+    return "\n".join([book.purpose, *book.steps, book.verify])
+
+
+def _capabilities_claimed(binder: ClientBinder) -> list[Check]:
     found: list[Check] = []
     for proc in binder.procedures:
-        if proc.kind != "backup_check":
+        text = _runbook_text(proc)
+        for capability in CAPABILITIES:
+            if proc.kind not in capability.kinds:
+                continue
+            said = capability.words.search(text)
+            bad = said is not None and not capability.has(proc)
+            found.append(
+                (
+                    capability.code,
+                    3,
+                    Contradiction(
+                        capability.code,
+                        f"{proc.id}: the runbook says {said.group(0)!r}, but "
+                        f"{capability.missing}; correct the runbook or the configuration",
+                        "procedures",
+                        proc.id,
+                        capability.path,
+                    )
+                    if bad and said is not None
+                    else None,
+                )
+            )
+    return found
+
+
+RARE = ("quarterly", "yearly")  # at most four runs a year
+# a time frame of a day or less: how often, or how soon, the runbook says the work is done
+_SHORT = _words(
+    r"hourly|daily|nightly|every (hour|day|night|morning|evening)|each (day|night)"
+    r"|(in|within) (one|an|a|1|\d+) (hours?|minutes?)|(in|within) (a|one|1) day"
+)
+
+
+def _cadence_wording(dossier: Dossier) -> list[Check]:
+    """A procedure run at most four times a year whose runbook speaks in hours or days: the
+    schedule or the runbook is wrong (a lockdown 'in one hour' that is a yearly checklist)."""
+    found: list[Check] = []
+    for facts in dossier.procedures:
+        proc, cadence = facts.config, facts.row.cadence
+        if cadence not in RARE:
             continue
-        book = proc.runbook
-        says = _RESTORE.search(" ".join([book.purpose, *book.steps, book.verify]))
-        bad = says is not None and not proc.params.restore_drill
+        said = _SHORT.search(_runbook_text(proc))
         found.append(
             (
-                3,
+                "runbook-cadence-mismatch",
+                2,
                 Contradiction(
-                    "runbook-restore-not-drilled",
-                    f"{proc.id}: the runbook describes a restore, but restore_drill is off, so "
-                    "no restore is ever tried; turn it on or correct the runbook",
+                    "runbook-cadence-mismatch",
+                    f"{proc.id}: runs {cadence}, but its runbook says {said.group(0)!r}; "
+                    "correct the schedule or the runbook",
                     "procedures",
                     proc.id,
-                    "params.restore_drill",
+                    "schedule",
                 )
-                if bad
+                if said is not None
                 else None,
             )
         )

@@ -165,7 +165,11 @@ def test_it_neither_bundles_nor_expects_an_on_demand_procedure(
     def findings() -> list[str]:
         with session_scope(store) as session:
             found = audit_client(session, "nordhafen", clock).findings
-        return [f.message for f in found if "lockdown-checklist" in f.message]
+        return [  # what is expected of it, not what its runbook says (test_contradictions.py)
+            f.message
+            for f in found
+            if "lockdown-checklist" in f.message and not f.code.startswith("runbook-")
+        ]
 
     load_variant(store, clock, example_dir, None)
     assert findings() == ["lockdown-checklist: this checklist was never signed off"]

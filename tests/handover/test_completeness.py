@@ -44,6 +44,18 @@ def _restore_drill(data: dict[str, Any]) -> None:
     )
 
 
+def _consistent(data: dict[str, Any]) -> None:
+    """The example's runbooks say only what its configuration does (a no-op on a binder that
+    already does): the customs export is collected, not mailed; the lockdown is done at once."""
+    book = proc(data, "export-customs-report")["runbook"]
+    book["steps"] = [
+        "Sabine Kurz collects the CSV from the run's artifact" if "mail" in s.lower() else s
+        for s in book["steps"]
+    ]
+    lockdown = proc(data, "lockdown-checklist")["runbook"]
+    lockdown["purpose"] = lockdown["purpose"].replace("in one hour", "at once")
+
+
 def sign_off(engine: Engine, clock: FrozenClock, key: str) -> None:
     with session_scope(engine) as session:
         item, _ = workitems.create_once(
@@ -73,6 +85,7 @@ def audit_of(
 
     def change(data: dict[str, Any]) -> None:
         _restore_drill(data)
+        _consistent(data)
         if mutate:
             mutate(data)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +83,93 @@ def test_a_backup_runbook_that_promises_no_restore_is_no_contradiction(
 
     report = audit_of(store, clock, example_dir, plain_runbook)
     assert only(report, "runbook-restore-not-drilled") == []
+
+
+def _customs_steps(*steps: str) -> Callable[[dict[str, Any]], None]:
+    return lambda data: proc(data, "export-customs-report")["runbook"].update(steps=list(steps))
+
+
+def test_it_finds_a_runbook_that_mails_a_report_its_entrypoint_sends_to_nobody(
+    store: Engine, clock: FrozenClock, example_dir: Path
+) -> None:
+    mails = _customs_steps("Run the entrypoint", "E-mail the CSV to Sabine Kurz")
+    report = audit_of(store, clock, example_dir, mails)
+    assert [(f.message, f.where) for f in report.findings] == [
+        (
+            "export-customs-report: the runbook says 'E-mail', but nothing in its configuration "
+            "sends anything (a custom entrypoint sends only to a recipient its arguments name: "
+            "channel, email, mail_to, recipient, recipients, to); correct the runbook or the "
+            "configuration",
+            fix_in("procedures.yaml", "procedures[export-customs-report].params"),
+        )
+    ]
+    assert report.score < 100
+
+
+def test_a_custom_entrypoint_given_a_recipient_may_say_it_mails(
+    store: Engine, clock: FrozenClock, example_dir: Path
+) -> None:
+    def mails_to_sabine(data: dict[str, Any]) -> None:
+        _customs_steps("Run the entrypoint", "E-mail the CSV to Sabine Kurz")(data)
+        proc(data, "export-customs-report")["params"]["arguments"]["to"] = "sabine-kurz"
+
+    report = audit_of(store, clock, example_dir, mails_to_sabine)
+    assert only(report, "runbook-sends-nothing") == []
+
+
+def test_it_finds_a_read_only_check_whose_runbook_deletes(
+    store: Engine, clock: FrozenClock, example_dir: Path
+) -> None:
+    def deletes(data: dict[str, Any]) -> None:
+        proc(data, "check-disk-space")["runbook"]["steps"].append("Delete logs older than 30 days")
+
+    report = audit_of(store, clock, example_dir, deletes)
+    assert [(f.message, f.where) for f in report.findings] == [
+        (
+            "check-disk-space: the runbook says 'Delete', but this kind only reads; only a "
+            "purge or an archive deletes; correct the runbook or the configuration",
+            fix_in("procedures.yaml", "procedures[check-disk-space].kind"),
+        )
+    ]
+
+
+def test_it_finds_a_yearly_checklist_whose_runbook_says_in_one_hour(
+    store: Engine, clock: FrozenClock, example_dir: Path
+) -> None:
+    def in_one_hour(data: dict[str, Any]) -> None:
+        proc(data, "lockdown-checklist")["runbook"]["purpose"] = "Hand the keys back in one hour."
+
+    report = audit_of(store, clock, example_dir, in_one_hour)
+    assert [(f.message, f.where) for f in report.findings] == [
+        (
+            "lockdown-checklist: runs yearly, but its runbook says 'in one hour'; correct the "
+            "schedule or the runbook",
+            fix_in("procedures.yaml", "procedures[lockdown-checklist].schedule"),
+        )
+    ]
+
+
+def test_it_finds_a_quarterly_procedure_whose_steps_say_daily(
+    store: Engine, clock: FrozenClock, example_dir: Path
+) -> None:
+    def quarterly(data: dict[str, Any]) -> None:
+        customs = proc(data, "export-customs-report")
+        customs["schedule"]["cron"] = "0 5 2 1,4,7,10 *"
+        customs["runbook"]["steps"].append("Check daily that the officer has the file")
+
+    report = audit_of(store, clock, example_dir, quarterly)
+    assert [f.message for f in report.findings] == [
+        "export-customs-report: runs quarterly, but its runbook says 'daily'; correct the "
+        "schedule or the runbook"
+    ]
+
+
+def test_the_same_words_on_a_daily_procedure_are_no_contradiction(
+    store: Engine, clock: FrozenClock, example_dir: Path
+) -> None:
+    def daily(data: dict[str, Any]) -> None:
+        proc(data, "check-disk-space")["runbook"]["purpose"] = "Answer within one hour, daily."
+
+    report = audit_of(store, clock, example_dir, daily)
+    assert only(report, "runbook-cadence-mismatch") == []
+    assert report.score == 100
