@@ -94,11 +94,11 @@ def sweeper_specs() -> list[DeploymentSpec]:
 
 
 def built_in_specs() -> list[DeploymentSpec]:
-    """opsbinder's own daily duties (housekeeping), on their cron, unless switched off."""
+    """opsbinder's own duties (daily housekeeping, monthly evidence packs), on their cron,
+    each unless its setting switches it off."""
     from opsbinder.settings import get_settings
 
-    if not get_settings().housekeeping:
-        return []
+    settings = get_settings()
     return [
         DeploymentSpec(
             flow_name=b.flow.name,
@@ -109,4 +109,5 @@ def built_in_specs() -> list[DeploymentSpec]:
             description=b.flow.description,
         )
         for b in registry.BUILT_IN
+        if getattr(settings, b.switch)
     ]

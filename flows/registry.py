@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opsbinder import housekeeping
+from opsbinder.evidence import monthly
 from opsbinder.procedures.registry import KINDS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -78,6 +79,7 @@ class BuiltIn:
     flow: FlowEntry
     cron: str
     timezone: str = "UTC"
+    switch: str = "housekeeping"  # the setting (opsbinder.settings) that turns it off
 
 
 HOUSEKEEPING = BuiltIn(
@@ -86,7 +88,14 @@ HOUSEKEEPING = BuiltIn(
     cron=housekeeping.CRON,
     timezone=housekeeping.TIMEZONE,
 )
-BUILT_IN: tuple[BuiltIn, ...] = (HOUSEKEEPING,)
+EVIDENCE = BuiltIn(
+    "evidence",
+    FlowEntry(monthly.FLOW, monthly.ENTRYPOINT, monthly.DOES),
+    cron=monthly.CRON,
+    timezone=monthly.TIMEZONE,
+    switch="evidence_packs",
+)
+BUILT_IN: tuple[BuiltIn, ...] = (HOUSEKEEPING, EVIDENCE)
 
 
 def every_flow() -> list[FlowEntry]:

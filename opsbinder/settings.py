@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     keep_throttle_days: int = Field(default=7, ge=1, le=3650)  # after the last failure
     keep_spool_days: int = Field(default=90, ge=1, le=36500)  # rejected hook reports
     keep_prefect_days: int = Field(default=30, ge=1, le=36500)  # ended flow runs, logs
+    # the monthly `evidence` flow: each client's previous month as a pack under home/evidence
+    evidence_packs: bool = True
     # the plan guard: a table with more rows to trim than this in one run is left untouched
     # until a person runs `opsbinder housekeeping --approve` (a clock jump, a wrong retention)
     housekeeping_max_rows: int = Field(default=2_000_000, ge=0)  # 0: always ask

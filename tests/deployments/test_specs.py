@@ -81,6 +81,9 @@ def test_it_deploys_exactly_the_registrys_flows_under_the_registrys_names(loaded
     housekeeping = next(s for s in specs if s.name == registry.HOUSEKEEPING.deployment)
     assert housekeeping.schedules == (ScheduleSpec(cron="17 3 * * *", timezone="UTC"),)
     assert housekeeping.entrypoint == "flows/housekeeping.py:housekeeping"
+    evidence = next(s for s in specs if s.name == registry.EVIDENCE.deployment)
+    assert evidence.schedules == (ScheduleSpec(cron="41 12 1 * *", timezone="UTC"),)
+    assert evidence.entrypoint == "flows/evidence.py:evidence"
 
 
 def test_it_pauses_in_the_store_with_an_audit_entry_and_builds_paused_deployments(

@@ -54,4 +54,8 @@ def test_it_is_deployed_by_default_and_not_when_switched_off(
     assert "housekeeping" in {s.name for s in build_specs(store)}
     monkeypatch.setenv("OPSBINDER_HOUSEKEEPING", "false")
     get_settings.cache_clear()
-    assert "housekeeping" not in {s.name for s in build_specs(store)}
+    names = {s.name for s in build_specs(store)}
+    assert "housekeeping" not in names and "evidence" in names  # each built-in its own switch
+    monkeypatch.setenv("OPSBINDER_EVIDENCE_PACKS", "false")
+    get_settings.cache_clear()
+    assert "evidence" not in {s.name for s in build_specs(store)}
