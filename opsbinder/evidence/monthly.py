@@ -76,13 +76,17 @@ def previous_month(clock: Clock, timezone: str) -> Month:
     return Month(local.year, local.month).shift(-1)
 
 
-def published_packs(client_id: str, limit: int = 12) -> list[str]:
-    """The client's complete packs on disk, newest month first (for the status page)."""
+def published_packs(client_id: str, limit: int = 12) -> list[tuple[str, tuple[str, ...]]]:
+    """The client's complete packs on disk, newest month first, each with the files it has (a
+    pack built without Chromium has no PDF): what the status page offers."""
     base = packs_root() / client_id
     if not base.is_dir():
         return []
     months = [p.name for p in base.iterdir() if _MONTH.match(p.name) and (p / MANIFEST).is_file()]
-    return sorted(months, reverse=True)[:limit]
+    return [
+        (month, tuple(name for name in FILES if (base / month / name).is_file()))
+        for month in sorted(months, reverse=True)[:limit]
+    ]
 
 
 def publish_all(

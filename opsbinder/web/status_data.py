@@ -18,6 +18,7 @@ from opsbinder.binder_store import client_binder
 from opsbinder.calendar import windows_between
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import MaintenanceWindow
+from opsbinder.evidence.monthly import published_packs
 from opsbinder.incidents.public import headline
 from opsbinder.incidents.status_updates import chain_problems, recorded_hashes
 from opsbinder.store.models import Client, Incident, IncidentEvent, Procedure, Run, StatusUpdate
@@ -80,6 +81,7 @@ class StatusPage:
     maintenance: list[MaintenanceWindow]
     groups: list[GroupState]
     components: list[ComponentState] = field(default_factory=list)
+    evidence: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # month, files
 
     @property
     def updated(self) -> datetime:
@@ -246,4 +248,5 @@ def status_page(session: Session, clock: Clock, client_id: str) -> StatusPage | 
         components=component_states(
             session, client_id, cb.components, ZoneInfo(client.timezone), now
         ),
+        evidence=published_packs(client_id),
     )

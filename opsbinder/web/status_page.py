@@ -12,14 +12,16 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from opsbinder.accounts import resolve_token
 from opsbinder.clock import utc
+from opsbinder.evidence.monthly import FILES, folder, published_packs
 from opsbinder.incidents.status_updates import xml_safe
-from opsbinder.store.models import AccessToken
+from opsbinder.reports.report import Month
+from opsbinder.store.models import AccessToken, Client
 from opsbinder.web import sessions
 from opsbinder.web.deps import DB, clock_of
 from opsbinder.web.page_cache import fingerprint
@@ -86,7 +88,7 @@ def page(
         return RedirectResponse(f"/status/{client_id}", status_code=303)
     headers = {"Cache-Control": "private, no-store"}
     cache = request.app.state.page_cache
-    key = fingerprint(session, client_id)
+    key = (*fingerprint(session, client_id), *published_packs(client_id))
     body = cache.get(client_id, key)
     if body is None:
         data = _status_or_404(session, request, client_id)
@@ -123,3 +125,33 @@ def feed(
         page_url=f"{base}/status/{client_id}{access}",
     )
     return Response(xml_safe(body), media_type="application/atom+xml; charset=utf-8")
+
+
+MEDIA = {".pdf": "application/pdf", ".html": "text/html; charset=utf-8",
+         ".json": "application/json", ".sha256": "text/plain; charset=utf-8"}  # fmt: skip
+
+
+@router.get("/status/{client_id}/evidence/{month}/{name}")
+def evidence_file(
+    request: Request,
+    client_id: str,
+    month: str,
+    name: str,
+    token: str | None = Query(None, max_length=200),
+    session: Session = DB,
+) -> Response:
+    """A file of a complete evidence pack, by the page's own rule: another client's token, an
+    unknown month or file, and a pack not (yet) complete all answer the page's 404."""
+    if not _allowed(session, request, token, client_id) or session.get(Client, client_id) is None:
+        raise HTTPException(404, NOT_HERE)
+    offered = dict(published_packs(client_id, limit=1000))
+    if name not in FILES or name not in offered.get(month, ()):
+        raise HTTPException(404, NOT_HERE)
+    path = folder(client_id, Month.parse(month)) / name
+    return FileResponse(
+        path,
+        media_type=MEDIA[path.suffix],
+        filename=f"{client_id}-{month}-{name}",
+        content_disposition_type="inline",
+        headers={"Cache-Control": "private, no-store"},
+    )

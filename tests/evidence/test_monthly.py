@@ -56,7 +56,9 @@ def test_it_builds_each_month_once_and_tells_each_recipient_once(
         for line in (pack / "manifest.sha256").read_text().splitlines():
             digest, name = line.split("  ")
             assert hashlib.sha256((pack / name).read_bytes()).hexdigest() == digest
-        assert published_packs("nordhafen") == ["2026-10"] and published_packs("other") == []
+        offered = ("evidence.html", "evidence.json", "manifest.json", "manifest.sha256")
+        assert published_packs("nordhafen") == [("2026-10", offered)]  # no PDF: built without
+        assert published_packs("other") == []
         stamp = (pack / "manifest.sha256").stat().st_mtime_ns
 
         clock.advance(timedelta(hours=1))
