@@ -78,7 +78,9 @@ def procedure_flow(entry: FlowEntry) -> Flow[..., Result]:
             scheduled_for = runtime.flow_run.scheduled_start_time
         instant = scheduled_for or datetime.now(UTC)
         plan = steps.load_procedure(client_id, procedure_id, kind, instant, scheduled)
-        if skip := plan.skip_reason(dry_run):
+        skip = plan.skip_reason(dry_run)
+        dry_run = plan.dry_run(dry_run)  # forced while the client is a successor's shadow
+        if skip:
             outcome = steps.record_skipped(plan, skip, flow_run_id, scheduled_for, dry_run, actor)
             return _skipped(_published(outcome, plan))
 

@@ -1,8 +1,10 @@
-"""`opsbinder binder export|audit|diff|verify|import` and `opsbinder lockdown`: the handover."""
+"""`opsbinder binder export|audit|diff|verify|import|shadow-report|shadow-end` and
+`opsbinder lockdown`: the handover."""
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -156,15 +158,40 @@ def verify(
         raise typer.Exit(1)
 
 
+def _until(shadow: bool, until: str | None) -> date | None:
+    """The last day of a shadow; --shadow and --until come together or not at all."""
+    from opsbinder.errors import BadInput
+
+    if until is None:
+        if shadow:
+            raise BadInput("--shadow needs --until YYYY-MM-DD: the last day of the shadow run")
+        return None
+    if not shadow:
+        raise BadInput(f"--until {until}: only with --shadow")
+    try:
+        return date.fromisoformat(until)
+    except ValueError:
+        raise BadInput(f"--until {until!r}: expected a date as YYYY-MM-DD") from None
+
+
 @binder_app.command("import")
 def import_cmd(
     folder: Path = typer.Argument(..., help="an export folder (or a binder folder)"),
+    shadow: bool = typer.Option(
+        False, "--shadow", help="every procedure a dry run until the successor goes live"
+    ),
+    until: str | None = typer.Option(
+        None, "--until", help="with --shadow: its last day, YYYY-MM-DD in the client's zone"
+    ),
 ) -> None:
     """Load an exported binder into this install's store (OPSBINDER_DATABASE_URL)."""
     from opsbinder.handover.importer import import_binder
 
+    last_day = _until(shadow, until)
     with session_scope(common.store()) as session:
-        result = import_binder(session, folder, common.clock(), actor=common.actor())
+        result = import_binder(
+            session, folder, common.clock(), actor=common.actor(), shadow_until=last_day
+        )
     report = result.report
     _say(
         f"imported {', '.join(result.clients)} from {result.folder}: "
@@ -178,6 +205,60 @@ def import_cmd(
         _say(
             f"  opsbinder binder verify --client {client_id}   # dry-run each against your systems"
         )
+    for client_id, why in result.shadows.items():
+        _say(f"{client_id} is a SHADOW: {why}")
+        _say("  opsbinder binder shadow-report EXPORT   # compare with a fresh export of theirs")
+        _say(f"  opsbinder binder shadow-end --client {client_id}   # go live")
+
+
+@binder_app.command("shadow-report")
+def shadow_report_cmd(
+    export_dir: Path = typer.Argument(..., help="a fresh export of the outgoing provider"),
+    tolerance: float = typer.Option(
+        10.0, "--tolerance", min=0, help="rows may differ by this percent of the larger count"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="a JSON object on stdout, for scripts"),
+) -> None:
+    """Compare each shadow run with the outgoing provider's real run of the same slot; exit 1
+    when any differs."""
+    from opsbinder.handover import run_log
+    from opsbinder.handover.shadow_report import compare
+
+    log = run_log.read(export_dir)
+    with session_scope(common.store()) as session:
+        report = compare(session, log, common.clock(), tolerance=tolerance)
+    if as_json:
+        common.print_json(report.as_dict())
+    else:
+        _say(
+            f"shadow run of {report.client} from {report.start:%Y-%m-%d %H:%M} to "
+            f"{report.end:%Y-%m-%d %H:%M} UTC against {export_dir} "
+            f"(rows within {report.tolerance:g}%)"
+        )
+        for p in report.procedures:
+            _say(f"  {p.procedure}: {p.compared} slot(s), {p.agreed} agree")
+            for d in p.differences:
+                _say(f"    DIFFERS {d.text}")
+        found = len(report.differences)
+        if not report.procedures:
+            _say("no scheduled run on either side in this period: nothing to compare yet")
+        else:
+            _say(f"{found} difference(s)" if found else "all compared runs agree")
+        _say(f"status: {report.status}")
+    if report.differences:
+        raise typer.Exit(1)
+
+
+@binder_app.command("shadow-end")
+def shadow_end_cmd(client: str = typer.Option(..., "--client", help="client id")) -> None:
+    """Go live: the client's procedures do real work from their next run."""
+    from opsbinder import shadow
+
+    with session_scope(common.store()) as session:
+        period = shadow.end(session, common.clock(), client, actor=common.actor())
+        until = period.until
+    _say(f"{client} is LIVE: its shadow (planned until {until.isoformat()}) ended")
+    _say("its procedures delete, move and page for real from their next run")
 
 
 def _server_pause(client: str) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from opsbinder import audit, audit_anchor, environment, housekeeping
 from opsbinder.clock import Clock
 from opsbinder.errors import Refused
-from opsbinder.handover import oncall_view, site
+from opsbinder.handover import oncall_view, run_log, site
 from opsbinder.handover.binder_yaml import write_yaml
 from opsbinder.handover.completeness import assess
 from opsbinder.handover.dossier import Dossier, Resolver, gather
@@ -184,6 +184,8 @@ def export_client(
             staging / "binder" / "README.txt",
             README.format(name=dossier.client.name, id=client_id, folder=out.name),
         )
+        log = run_log.document(session, client_id, dossier.generated_at)
+        write(staging / run_log.FILE, json.dumps(log, indent=1, ensure_ascii=False) + "\n")
         write(
             staging / "audit-anchor.json",
             json.dumps(_anchor_view(client_id), indent=2, sort_keys=True) + "\n",

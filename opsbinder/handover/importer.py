@@ -8,12 +8,13 @@ usual `opsbinder deploy` or `opsbinder serve`: the store is what they build from
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from opsbinder import audit
+from opsbinder import audit, shadow
 from opsbinder.clock import Clock
 from opsbinder.config.loader import load_binder
 from opsbinder.errors import ConfigError, ConfigProblem
@@ -25,6 +26,7 @@ class ImportResult:
     folder: Path
     clients: list[str]
     report: SyncReport
+    shadows: dict[str, str] = field(default_factory=dict)  # client -> why its runs are dry
 
 
 def binder_folder(folder: Path) -> Path:
@@ -37,7 +39,16 @@ def binder_folder(folder: Path) -> Path:
     raise ConfigError([ConfigProblem(str(folder), None, "", None, "no such export folder")])
 
 
-def import_binder(session: Session, folder: Path, clock: Clock, *, actor: str) -> ImportResult:
+def import_binder(
+    session: Session,
+    folder: Path,
+    clock: Clock,
+    *,
+    actor: str,
+    shadow_until: date | None = None,
+) -> ImportResult:
+    """Sync the binder; with `shadow_until`, in the same transaction put its clients in a shadow
+    period, so not one run of theirs does real work before the successor says so."""
     source = binder_folder(folder)
     binder = load_binder(source)
     report = sync_binder(session, binder, clock, actor=actor)
@@ -57,4 +68,12 @@ def import_binder(session: Session, folder: Path, clock: Clock, *, actor: str) -
                 "updated": len(report.updated),
             },
         )
-    return ImportResult(source, clients, report)
+    shadows = {}
+    for client_id in clients:
+        if shadow_until is not None:
+            shadow.begin(
+                session, clock, client_id, shadow_until, actor=actor, source=str(source.resolve())
+            )
+        if (why := shadow.note(session, client_id, clock.now())) is not None:
+            shadows[client_id] = why
+    return ImportResult(source, clients, report, shadows)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from opsbinder import audit, redaction, runs, spool
+from opsbinder import audit, redaction, runs, shadow, spool
 from opsbinder.binder_store import procedure_config
 from opsbinder.clock import Clock, FrozenClock, utc
 from opsbinder.errors import OpsbinderError
@@ -86,9 +86,10 @@ def apply(session: Session, clock: Clock, report: HookReport) -> Incident | None
                 Procedure.client_id == report.client_id, Procedure.key == report.procedure_key
             )
         ).scalar_one_or_none()
-    if report.dry_run:
+    if report.dry_run or shadow.current(session, report.client_id) is not None:
         # A dry run changes nothing, incidents included: a failed preview opens none, a good one
-        # resolves none, so nobody is paged for (or relieved by) a rehearsal.
+        # resolves none, so nobody is paged for (or relieved by) a rehearsal. Every run of a
+        # shadowed client is one, whatever the flow's parameters said.
         if report.kind == "failure":
             _mark_run(session, at, report)
         return None

@@ -27,7 +27,7 @@ from croniter import croniter
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from opsbinder import moved_runs, runs
+from opsbinder import moved_runs, runs, shadow
 from opsbinder.binder_store import client_binder, procedure_config
 from opsbinder.calendar import moved_to, suppression
 from opsbinder.clock import Clock, utc
@@ -129,7 +129,9 @@ def check_procedure(
     spacing = min((b - a for a, b in pairwise(slots)), default=None)
     tolerance = min(timedelta(hours=1), spacing / 2) if spacing else timedelta(hours=1)
     cb = client_binder(session, proc_row.client_id)
-    real = [run for run in rows if not run.dry_run]  # a preview does not do the scheduled work
+    shadowed = shadow.current(session, proc_row.client_id) is not None
+    # a preview does not do the scheduled work, but a shadow's dry runs are all its work
+    real = rows if shadowed else [run for run in rows if not run.dry_run]
     for slot in _slots_unmatched(slots, real, tolerance, proc.grace):
         local = slot.astimezone(ZoneInfo(proc.zone("UTC")))
         why = suppression(cb, proc_row.key, slot)
@@ -142,6 +144,7 @@ def check_procedure(
                 reason=f"suppressed by {why}",
                 scheduled_for=slot,
                 actor="missed-run-watch",
+                dry_run=shadowed,
             )
             moved_runs.mark_moved(session, skipped, moved_to(cb, proc_row.key, slot))
             report.skipped.append(f"{name}@{slot.isoformat()}")
@@ -159,8 +162,11 @@ def check_procedure(
             scheduled_for=slot,
             actor="missed-run-watch",
             outcome="missed",
+            dry_run=shadowed,
         )
         report.missed.append(f"{name}@{slot.isoformat()}")
+        if shadowed:
+            continue  # recorded for the shadow report, never an incident: nobody is paged
         _incident(session, clock, proc_row, proc.name, "did not run", run, reason)
 
 

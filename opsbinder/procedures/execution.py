@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from opsbinder import moved_runs, runs
+from opsbinder import moved_runs, runs, shadow
 from opsbinder.authorization import admit_flow_run
 from opsbinder.binder_store import client_binder, procedure_row
 from opsbinder.calendar import moved_to, suppression
@@ -44,11 +44,17 @@ class Plan:
     timeout_seconds: float
     timezone: str  # the client's
     systems: dict[str, Any]  # the binder's systems by id: what a procedure names besides its own
+    shadow: str | None = None  # the client is a successor's shadow: every run is a dry run
 
     def skip_reason(self, dry_run: bool) -> str | None:
-        """Why this run is recorded as skipped, or None. A dry run still previews in a window or
-        on a holiday: it changes nothing, and a backlog must be previewable during a freeze."""
+        """Why this run is recorded as skipped, or None. A dry run asked for still previews in a
+        window or on a holiday: it changes nothing, and a backlog must be previewable during a
+        freeze. A shadow's forced dry run skips as the real run would, to compare like with like."""
         return self.suppressed or (None if dry_run else self.calendar)
+
+    def dry_run(self, asked: bool) -> bool:
+        """A run is a dry run when asked to be, or always while the client is shadowed."""
+        return asked or self.shadow is not None
 
 
 def plan(
@@ -69,6 +75,7 @@ def plan(
         paused = paused_reason(session, client_id, procedure_id) if scheduled else None
         # a paused schedule is only skipped; any other run of a locked-down client is refused
         refused = paused or admit_flow_run(session, FrozenClock(utc(instant)), row)
+        shadowed = shadow.note(session, client_id, instant)
     proc = cb.procedure(procedure_id)
     if kind is not None and proc.kind != kind:
         raise OpsbinderError(
@@ -96,6 +103,7 @@ def plan(
         timeout_seconds=proc.timeout.total_seconds(),
         timezone=cb.client.timezone,
         systems={s.id: s for s in cb.systems},
+        shadow=shadowed,
     )
 
 
@@ -110,6 +118,7 @@ def execute(
     flow_run_id: str | None,
     environ: Mapping[str, str] | None = None,
 ) -> ProcedureResult:
+    dry_run = the_plan.dry_run(dry_run)  # whoever calls, a shadowed client's data is not touched
     ctx = ProcedureContext(
         client_id=the_plan.client_id,
         procedure_id=the_plan.procedure_id,
@@ -128,6 +137,8 @@ def execute(
     result = registry.runner(the_plan.kind)(ctx, the_plan.proc, the_plan.system)
     if dry_run and the_plan.calendar:
         result.summary = f"{result.summary} ({calendar_note(the_plan.calendar)})"
+    if the_plan.shadow:
+        result.summary = f"{result.summary} ({the_plan.shadow})"
     return result
 
 
@@ -209,7 +220,7 @@ def skip(
             dry_run=dry_run,
             actor=actor,
         )
-        if reason == the_plan.calendar and not dry_run:
+        if reason == the_plan.calendar and (not dry_run or the_plan.shadow):
             moved_runs.mark_moved(session, run, the_plan.moved_to)
         run_id = run.id
     return Outcome(

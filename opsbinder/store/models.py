@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from opsbinder.store.base import NAMING, Base, BigId, UtcDateTime
 from opsbinder.store.run_days import RunDay
+from opsbinder.store.shadows import ShadowPeriod
 from opsbinder.store.staff import AccessToken, ConsoleSession, SignInFailures, User
 
 # Every table, for `from opsbinder.store.models import ...`: the staff's tables live in staff.py.
@@ -44,6 +45,7 @@ __all__ = [
     "Run",
     "RunDay",
     "RunGrant",
+    "ShadowPeriod",
     "SignInFailures",
     "StatusUpdate",
     "User",

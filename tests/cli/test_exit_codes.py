@@ -19,13 +19,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from opsbinder import accounts, workitems
+from opsbinder import accounts, runs, shadow, workitems
 from opsbinder.clock import FrozenClock, SystemClock
 from opsbinder.demo import demo_env, prepare_demo
 from opsbinder.incidents import lifecycle, status_updates
+from opsbinder.procedures.result import ProcedureResult
 from opsbinder.store.db import session_scope
 from tests.cli.conftest import World
-from tests.cli.installed import Ran, commands, run_cli
+from tests.cli.installed import EXAMPLE, Ran, commands, run_cli
 
 CLOSED_PORT_URL = "postgresql+psycopg2://postgres:s3cret@127.0.0.1:9/opsbinder"
 
@@ -158,6 +159,38 @@ def _two_exports(world: World) -> None:
             ["binder", "export", str(world.tmp / name), "--client", "nordhafen"], world.env
         )
         assert made.code == 0, str(made)
+
+
+def _shadow_import(world: World) -> None:
+    made = run_cli(
+        ["binder", "import", str(EXAMPLE), "--shadow", "--until", "2099-12-31"], world.env
+    )
+    assert made.code == 0, str(made)
+
+
+def _shadow_runs(agree: bool) -> Prepare:
+    """A shadow begun yesterday, the backup check's real and shadow run of today's slot (the
+    shadow's failed unless `agree`), and a fresh export as {tmp}/fresh."""
+
+    def prepare(world: World) -> None:
+        now = datetime.now(UTC)
+        with session_scope(world.engine) as session:
+            begun = FrozenClock(now - timedelta(days=1))
+            until = now.date() + timedelta(days=1)
+            shadow.begin(session, begun, "nordhafen", until, actor="t", source="t")
+            for dry, status in ((False, "ok"), (True, "ok" if agree else "failed")):
+                at = FrozenClock(now - timedelta(hours=1))
+                run = runs.start_run(
+                    session, at, client_id="nordhafen", procedure_key="check-tms-backup",
+                    flow_run_id=None, scheduled_for=at.now(), dry_run=dry,
+                )  # fmt: skip
+                runs.finish_run(session, at, run.id, ProcedureResult(status, status))
+        made = run_cli(
+            ["binder", "export", str(world.tmp / "fresh"), "--client", "nordhafen"], world.env
+        )
+        assert made.code == 0, str(made)
+
+    return prepare
 
 
 def _password(world: World) -> None:
@@ -328,6 +361,13 @@ CASES = [
     Case("binder diff {missing} {missing}", 2, "no such folder"),
     Case("binder import {example}", 0, "imported nordhafen"),
     Case("binder import {missing}", 2),
+    Case("binder import {example} --shadow --until 2099-12-31", 0, "nordhafen is a SHADOW"),
+    Case("binder import {example} --shadow", 2, "--shadow needs --until"),
+    Case("binder shadow-report {tmp}/fresh", 0, "all compared runs agree", _shadow_runs(True)),
+    Case("binder shadow-report {tmp}/fresh", 1, "outcome differs", _shadow_runs(False), both=True),
+    Case("binder shadow-report {missing}", 2, "no such folder"),
+    Case("binder shadow-end --client nordhafen", 0, "nordhafen is LIVE", _shadow_import),
+    Case("binder shadow-end --client nordhafen", 3, "not in a shadow period"),
     Case("archive restore no-such-procedure --into orders -c {example}", 3),
     Case("archive restore check-tms-backup --into orders -c {example}", 2, "not an archive"),
 ]
