@@ -34,6 +34,12 @@ def current(session: Session, client_id: str) -> ShadowPeriod | None:
     return period if period is not None and period.ended_at is None else None
 
 
+def went_live(session: Session, client_id: str) -> datetime | None:
+    """When the client's shadow ended, if it had one: slots before it were the shadow's."""
+    period = session.get(ShadowPeriod, client_id)
+    return utc(period.ended_at) if period is not None and period.ended_at is not None else None
+
+
 def local_day(session: Session, client_id: str, instant: datetime) -> date:
     client = session.get(Client, client_id)
     zone = ZoneInfo(client.timezone if client is not None else "UTC")

@@ -98,7 +98,9 @@ def check_procedure(
     proc = procedure_config(proc_row)
     now = utc(clock.now())
     name = f"{proc_row.client_id}/{proc_row.key}"
-    since = max(utc(proc_row.created_at), now - lookback)
+    # a slot before going live was the shadow's: its dry run counted, its absence paged no one
+    live = shadow.went_live(session, proc_row.client_id)
+    since = max(utc(proc_row.created_at), now - lookback, live or now - lookback)
     slots = (
         fire_times(proc.schedule.cron, proc.schedule.timezone, since, now - proc.grace)
         if proc.schedule
