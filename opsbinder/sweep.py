@@ -1,6 +1,7 @@
 """The minutely sweep: all of opsbinder's catch-up work, in order, as one unit.
 
-Hooks record, the sweep escalates. One flow run a minute runs every step as its own task, so
+Hooks record (and send a failure's first page at once, opsbinder.incidents.first_page), the
+sweep escalates and retries. One flow run a minute runs every step as its own task, so
 Prefect's run list holds 1,440 sweep runs a day, not 5,760 from four sweepers of their own. The
 order is the chain a failure travels: spooled hook reports go into the store first, so the
 missed-run and heartbeat watches and the escalation see them; runs a holiday moved to this minute

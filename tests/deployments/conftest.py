@@ -10,7 +10,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -48,6 +50,41 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+def pause_deployment(api: str, name: str) -> None:
+    """Pause a deployment on the server, as its UI's switch does (its scheduled runs go)."""
+    found = requests.post(
+        f"{api}/deployments/filter", json={"deployments": {"name": {"any_": [name]}}}, timeout=10
+    ).json()
+    done = requests.patch(f"{api}/deployments/{found[0]['id']}", json={"paused": True}, timeout=10)
+    assert done.ok, done.text
+
+
+def flow_runs(api: str, deployment: str) -> list[dict[str, Any]]:
+    body = {"deployments": {"name": {"any_": [deployment]}}, "sort": "EXPECTED_START_TIME_ASC"}
+    try:
+        answer = requests.post(f"{api}/flow_runs/filter", json=body, timeout=10)
+    except requests.RequestException:
+        return []
+    return list(answer.json()) if answer.ok else []
+
+
+def started_between(api: str, deployment: str, first: datetime, last: datetime) -> list[str]:
+    """The deployment's runs that started in [first, last]: none, when the page in between
+    must have come from somewhere else."""
+    return [
+        r["id"]
+        for r in flow_runs(api, deployment)
+        if r.get("start_time") and first <= datetime.fromisoformat(r["start_time"]) <= last
+    ]
+
+
+def failed_at(api: str, flow_run_id: str) -> datetime:
+    """When Prefect put the run in its Failed state."""
+    run = requests.get(f"{api}/flow_runs/{flow_run_id}", timeout=10).json()
+    assert (run.get("state") or {}).get("type") == "FAILED", run
+    return datetime.fromisoformat(run["state"]["timestamp"])
 
 
 @pytest.fixture

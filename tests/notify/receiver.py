@@ -32,6 +32,8 @@ class Receiver:
         self.refusals: list[str] = []  # why each bad signature was refused
         self.requests: list[tuple[dict[str, str], bytes]] = []  # as received, to replay
         self.arrivals: list[float] = []  # perf_counter of each first acceptance
+        self.accepted_at: dict[str, float] = {}  # wall clock (time.time()) per key, to compare
+        # with another process's timestamps
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self.port = port
@@ -89,6 +91,7 @@ class Receiver:
                     else:
                         receiver.accepted[key] = json.loads(body) if body else {}
                         receiver.arrivals.append(time.perf_counter())
+                        receiver.accepted_at[key] = time.time()
                 self.send_response(status)
                 self.end_headers()
                 self.wfile.write(b"ok" if status == 200 else b"nope")

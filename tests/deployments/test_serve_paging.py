@@ -1,0 +1,117 @@
+"""`opsbinder serve` pages a failure from its failure hook, not from the next minutely sweep: with
+the sweep paused, a failing backup check still reaches a webhook receiver in this process, and no
+sweep run started between the failure and the page."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from opsbinder.clock import SystemClock
+from opsbinder.incidents import lifecycle
+from opsbinder.store.db import engine_for, session_scope
+from opsbinder.store.models import Incident
+from tests.deployments.conftest import failed_at, pause_deployment, started_between
+from tests.deployments.test_serve_local import (
+    EXE,
+    ROOT,
+    _every_minute,
+    _free_port,
+    _runs,
+    _state,
+    _wait,
+)
+from tests.notify.receiver import Receiver
+
+SECRET = "whsec_" + base64.b64encode(b"serve-pager-secret-of-32-bytes!!").decode()
+pytestmark = [pytest.mark.slow, pytest.mark.prefect]
+
+
+def test_serve_pages_a_failure_with_the_sweep_paused(tmp_path: Path) -> None:
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    receiver = Receiver(secret=SECRET)
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(
+        OPSBINDER_DATABASE_URL=store_url,
+        OPSBINDER_HOME=str(tmp_path / "home"),
+        PREFECT_HOME=str(tmp_path / "client-home"),
+        NORDHAFEN_BACKUP_DIR=str(backups),  # empty: the backup check fails every minute
+        OPSBINDER_PAGER_WEBHOOK_URL=receiver.url,
+        OPSBINDER_PAGER_WEBHOOK_SECRET=SECRET,
+    )
+    log = tmp_path / "serve.log"
+    serve = [EXE, "serve", "-c", str(_every_minute(tmp_path)), "--port", str(port)]
+    proc = subprocess.Popen(
+        serve,
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    engine = engine_for(store_url)
+    try:
+        _wait(
+            "a completed sweep and a page",
+            lambda: (
+                any(_state(r)[0] == "COMPLETED" for r in _runs(api, "sweep"))
+                and bool(receiver.accepted)
+            ),
+            proc,
+            log,
+        )
+        pause_deployment(api, "sweep")
+        _wait(
+            "no sweep run under way",
+            lambda: not any(_state(r)[0] in {"RUNNING", "PENDING"} for r in _runs(api, "sweep")),
+            proc,
+            log,
+        )
+        with session_scope(engine) as s:  # a new incident: the next failure pages afresh
+            for incident in s.scalars(select(Incident).where(Incident.state != "resolved")):
+                lifecycle.resolve(s, SystemClock(), incident.id, actor="test")
+        paged_before = set(receiver.accepted)
+
+        def new_page() -> tuple[str, dict[str, Any]] | None:
+            fresh = [(k, b) for k, b in receiver.accepted.items() if k not in paged_before]
+            backup = [
+                p for p in fresh if p[1]["incident"]["dedup_key"] == "nordhafen/check-tms-backup"
+            ]
+            return backup[0] if backup else None
+
+        _wait("a page of a new incident", lambda: new_page() is not None, proc, log)
+        found = new_page()
+        assert found is not None
+        key, page = found
+        assert page["level_name"] == "L1 on-call"
+        arrived = datetime.fromtimestamp(receiver.accepted_at[key], UTC)
+        with session_scope(engine) as s:
+            incident = s.get(Incident, page["incident"]["id"])
+            assert incident is not None and incident.flow_run_id
+            flow_run_id = incident.flow_run_id
+        failed = failed_at(api, flow_run_id)
+        assert failed < arrived
+        assert not started_between(api, "sweep", failed, arrived)  # the hook paged
+        assert receiver.bad_signatures == 0 and not sum(receiver.duplicates.values())
+        print(f"failure -> page: {(arrived - failed).total_seconds():.2f} s")
+    finally:
+        receiver.stop()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
