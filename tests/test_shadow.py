@@ -4,8 +4,10 @@ and after `--until` still dry, saying how to go live; only `shadow-end` goes liv
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -125,3 +127,42 @@ def test_a_failed_shadow_run_reported_as_real_by_its_flow_opens_no_incident(
         shadow.end(session, FrozenClock(IMPORTED), "nordhafen", actor="x")
         assert apply(session, FrozenClock(IMPORTED), replace(report, id="again")) is not None
     assert _incidents(store) == 1
+
+
+class LatePrefect:
+    """One purge run Late for 7 hours (its late_expiry is 6 h), as Prefect would list it."""
+
+    def __init__(self, expected: datetime) -> None:
+        self.info = SimpleNamespace(id="late-1", expected_start_time=expected)
+        self.cancelled: list[str] = []
+
+    def late_runs(self) -> list[tuple[Any, dict[str, object]]]:
+        params = {"client_id": "nordhafen", "procedure_id": "purge-tracking-events"}
+        return [(self.info, params)]
+
+    def cancel(self, flow_run_id: str, message: str) -> bool:
+        self.cancelled.append(flow_run_id)
+        return True
+
+    def mark_crashed(self, flow_run_id: str, message: str) -> bool:
+        return True
+
+
+def test_a_shadow_run_cancelled_for_lateness_opens_no_incident(
+    store: Engine, example_dir: Path
+) -> None:
+    _import(store, example_dir, date(2026, 3, 31))
+    now = IMPORTED + timedelta(hours=12)
+    prefect = LatePrefect(now - timedelta(hours=7))
+
+    missed_runs.watch(store, FrozenClock(now), orchestrator=prefect, lookback=timedelta(0))
+
+    assert prefect.cancelled == ["late-1"]
+    assert _incidents(store) == 0
+    with session_scope(store) as s:
+        run = s.execute(select(Run).where(Run.flow_run_id == "late-1")).scalar_one()
+        assert (run.outcome, run.dry_run) == ("missed", True)
+        shadow.end(s, FrozenClock(now), "nordhafen", actor="x")
+    prefect.info = SimpleNamespace(id="late-2", expected_start_time=now - timedelta(hours=7))
+    missed_runs.watch(store, FrozenClock(now), orchestrator=prefect, lookback=timedelta(0))
+    assert _incidents(store) == 1  # live, the same lateness pages

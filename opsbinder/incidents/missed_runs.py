@@ -225,6 +225,7 @@ def expire_late_runs(
             )
             if not orchestrator.cancel(info.id, reason):
                 continue
+            shadowed = shadow.current(session, str(client_id)) is not None
             run = runs.record_skipped(
                 session,
                 clock,
@@ -235,8 +236,11 @@ def expire_late_runs(
                 scheduled_for=expected,
                 actor="missed-run-watch",
                 outcome="missed",
+                dry_run=shadowed,
             )
             report.cancelled.append(info.id)
+            if shadowed:
+                continue  # the shadow's run: recorded for its report, nobody paged
             _incident(session, clock, row, proc.name, "did not run", run, reason)
 
 
