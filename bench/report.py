@@ -5,9 +5,12 @@ hundred Severity-1 status updates) in a new PostgreSQL database with COPY, then 
 - baseline: one `SELECT outcome, count(*) FROM runs GROUP BY outcome` (a full scan);
 - one client's month report with a 6-month trend, and the same rendered to HTML;
 - the all-clients month report (100 client rows, 2,000 procedure rows) with its trend;
+- the runs' figures of that report alone (7 UTC months, every procedure): summed from the runs
+  table as before the roll-up, and read from the roll-up (`run_days`) as the report does now;
 - one client's evidence pack for the month (every figure and list, JSON and HTML written),
   and the same with its PDF printed by headless Chromium.
-Prints each as a ratio to the baseline. Run: .venv/bin/python bench/report.py [--clients 100]
+The runs are loaded with COPY through the roll-up's triggers (as any writer's), so the load time
+includes keeping `run_days`. Prints each as a ratio to the baseline. Run: .venv/bin/python bench/report.py [--clients 100]
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from opsbinder.evidence.files import write_pack
 from opsbinder.evidence.pack import gather
+from opsbinder.reports import figures, run_days
 from opsbinder.reports.render import to_html
 from opsbinder.reports.report import Month, build_report
 from opsbinder.store.db import session_scope
@@ -299,7 +303,10 @@ def main() -> None:
     try:
         t0 = time.perf_counter()
         counts = generate(engine, args.clients, args.procedures, args.days)
-        print(f"generated {counts} in {time.perf_counter() - t0:.1f} s")
+        print(f"generated {counts} in {time.perf_counter() - t0:.1f} s (runs through the triggers)")
+        with engine.connect() as conn:
+            days = conn.execute(text("SELECT count(*) FROM run_days")).scalar_one()
+        print(f"run_days rows: {days:,}")
         month = Month.parse("2026-10")
 
         def baseline() -> None:
@@ -315,6 +322,15 @@ def main() -> None:
             args.repeat,
         )
         every = _time(lambda: build_report(engine, month), max(1, args.repeat // 2))
+        edges = [month.shift(-back).bounds("UTC")[0] for back in range(6, -1, -1)]
+        edges.append(month.bounds("UTC")[1])
+
+        def runs_part(read) -> None:  # type: ignore[no-untyped-def]
+            with engine.connect() as conn:
+                read(conn, edges, None)
+
+        raw_runs = _time(lambda: runs_part(figures.run_figures), max(1, args.repeat // 2))
+        rolled_runs = _time(lambda: runs_part(run_days.run_figures), args.repeat)
         who = f"c{args.clients // 2:03d}"
         out = Path(tempfile.mkdtemp(prefix="bench-evidence-"))
 
@@ -332,6 +348,8 @@ def main() -> None:
             ("one client, month + 6-month trend", one),
             ("one client, same, rendered to HTML", one_html),
             (f"all {args.clients} clients, month + trend", every),
+            ("  its runs' figures summed from runs", raw_runs),
+            ("  its runs' figures read from run_days", rolled_runs),
             ("one client's evidence pack, JSON + HTML", evidence),
             ("one client's evidence pack, + PDF (Chromium)", evidence_pdf),
         ):

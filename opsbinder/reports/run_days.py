@@ -1,20 +1,22 @@
-"""The runs' figures of report periods: whole UTC days from the roll-up (`run_days`, kept by
+"""The runs' figures of report periods, read from the coarsest roll-up that answers each part:
+whole UTC months from `run_months`, the other whole UTC days from `run_days` (both kept by
 triggers), and from `runs` only the part-days a period edge cuts off a UTC midnight (a client's
-own calendar: Europe/Berlin's October starts at 22:00 UTC). The all-clients report counts in UTC
-months, so it reads the roll-up alone: ~1 row per procedure and day instead of every run with
-its JSON metrics."""
+own calendar: Europe/Berlin's October is [30 Sep 22:00, 31 Oct 23:00) UTC). The all-clients
+report counts in UTC months, so it reads one row per procedure and month."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
 
 from opsbinder.reports import figures
 from opsbinder.reports.figures import RUN_FIGURES, Figures, bucket_of, of_run_row
-from opsbinder.store.models import RunDay
+from opsbinder.store.models import RunDay, RunMonth
 
 DAY = timedelta(days=1)
 
@@ -28,27 +30,48 @@ def _ceil(moment: datetime) -> datetime:
     return floor if floor == moment else floor + DAY
 
 
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
 @dataclass(frozen=True)
 class Split:
-    """The whole days [first, end) the roll-up answers, but the cut ones; the slices of runs."""
+    """Which part of the periods each source answers."""
 
-    first: date
-    end: date
-    cut: list[date]
-    slices: list[tuple[datetime, datetime]]
+    months: list[date]  # first days of whole UTC months inside one period
+    days: list[tuple[date, date]]  # other whole UTC days, as ranges [a, b)
+    slices: list[tuple[datetime, datetime]]  # the part-days, from the runs
 
 
 def split(edges: list[datetime]) -> Split:
-    """Every day an edge falls inside of is read raw, clipped to the periods' span."""
+    """Every day an edge falls inside of is read raw, clipped to the periods' span; a month is
+    whole when no edge falls strictly inside it."""
     start, stop = edges[0], edges[-1]
-    cut_days = sorted({_floor(e) for e in edges if _floor(e) != e})
-    slices = [(max(d, start), min(d + DAY, stop)) for d in cut_days]
-    return Split(
-        first=_ceil(start).date(),
-        end=_floor(stop).date(),
-        cut=[d.date() for d in cut_days],
-        slices=[(a, b) for a, b in slices if a < b],
-    )
+    cut = sorted({_floor(e) for e in edges if _floor(e) != e})
+    slices = [(max(d, start), min(d + DAY, stop)) for d in cut]
+    first, end = _ceil(start).date(), _floor(stop).date()
+    months: list[date] = []
+    month = first if first.day == 1 else _next_month(first)
+    while _next_month(month) <= end:
+        lo, hi = (datetime.combine(d, time(), UTC) for d in (month, _next_month(month)))
+        if not any(lo < e < hi for e in edges):
+            months.append(month)
+        month = _next_month(month)
+    cut_days = {d.date() for d in cut}
+    days: list[tuple[date, date]] = []
+    day = first
+    while day < end:
+        if day.replace(day=1) in months:
+            day = _next_month(day)
+        elif day in cut_days:
+            day += DAY
+        else:
+            if days and days[-1][1] == day:
+                days[-1] = (days[-1][0], day + DAY)
+            else:
+                days.append((day, day + DAY))
+            day += DAY
+    return Split(months, days, [(a, b) for a, b in slices if a < b])
 
 
 def run_figures(
@@ -56,29 +79,44 @@ def run_figures(
 ) -> dict[tuple[int, int], Figures]:
     """Per (period, procedure id), as figures.run_figures over all runs would answer."""
     parts = split(edges)
-    out = _rolled_up(conn, edges, parts, client_ids) if parts.first < parts.end else {}
+    out: dict[tuple[int, int], Figures] = {}
+    answers = []
+    if parts.months:
+        answers.append(
+            _rolled_up(
+                conn, edges, RunMonth, RunMonth.month, RunMonth.month.in_(parts.months), client_ids
+            )
+        )
+    if parts.days:
+        ranges = or_(*(and_(RunDay.day >= a, RunDay.day < b) for a, b in parts.days))
+        answers.append(_rolled_up(conn, edges, RunDay, RunDay.day, ranges, client_ids))
     if parts.slices:
-        for key, fig in figures.run_figures(conn, edges, client_ids, parts.slices).items():
+        answers.append(figures.run_figures(conn, edges, client_ids, parts.slices))
+    for answer in answers:
+        for key, fig in answer.items():
             out.setdefault(key, Figures()).add(fig)
     return out
 
 
 def _rolled_up(
-    conn: Connection, edges: list[datetime], parts: Split, client_ids: list[str] | None
+    conn: Connection,
+    edges: list[datetime],
+    table: type[RunDay] | type[RunMonth],
+    start: Any,
+    where: ColumnElement[bool],
+    client_ids: list[str] | None,
 ) -> dict[tuple[int, int], Figures]:
-    # a whole day lies in the period whose first whole day it is not before
-    bucket = bucket_of(RunDay.day, [_ceil(e).date() for e in edges]).label("bucket")
+    # a whole day or month lies in the period whose first whole day it is not before
+    bucket = bucket_of(start, [_ceil(e).date() for e in edges]).label("bucket")
     query = (
         select(
             bucket,
-            RunDay.procedure_id,
-            *(func.sum(getattr(RunDay, name)).label(name) for name in RUN_FIGURES),
+            table.procedure_id,
+            *(func.sum(getattr(table, name)).label(name) for name in RUN_FIGURES),
         )
-        .where(RunDay.day >= parts.first, RunDay.day < parts.end)
-        .group_by(bucket, RunDay.procedure_id)
+        .where(where)
+        .group_by(bucket, table.procedure_id)
     )
-    if parts.cut:
-        query = query.where(RunDay.day.not_in(parts.cut))
     if client_ids is not None:
-        query = query.where(RunDay.client_id.in_(client_ids))
+        query = query.where(table.client_id.in_(client_ids))
     return {(int(row.bucket), row.procedure_id): of_run_row(row) for row in conn.execute(query)}

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from opsbinder.store.base import NAMING, Base, BigId, UtcDateTime
-from opsbinder.store.run_days import RunDay
+from opsbinder.store.run_days import RunDay, RunMonth
 from opsbinder.store.shadows import ShadowPeriod
 from opsbinder.store.staff import AccessToken, ConsoleSession, SignInFailures, User
 
@@ -45,6 +45,7 @@ __all__ = [
     "Run",
     "RunDay",
     "RunGrant",
+    "RunMonth",
     "ShadowPeriod",
     "SignInFailures",
     "StatusUpdate",

@@ -20,12 +20,13 @@ from opsbinder.procedures.result import ProcedureResult
 from opsbinder.reports import figures, run_days
 from opsbinder.reports.report import Month
 from opsbinder.store.db import session_scope
-from opsbinder.store.models import Procedure, Run, RunDay
+from opsbinder.store.models import Procedure, Run, RunDay, RunMonth
 from opsbinder.sync import sync_binder
 
 CLIENT = "nordhafen"
 SPAN_START = datetime(2026, 9, 25, tzinfo=UTC)
 SPAN_DAYS = 70
+OPS = ("insert", "update", "delete")
 OUTCOMES = ("running", "ok", "failed", "crashed", "timed_out", "cancelled", "skipped", "missed")
 
 
@@ -142,6 +143,13 @@ def _edge_sets(rng: random.Random) -> list[list[datetime]]:
         [Month(2026, m).bounds("UTC")[0] for m in (9, 10, 11, 12)],  # the all-clients report
         berlin,  # a client's months: part-days at every edge from the raw runs
         odd,  # edges anywhere, some periods shorter than a day
+        [
+            datetime(2026, 9, 1, tzinfo=UTC),
+            datetime(2026, 10, 1, tzinfo=UTC),
+            datetime(2026, 10, 17, 13, 45, tzinfo=UTC),
+            datetime(2026, 11, 1, tzinfo=UTC),
+            datetime(2026, 12, 1, tzinfo=UTC),
+        ],  # whole months, days and a part-day at once
         [odd[0], odd[0] + timedelta(hours=3)],
     ]
 
@@ -228,6 +236,7 @@ def test_concurrent_writers_keep_the_rollup_exact(store: Engine, procedures: lis
         assert rolled == figures.run_figures(conn, edges, None)
         assert rolled[(0, procedures[0])].rows_purged == 4 * sum(range(15))
         assert conn.execute(select(func.count()).select_from(RunDay)).scalar_one() == 1
+        assert conn.execute(select(func.count()).select_from(RunMonth)).scalar_one() == 1
 
 
 def test_the_migrations_leave_the_rollup_triggers_in_place(store: Engine):
@@ -239,9 +248,9 @@ def test_the_migrations_leave_the_rollup_triggers_in_place(store: Engine):
             query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
         names = set(conn.execute(text(query)).scalars())
     wanted = {"run_days_update", "run_days_grace"} | (
-        {"run_days_insert_delete"}
+        {"run_days_insert_delete", "run_months_of_days"}
         if store.dialect.name == "postgresql"
-        else {"run_days_insert", "run_days_delete"}
+        else {"run_days_insert", "run_days_delete"} | {f"run_months_{op}" for op in OPS}
     )
     assert wanted <= names
-    assert "run_days" in inspect(store).get_table_names()
+    assert {"run_days", "run_months"} <= set(inspect(store).get_table_names())
