@@ -16,7 +16,7 @@ from opsbinder import shadow
 from opsbinder.clock import FrozenClock
 from opsbinder.errors import BadInput, NotFound
 from opsbinder.handover.importer import import_binder
-from opsbinder.incidents import missed_runs
+from opsbinder.incidents import heartbeat_watch, missed_runs
 from opsbinder.incidents.hook_reports import HookReport, apply
 from opsbinder.procedures.execution import plan
 from opsbinder.store.db import session_scope
@@ -166,3 +166,22 @@ def test_a_shadow_run_cancelled_for_lateness_opens_no_incident(
     prefect.info = SimpleNamespace(id="late-2", expected_start_time=now - timedelta(hours=7))
     missed_runs.watch(store, FrozenClock(now), orchestrator=prefect, lookback=timedelta(0))
     assert _incidents(store) == 1  # live, the same lateness pages
+
+
+def test_a_shadow_clients_heartbeats_are_not_watched_until_it_goes_live(
+    store: Engine, example_dir: Path
+) -> None:
+    _import(store, example_dir, date(2026, 3, 31))
+    clock = FrozenClock(datetime(2026, 3, 21, 0, 0, tzinfo=UTC))
+    assert heartbeat_watch.watch(store, clock, client_id="nordhafen").started == []
+    clock.advance(timedelta(days=2))  # every nightly ping missed: a live client would page
+    assert heartbeat_watch.watch(store, clock, client_id="nordhafen").missed == []
+    assert _incidents(store) == 0
+
+    with session_scope(store) as s:
+        shadow.end(s, clock, "nordhafen", actor="x")
+    started = heartbeat_watch.watch(store, clock, client_id="nordhafen").started
+    assert "nordhafen/tms-pg-dump" in started
+    clock.advance(timedelta(days=1))  # the first nightly ping after going live is missed
+    assert heartbeat_watch.watch(store, clock, client_id="nordhafen").missed
+    assert _incidents(store) >= 1

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from opsbinder import shadow
 from opsbinder.binder_store import client_binder
 from opsbinder.calendar import suppression
 from opsbinder.clock import Clock, utc
@@ -69,6 +70,9 @@ def check(session: Session, clock: Clock, found: Found, report: HeartbeatReport)
     beat, now = found.beat, utc(clock.now())
     name = f"{found.client_id}/{beat.id}"
     since = reference(session, found.client_id, beat.id)
+    live = shadow.went_live(session, found.client_id)
+    if since is not None and live is not None:
+        since = max(since, live)
     if since is None:
         session.add(
             HeartbeatPing(
@@ -97,7 +101,9 @@ def check(session: Session, clock: Clock, found: Found, report: HeartbeatReport)
 
 
 def watch(engine: Engine, clock: Clock, *, client_id: str | None = None) -> HeartbeatReport:
-    """One pass; each client in its own transaction, a paused client left alone."""
+    """One pass; each client in its own transaction, a paused client left alone, and a
+    successor's shadow too: its heartbeats still ping the outgoing provider, and a shadow pages
+    no one. Once live, a gap is counted from going live, not from the last ping before the shadow."""
     report = HeartbeatReport()
     with session_scope(engine) as session:
         stmt = select(Client.id).where(Client.paused.is_(False)).order_by(Client.id)
@@ -108,7 +114,9 @@ def watch(engine: Engine, clock: Clock, *, client_id: str | None = None) -> Hear
         try:
             with session_scope(engine) as session:
                 client = session.get(Client, cid)
-                for beat in beats_of(client) if client is not None else []:
+                if client is None or shadow.current(session, cid) is not None:
+                    continue
+                for beat in beats_of(client):
                     check(session, clock, Found(cid, beat), report)
         except Exception as exc:
             report.errors.append(f"client {cid}: {type(exc).__name__}: {exc}"[:300])
