@@ -34,6 +34,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "BigId",
+    "ChangeEvent",
     "Client",
     "ConsoleSession",
     "HeartbeatPing",
@@ -266,6 +267,23 @@ class HeartbeatPing(Base):
     user_agent: Mapped[str] = mapped_column(String(200), default="")
     body: Mapped[str] = mapped_column(Text, default="", doc="the ping's log, cut at a limit")
     body_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ChangeEvent(Base):
+    """A change on a client's systems that a tool reported (PagerDuty change events): a deploy,
+    a configuration push. Never an incident; shown next to the incidents that follow it."""
+
+    __tablename__ = "change_events"
+    __table_args__ = (Index("ix_change_events_client_at", "client_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(doc="when it changed: the tool's timestamp, else received")
+    received_at: Mapped[datetime]
+    summary: Mapped[str] = mapped_column(String(1024))
+    source: Mapped[str] = mapped_column(String(255), default="")
+    integration: Mapped[str] = mapped_column(String(100), doc="the integration key's name")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict, doc="custom_details, links")
 
 
 class IncidentEvent(Base):

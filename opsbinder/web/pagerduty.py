@@ -5,17 +5,23 @@ https://events.pagerduty.com/v2/enqueue: 202 `{"status": "success", "message": "
 "dedup_key": ...}`, or 400 `{"status": "invalid event", "message": "Event object is invalid",
 "errors": [...]}`. The routing key is an opsbinder integration key: it names the one client whose
 incidents the event may open, acknowledge or resolve.
+
+`POST /v2/change/enqueue` takes PagerDuty's change events (a deploy, a configuration push) the same
+way and answers 202 `{"status": "success", "message": "Change event processed"}`: the change goes
+on the key's client's timeline (`opsbinder.changes`) and never opens an incident.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from opsbinder import changes
 from opsbinder.accounts import integration_key
 from opsbinder.incidents import monitor_events
 from opsbinder.incidents.monitor_events import MonitorEvent
@@ -46,6 +52,47 @@ def invalid(*errors: str) -> JSONResponse:
 def enqueue(
     request: Request, body: Body = Depends(event_body), session: Session = DB
 ) -> JSONResponse:
+    raw = event_object(body)
+    if isinstance(raw, JSONResponse):
+        return raw
+    errors, event = parse_event(raw)
+    if event is None:
+        return invalid(*errors)
+    clock = clock_of(request)
+    key = integration_key(session, clock, raw.get("routing_key"))
+    if key is None or key.client_id is None:
+        return invalid(UNKNOWN_KEY)
+    monitor_events.apply(session, clock, key.client_id, event, actor=f"pagerduty:{key.name}"[:100])
+    return JSONResponse(
+        {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key},
+        status_code=202,
+    )
+
+
+@router.post("/v2/change/enqueue")
+@router.post("/v2/change/enqueue/")
+def change_enqueue(
+    request: Request, body: Body = Depends(event_body), session: Session = DB
+) -> JSONResponse:
+    raw = event_object(body)
+    if isinstance(raw, JSONResponse):
+        return raw
+    errors, change = parse_change(raw)
+    if change is None:
+        return invalid(*errors)
+    clock = clock_of(request)
+    key = integration_key(session, clock, raw.get("routing_key"))
+    if key is None or key.client_id is None:
+        return invalid(UNKNOWN_KEY)
+    changes.record(session, clock, key.client_id, change, integration=key.name)
+    return JSONResponse({"status": "success", "message": "Change event processed"}, status_code=202)
+
+
+UNKNOWN_KEY = "'routing_key' is not a known integration key"
+
+
+def event_object(body: Body) -> dict[str, Any] | JSONResponse:
+    """The body as a JSON object, or PagerDuty's 400 saying why it is not one."""
     if body.truncated:
         return invalid(f"Event object is too large (max {MAX_EVENT_BYTES // 1024} KB)")
     try:
@@ -54,18 +101,55 @@ def enqueue(
         return invalid(str(exc))
     if not isinstance(raw, dict):
         return invalid("Event object must be a JSON object")
-    errors, event = parse_event(raw)
-    if event is None:
-        return invalid(*errors)
-    clock = clock_of(request)
-    key = integration_key(session, clock, raw.get("routing_key"))
-    if key is None or key.client_id is None:
-        return invalid("'routing_key' is not a known integration key")
-    monitor_events.apply(session, clock, key.client_id, event, actor=f"pagerduty:{key.name}"[:100])
-    return JSONResponse(
-        {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key},
-        status_code=202,
+    return raw
+
+
+def parse_change(raw: dict[str, Any]) -> tuple[list[str], changes.Change | None]:
+    """The change event, or every reason it is not one."""
+    errors: list[str] = []
+    if not _text(raw.get("routing_key")):
+        errors.append("'routing_key' is missing or blank")
+    payload = raw.get("payload")
+    if not isinstance(payload, dict):
+        return [*errors, "'payload' is missing or not an object"], None
+    if not _text(payload.get("summary")):
+        errors.append("'payload.summary' is missing or blank")
+    source = payload.get("source")
+    if source is not None and (not isinstance(source, str) or len(source) > 255):
+        errors.append("'payload.source' must be a string of at most 255 characters")
+    timestamp = _timestamp(payload.get("timestamp"))
+    if payload.get("timestamp") is not None and timestamp is None:
+        errors.append("'payload.timestamp' is invalid (must be an ISO 8601 date and time)")
+    links = raw.get("links", [])
+    if not isinstance(links, list) or not all(_link(link) for link in links):
+        errors.append("'links' must be a list of objects with an 'href' string")
+    if errors:
+        return errors, None
+    change = changes.Change(
+        summary=payload["summary"][:1024],
+        source=source or "",
+        timestamp=timestamp,
+        custom_details=trimmed(payload.get("custom_details")),
+        links=[
+            {"href": link["href"][:2000], "text": str(link.get("text") or "")[:500]}
+            for link in links[:20]
+        ],
     )
+    return [], change
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)  # PagerDuty: UTC
+
+
+def _link(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("href"), str)
 
 
 def parse_event(raw: dict[str, Any]) -> tuple[list[str], MonitorEvent | None]:
