@@ -5,13 +5,12 @@ client's first escalation policy frozen into it, the ladder, the status page. It
 the client's own (stored as `<client>/<key>`, like a procedure's), so a key can never reach
 another client's incident; declaring a key that is open already is refused, naming the open
 incident, rather than silently counted on it. A Severity-1 declaration starts the Severity-1
-process at once (`opsbinder.incidents.severity.start`).
+process at once (`lifecycle.trigger` starts it for a Severity-1 incident of any source).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 
 from sqlalchemy.orm import Session
 
@@ -69,7 +68,6 @@ def declare(
     dedup_key: str | None = None,
     component: str | None = None,
     actor: str,
-    environ: Mapping[str, str] | None = None,
 ) -> Incident:
     severity.check(severity_)
     component = check_component(session, client_id, component)
@@ -95,18 +93,6 @@ def declare(
         actor=actor,
         source="manual",
         component=component,
+        public_title=shown,
     )
-    if shown is not None:
-        incident.public_title = shown
-        lifecycle.record_event(
-            session,
-            clock,
-            incident,
-            "published",
-            actor,
-            f"client sees title {shown!r}, state {incident.public_state}",
-            {"public_title": shown, "public_state": incident.public_state},
-        )
-    if severity_ == "sev1":
-        severity.start(session, clock, incident, actor=actor, environ=environ)
     return incident

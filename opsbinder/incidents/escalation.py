@@ -19,7 +19,13 @@ from datetime import datetime
 from typing import Any
 
 from opsbinder.clock import duration_text
-from opsbinder.config.models import EscalationLevel, EscalationPolicy, OnCallSchedule, Target
+from opsbinder.config.models import (
+    ClientBinder,
+    EscalationLevel,
+    EscalationPolicy,
+    OnCallSchedule,
+    Target,
+)
 from opsbinder.incidents.sla import ClockState, SlaTerms, clock_states
 from opsbinder.oncall import on_call
 
@@ -285,3 +291,21 @@ def _reached(incident: IncidentSnapshot, policy: EscalationPolicy, now: datetime
             ]
         )
     return (step - 1) % len(policy.levels) + 1 if step else 0
+
+
+def frozen_policy(
+    cb: ClientBinder, procedure_key: str | None, policy_id: str | None = None
+) -> dict[str, Any]:
+    """The policy an incident keeps for life: the one named (an event's route, a heartbeat's),
+    the procedure's, or the client's first one."""
+    policy = None
+    if policy_id is not None:
+        policy = next((p for p in cb.escalation_policies if p.id == policy_id), None)
+    if policy is None and procedure_key is not None:
+        try:
+            policy = cb.policy(cb.procedure(procedure_key).escalation_policy)
+        except (KeyError, StopIteration):
+            policy = None
+    if policy is None and cb.escalation_policies:
+        policy = cb.escalation_policies[0]
+    return policy.model_dump(mode="json") if policy is not None else {}

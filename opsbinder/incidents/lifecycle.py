@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from opsbinder import audit, redaction
 from opsbinder.binder_store import client_binder
 from opsbinder.clock import Clock, utc
-from opsbinder.config.models import ClientBinder
 from opsbinder.errors import NotFound, OpsbinderError
+from opsbinder.incidents import escalation
 from opsbinder.store.models import Client, Incident, IncidentEvent, IncidentWait, Procedure
 
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
@@ -31,24 +31,6 @@ class IncidentStateError(OpsbinderError):
     """The incident is not in a state that allows this change."""
 
     exit_code = 4
-
-
-def frozen_policy(
-    cb: ClientBinder, procedure_key: str | None, policy_id: str | None = None
-) -> dict[str, Any]:
-    """The policy an incident keeps for life: the one named (an event's route, a heartbeat's),
-    the procedure's, or the client's first one."""
-    policy = None
-    if policy_id is not None:
-        policy = next((p for p in cb.escalation_policies if p.id == policy_id), None)
-    if policy is None and procedure_key is not None:
-        try:
-            policy = cb.policy(cb.procedure(procedure_key).escalation_policy)
-        except (KeyError, StopIteration):
-            policy = None
-    if policy is None and cb.escalation_policies:
-        policy = cb.escalation_policies[0]
-    return policy.model_dump(mode="json") if policy is not None else {}
 
 
 def get(session: Session, incident_id: int, *, lock: bool = False) -> Incident:
@@ -157,8 +139,12 @@ def trigger(
     source: str = "flow",
     component: str | None = None,
     policy_id: str | None = None,
+    public_title: str | None = None,
 ) -> Incident:
     """Open an incident, or count one more occurrence of the open one with this dedup key.
+
+    A Severity-1 incident starts the Severity-1 process as it opens, whatever its source (a
+    flow's hook, the missed-run watch, a ping, a monitor, a person).
 
     The partial unique index uq_incidents_open_dedup is the arbiter: of two concurrent triggers
     only one INSERT wins; the loser's savepoint rolls back and it adds an occurrence instead.
@@ -193,11 +179,12 @@ def trigger(
         occurrences=1,
         last_occurrence_at=now,
         flow_run_id=flow_run_id,
-        policy_snapshot=frozen_policy(cb, procedure_key, policy_id),
+        policy_snapshot=escalation.frozen_policy(cb, procedure_key, policy_id),
         details={"procedure": procedure_key, **_jsonable(details)},
         escalation_level=0,
         source=source,
         component=component[:200] if component else None,
+        public_title=public_title,
     )
     try:
         with session.begin_nested():
@@ -217,6 +204,14 @@ def trigger(
         title,
         {"flow_run_id": flow_run_id, "severity": severity, **_jsonable(details)},
     )
+    if public_title:
+        record_event(session, clock, incident, "published", actor,
+                     f"client sees title {public_title!r}, state {incident.public_state}",
+                     {"public_title": public_title, "public_state": incident.public_state})  # fmt: skip
+    if severity == "sev1":
+        from opsbinder.incidents import severity as severities  # it builds on this module
+
+        severities.start(session, clock, incident, actor=actor)
     return incident
 
 
@@ -282,15 +277,30 @@ def resolve(
             f"incident #{incident.id} is already resolved by {incident.resolved_by} "
             f"at {_fmt(incident.resolved_at)}"
         )
-    incident.state = incident.public_state = "resolved"
+    return _close(session, clock, incident, actor, message, {})
+
+
+def _close(
+    session: Session,
+    clock: Clock,
+    incident: Incident,
+    actor: str,
+    message: str,
+    data: dict[str, Any],
+) -> Incident:
+    """Resolved, for the team and the client alike; nothing is left to wait for."""
+    incident.state, told = "resolved", incident.public_state
     incident.resolved_at, incident.resolved_by = utc(clock.now()), actor
-    for wait in session.execute(  # nothing is left to wait for: the stretch ends here
+    for wait in session.execute(
         select(IncidentWait).where(
             IncidentWait.incident_id == incident.id, IncidentWait.ended_at.is_(None)
         )
     ).scalars():
         wait.ended_at, wait.ended_by = incident.resolved_at, actor
-    record_event(session, clock, incident, "resolved", actor, message)
+    event = record_event(session, clock, incident, "resolved", actor, message, data)
+    from opsbinder.incidents import public  # it builds on this module
+
+    public.follow(session, clock, incident, "resolved", told, event)
     return incident
 
 
@@ -314,12 +324,15 @@ def reopen(
         "ladder_start": utc(clock.now()).isoformat(),
         "escalation_step": 0,
     }
-    incident.state, incident.public_state = "triggered", "investigating"
+    incident.state, told = "triggered", incident.public_state
     incident.acknowledged_at = incident.acknowledged_by = None
     incident.resolved_at = incident.resolved_by = None
     incident.escalation_level = 0
     incident.last_occurrence_at = utc(clock.now())
-    record_event(session, clock, incident, "reopened", actor, message, {"epoch": epoch})
+    event = record_event(session, clock, incident, "reopened", actor, message, {"epoch": epoch})
+    from opsbinder.incidents import public  # it builds on this module
+
+    public.follow(session, clock, incident, "investigating", told, event)
     return incident
 
 
@@ -359,18 +372,14 @@ def auto_resolve(
     incident = open_by_dedup(session, dedup_key, lock=True)
     if incident is None:
         return None
-    incident.state = incident.public_state = "resolved"
-    incident.resolved_at, incident.resolved_by = utc(clock.now()), actor
-    record_event(
+    return _close(
         session,
         clock,
         incident,
-        "resolved",
         actor,
         "resolved automatically: the procedure succeeded again",
         {"flow_run_id": flow_run_id, "auto": True},
     )
-    return incident
 
 
 def epoch(incident: Incident) -> int:

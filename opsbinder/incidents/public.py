@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from opsbinder.clock import Clock
 from opsbinder.errors import BadInput
-from opsbinder.incidents import lifecycle
+from opsbinder.incidents import lifecycle, stakeholders
 from opsbinder.incidents.lifecycle import IncidentStateError
 from opsbinder.incidents.status_updates import clean_text
-from opsbinder.store.models import Incident
+from opsbinder.store.models import Incident, IncidentEvent
 
 PUBLIC_STATES = ("investigating", "identified", "monitoring", "resolved")
 UNPUBLISHED = "Under investigation"
@@ -76,7 +76,7 @@ def set_public(
         incident.public_state = new_state
     said = [f"title {incident.public_title!r}"] if new_title is not None else []
     said += [f"state {incident.public_state}"] if new_state is not None else []
-    lifecycle.record_event(
+    event = lifecycle.record_event(
         session,
         clock,
         incident,
@@ -90,4 +90,16 @@ def set_public(
             "from_state": old_state,
         },
     )
+    if incident.public_state != old_state:
+        stakeholders.notify_public_state(session, clock, incident, event)
     return incident
+
+
+def follow(
+    session: Session, clock: Clock, incident: Incident, state: str, told: str, event: IncidentEvent
+) -> None:
+    """The client's word follows the incident as it resolves or reopens (`told`: what the client
+    read before); the stakeholders hear of a change once, keyed by the timeline's `event`."""
+    incident.public_state = state
+    if state != told:
+        stakeholders.notify_public_state(session, clock, incident, event)

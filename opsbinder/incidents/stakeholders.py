@@ -137,6 +137,29 @@ def notify_severity1(
     )
 
 
+def notify_public_state(
+    session: Session,
+    clock: Clock,
+    incident: Incident,
+    event: IncidentEvent,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """Tell each stakeholder what the client now reads as the incident's state (investigating,
+    identified, monitoring, resolved); keyed by the timeline event that changed it, so each
+    change is told once however often the sender retries."""
+    state = incident.public_state
+    return _notify(
+        session,
+        clock,
+        incident,
+        key=f"inc/{incident.id}/public/{event.id}",
+        headline=f"now {state}",
+        reason=f"public state: {state}",
+        extra={"event": "incident.public_state", "public_state": state},
+        environ=environ,
+    )
+
+
 def _notify(
     session: Session,
     clock: Clock,

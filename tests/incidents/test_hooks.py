@@ -67,7 +67,10 @@ def test_it_adds_occurrences_and_auto_resolves_on_success(
         inc = s.execute(select(Incident)).scalar_one()
         assert inc.state == "resolved" and inc.resolved_by == "opsbinder"
         last = s.execute(
-            select(IncidentEvent).order_by(IncidentEvent.id.desc()).limit(1)
+            select(IncidentEvent)
+            .where(IncidentEvent.kind == "resolved")
+            .order_by(IncidentEvent.id.desc())
+            .limit(1)
         ).scalar_one()
         assert "resolved automatically" in last.message
 

@@ -111,7 +111,9 @@ def test_it_walks_the_lifecycle_and_guards_transitions(loaded: Engine, clock: Fr
         assert inc.acknowledged_at is None and inc.resolved_at is None
     with session_scope(loaded) as s:
         kinds = [e.kind for e in lifecycle.events(s, iid)]
-        assert kinds == [
+        # resolving and reopening change what the client reads: its stakeholders are told (here
+        # unreachable, without SMTP, which the timeline notes)
+        assert [k for k in kinds if k != "notify_skipped"] == [
             "triggered",
             "acknowledged",
             "assigned",
