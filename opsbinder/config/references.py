@@ -175,6 +175,10 @@ def _procedure_refs(binder: ClientBinder, ids: _Ids) -> Iterator[Finding]:
             for j, name in enumerate(item.procedures):
                 if problem := ids.missing("procedures", name):
                     yield (section, i, "procedures", j), name, problem
+    for i, window in enumerate(binder.maintenance_windows):
+        for j, name in enumerate(window.components):
+            if problem := ids.missing("components", name):
+                yield ("maintenance_windows", i, "components", j), name, problem
 
 
 def _targets(targets: list[Target], loc: tuple[str | int, ...], ids: _Ids) -> Iterator[Finding]:

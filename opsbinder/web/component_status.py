@@ -4,6 +4,10 @@ What a client's status page shows per service, as public status pages do: operat
 worst impact of the incidents on it (Severity-1 a major outage, Severity-2 a partial one, lower
 degraded performance). Days are the client's calendar days. A duplicate counts once, through its
 primary; an incident the client was told is resolved no longer counts as open.
+
+A maintenance window that names a component (`components:` of the binder's window) shows it
+"Under maintenance" while it lasts, and marks the days it touched in the strip, so planned work
+is not read as an outage nor hidden; an incident during the work still shows, as worse.
 """
 
 from __future__ import annotations
@@ -17,15 +21,16 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from opsbinder.clock import utc
-from opsbinder.config.models import Component
+from opsbinder.config.models import Component, MaintenanceWindow
 from opsbinder.incidents.public import headline
 from opsbinder.store.models import Incident
 
 HISTORY_DAYS = 90
 LEVEL_OF = {"sev1": "major", "sev2": "partial", "sev3": "degraded", "sev4": "degraded"}
-RANK = {"operational": 0, "degraded": 1, "partial": 2, "major": 3}
+RANK = {"operational": 0, "maintenance": 1, "degraded": 2, "partial": 3, "major": 4}
 WORDS = {
     "operational": "Operational",
+    "maintenance": "Under maintenance",
     "degraded": "Degraded performance",
     "partial": "Partial outage",
     "major": "Major outage",
@@ -37,11 +42,13 @@ class Day:
     day: date
     level: str = "operational"
     incidents: list[str] = field(default_factory=list)  # public headlines
+    maintenance: list[str] = field(default_factory=list)  # names of the windows
 
     @property
     def text(self) -> str:
         said = f"{self.day:%a %d %b %Y}: {WORDS[self.level]}"
-        return said + (f" ({'; '.join(self.incidents)})" if self.incidents else "")
+        causes = self.incidents + [f"maintenance: {name}" for name in self.maintenance]
+        return said + (f" ({'; '.join(causes)})" if causes else "")
 
 
 @dataclass
@@ -68,13 +75,23 @@ def _worse(day: Day, level: str, title: str) -> None:
         day.incidents.append(title)
 
 
+def _maintained(day: Day, name: str) -> None:
+    if RANK[day.level] < RANK["maintenance"]:
+        day.level = "maintenance"
+    if name not in day.maintenance:
+        day.maintenance.append(name)
+
+
 def component_states(
     session: Session,
     client_id: str,
     components: Sequence[Component],
     tz: ZoneInfo,
     now: datetime,
+    windows: Sequence[MaintenanceWindow] = (),
 ) -> list[ComponentState]:
+    """`windows`: the occurrences (UTC bounds, as `calendar.windows_between` gives them) of the
+    client's maintenance windows over the last `HISTORY_DAYS` days up to now."""
     if not components:
         return []
     today = utc(now).astimezone(tz).date()
@@ -105,6 +122,17 @@ def component_states(
                 _worse(days[n], impact, title)
             if incident.state != "resolved" and incident.public_state != "resolved":
                 level = impact if RANK[impact] > RANK[level] else level
+        for window in (w for w in windows if component.id in w.components):
+            assert window.start is not None and window.end is not None
+            start = max(utc(window.start).astimezone(tz).date(), first)
+            end = min(utc(window.end - timedelta(microseconds=1)).astimezone(tz).date(), today)
+            for n in range((start - first).days, (end - first).days + 1):
+                _maintained(days[n], window.name)
+            if (
+                utc(window.start) <= utc(now) < utc(window.end)
+                and RANK[level] < RANK["maintenance"]
+            ):
+                level = "maintenance"
         states.append(
             ComponentState(component.id, component.name, component.description, level, days)
         )

@@ -22,7 +22,7 @@ from opsbinder.evidence.monthly import published_packs
 from opsbinder.incidents.public import headline
 from opsbinder.incidents.status_updates import chain_problems, recorded_hashes
 from opsbinder.store.models import Client, Incident, IncidentEvent, Procedure, Run, StatusUpdate
-from opsbinder.web.component_status import ComponentState, component_states
+from opsbinder.web.component_status import HISTORY_DAYS, ComponentState, component_states
 
 RECENT = timedelta(days=14)
 FAILING = {"failed", "crashed", "timed_out", "cancelled"}
@@ -246,7 +246,12 @@ def status_page(session: Session, clock: Clock, client_id: str) -> StatusPage | 
         maintenance=windows,
         groups=procedure_groups(session, client_id),
         components=component_states(
-            session, client_id, cb.components, ZoneInfo(client.timezone), now
+            session,
+            client_id,
+            cb.components,
+            ZoneInfo(client.timezone),
+            now,
+            windows_between(cb, now - timedelta(days=HISTORY_DAYS + 1), now + timedelta(seconds=1)),
         ),
         evidence=published_packs(client_id),
     )

@@ -404,6 +404,15 @@ DEFECTS = {
         "remind-patches]",
         "no procedure with this id; did you mean 'remind-patches-and-renewals'?",
     ),
+    "window-names-unknown-component": Defect(
+        "calendar.yaml",
+        "    procedures: [purge-tracking-events, check-tms-backup]\n",
+        "    procedures: [purge-tracking-events, check-tms-backup]\n    components: [tms, tmss]\n",
+        "maintenance_windows[0].components[1]",
+        "'tmss'",
+        "components: [tms, tmss]",
+        "no component with this id; did you mean 'tms'?",
+    ),
     "duplicate-key-in-one-mapping": Defect(
         "procedures.yaml",
         "    owner: lena-fischer\n    support_level: L1\n    severity: sev3",

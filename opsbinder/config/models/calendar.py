@@ -26,6 +26,9 @@ class MaintenanceWindow(Strict):
     cron: CronExpr | None = Field(None, description="recurring: when each window starts")
     duration: Duration | None = Field(None, description="how long each recurring window lasts")
     procedures: list[Slug] = Field(default_factory=list, description="empty: all of them")
+    components: list[Slug] = Field(
+        default_factory=list, description="shown under maintenance on the status page meanwhile"
+    )
 
     @property
     def recurring(self) -> bool:
