@@ -23,6 +23,7 @@ from opsbinder.config.models import Procedure as ProcedureConfig
 from opsbinder.config.schedules import next_runs
 from opsbinder.errors import NotFound
 from opsbinder.handover.words import when_in_words
+from opsbinder.reports.heartbeats import LastPing, last_pings, ping_counts
 from opsbinder.store.models import AuditEntry, Client, Incident, Procedure, Run, WorkItem
 
 FAILED = ("failed", "crashed", "timed_out")
@@ -86,6 +87,8 @@ class Dossier:
     audit_checked: int
     audit_breaks: list[audit.ChainBreak]
     extra: dict[str, object] = field(default_factory=dict)
+    heartbeat_history: list[HistoryRow] = field(default_factory=list)  # ok/failed/missed/late
+    last_pings: dict[str, LastPing] = field(default_factory=dict)  # by heartbeat id
 
     def procedure(self, key: str) -> ProcedureFacts:
         return next(p for p in self.procedures if p.config.id == key)
@@ -204,6 +207,27 @@ def _history(
     return months, list(by_id.values())
 
 
+def _heartbeat_history(
+    session: Session, client_id: str, binder: ClientBinder, months: list[str], now: datetime
+) -> tuple[list[HistoryRow], dict[str, LastPing]]:
+    """Pings per month, like runs (`opsbinder.reports.heartbeats` defines what counts)."""
+    edges = [datetime.fromisoformat(f"{m}-01T00:00:00+00:00") for m in months]
+    last = edges[-1]
+    edges.append(last.replace(year=last.year + (last.month == 12), month=last.month % 12 + 1))
+    conn = session.connection()
+    counts = ping_counts(conn, edges, [client_id])
+    rows = []
+    for beat in binder.heartbeats:
+        row = HistoryRow(beat.id, beat.name, [Counter() for _ in months])
+        for i, month in enumerate(row.months):
+            found = counts.get((i, client_id, beat.id))
+            if found is not None:
+                month.update({k: v for k, v in found.as_dict().items() if k != "pings"})
+        rows.append(row)
+    latest = last_pings(conn, utc(now) + timedelta(seconds=1), [client_id])
+    return rows, {beat: ping for (_, beat), ping in latest.items()}
+
+
 def gather(
     session: Session, client_id: str, clock: Clock, resolve: Resolver | None = None
 ) -> Dossier:
@@ -246,6 +270,7 @@ def gather(
         ).scalars()
     )
     months, history = _history(session, rows, now)
+    beats, pinged = _heartbeat_history(session, client_id, binder, months, now)
     entries = list(
         session.execute(
             select(AuditEntry).where(AuditEntry.client_id == client_id).order_by(AuditEntry.seq)
@@ -263,6 +288,8 @@ def gather(
         audit_entries=entries,
         audit_checked=checked,
         audit_breaks=breaks,
+        heartbeat_history=beats,
+        last_pings=pinged,
     )
 
 

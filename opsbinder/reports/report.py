@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, select
 
 from opsbinder.errors import NotFound, OpsbinderError
 from opsbinder.reports.figures import Figures, incident_figures, update_figures
+from opsbinder.reports.heartbeats import LastPing, PingCounts, as_dict, last_pings, ping_counts
 from opsbinder.reports.run_days import run_figures
 from opsbinder.store.models import Client, Procedure
 
@@ -67,6 +68,17 @@ class ClientLine:
 
 
 @dataclass
+class HeartbeatLine:
+    """A job that pings (the binder's `heartbeats:`), counted like a procedure's runs."""
+
+    client_id: str
+    key: str
+    name: str
+    counts: PingCounts
+    last: LastPing | None
+
+
+@dataclass
 class TrendPoint:
     month: str
     figures: Figures
@@ -82,6 +94,7 @@ class Report:
     clients: list[ClientLine]
     procedures: list[ProcedureLine]
     trend: list[TrendPoint] = field(default_factory=list)
+    heartbeats: list[HeartbeatLine] = field(default_factory=list)
 
     @property
     def total(self) -> Figures:
@@ -125,6 +138,15 @@ class Report:
             ],
             "trend": [{"month": t.month, **t.figures.as_dict()} for t in self.trend],
             "clients_at_risk": [c.client_id for c in self.at_risk],
+            "heartbeats": [
+                {
+                    "client": h.client_id,
+                    "heartbeat": h.key,
+                    "name": h.name,
+                    **as_dict(h.counts, h.last),
+                }
+                for h in self.heartbeats
+            ],
         }
 
 
@@ -177,6 +199,7 @@ def build_report(
     start, end = edges[-2], edges[-1]
     runs, incidents = _periods(engine, edges, ids)
     current = len(months) - 1
+    heartbeats = _heartbeat_lines(engine, clients, start, end, ids)
 
     proc_lines: list[ProcedureLine] = []
     by_client: dict[str, Figures] = {c.id: Figures() for c in clients}
@@ -208,4 +231,34 @@ def build_report(
         clients=[ClientLine(c.id, c.name, c.timezone, by_client[c.id]) for c in clients],
         procedures=proc_lines,
         trend=trend,
+        heartbeats=heartbeats,
     )
+
+
+def _heartbeat_lines(
+    engine: Engine | Connection,
+    clients: list[Any],
+    start: datetime,
+    end: datetime,
+    ids: list[str] | None,
+) -> list[HeartbeatLine]:
+    """Each client's heartbeats in its binder, and any other that pinged in the month."""
+    with _connected(engine) as conn:
+        counts = ping_counts(conn, [start, end], ids)
+        last = last_pings(conn, end, ids)
+    names = {
+        (c.id, str(b.get("id"))): str(b.get("name") or b.get("id"))
+        for c in clients
+        for b in (c.definition or {}).get("heartbeats") or []
+    }
+    keys = sorted({*names, *((cid, beat) for _, cid, beat in counts)})
+    return [
+        HeartbeatLine(
+            cid,
+            beat,
+            names.get((cid, beat), beat),
+            counts.get((0, cid, beat), PingCounts()),
+            last.get((cid, beat)),
+        )
+        for cid, beat in keys
+    ]
