@@ -4,7 +4,9 @@ The page is rendered on every request (queries, hash-chain verification of all 1
 Jinja2) by the real app under uvicorn in its own process on 127.0.0.1. The baseline is the same
 HTML, saved once to a file and served as a static file by the same server process, so the ratio
 is the cost of rendering live against the cost of HTTP alone. The live page is measured twice:
-rendered on every request (render cache off) and with the default 5-second render cache. The load generator is a bounded
+rendered on every request (render cache off), with the default 5-second render cache, and with
+the default cache while one new update arrives every second (posted by this process through the
+same service function staff use, as a flow or the CLI would). The load generator is a bounded
 Python client (threads with keep-alive connections, a fixed time per phase, loopback only).
 
 Run: .venv/bin/python bench/status_page.py [--seconds 10] [--concurrency 8] [--database-url URL]
@@ -179,6 +181,59 @@ def load(
     }
 
 
+@contextmanager
+def updates_every_second(url: str, incident_id: int) -> Iterator[list[int]]:
+    """One new status update per second on an open incident until the phase ends."""
+    from opsbinder.clock import SystemClock
+    from opsbinder.incidents import status_updates
+    from opsbinder.store.db import make_engine, session_scope
+
+    engine = make_engine(url)
+    posted: list[int] = []
+    stop = threading.Event()
+
+    def post() -> None:
+        while not stop.wait(1.0):
+            with session_scope(engine) as s:
+                status_updates.post_update(
+                    s,
+                    SystemClock(),
+                    incident_id,
+                    author="bench",
+                    current_status=f"Live update {len(posted) + 1}: scanners reconnecting.",
+                    next_steps="Watch replication.",
+                    business_impact="Deliveries wait up to two minutes.",
+                    force=True,
+                    notify=False,
+                )
+            posted.append(1)
+
+    poster = threading.Thread(target=post)
+    poster.start()
+    try:
+        yield posted
+    finally:
+        stop.set()
+        poster.join()
+        engine.dispose()
+
+
+def open_incident(url: str) -> int:
+    from sqlalchemy import select
+
+    from opsbinder.store.db import make_engine, session_scope
+    from opsbinder.store.models import Incident
+
+    engine = make_engine(url)
+    with session_scope(engine) as s:
+        found = s.scalars(
+            select(Incident.id).where(Incident.resolved_at.is_(None)).order_by(Incident.id)
+        ).first()
+    engine.dispose()
+    assert found is not None
+    return int(found)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="per measured phase")
@@ -219,6 +274,17 @@ def main() -> int:
             for name, path, hdrs in phases:
                 load(port, path, hdrs, min(2.0, args.seconds / 4), args.concurrency)  # warm-up
                 results[name] = load(port, path, hdrs, args.seconds, args.concurrency)
+            if cache_seconds == "5":
+                with updates_every_second(url, open_incident(url)) as posted:
+                    name = "live, 5s, 1 update/s"
+                    results[name] = load(port, path, headers, args.seconds, args.concurrency)
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                time.sleep(2)  # the last render lands
+                _, page, _ = get(conn, "/status/nordhafen", headers)
+                shown = len(re.findall(r'<article class="update"', page.decode()))
+                conn.close()
+                print(f"posted {len(posted)} updates during the load; the page then showed {shown}")
+                assert shown == INCIDENTS * UPDATES_PER_INCIDENT + len(posted), shown
 
     print(f"\n{'':24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7}")
     for name, r in results.items():
@@ -228,7 +294,7 @@ def main() -> int:
         )
     static = results["static file (baseline)"]
     print(f"\nconcurrency {args.concurrency}, {args.seconds:.0f}s per phase, cpus {os.cpu_count()}")
-    for name in ("live, rendered each time", "live, render cache 5s"):
+    for name in ("live, rendered each time", "live, render cache 5s", "live, 5s, 1 update/s"):
         live = results[name]
         print(
             f"{name} / static: throughput {live['rps'] / static['rps']:.3f}x, "

@@ -87,17 +87,21 @@ def page(
             request.session["status"] = remembered
         return RedirectResponse(f"/status/{client_id}", status_code=303)
     headers = {"Cache-Control": "private, no-store"}
+    templates, clock = request.app.state.templates, clock_of(request)
+
+    def render(reading: Session) -> bytes | None:
+        """May run after this request has ended, in a session of its own (see page_cache)."""
+        data = status_page(reading, clock, client_id)
+        if data is None:
+            return None
+        html: str = templates.get_template("status.html").render(page=data)
+        return html.encode()
+
     cache = request.app.state.page_cache
     key = (*fingerprint(session, client_id), *published_packs(client_id))
-    body = cache.get(client_id, key)
+    body = cache.page(session, client_id, key, render)
     if body is None:
-        data = _status_or_404(session, request, client_id)
-        body = (
-            request.app.state.templates.get_template("status.html")
-            .render(page=data, request=request)
-            .encode()
-        )
-        cache.put(client_id, key, body)
+        raise HTTPException(404, NOT_HERE)
     return HTMLResponse(body, headers=headers)
 
 

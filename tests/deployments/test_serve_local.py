@@ -125,7 +125,6 @@ def test_it_serves_the_binder_with_its_ui_one_line_failures_and_pauses_at_once(
         assert "Traceback" not in output, output[-3000:]
 
         # pause while serve runs: the CLI (as a user) and the store (as the console does)
-        paused_at = datetime.now(UTC)
         done = subprocess.run(
             [EXE, "pause", "check-tms-backup"],
             cwd=ROOT,
@@ -140,6 +139,9 @@ def test_it_serves_the_binder_with_its_ui_one_line_failures_and_pauses_at_once(
         with session_scope(engine) as session:
             target = PauseTarget("nordhafen", "monthly-restore-test")
             assert set_paused(session, target, True, SystemClock(), "mona")
+        # runs due from here on start after both pauses were committed; one due in the seconds
+        # the CLI took may already have read "not paused" and rightly run
+        paused_at = datetime.now(UTC)
 
         def after_pause(deployment: str) -> list[dict[str, Any]]:
             return [
