@@ -21,6 +21,7 @@ from opsbinder.config.models import Procedure as ProcedureConfig
 from opsbinder.handover.dossier import Dossier
 
 DESTRUCTIVE = ("purge", "archive")
+ARTICLE = {"purge": "a", "archive": "an"}
 SOON = timedelta(days=7)
 
 
@@ -103,8 +104,8 @@ def _untried_destruction(dossier: Dossier) -> list[Check]:
                 3,
                 Contradiction(
                     "destructive-untried",
-                    f"{proc.id}: a {proc.kind} that has never run successfully deletes data "
-                    f"for real on {due:%Y-%m-%d %H:%M %Z}; dry-run it first "
+                    f"{proc.id}: {ARTICLE[proc.kind]} {proc.kind} that has never run "
+                    f"successfully deletes data for real on {due:%Y-%m-%d %H:%M %Z}; dry-run it first "
                     f"(opsbinder run {dossier.client.id}/{proc.id} --dry-run)",
                     "procedures",
                     proc.id,

@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 from opsbinder import audit, audit_anchor, environment, housekeeping
 from opsbinder.clock import Clock
 from opsbinder.errors import Refused
-from opsbinder.handover import oncall_view, run_log, site
+from opsbinder.handover import calendar_view, oncall_view, run_log, site
 from opsbinder.handover.binder_yaml import write_yaml
 from opsbinder.handover.completeness import assess
+from opsbinder.handover.day_one import gather_day_one
 from opsbinder.handover.dossier import Dossier, Resolver, gather
 from opsbinder.handover.oncall_view import Segment
 from opsbinder.redaction import Redactor, names_in
@@ -153,6 +154,8 @@ def export_client(
     )
     dossier = gather(session, client_id, clock, resolve)
     completeness = assess(session, dossier)
+    day = gather_day_one(session, dossier)
+    cal = calendar_view.view(dossier.binder, dossier.generated_at)
     redact = site_redactor(dossier, environ)
     staging = _prepare_target(out, replace)
     files: list[Path] = []
@@ -167,6 +170,8 @@ def export_client(
         site.render(
             dossier,
             completeness,
+            day=day,
+            cal=cal,
             shifts=shifts,
             shift_error=shift_error,
             folder_hint=out.name,

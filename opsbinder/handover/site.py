@@ -18,7 +18,9 @@ from opsbinder import housekeeping
 from opsbinder.clock import utc
 from opsbinder.config.models.escalation import PerSeverity
 from opsbinder.handover.binder_yaml import dump
+from opsbinder.handover.calendar_view import CalendarView
 from opsbinder.handover.completeness import Completeness
+from opsbinder.handover.day_one import DayOne
 from opsbinder.handover.dossier import Dossier
 from opsbinder.handover.oncall_view import Segment
 from opsbinder.handover.secret_names import env_names
@@ -31,6 +33,7 @@ PAGES = (
     "escalation.html",
     "oncall.html",
     "incidents.html",
+    "calendar.html",
     "history.html",
     "transition.html",
     "completeness.html",
@@ -69,6 +72,8 @@ def render(
     dossier: Dossier,
     completeness: Completeness,
     *,
+    day: DayOne,
+    cal: CalendarView,
     shifts: dict[str, list[Segment] | None],
     shift_error: str,
     folder_hint: str,
@@ -82,6 +87,8 @@ def render(
     common = {
         "d": dossier,
         "c": completeness,
+        "day": day,
+        "cal": cal,
         "tz": dossier.binder.client.timezone,
         "names": names,
         "shifts": shifts,
@@ -103,6 +110,7 @@ def render(
         "escalation.html": "Escalation matrix",
         "oncall.html": "On-call rotation and contacts",
         "incidents.html": "Open incidents",
+        "calendar.html": "Calendar: maintenance windows and holidays",
         "history.html": "Run history, last 12 months",
         "transition.html": "Transition plan",
         "completeness.html": "Completeness audit",

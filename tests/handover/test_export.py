@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -14,20 +13,6 @@ from opsbinder.clock import FrozenClock
 from opsbinder.config.loader import load_binder
 from opsbinder.handover.export import export_client
 from opsbinder.store.db import session_scope
-
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.fail("headless Chromium missing: apt-get install -y chromium (see Makefile)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 def _export(engine: Engine, clock: FrozenClock, out: Path) -> Path:
