@@ -79,16 +79,7 @@ def begin(
         )
         session.add(period)
     period.until, period.source = until, source
-    audit.record(
-        session,
-        clock,
-        actor=actor,
-        action="binder.shadow_started",
-        object_type="client",
-        object_id=client_id,
-        client_id=client_id,
-        details={"until": until.isoformat(), "source": source},
-    )
+    _audit(session, clock, actor, "binder.shadow_started", period)
     return period
 
 
@@ -98,14 +89,18 @@ def end(session: Session, clock: Clock, client_id: str, *, actor: str) -> Shadow
     if period is None:
         raise NotFound(f"client {client_id!r} is not in a shadow period (binder import --shadow)")
     period.ended_at, period.ended_by = clock.now(), actor
+    _audit(session, clock, actor, "binder.shadow_ended", period)
+    return period
+
+
+def _audit(session: Session, clock: Clock, actor: str, action: str, period: ShadowPeriod) -> None:
     audit.record(
         session,
         clock,
         actor=actor,
-        action="binder.shadow_ended",
+        action=action,
         object_type="client",
-        object_id=client_id,
-        client_id=client_id,
-        details={"until": period.until.isoformat()},
+        object_id=period.client_id,
+        client_id=period.client_id,
+        details={"until": period.until.isoformat(), "source": period.source},
     )
-    return period

@@ -95,6 +95,14 @@ To take it over on your own install:
     opsbinder binder import {folder}
     opsbinder deploy        # or: opsbinder serve
 
+Or first as a shadow: every procedure a dry run (nothing deleted, nobody paged) until you go
+live, compared with the outgoing provider's real runs (runs.json, next to this folder, holds
+them; compare with a fresh export of theirs):
+
+    opsbinder binder import {folder} --shadow --until YYYY-MM-DD
+    opsbinder binder shadow-report FRESH-EXPORT
+    opsbinder binder shadow-end --client {id}
+
 Secrets are not here: set the environment variables the systems and channels name.
 """
 

@@ -67,7 +67,12 @@ def shadowed(loaded: Engine, tmp_path: Path) -> Path:
     _run(loaded, BACKUP, _slot(3, 6), "ok", dry=False)  # only in the export
     _run(loaded, BACKUP, _slot(2, 6), "ok", dry=True)  # only in the shadow
     _run(loaded, BACKUP, None, "failed", dry=True, at=_slot(2, 9))  # by hand: not compared
-    with session_scope(loaded) as session:
+    return _fresh_export(loaded, tmp_path)
+
+
+def _fresh_export(store: Engine, tmp_path: Path) -> Path:
+    """The outgoing provider's export made now: its runs.json holds the real runs."""
+    with session_scope(store) as session:
         export_client(
             session, "nordhafen", tmp_path / "fresh", FrozenClock(datetime.now(UTC)), actor="old"
         )
@@ -124,10 +129,7 @@ def test_it_exits_0_when_every_compared_run_agrees(loaded: Engine, tmp_path: Pat
     for dry in (False, True):
         _run(loaded, PURGE, _slot(2, 1), "ok", 200, dry=dry)
         _run(loaded, BACKUP, _slot(2, 6), "failed", dry=dry)  # both failed: they agree
-    with session_scope(loaded) as session:
-        export_client(
-            session, "nordhafen", tmp_path / "fresh", FrozenClock(datetime.now(UTC)), actor="old"
-        )
+    _fresh_export(loaded, tmp_path)
 
     ran = _report(loaded, tmp_path, str(tmp_path / "fresh"))
 
@@ -150,10 +152,7 @@ def test_it_refuses_a_bad_run_log_naming_file_field_and_value(
 
 
 def test_it_says_not_found_for_a_client_without_a_shadow(loaded: Engine, tmp_path: Path) -> None:
-    with session_scope(loaded) as session:
-        export_client(
-            session, "nordhafen", tmp_path / "fresh", FrozenClock(datetime.now(UTC)), actor="old"
-        )
+    _fresh_export(loaded, tmp_path)
 
     ran = _report(loaded, tmp_path, str(tmp_path / "fresh"))
 
