@@ -8,7 +8,6 @@ path with the item's id, as the export's YAML is laid out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -16,74 +15,14 @@ from sqlalchemy.orm import Session
 
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import ClientBinder, Contact, OnCallSchedule, Target
-from opsbinder.handover import contradictions, oncall_view, score, transition
+from opsbinder.handover import contradictions, oncall_view, transition
 from opsbinder.handover.binder_yaml import SECTION_FILE
 from opsbinder.handover.dossier import Dossier, ProcedureFacts, gather, period_of
+from opsbinder.handover.score import Completeness, Finding
 from opsbinder.store.models import WorkItem
 
 HORIZON = timedelta(days=90)
-
-
-@dataclass(frozen=True)
-class Finding:
-    code: str
-    message: str
-    where: str
-    weight: int
-    part: str = "runs"
-
-    def __str__(self) -> str:
-        return f"[{self.code}] {self.message} — fix in {self.where}"
-
-
-@dataclass
-class Completeness:
-    client_id: str
-    findings: list[Finding] = field(default_factory=list)
-    checks: int = 0
-    verification: dict[str, str] = field(default_factory=dict)  # procedure -> last verdict
-    parts: dict[str, score.Tally] = field(default_factory=score.tallies)
-
-    @property
-    def score(self) -> int:
-        return score.score(self.parts)
-
-    def check(self, part: str, weight: int, finding: Finding | None) -> None:
-        self.checks += 1
-        self.parts[part].add(weight, finding is not None)
-        if finding is not None:
-            self.findings.append(
-                Finding(finding.code, finding.message, finding.where, weight, part)
-            )
-
-    def cost(self, finding: Finding) -> float:
-        return self.parts[finding.part].cost(finding.weight)
-
-    def worst_first(self) -> list[Finding]:
-        """Findings by the points each takes from the score, the costliest first."""
-        return sorted(self.findings, key=self.cost, reverse=True)
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "client": self.client_id,
-            "score": self.score,
-            "checks": self.checks,
-            "parts": [t.as_dict() for t in self.parts.values()],
-            "findings": [
-                {
-                    "code": f.code,
-                    "message": f.message,
-                    "where": f.where,
-                    "part": f.part,
-                    "points": round(self.cost(f), 1),
-                }
-                for f in self.worst_first()
-            ],
-            "verification": self.verification,
-        }
-
-    def codes(self) -> set[str]:
-        return {f.code for f in self.findings}
+__all__ = ["Completeness", "Finding", "assess", "audit_client", "reachable", "sev1_contacts"]
 
 
 def where(binder: ClientBinder, section: str, item: str | None = None, path: str = "") -> str:

@@ -10,7 +10,7 @@ found). A part with no checks (a client without backups) loses nothing and says 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -75,5 +75,67 @@ def tallies() -> dict[str, Tally]:
     return {p.key: Tally(p) for p in PARTS}
 
 
-def score(parts: dict[str, Tally]) -> int:
+def total(parts: dict[str, Tally]) -> int:
     return max(0, 100 - sum(t.lost for t in parts.values()))
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    message: str
+    where: str
+    weight: int
+    part: str = "runs"
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message} — fix in {self.where}"
+
+
+@dataclass
+class Completeness:
+    client_id: str
+    findings: list[Finding] = field(default_factory=list)
+    checks: int = 0
+    verification: dict[str, str] = field(default_factory=dict)  # procedure -> last verdict
+    parts: dict[str, Tally] = field(default_factory=tallies)
+
+    @property
+    def score(self) -> int:
+        return total(self.parts)
+
+    def check(self, part: str, weight: int, finding: Finding | None) -> None:
+        self.checks += 1
+        self.parts[part].add(weight, finding is not None)
+        if finding is not None:
+            self.findings.append(
+                Finding(finding.code, finding.message, finding.where, weight, part)
+            )
+
+    def cost(self, finding: Finding) -> float:
+        return self.parts[finding.part].cost(finding.weight)
+
+    def worst_first(self) -> list[Finding]:
+        """Findings by the points each takes from the score, the costliest first."""
+        return sorted(self.findings, key=self.cost, reverse=True)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "client": self.client_id,
+            "score": self.score,
+            "checks": self.checks,
+            "parts": [t.as_dict() for t in self.parts.values()],
+            "findings": [
+                {
+                    "code": f.code,
+                    "message": f.message,
+                    "where": f.where,
+                    "part": f.part,
+                    "points": round(self.cost(f), 1),
+                }
+                for f in self.worst_first()
+            ],
+            "verification": self.verification,
+        }
+
+    def codes(self) -> set[str]:
+        return {f.code for f in self.findings}
