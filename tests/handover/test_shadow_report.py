@@ -158,3 +158,18 @@ def test_it_says_not_found_for_a_client_without_a_shadow(loaded: Engine, tmp_pat
 
     assert ran.code == 3, ran
     assert "client 'nordhafen' has no shadow run here" in ran.output
+
+
+def test_it_refuses_an_export_made_before_the_shadow_began(loaded: Engine, tmp_path: Path) -> None:
+    with session_scope(loaded) as session:
+        export_client(
+            session, "nordhafen", tmp_path / "old", FrozenClock(datetime.now(UTC)), actor="old"
+        )
+        later = FrozenClock(datetime.now(UTC) + timedelta(minutes=5))
+        until = datetime.now(UTC).date() + timedelta(days=7)
+        shadow.begin(session, later, "nordhafen", until, actor="successor", source="handover")
+
+    ran = _report(loaded, tmp_path, str(tmp_path / "old"))
+
+    assert ran.code == 2, ran
+    assert "before the shadow began" in ran.output and "fresh export" in ran.output
