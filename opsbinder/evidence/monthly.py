@@ -101,12 +101,15 @@ def publish_all(
         clients = list(session.execute(select(Client.id, Client.timezone).order_by(Client.id)))
     done = []
     for client_id, timezone in clients:
-        month = previous_month(clock, timezone)
+        month = "?"
         try:
-            done.append(publish(engine, clock, client_id, month, pdf=pdf, environ=environ))
+            month = str(previous_month(clock, timezone))
+            done.append(
+                publish(engine, clock, client_id, Month.parse(month), pdf=pdf, environ=environ)
+            )
         except Exception as exc:  # a broken client must not cost the others their pack
             error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-            done.append(Published(client_id, str(month), error=error))
+            done.append(Published(client_id, month, error=error))
     return done
 
 
@@ -204,6 +207,21 @@ def _send(
         )  # fmt: skip
         if row is not None:
             result.queued.append(f"{contact} {chosen.channel} {chosen.target}")
+
+
+def duty() -> dict[str, Any]:
+    """The monthly run as the binder export lists it, next to the housekeeping."""
+    return {
+        "procedure": FLOW,
+        "kind": "built-in",
+        "flow_entrypoint": ENTRYPOINT,
+        "deployment": f"{FLOW}/{FLOW}",
+        "cron": CRON,
+        "timezone": TIMEZONE,
+        "enabled": get_settings().evidence_packs,
+        "does": DOES,
+        "run_by_hand": "opsbinder evidence --client CLIENT --month YYYY-MM -o OUT/",
+    }
 
 
 def as_dicts(done: list[Published]) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from opsbinder import audit, audit_anchor, environment, housekeeping
 from opsbinder.clock import Clock
 from opsbinder.errors import Refused
+from opsbinder.evidence import monthly
 from opsbinder.handover import calendar_view, oncall_view, run_log, site
 from opsbinder.handover.binder_yaml import write_yaml
 from opsbinder.handover.completeness import assess
@@ -79,8 +80,9 @@ def _entrypoints(dossier: Dossier) -> dict[str, object]:
             }
             for p in dossier.procedures
         ],
-        # the install's own daily duty: it runs for every client and keeps their run history
-        "built_in": [housekeeping.duty().as_dict()],
+        # the install's own duties: they run for every client (housekeeping keeps their run
+        # history; the monthly run builds and sends their evidence packs)
+        "built_in": [housekeeping.duty().as_dict(), monthly.duty()],
     }
 
 

@@ -94,3 +94,40 @@ def test_a_recipient_without_a_channel_is_named_and_no_row_is_queued(
     assert (done[0].built, done[0].queued, done[0].unreachable) == (True, [], ["dirk-hansen"])
     with session_scope(history) as s:
         assert s.execute(select(OutboxMessage)).first() is None
+
+
+@pytest.mark.prefect
+@pytest.mark.browser
+def test_the_flow_prints_the_pdf_and_fails_naming_a_broken_client_after_the_others(
+    history: Engine, receiver: Receiver, prefect_api: None, tmp_path: Path, backend: str
+) -> None:
+    """The registry's flow on a real Prefect API with the wall clock: last month's pack of
+    nordhafen with its PDF (Chromium), while a client whose zone does not exist fails alone."""
+    if backend != "sqlite":
+        receiver.stop()
+        pytest.skip("the flow's wiring does not depend on the store backend")
+    from flows.evidence import evidence
+    from opsbinder.clock import SystemClock
+    from opsbinder.store.models import Client
+
+    now = SystemClock().now()
+    with session_scope(history) as s:
+        s.add(Client(id="broken", name="Broken", timezone="Mars/Olympus_Mons", definition={},
+                     created_at=now, updated_at=now))  # fmt: skip
+    try:
+        state = evidence(return_state=True)
+        assert state.is_failed()
+        assert state.message.startswith("broken ?: ZoneInfoNotFoundError"), state.message
+        month = str(previous_month(SystemClock(), "Europe/Berlin"))
+        pack = tmp_path / "home" / "evidence" / "nordhafen" / month
+        assert (pack / "evidence.pdf").read_bytes()[:5] == b"%PDF-"
+        assert "evidence.pdf" in (pack / "manifest.sha256").read_text()
+        with session_scope(history) as s:
+            s.execute(Client.__table__.delete().where(Client.id == "broken"))
+        again = evidence(return_state=True)
+        assert again.is_completed()
+        assert [(p["client"], p["built"], p["queued"]) for p in again.result()] == [
+            ("nordhafen", False, [])
+        ]
+    finally:
+        receiver.stop()

@@ -27,7 +27,9 @@ def test_it_lists_the_housekeeping_in_the_export_with_the_installs_retention(
 
     assert ran.code == 0, ran
     entries = json.loads((tmp_path / "out" / "binder" / "entrypoints.json").read_text())
-    (built_in,) = entries["built_in"]
+    built_in, evidence = entries["built_in"]
+    assert (evidence["procedure"], evidence["cron"]) == ("evidence", "41 12 1 * *")
+    assert evidence["flow_entrypoint"] == "flows/evidence.py:evidence"
     assert built_in["procedure"] == "housekeeping" and built_in["enabled"] is True
     assert built_in["flow_entrypoint"] == "flows/housekeeping.py:housekeeping"
     assert built_in["cron"] == "17 3 * * *"
