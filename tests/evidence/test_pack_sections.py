@@ -1,6 +1,6 @@
 """Restore tests, heartbeats and retention evidence in the pack, through the installed script on
 SQLite and PostgreSQL, against October 2026 of nordhafen (Berlin: [09-30 22:00Z, 10-31 23:00Z))
-with pings and runs worked out by hand below."""
+with pings, silences and runs worked out by hand below."""
 
 from __future__ import annotations
 
@@ -10,28 +10,38 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from opsbinder.store.db import session_scope
-from opsbinder.store.models import HeartbeatPing, Procedure
+from opsbinder.store.models import HeartbeatPing, Incident, Procedure
 from tests.reports.conftest import _run, t
 from tests.support.console import opsbinder
 
-# tms-pg-dump: cron 30 1 * * * Berlin, grace 1h; after 25 October (CET) due daily at 00:30Z.
-# The watch began 27 October 00:00Z, so 27..31 October are due: 5 times.
-DUMP = [
-    ("2026-10-27T00:00", "watch", None),
-    ("2026-10-27T00:35", "success", None),  # on time
-    ("2026-10-28T01:45", "success", None),  # late: after 00:30 + 1h
-    ("2026-10-29T00:40", "fail", 2),  # failed; no success that day: missed
-    ("2026-10-30T00:40", "success", None),  # on time
-    ("2026-10-31T00:32", "success", None),  # on time
+# tms-pg-dump's October: four successful pings, one failed one, a log and a September ping
+# left out; the watch's two silences (one a late ping ended, one still open) and a September one
+# left out. The figures are the manager report's definition (opsbinder/reports/heartbeats.py).
+PINGS = [
+    ("2026-09-30T21:30", "success", None),  # September in Berlin
+    ("2026-10-27T00:35", "success", None),
+    ("2026-10-28T01:45", "success", None),  # the late ping that ends the first silence
+    ("2026-10-29T00:40", "fail", 2),
+    ("2026-10-29T00:41", "log", None),
+    ("2026-10-30T00:40", "success", None),
+    ("2026-10-31T00:32", "success", None),
 ]
-# veeam-file-server: every 1d, grace 4h; watched from 29 October 12:00Z. Due 30 October 12:00
-# (pinged early at 11:00: on time), then a day after that ping, 31 October 11:00, answered only
-# on 1 November 10:00 (late); the next due time (2 November) is past the month.
-VEEAM = [
-    ("2026-10-29T12:00", "watch", None),
-    ("2026-10-30T11:00", "success", None),
-    ("2026-11-01T10:00", "success", None),
+SILENCES = [  # (opened, resolved, by)
+    ("2026-09-20T03:00", None, None),
+    ("2026-10-28T01:31", "2026-10-28T01:45", "heartbeat"),
+    ("2026-10-31T12:00", None, None),
 ]
+
+
+def _silence(n: int, opened: str, resolved: str | None, by: str | None) -> Incident:
+    return Incident(
+        client_id="nordhafen", procedure_id=None, dedup_key=f"heartbeat:nordhafen:tms-pg-dump:{n}",
+        title="TMS nightly pg_dump: did not ping", severity="sev2",
+        state="resolved" if resolved else "triggered", opened_at=t(opened),
+        resolved_at=t(resolved) if resolved else None, resolved_by=by, occurrences=1,
+        last_occurrence_at=t(opened), policy_snapshot={}, escalation_level=0, source="heartbeat",
+        details={"state": "did not ping", "heartbeat": "tms-pg-dump", "error": f"silence {n}"},
+    )  # fmt: skip
 
 
 def _month(store: Engine) -> None:
@@ -58,12 +68,12 @@ def _month(store: Engine) -> None:
                 _run(ids["archive-delivered-orders"], "2026-10-18T01:00", "failed", metrics=stuck),
             ]
         )
-        for beat, pings in (("tms-pg-dump", DUMP), ("veeam-file-server", VEEAM)):
-            for at, kind, status in pings:
-                s.add(
-                    HeartbeatPing(client_id="nordhafen", heartbeat=beat, at=t(at), kind=kind,
-                                  exit_status=status, method="GET")
-                )  # fmt: skip
+        for at, kind, status in PINGS:
+            s.add(
+                HeartbeatPing(client_id="nordhafen", heartbeat="tms-pg-dump", at=t(at), kind=kind,
+                              exit_status=status, method="GET")
+            )  # fmt: skip
+        s.add_all(_silence(n, *row) for n, row in enumerate(SILENCES))
 
 
 def test_it_shows_restore_tests_heartbeats_and_retention_kept(history: Engine, tmp_path: Path):
@@ -85,19 +95,26 @@ def test_it_shows_restore_tests_heartbeats_and_retention_kept(history: Engine, t
 
     beats = {h["heartbeat"]: h for h in pack["heartbeats"]}
     dump = beats["tms-pg-dump"]
-    assert (dump["due"], dump["on_time"], dump["suppressed"]) == (5, 3, 0)
-    assert dump["late"] == [
-        {"due": "2026-10-28T00:30:00+00:00", "pinged": "2026-10-28T01:45:00+00:00"}
+    assert (dump["pings"], dump["ok"], dump["failed"], dump["missed"], dump["late"]) == (
+        5,
+        4,
+        1,
+        2,
+        1,
+    )
+    assert dump["last_ping"] == "2026-10-31T00:32:00+00:00" and dump["last_ping_kind"] == "success"
+    assert dump["failed_pings"] == [{"at": "2026-10-29T00:40:00+00:00", "exit_status": 2}]
+    assert [(m["noticed_at"], m["late_ping"], m["ended_at"]) for m in dump["silences"]] == [
+        ("2026-10-28T01:31:00+00:00", True, "2026-10-28T01:45:00+00:00"),
+        ("2026-10-31T12:00:00+00:00", False, None),
     ]
-    assert dump["missed"] == ["2026-10-29T00:30:00+00:00"]
-    assert dump["failed"] == [{"at": "2026-10-29T00:40:00+00:00", "exit_status": 2}]
-    assert dump["pings"] == {"watch": 1, "success": 4, "fail": 1}
     veeam = beats["veeam-file-server"]
-    assert (veeam["due"], veeam["on_time"], veeam["missed"]) == (2, 1, [])
-    assert veeam["late"] == [
-        {"due": "2026-10-31T11:00:00+00:00", "pinged": "2026-11-01T10:00:00+00:00"}
-    ]
-    assert veeam["pings"] == {"watch": 1, "success": 1}  # November's ping is not October's
+    assert (veeam["pings"], veeam["missed"], veeam["silences"], veeam["last_ping"]) == (
+        0,
+        0,
+        [],
+        None,
+    )
 
     retention = {r["procedure"]: r for r in pack["retention"]}
     purge = retention["purge-tracking-events"]
@@ -112,6 +129,6 @@ def test_it_shows_restore_tests_heartbeats_and_retention_kept(history: Engine, t
 
     html = (out / "evidence.html").read_text()
     assert "restored in 42.5 s" in html
-    assert "5 due, 3 on time" in html and "missed: due 2026-10-29T00:30:00+00:00" in html
+    assert "5 pings, 4 ok" in html and "missed: noticed 2026-10-31T12:00:00+00:00" in html
     assert "failed: 2026-10-29T00:40:00+00:00 (exit status 2)" in html
     assert "(89.99 days old)" in html and ">NO<" in html
