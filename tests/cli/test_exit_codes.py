@@ -355,6 +355,7 @@ CASES = [
     Case("binder export {tmp}/export --client nobody", 3, "no client 'nobody'"),
     Case("binder audit --client nordhafen", 0, "completeness of nordhafen"),
     Case("binder audit --client nordhafen --min-score 100", 1, "completeness of nordhafen"),
+    Case("binder audit --client nordhafen --json --min-score 100", 1, '"lost"'),
     Case("binder verify --client nordhafen", 0, "0 failed", _demo_systems(True), both=True),
     Case("binder verify --client nordhafen", 1, "FAILED", _demo_systems(False)),
     Case("binder diff {tmp}/old {tmp}/new", 0, "", _two_exports),

@@ -71,6 +71,10 @@ def test_it_finds_a_backup_runbook_describing_a_restore_while_the_drill_is_off(
     assert only(report, "runbook-restore-not-drilled") == [
         fix_in("procedures.yaml", "procedures[check-tms-backup].params.restore_drill")
     ]
+    assert next(f.message for f in report.findings if f.code == "runbook-restore-not-drilled") == (
+        "check-tms-backup: the runbook says 'restore', but restore_drill is off, so no restore "
+        "is ever tried; correct the runbook or the configuration"
+    )
 
 
 def test_a_backup_runbook_that_promises_no_restore_is_no_contradiction(
