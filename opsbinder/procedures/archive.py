@@ -13,7 +13,6 @@ is archived twice. To a table, the copy and the delete share one transaction.
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from datetime import UTC, date, datetime
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, Table, func, literal_column, select
+from sqlalchemy import Engine, Table, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -29,8 +28,16 @@ from opsbinder.config.models import ArchiveProcedure, DatabaseSystem
 from opsbinder.errors import OpsbinderError
 from opsbinder.procedures import archive_files as files
 from opsbinder.procedures import archive_layout as layout
-from opsbinder.procedures import archive_recovery, archive_table, guarded, plan_guard, targets
+from opsbinder.procedures import (
+    archive_partitions,
+    archive_recovery,
+    archive_table,
+    guarded,
+    plan_guard,
+    targets,
+)
 from opsbinder.procedures.ahead import Ahead
+from opsbinder.procedures.archive_copy import copy_out
 from opsbinder.procedures.archive_keys import Key
 from opsbinder.procedures.archive_origin import Origin, database_identity
 from opsbinder.procedures.context import ProcedureContext
@@ -105,6 +112,8 @@ class Archive:
             "recovered_rows": 0,
             "foreign_manifests": [],
             "manifests": [],
+            "partitions_archived": 0,
+            "partitions": [],
         }
 
     @staticmethod
@@ -113,6 +122,9 @@ class Archive:
             step_hook(name)
 
     def run(self) -> ProcedureResult:
+        whole = self.params.partitions == "whole"
+        if whole and (reason := archive_partitions.refusal(self)):
+            return ProcedureResult("failed", reason, self.metrics, [reason])
         with self.engine.connect() as conn:  # for progress only: an estimate when large
             plan = plan_guard.planned_rows(conn, self.table, self.age < self.cut, most=None)
         planned = plan.rows
@@ -124,7 +136,8 @@ class Archive:
             return ProcedureResult(
                 "ok",
                 f"dry run: would archive {plan.label} rows of {self.params.table} older than "
-                f"{self.cutoff:%Y-%m-%d} to {where}, deleting them by key {self.key.label}",
+                f"{self.cutoff:%Y-%m-%d} to {where}, deleting them by key {self.key.label}"
+                + (archive_partitions.preview(self) if whole else ""),
                 self.metrics,
             )
         try:
@@ -148,6 +161,8 @@ class Archive:
             f"{self.cutoff:%Y-%m-%d} to {where} ({self.metrics['files']} files) and deleted "
             f"{self.metrics['rows_deleted']:,} from the source"
         )
+        if self.metrics["partitions_archived"]:
+            summary += f", {self.metrics['partitions_archived']} whole partitions dropped"
         foreign = self.metrics["foreign_manifests"]
         if foreign:
             summary += (
@@ -180,6 +195,10 @@ class Archive:
         folder.mkdir(parents=True, exist_ok=True)
         layout.inside(destination(self.ctx, self.proc), folder)
         archive_recovery.recover(self, folder, legacy=False)
+        if self.params.partitions == "whole":
+            archive_partitions.recover(self, folder)
+            for partition in archive_partitions.expired(self):
+                archive_partitions.archive(self, folder, partition)
         pg = self.engine.dialect.name == "postgresql"
         export = self._export_pg if pg else self._export_py
 
@@ -196,7 +215,8 @@ class Archive:
         def written(batches: Iterator[tuple[bytes, list[Any]]]) -> Iterator[Any]:
             for payload, keys in batches:
                 data = files.compress(payload, self.params.compression)
-                yield self._write_data(folder, data, keys), keys
+                target = self._free_name(folder, keys[0], keys[-1])
+                yield self.write_data(target, data, len(keys), keys[0], keys[-1]), keys
 
         def pipelined() -> Iterator[tuple[files.Manifest, list[Any]]]:
             with Ahead(exported) as batches:
@@ -210,7 +230,7 @@ class Archive:
         ahead = Ahead(pipelined) if pg else nullcontext(written(exported()))
         with ahead as batches:
             for manifest, keys in batches:
-                self._commit(manifest)
+                self.commit(manifest)
                 self.delete_keys(keys, self.cut)
                 files.mark_done(manifest)
                 self.metrics["manifests"].append(str(manifest.path))
@@ -235,8 +255,7 @@ class Archive:
         """The next batch written by PostgreSQL's COPY, and its keys, from one snapshot.
 
         The keys and the COPY run in one REPEATABLE READ transaction, so the file holds exactly
-        the rows whose keys are later deleted. JSON Lines come from row_to_json: CSV mode with
-        quote and delimiter bytes that JSON never contains passes each JSON text through as is.
+        the rows whose keys are later deleted.
         """
         snapshot = self.engine.connect().execution_options(isolation_level="REPEATABLE READ")
         with snapshot as conn, conn.begin():
@@ -255,22 +274,8 @@ class Archive:
                 .where(self.age < self.cut, self.key.within(keys[0], keys[-1]))
                 .order_by(*self.key.columns)
             )
-            if self.params.format == "jsonl":
-                inner = rows.subquery("t")
-                query = select(func.row_to_json(literal_column("t"))).select_from(inner)
-                query = query.order_by(*[inner.c[n] for n in self.key.names])
-                options = "FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02'"
-            else:
-                query, options = rows, "FORMAT csv, HEADER true, NULL '\\N'"
-            compiled = query.compile(dialect=self.engine.dialect)
-            out = io.BytesIO()
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
-                sql = cursor.mogrify(str(compiled), compiled.params).decode()
-                cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH ({options})", out)
-            finally:
-                cursor.close()
-        return out.getvalue(), keys
+            payload = copy_out(conn, rows, list(self.key.names), self.params.format)
+        return payload, keys
 
     def _arrays(self, conn: Any, keys: Any) -> list[Any]:
         """The keys of a subquery or CTE of key columns, in key order, fetched as one array per
@@ -283,12 +288,14 @@ class Archive:
             return []
         return list(zip(*arrays, strict=True)) if self.key.composite else list(arrays[0])
 
-    def _write_data(self, folder: Path, data: bytes, keys: list[Any]) -> files.Manifest:
-        """Write one compressed batch durably and verify it read back from disk; its manifest,
-        returned, is not written yet (`_commit` does: that is what allows the deletes)."""
+    def write_data(
+        self, target: Path, data: bytes, rows: int, lo: Any, hi: Any, extra: Any = None
+    ) -> files.Manifest:
+        """Write one compressed batch (or partition) durably and verify it read back from
+        disk; its manifest, returned, is not written yet (`commit` does: that is what allows
+        the deletes, or the drop)."""
         p = self.params
         digest = hashlib.sha256(data).hexdigest()
-        target = self._free_name(folder, keys[0], keys[-1])
         part = files.write_part(target, data)
         self.step("after_write")
         final = files.commit_part(part, sync_dir=False)
@@ -300,20 +307,21 @@ class Archive:
             "format": p.format,
             "compression": p.compression,
             "file": final.name,
-            "rows": len(keys),
-            "key_min": self.key.plain(keys[0]),
-            "key_max": self.key.plain(keys[-1]),
+            "rows": rows,
+            "key_min": None if lo is None else self.key.plain(lo),
+            "key_max": None if hi is None else self.key.plain(hi),
             "sha256": digest,
             "bytes": len(data),
             "cutoff": self.cutoff.isoformat(),
             "created": self.ctx.clock.now().isoformat(),
+            **(extra or {}),
         }
         manifest = files.Manifest(files.manifest_path(final), body)
         # read back from disk: sha256, row count and key range must match before any delete
         files.verified_payload(manifest)
         return manifest
 
-    def _commit(self, manifest: files.Manifest) -> None:
+    def commit(self, manifest: files.Manifest) -> None:
         """Write the manifest of a verified file durably: from now on its rows may go."""
         manifest.write()
         self.step("after_manifest")

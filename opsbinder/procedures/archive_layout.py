@@ -63,6 +63,18 @@ def data_file(folder: Path, table: str, lo: str, hi: str, suffix: str, n: int = 
     return folder / f"{base}{suffix}"
 
 
+INTENT_SUFFIX = ".detach.json"  # a partition about to be detached (archive_partitions)
+
+
+def partition_file(folder: Path, table: str, partition: str, suffix: str) -> Path:
+    """The name of a whole partition's file: by table and partition name."""
+    return folder / f"{safe_name(table)}.partition.{safe_name(partition)}{suffix}"
+
+
+def intent_file(folder: Path, table: str, partition: str) -> Path:
+    return folder / f"{safe_name(table)}.partition.{safe_name(partition)}{INTENT_SUFFIX}"
+
+
 def table_prefix(table: str) -> str:
     """How every data file of `table` begins."""
     return f"{safe_name(table)}."

@@ -31,7 +31,7 @@ def recover(job: Archive, folder: Path, *, legacy: bool) -> None:
     if not legacy:
         _discard_leftovers(folder, job.params.table, every)
     for manifest in ours:
-        if not files.is_done(manifest):
+        if not files.is_done(manifest) and "partition" not in manifest.body:
             _finish(job, manifest)
     job.metrics["foreign_manifests"] += [str(m.path) for m in foreign]
 
@@ -43,7 +43,9 @@ def _discard_leftovers(folder: Path, table: str, manifests: list[files.Manifest]
     for leftover in folder.iterdir():
         if leftover.name.endswith(files.PART_SUFFIX) or (
             leftover.name.startswith(prefix)
-            and not leftover.name.endswith((files.MANIFEST_SUFFIX, files.DONE_SUFFIX))
+            and not leftover.name.endswith(
+                (files.MANIFEST_SUFFIX, files.DONE_SUFFIX, layout.INTENT_SUFFIX)
+            )
             and leftover.name not in kept
         ):
             leftover.unlink()

@@ -23,10 +23,8 @@ from sqlalchemy import (
     Engine,
     MetaData,
     Table,
-    cast,
     delete,
     func,
-    literal,
     literal_column,
     select,
     text,
@@ -82,7 +80,7 @@ class Purge:
             if self.params.drop_partitions
             else None
         )
-        expired = self._expired(partitions or [])
+        expired = targets.expired_partitions(self.engine, partitions or [], self.age, self.cut)
         usual = plan_guard.usual_amount(
             self.ctx.store, self.ctx.client_id, self.ctx.procedure_id, "rows_deleted"
         )
@@ -151,20 +149,6 @@ class Purge:
         if self.metrics["partitions_dropped"]:
             summary += f" and {self.metrics['partitions_dropped']} dropped partitions"
         return ProcedureResult("ok", summary, self.metrics)
-
-    def _expired(self, partitions: list[targets.Partition]) -> list[targets.Partition]:
-        """Partitions whose upper bound is at or before the cutoff: every row in them expired."""
-        expired = []
-        with self.engine.connect() as conn:
-            for part in partitions:
-                if part.upper is None:
-                    continue
-                whole = conn.execute(
-                    select(cast(literal(part.upper), self.age.type) <= self.cut)
-                ).scalar()
-                if whole:
-                    expired.append(part)
-        return expired
 
     def _drop(self, part: targets.Partition) -> None:
         child = Table(part.name, MetaData(), schema=part.schema)

@@ -19,10 +19,12 @@ from sqlalchemy import (
     Engine,
     Table,
     UniqueConstraint,
+    cast,
     create_engine,
     exists,
     func,
     inspect,
+    literal,
     literal_column,
     select,
     text,
@@ -133,6 +135,36 @@ def _detach_partition(element: DetachPartition, compiler: Any, **kw: Any) -> str
         f"ALTER TABLE {quote.format_table(element.parent)} "
         f"DETACH PARTITION {quote.format_table(element.child)}"
     )
+
+
+def attached_to(engine: Engine, parent: Table, schema: str, name: str) -> bool | None:
+    """Whether table schema.name is a partition of `parent` now; None: no such table."""
+    qualified = engine.dialect.identifier_preparer.format_table(parent)
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid "
+                "AND i.inhparent = to_regclass(:parent)) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = :schema AND c.relname = :name"
+            ),
+            {"parent": qualified, "schema": schema, "name": name},
+        ).first()
+    return None if row is None else bool(row[0])
+
+
+def expired_partitions(
+    engine: Engine, partitions: list[Partition], age: Column[Any], cut: datetime | date
+) -> list[Partition]:
+    """Partitions whose upper bound is at or before the cutoff: every row in them expired."""
+    expired = []
+    with engine.connect() as conn:
+        for part in partitions:
+            if part.upper is None:
+                continue
+            if conn.execute(select(cast(literal(part.upper), age.type) <= cut)).scalar():
+                expired.append(part)
+    return expired
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,12 @@ def _restore_drill(data: Data) -> None:
                   sanity_queries=["SELECT count(*) FROM orders"])  # fmt: skip
 
 
+def _partitioned_archive(data: Data) -> None:
+    """PostgreSQL only (the demo's SQLite cannot run it), so a variant, not the example."""
+    params = _procedure(data, "archive-delivered-orders")["params"]
+    params.update(key_column=["id", "delivered_at"], partitions="whole")
+
+
 # form -> (change to the example, page of the export, what that page must say)
 FORMS: dict[str, tuple[Callable[[Data], None], str, list[str]]] = {
     "retention": (
@@ -89,6 +95,20 @@ FORMS: dict[str, tuple[Callable[[Data], None], str, list[str]]] = {
         _legal_retention,
         "procedures/archive-delivered-orders.html",
         ["rows stay in the table 18 months: a record older than that goes (into the archive)"],
+    ),
+    "partitioned-archive": (
+        _partitioned_archive,
+        "procedures/archive-delivered-orders.html",
+        [
+            "rows are deleted and restored by the key (id, delivered_at); whole expired "
+            "partitions are detached, archived, verified against the manifest, then dropped "
+            "(PostgreSQL range partitions)",
+        ],
+    ),
+    "binder-keeps-the-composite-key": (
+        _partitioned_archive,
+        "binder/procedures.yaml",
+        ["- id\n", "- delivered_at\n", "partitions: whole"],
     ),
     "quarterly": (
         _quarterly_restore_test,

@@ -2,7 +2,7 @@
 BATCH FORMAT COMPRESSION`.
 
 Runs the archive procedure of tests.procedures.conftest for CLIENT against CLIENT_DB_URL into
-ARCHIVE_DIR and prints the result as JSON. With KILL_AT set to "point" or "point:N", it first
+ARCHIVE_DIR (with the params in ARCHIVE_PARAMS, JSON, if set) and prints the result as JSON. With KILL_AT set to "point" or "point:N", it first
 installs archive.step_hook so that this process SIGKILLs itself the N-th time the archive
 reaches that instant: a real kill of a real process, through the seam production leaves None.
 """
@@ -49,7 +49,8 @@ if __name__ == "__main__":
         clock=FrozenClock(datetime(2026, 3, 20, 10, 0, tzinfo=UTC)),
         store=make_engine(os.environ["OPSBINDER_DATABASE_URL"]),
     )
-    proc = archive_proc(batch_size=int(batch), format=fmt, compression=compression)
+    extra = json.loads(os.environ.get("ARCHIVE_PARAMS", "{}"))  # another table, key, mode
+    proc = archive_proc(batch_size=int(batch), format=fmt, compression=compression, **extra)
     result = archive.run(ctx, proc, DatabaseSystem(id="tms-db", type="database", url_env=URL_ENV))
     print(
         json.dumps({"status": result.status, "summary": result.summary, "metrics": result.metrics})

@@ -84,7 +84,7 @@ class ClientDb:
     def fill_receipts(self, now: datetime, *, old: int, new: int, partitioned: bool) -> None:
         """A retail chain's `receipts`, keyed by (receipt_id, sold_at): each receipt id recurs
         (the tills restart their numbering), so no single column is unique. `partitioned`
-        (PostgreSQL): range partitions by month from August 2025 to April 2026, a primary key
+        (PostgreSQL): range partitions by month from September 2025 to April 2026, a primary key
         that includes the partition key, as PostgreSQL demands."""
         table = Table(
             "receipts",
@@ -102,7 +102,7 @@ class ClientDb:
                     "sold_at timestamptz NOT NULL, PRIMARY KEY (receipt_id, sold_at)) "
                     "PARTITION BY RANGE (sold_at)"
                 )
-                for month in range(8, 17):
+                for month in range(9, 17):
                     lo = date(2025 + (month - 1) // 12, (month - 1) % 12 + 1, 1)
                     hi = date(2025 + month // 12, month % 12 + 1, 1)
                     conn.exec_driver_sql(
