@@ -109,6 +109,17 @@ def test_the_front_page_says_what_is_urgent_first_in_order(
     audit = page.locator("#day-one-audit").inner_text()
     assert f"Score {report.score}/100: procedures run and succeed −" in audit
 
+    markdown = (out / "binder.md").read_text()
+    assert markdown.index("## Day 1") < markdown.index("## Procedures")
+    for line in (
+        "- #1 Check last night's TMS backup failed — sev2, triggered, not acknowledged; SLA: "
+        "response running (due 2026-03-20 11:30 CET), resolution running (due 2026-03-21 09:00 CET)",
+        "- 2025-11-13 (overdue by 127 days): end of support, PostgreSQL 13.16 — Priya Nair",
+        "- Sun 2026-03-22 03:00 CET archive-delivered-orders — **deletes data** (archive)",
+        "- l1-weekly: Fri 2026-03-20 11:00 to Mon 2026-03-23 09:00 CET: Tom Berger",
+    ):
+        assert line + "\n" in markdown, line
+
 
 def _recurring_calendar(data: dict[str, Any]) -> None:
     data["maintenance_windows"] += [
@@ -171,6 +182,12 @@ def test_the_calendar_page_lists_windows_and_holidays_recurring_ones_too_with_wh
         "remind-patches-and-renewals",
     ]
     assert page.locator("#windows a[href='procedures/purge-tracking-events.html']").count() == 2
+
+    markdown = (out / "binder.md").read_text()
+    assert (
+        "- Holiday Good Friday (RRULE FREQ=YEARLY;BYEASTER=-2): runs of every procedure are "
+        "moved to the next working day; next: 2026-04-03\n"
+    ) in markdown
 
     front = browser.new_page()
     front.goto((out / "index.html").as_uri())
