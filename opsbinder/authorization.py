@@ -20,6 +20,7 @@ The table (README, "Who may do what"):
 | public title and state          |    |                 |       |                  |              |
 | run now                         | ✓  | ✓               | ✓     | procedures:run   | ✓            |
 | pause, resume                   | –  | ✓               | ✓     | procedures:run   | ✓            |
+| issue, revoke integration keys  | –  | ✓               | ✓     | (no token)       | ✓            |
 | sign off a checklist            | ✓  | ✓               | ✓     | (no token)       | ✓            |
 | restore archived rows           | ✓  | ✓               | ✓     | (no token)       | ✓            |
 | load a changed binder           | ✓  | ✓               | ✓     | (no token)       | ✓            |
@@ -65,6 +66,7 @@ class Action(StrEnum):
     RUN = "procedure.run"
     PAUSE = "procedure.pause"
     RESUME = "procedure.resume"
+    INTEGRATION_KEY = "client.integration_key"
     SIGN_OFF = "workitem.sign_off"
     RESTORE_ARCHIVE = "archive.restore"
     LOAD_BINDER = "client.load_binder"
@@ -89,6 +91,7 @@ VERB = {
     Action.RUN: "run procedures",
     Action.PAUSE: "pause procedures",
     Action.RESUME: "resume procedures",
+    Action.INTEGRATION_KEY: "issue or revoke integration keys",
     Action.SIGN_OFF: "sign off checklists",
     Action.RESTORE_ARCHIVE: "restore archived rows into a client's database",
     Action.LOAD_BINDER: "load a changed binder",
@@ -114,6 +117,7 @@ SCOPE: dict[Action, str | None] = {
     Action.RUN: "procedures:run",
     Action.PAUSE: "procedures:run",
     Action.RESUME: "procedures:run",
+    Action.INTEGRATION_KEY: None,  # a key opens incidents: people decide who holds one
     Action.SIGN_OFF: None,
     Action.RESTORE_ARCHIVE: None,
     Action.LOAD_BINDER: None,
@@ -121,9 +125,11 @@ SCOPE: dict[Action, str | None] = {
     Action.LIFT_LOCKDOWN: None,
 }
 
-# Pausing skips a duty: people who can judge the consequences. Lifting a lockdown: an admin.
-_EVERY_STAFF = frozenset(Action) - {Action.PAUSE, Action.RESUME, Action.LIFT_LOCKDOWN}
-_SENIOR = _EVERY_STAFF | {Action.PAUSE, Action.RESUME}
+# Pausing skips a duty, a key lets a tool page people: those who can judge the consequences.
+# Lifting a lockdown: an admin.
+_JUDGED = {Action.PAUSE, Action.RESUME, Action.INTEGRATION_KEY}
+_EVERY_STAFF = frozenset(Action) - _JUDGED - {Action.LIFT_LOCKDOWN}
+_SENIOR = _EVERY_STAFF | _JUDGED
 MAY: dict[str, frozenset[Action]] = {
     "L1": _EVERY_STAFF,
     "L2": _SENIOR,

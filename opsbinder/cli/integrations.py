@@ -10,9 +10,9 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from opsbinder import accounts
+from opsbinder.actions import integrations as actions
+from opsbinder.authorization import Principal
 from opsbinder.cli import common
-from opsbinder.errors import NotFound
 from opsbinder.settings import get_settings
 from opsbinder.store.db import session_scope
 
@@ -30,8 +30,8 @@ def create(
 ) -> None:
     """Make a key; it is shown once, with the URLs to give the tool."""
     with session_scope(common.store()) as session:
-        issued = accounts.issue_integration_key(
-            session, common.clock(), client_id=client, name=name, actor=common.actor()
+        issued = actions.issue(
+            session, common.clock(), Principal.operator(common.actor()), client, name
         )
     base = get_settings().base_url.rstrip("/")
     common.console.print(issued.token, markup=False, soft_wrap=True)
@@ -50,11 +50,7 @@ def list_all(
 ) -> None:
     """Integration keys (their prefixes, never the keys)."""
     with session_scope(common.store()) as session:
-        rows = [
-            t
-            for t in accounts.list_tokens(session)
-            if t.kind == "integration" and (client is None or t.client_id == client)
-        ]
+        rows = actions.keys(session, Principal.operator(common.actor()), client)
     if as_json:
         common.print_json(
             [
@@ -87,8 +83,5 @@ def list_all(
 def revoke(prefix: str = typer.Argument(..., help="the key's first 12 characters")) -> None:
     """Revoke a key at once: events sent with it are refused from now on."""
     with session_scope(common.store()) as session:
-        found = [t for t in accounts.list_tokens(session) if t.prefix == prefix]
-        if not found or found[0].kind != "integration":
-            raise NotFound(f"integration key: no key starting {prefix!r}")
-        row = accounts.revoke_token(session, common.clock(), prefix=prefix, actor=common.actor())
+        row = actions.revoke(session, common.clock(), Principal.operator(common.actor()), prefix)
     common.console.print(f"integration key {row.prefix} ({row.client_id}, {row.name}) revoked")

@@ -68,6 +68,10 @@ def test_it_never_shows_or_changes_another_clients_data_on_any_route(
         "key": "not-an-integration-key",  # monitoring's routes: a key of no client
         "uuid": "00000000-0000-4000-8000-000000000000",  # a heartbeat of no client
         "action": "fail",
+        "beat_id": "tms-pg-dump",  # the console's heartbeat pages: staff only
+        "ping_id": "1",
+        "prefix": "obi_00000000",
+        "name": "manifest.json",  # a file of an evidence pack
     }
     # the attacker holds every credential its client has: the status cookie, an all-scope token
     assert web.get(f"/status/{attacker_id}?token={status_token}").status_code == 200

@@ -6,11 +6,19 @@ with the signed-in user as principal, so the console and the API obey the same r
 
 from fastapi import APIRouter
 
-from opsbinder.web.console import declare, incidents, oncall, procedures, updates, zone
+from opsbinder.web.console import (
+    declare,
+    heartbeats,
+    incidents,
+    oncall,
+    procedures,
+    updates,
+    zone,
+)
 
 router = APIRouter(include_in_schema=False)
 # updates and declare first: their paths would otherwise be read as an incident action's {verb}
-for module in (updates, declare, incidents, procedures, oncall, zone):
+for module in (updates, declare, incidents, procedures, heartbeats, oncall, zone):
     router.include_router(module.router)
 
 __all__ = ["router"]
