@@ -57,13 +57,12 @@ class Figures:
     updates_on_time: int = 0
 
     def add(self, other: Figures) -> None:
-        for f in fields(self):
-            if f.name in ("incidents", "breached"):
-                mine, theirs = getattr(self, f.name), getattr(other, f.name)
-                for sev, n in theirs.items():
-                    mine[sev] = mine.get(sev, 0) + n
-            else:
-                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        # the all-clients report adds ~20,000 of these: the field names are looked up once
+        for name in _SCALARS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for mine, theirs in ((self.incidents, other.incidents), (self.breached, other.breached)):
+            for sev, n in theirs.items():
+                mine[sev] = mine.get(sev, 0) + n
 
     @property
     def success_rate(self) -> float | None:
@@ -124,6 +123,9 @@ class Figures:
         }
 
 
+_SCALARS = tuple(f.name for f in fields(Figures) if f.name not in ("incidents", "breached"))
+
+
 def seconds_between(dialect: str, later: Any, earlier: Any) -> ColumnElement[float]:
     if dialect == "postgresql":
         # EXTRACT answers numeric; the figure is a float of seconds on both dialects.
@@ -152,10 +154,17 @@ RUN_FIGURES = (
 
 def of_run_row(row: Any) -> Figures:
     """The run figures of a result row labelled with RUN_FIGURES (raw or rolled up)."""
-    fig = Figures()
-    for name in RUN_FIGURES:
-        setattr(fig, name, int(getattr(row, name) or 0))
-    return fig
+    return Figures(
+        runs=int(row.runs),
+        ok=int(row.ok),
+        failed=int(row.failed),
+        skipped=int(row.skipped),
+        missed=int(row.missed),
+        due=int(row.due),
+        on_time=int(row.on_time),
+        rows_purged=int(row.rows_purged or 0),
+        bytes_archived=int(row.bytes_archived or 0),
+    )
 
 
 def run_figures(

@@ -166,7 +166,7 @@ def _periods(
     """Run figures per (period, procedure); incident and update figures per (period, client,
     procedure). Three queries in all, however many months the trend covers."""
     with _connected(engine) as conn:
-        runs = run_figures(conn, edges, client_ids)
+        runs = run_figures(conn, edges, client_ids, detail_from=len(edges) - 2)
         incidents = incident_figures(conn, edges, client_ids)
         for key, fig in update_figures(conn, edges, client_ids).items():
             incidents.setdefault(key, Figures()).add(fig)
@@ -188,7 +188,15 @@ def build_report(
         clients = list(conn.execute(client_query))
         if client_id is not None and not clients:
             raise NotFound(f"no client {client_id!r} in the store")
-        proc_query = select(Procedure).order_by(Procedure.client_id, Procedure.key)
+        proc_query = select(
+            Procedure.id,
+            Procedure.client_id,
+            Procedure.key,
+            Procedure.name,
+            Procedure.kind,
+            Procedure.severity,
+            Procedure.active,
+        ).order_by(Procedure.client_id, Procedure.key)
         if client_id is not None:
             proc_query = proc_query.where(Procedure.client_id == client_id)
         procedures = list(conn.execute(proc_query))

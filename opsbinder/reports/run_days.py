@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
@@ -75,26 +75,34 @@ def split(edges: list[datetime]) -> Split:
 
 
 def run_figures(
-    conn: Connection, edges: list[datetime], client_ids: list[str] | None
+    conn: Connection, edges: list[datetime], client_ids: list[str] | None, detail_from: int = 0
 ) -> dict[tuple[int, int], Figures]:
-    """Per (period, procedure id), as figures.run_figures over all runs would answer."""
+    """Per (period, procedure id), as figures.run_figures over all runs would answer; periods
+    before `detail_from` summed over their procedures, as procedure 0 (a trend needs no more,
+    and 2,000 procedures times six months are 12,000 rows fewer to read)."""
     parts = split(edges)
-    out: dict[tuple[int, int], Figures] = {}
+    detail = _ceil(edges[detail_from]).date()
     answers = []
     if parts.months:
+        in_months = RunMonth.month.in_(parts.months)
         answers.append(
-            _rolled_up(
-                conn, edges, RunMonth, RunMonth.month, RunMonth.month.in_(parts.months), client_ids
-            )
+            _rolled_up(conn, edges, RunMonth, RunMonth.month, in_months, client_ids, detail)
         )
     if parts.days:
         ranges = or_(*(and_(RunDay.day >= a, RunDay.day < b) for a, b in parts.days))
-        answers.append(_rolled_up(conn, edges, RunDay, RunDay.day, ranges, client_ids))
+        answers.append(_rolled_up(conn, edges, RunDay, RunDay.day, ranges, client_ids, detail))
     if parts.slices:
-        answers.append(figures.run_figures(conn, edges, client_ids, parts.slices))
+        raw = figures.run_figures(conn, edges, client_ids, parts.slices)
+        answers.append(
+            [((i, pid if i >= detail_from else 0), fig) for (i, pid), fig in raw.items()]
+        )
+    out: dict[tuple[int, int], Figures] = {}
     for answer in answers:
-        for key, fig in answer.items():
-            out.setdefault(key, Figures()).add(fig)
+        for key, fig in answer:
+            if key in out:
+                out[key].add(fig)
+            else:
+                out[key] = fig
     return out
 
 
@@ -105,18 +113,16 @@ def _rolled_up(
     start: Any,
     where: ColumnElement[bool],
     client_ids: list[str] | None,
-) -> dict[tuple[int, int], Figures]:
+    detail: date,
+) -> list[tuple[tuple[int, int], Figures]]:
     # a whole day or month lies in the period whose first whole day it is not before
     bucket = bucket_of(start, [_ceil(e).date() for e in edges]).label("bucket")
+    procedure = case((start >= detail, table.procedure_id), else_=literal(0)).label("procedure")
     query = (
-        select(
-            bucket,
-            table.procedure_id,
-            *(func.sum(getattr(table, name)).label(name) for name in RUN_FIGURES),
-        )
+        select(bucket, procedure, *(func.sum(getattr(table, f)).label(f) for f in RUN_FIGURES))
         .where(where)
-        .group_by(bucket, table.procedure_id)
+        .group_by(bucket, procedure)
     )
     if client_ids is not None:
         query = query.where(table.client_id.in_(client_ids))
-    return {(int(row.bucket), row.procedure_id): of_run_row(row) for row in conn.execute(query)}
+    return [((int(row.bucket), row.procedure), of_run_row(row)) for row in conn.execute(query)]
