@@ -29,6 +29,7 @@ from opsbinder.settings import Settings, get_settings
 from opsbinder.spool import REJECTED
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import (
+    ChangeEvent,
     ConsoleSession,
     HeartbeatPing,
     OutboxMessage,
@@ -71,6 +72,12 @@ SHELVES: tuple[Shelf, ...] = (
         "heartbeat pings",
         HeartbeatPing.id,
         lambda cutoff, _: HeartbeatPing.at < cutoff,
+        lambda s: timedelta(days=s.keep_runs_days),
+    ),
+    Shelf(
+        "change events",  # read beside incidents and in the history: kept as long as runs
+        ChangeEvent.id,
+        lambda cutoff, _: ChangeEvent.at < cutoff,
         lambda s: timedelta(days=s.keep_runs_days),
     ),
     Shelf(

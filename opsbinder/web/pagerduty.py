@@ -122,7 +122,7 @@ def parse_change(raw: dict[str, Any]) -> tuple[list[str], changes.Change | None]
         errors.append("'payload.timestamp' is invalid (must be an ISO 8601 date and time)")
     links = raw.get("links", [])
     if not isinstance(links, list) or not all(_link(link) for link in links):
-        errors.append("'links' must be a list of objects with an 'href' string")
+        errors.append("'links' must be a list of objects with an http(s) 'href'")
     if errors:
         return errors, None
     change = changes.Change(
@@ -149,7 +149,9 @@ def _timestamp(value: Any) -> datetime | None:
 
 
 def _link(value: Any) -> bool:
-    return isinstance(value, dict) and isinstance(value.get("href"), str)
+    """A link people will click in the console: a web address, never `javascript:`."""
+    href = value.get("href") if isinstance(value, dict) else None
+    return isinstance(href, str) and href.lower().startswith(("https://", "http://"))
 
 
 def parse_event(raw: dict[str, Any]) -> tuple[list[str], MonitorEvent | None]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from opsbinder import audit, housekeeping, outbox, runs
+from opsbinder import audit, changes, housekeeping, outbox, runs
 from opsbinder.accounts import add_user
 from opsbinder.clock import FrozenClock
 from opsbinder.config.loader import load_binder
@@ -18,6 +18,7 @@ from opsbinder.console_sessions import end, open_session
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import (
     AuditEntry,
+    ChangeEvent,
     ConsoleSession,
     OutboxMessage,
     Run,
@@ -78,6 +79,8 @@ def _world(store: Engine, clock: FrozenClock, example_dir: Path) -> dict[str, ob
     }.items():
         clock.set(at)
         _run(store, clock, label)
+        with session_scope(store) as session:
+            changes.record(session, clock, "nordhafen", changes.Change(label), integration="ci")
     for label, at in {
         "old": now - 31 * DAY,
         "boundary": now - 30 * DAY,
@@ -144,6 +147,7 @@ def test_it_trims_every_shelf_past_its_retention_and_keeps_the_boundary_and_the_
     assert done == {
         "runs": 1,
         "heartbeat pings": 0,
+        "change events": 1,
         "outbox": 1,
         "console sessions": 1,
         "sign-in throttle": 1,
@@ -160,6 +164,8 @@ def test_it_trims_every_shelf_past_its_retention_and_keeps_the_boundary_and_the_
             "p",
         ]
         assert session.execute(select(ConsoleSession.address)).scalars().all() == ["b"]
+        kept = sorted(session.execute(select(ChangeEvent.summary)).scalars())
+        assert kept == ["boundary", "newer", "recent"]
         assert session.execute(select(SignInFailures.key)).scalars().all() == ["user:new"]
         after = [(a.seq, a.hash) for a in session.execute(select(AuditEntry)).scalars()]
         trimmed = session.execute(select(AuditEntry).order_by(AuditEntry.seq.desc())).scalars()
@@ -168,6 +174,7 @@ def test_it_trims_every_shelf_past_its_retention_and_keeps_the_boundary_and_the_
     assert (last.actor, last.action) == ("housekeeping", "housekeeping.trimmed")
     assert last.details["deleted"] == {
         "runs": 1,
+        "change events": 1,
         "outbox": 1,
         "console sessions": 1,
         "sign-in throttle": 1,
@@ -190,7 +197,7 @@ def test_it_counts_in_a_dry_run_and_deletes_nothing(
     report = housekeeping.trim_store(store, clock, dry_run=True)
 
     assert {t.shelf: t.planned for t in report.shelves}["runs"] == 1  # there is work to do
-    assert sum(t.planned for t in report.shelves) == 4
+    assert sum(t.planned for t in report.shelves) == 5
     assert sum(t.deleted for t in report.shelves) == 0
     assert _counts(store) == before  # the audit log included: a dry run records nothing
 
@@ -210,13 +217,14 @@ def test_it_leaves_a_table_whose_plan_is_above_the_guard_until_approved(
 
     assert {t.shelf for t in refused.refused} == {
         "runs",
+        "change events",
         "outbox",
         "console sessions",
         "sign-in throttle",
     }
     assert _counts(store) == before
     approved = housekeeping.trim_store(store, clock, approve=True)
-    assert sum(t.deleted for t in approved.shelves) == 4
+    assert sum(t.deleted for t in approved.shelves) == 5
 
 
 def test_it_is_a_command_whose_dry_run_counts_and_deletes_nothing(

@@ -130,6 +130,10 @@ HOSTILE = [
     ),
     (b'{"routing_key": "k", "payload": {"summary": "x"}, "links": {"href": 1}}', "'links'"),
     (b'{"routing_key": "k", "payload": {"summary": "x"}, "links": [{"text": "t"}]}', "'links'"),
+    (
+        b'{"routing_key": "k", "payload": {"summary": "x"}, "links": [{"href": "javascript:x"}]}',
+        "http(s) 'href'",
+    ),
     (b'{"routing_key": "k", "payload": {"summary": "\\ud800"}}', "surrogate"),
     (b'{"x": "' + b"a" * (600 * 1024) + b'"}', "too large"),
     (b'{"routing_key": "obi_nope", "payload": {"summary": "x"}}', "integration key"),

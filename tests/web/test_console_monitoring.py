@@ -147,3 +147,30 @@ def test_a_principal_of_one_client_never_sees_or_revokes_anothers_key(world, sto
         with pytest.raises(NotFound):
             integrations.issue(s, clock, other, "nordhafen", "zabbix")
         assert accounts.integration_key(s, clock, issued.token) is not None
+
+
+def test_the_incident_page_shows_what_changed_on_its_client_just_before(web, world, store, clock):
+    from datetime import timedelta
+
+    from opsbinder import changes
+
+    def change(client: str, summary: str, ago: timedelta) -> None:
+        given = changes.Change(
+            summary,
+            source="gitlab-ci",
+            timestamp=clock.now() - ago,
+            links=[{"href": "https://ci.example/p/1", "text": "pipeline 1"}],
+        )
+        with session_scope(store) as s:
+            changes.record(s, clock, client, given, integration="ci")
+
+    change("nordhafen", "Deployed TMS 4.2.1", timedelta(hours=2))
+    change("nordhafen", "Rotated the DB password last week", timedelta(days=3))
+    change("lindqvist", "Lindqvist's own deploy", timedelta(hours=1))
+    sign_in(web)
+    page = web.get(f"/console/incidents/{world.incident_a}").text
+    section = page[page.index('id="changes"') :].split("</section>")[0]
+    assert "Deployed TMS 4.2.1" in section and "gitlab-ci" in section
+    assert 'href="https://ci.example/p/1"' in section
+    assert "last week" not in section  # outside the day before it opened
+    assert "Lindqvist" not in section  # another client's change

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
+from opsbinder import changes
 from opsbinder.actions import incidents as actions
 from opsbinder.authorization import Principal
 from opsbinder.binder_store import client_binder
@@ -23,6 +25,7 @@ from opsbinder.web.console.forms import act, render
 from opsbinder.web.deps import DB, RowId, clock_of, console_principal, require_staff
 
 router = APIRouter(include_in_schema=False)
+CHANGES_BEFORE = timedelta(days=1)  # what changed just before is the first suspect
 
 
 @router.get("/console/incidents", response_class=HTMLResponse)
@@ -117,6 +120,12 @@ def incident_view(
         waiting=waits.open_wait(session, incident_id),
         draft=draft,
         briefing=briefing(session, incident),
+        changes=changes.around(
+            session,
+            incident.client_id,
+            utc(incident.opened_at) - CHANGES_BEFORE,
+            utc(incident.resolved_at) if incident.resolved_at else now,
+        ),
     )
 
 
