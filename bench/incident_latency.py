@@ -6,10 +6,10 @@ a real Prefect API (the test harness, heartbeats off) and a real store:
 - end -> stored: from the flow body raising to the failure hook having committed the incident
   (Prefect's state handling, the hook's log-line read from the API, the store transaction);
 - stored -> webhook: from there to the signed webhook arriving at a receiver on 127.0.0.1,
-  through one sweeper pass (escalator.sweep + outbox.deliver_due) started at once.
-In production the sweeper runs every minute, so add up to 60 s of schedule wait to the second
-figure; this measures the work, not the schedule. Each incident is resolved after it paged,
-so every failure opens (and pages) a new one.
+  sent by the same hook (opsbinder.incidents.first_page: that incident's escalation step and
+  its outbox rows), no sweep involved. bench/paging_latency.py measures the same under
+  `opsbinder serve`, scheduling included. Each incident is resolved after it paged, so every
+  failure opens (and pages) a new one.
 
 Run: .venv/bin/python bench/incident_latency.py [--failures 200] [--database-url URL]
 """
@@ -59,10 +59,9 @@ def main() -> int:
     from sqlalchemy import select
 
     from flows import hooks
-    from opsbinder import outbox
     from opsbinder.clock import SystemClock
     from opsbinder.config.loader import load_binder
-    from opsbinder.incidents import escalator, lifecycle
+    from opsbinder.incidents import first_page, lifecycle
     from opsbinder.settings import get_settings
     from opsbinder.store.db import session_scope
     from opsbinder.store.models import Incident
@@ -80,12 +79,15 @@ def main() -> int:
     os.environ["OPSBINDER_PAGER_WEBHOOK_SECRET"] = SECRET
 
     marks: dict[str, float] = {}
+    page = first_page.page
 
-    def timed_on_failure(fl, flow_run, state) -> None:  # type: ignore[no-untyped-def]
-        hooks.on_failure(fl, flow_run, state)
-        marks["stored"] = time.perf_counter()
+    def timed_page(*args, **kwargs):  # type: ignore[no-untyped-def]
+        marks["stored"] = time.perf_counter()  # the hook pages once the incident is committed
+        return page(*args, **kwargs)
 
-    @flow(name="bench-failing-procedure", on_failure=[timed_on_failure])
+    first_page.page = timed_page  # type: ignore[assignment]
+
+    @flow(name="bench-failing-procedure", on_failure=[hooks.on_failure])
     def failing(client_id: str, procedure_id: str) -> None:
         marks["body_end"] = time.perf_counter()
         raise RuntimeError("no dump newer than 26h")
@@ -107,8 +109,6 @@ def main() -> int:
             failing_plain(client_id="nordhafen", procedure_id="check-tms-backup", return_state=True)
             t1 = time.perf_counter()
             failing(client_id="nordhafen", procedure_id="check-tms-backup", return_state=True)
-            escalator.sweep(engine, clock)
-            outbox.deliver_due(engine, clock)
             if len(receiver.arrivals) <= arrived_before:
                 raise SystemExit(f"failure {i}: no webhook arrived")
             with session_scope(engine) as s:
