@@ -136,3 +136,26 @@ def test_a_flow_incident_resolving_itself_tells_its_stakeholders(loaded, clock):
         ("sabine-kurz", "resolved"),
         ("jonas-weber", "resolved"),
     }
+
+
+def test_a_missed_severity1_run_tells_the_stakeholders_too(store, example_dir):
+    """The missed-run watch, the other flow-side door: the yearly lockdown checklist (sev1,
+    09:00 Europe/Berlin on 1 January, grace 1 day) never ran."""
+    from datetime import UTC, datetime
+
+    from opsbinder.config.loader import load_binder
+    from opsbinder.incidents import missed_runs
+    from opsbinder.sync import sync_binder
+
+    with session_scope(store) as s:
+        sync_binder(
+            s, load_binder(example_dir), FrozenClock(datetime(2026, 12, 31, 12, tzinfo=UTC))
+        )
+    report = missed_runs.watch(store, FrozenClock(datetime(2027, 1, 2, 9, tzinfo=UTC)))
+    assert any(m.startswith("nordhafen/lockdown-checklist@") for m in report.missed), report
+    with session_scope(store) as s:
+        number = s.execute(
+            select(Incident.id).where(Incident.dedup_key == "nordhafen/lockdown-checklist")
+        ).scalar_one()
+    told = notices(store, number, "incident.severity1")
+    assert {m.recipient for m in told} == {"dirk-hansen", "sabine-kurz", "jonas-weber"}
