@@ -69,11 +69,17 @@ def restore(
                 "manifests": done.manifests,
                 "rows_restored": done.rows_restored,
                 "rows_skipped": done.rows_skipped,
+                "partitions_created": done.partitions_created,
             },
         )
     common.console.print(
         f"restored {done.rows_restored:,} rows into {into} from {done.manifests} archive files "
         f"({done.rows_skipped:,} already there, skipped)"
+        + (
+            f"; created the dropped partitions {', '.join(done.partitions_created)} again"
+            if done.partitions_created
+            else ""
+        )
     )
 
 

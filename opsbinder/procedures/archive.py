@@ -13,7 +13,7 @@ is archived twice. To a table, the copy and the delete share one transaction.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -294,9 +294,18 @@ class Archive:
         """Write one compressed batch (or partition) durably and verify it read back from
         disk; its manifest, returned, is not written yet (`commit` does: that is what allows
         the deletes, or the drop)."""
-        p = self.params
-        digest = hashlib.sha256(data).hexdigest()
         part = files.write_part(target, data)
+        manifest = self.seal(part, hashlib.sha256(data).hexdigest(), len(data), rows, lo, hi, extra)
+        # read back from disk: sha256, row count and key range must match before any delete
+        files.verified_payload(manifest)
+        return manifest
+
+    def seal(
+        self, part: Path, digest: str, size: int, rows: int, lo: Any, hi: Any, extra: Any = None
+    ) -> files.Manifest:
+        """Make a written `.part` file durable under its final name; its manifest, to be
+        verified against the file read back, then written by `commit`."""
+        p = self.params
         self.step("after_write")
         final = files.commit_part(part, sync_dir=False)
         self.step("after_fsync")
@@ -311,15 +320,12 @@ class Archive:
             "key_min": None if lo is None else self.key.plain(lo),
             "key_max": None if hi is None else self.key.plain(hi),
             "sha256": digest,
-            "bytes": len(data),
+            "bytes": size,
             "cutoff": self.cutoff.isoformat(),
             "created": self.ctx.clock.now().isoformat(),
             **(extra or {}),
         }
-        manifest = files.Manifest(files.manifest_path(final), body)
-        # read back from disk: sha256, row count and key range must match before any delete
-        files.verified_payload(manifest)
-        return manifest
+        return files.Manifest(files.manifest_path(final), body)
 
     def commit(self, manifest: files.Manifest) -> None:
         """Write the manifest of a verified file durably: from now on its rows may go."""
@@ -342,10 +348,9 @@ class Archive:
 
     def delete_keys(self, keys: list[Any], cut: datetime | date) -> None:
         """Delete exactly these (archived) keys of rows still older than `cut`, in short
-        transactions of DELETE_CHUNK keys."""
+        transactions of DELETE_CHUNK keys (fewer for a key of many columns: Key.chunks)."""
         with self.engine.connect() as conn:
-            for start in range(0, len(keys), DELETE_CHUNK):
-                chunk = keys[start : start + DELETE_CHUNK]
+            for chunk in self.key.chunks(keys, DELETE_CHUNK):
                 if self.engine.dialect.name == "postgresql":
                     gone = self._delete_range(conn, chunk, cut)
                 else:
@@ -356,7 +361,7 @@ class Archive:
                 self.metrics["rows_deleted"] += gone
                 self.step("mid_delete")
 
-    def _delete_range(self, conn: Any, chunk: list[Any], cut: datetime | date) -> int:
+    def _delete_range(self, conn: Any, chunk: Sequence[Any], cut: datetime | date) -> int:
         """Delete by key range (one index range scan, ten times faster than a key list), and
         commit only if every deleted key is one of the archived ones; otherwise a row appeared
         in the range since the export, so roll back and delete the exact key list instead."""

@@ -14,6 +14,14 @@ from sqlalchemy import Select, func, literal_column, select
 
 def copy_out(conn: Any, rows: Select[Any], order: list[str], fmt: str) -> bytes:
     """The rows of `rows` (ordered by the columns named in `order`) in the archive `fmt`."""
+    out = io.BytesIO()
+    copy_into(conn, rows, order, fmt, out)
+    return out.getvalue()
+
+
+def copy_into(conn: Any, rows: Select[Any], order: list[str], fmt: str, out: Any) -> None:
+    """`copy_out`, written piece by piece into `out` as the server sends it: a whole
+    partition goes through a compressor to disk without ever being held in memory."""
     if fmt == "jsonl":
         inner = rows.subquery("t")
         query = select(func.row_to_json(literal_column("t"))).select_from(inner)
@@ -22,11 +30,9 @@ def copy_out(conn: Any, rows: Select[Any], order: list[str], fmt: str) -> bytes:
     else:
         query, options = rows, "FORMAT csv, HEADER true, NULL '\\N'"
     compiled = query.compile(dialect=conn.dialect)
-    out = io.BytesIO()
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         sql = cursor.mogrify(str(compiled), compiled.params).decode()
         cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH ({options})", out)
     finally:
         cursor.close()
-    return out.getvalue()

@@ -150,7 +150,13 @@ def compress(data: bytes, compression: str) -> bytes:
 
 
 def decompress(data: bytes, compression: str) -> bytes:
+    """A streamed file (a whole partition: archive_stream) does not record its size up front,
+    so its zstd frame is read as a stream."""
     if compression == "zstd":
+        unsized = zstandard.frame_content_size(data) < 0  # -1: not recorded
+        if data and unsized:
+            with zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True) as r:
+                return r.read()
         return zstandard.ZstdDecompressor().decompress(data)
     return gzip.decompress(data)
 
@@ -302,6 +308,11 @@ def check_payload(payload: bytes, body: dict[str, Any], where: Path) -> None:
                 first = key([row[i] for i in at])
             last = key([row[i] for i in at])
         ends = [first, last] if count else []
+    check_ends(count, ends, body, where)
+
+
+def check_ends(count: int, ends: list[Any], body: dict[str, Any], where: Path) -> None:
+    """A file's row count and [first key, last key] (none if empty) against its manifest."""
     if count != body["rows"]:
         raise ArchiveCorrupt(f"{where}: holds {count} rows, the manifest says {body['rows']}")
     if ends and not (_same(ends[0], body["key_min"]) and _same(ends[1], body["key_max"])):

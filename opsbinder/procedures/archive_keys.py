@@ -9,7 +9,7 @@ manifests, in the order the binder gives them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,10 @@ from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from opsbinder.procedures import archive_files as files
+
+# Bound values one statement may carry: SQLite's default limit is 32,766 (999 before 3.32),
+# PostgreSQL's wire protocol 65,535. A key list of several columns binds one value per column.
+MAX_BINDS = 30000
 
 
 def names_of(spelled: Any) -> list[str]:
@@ -76,6 +80,13 @@ class Key:
             return one_of
         listed: ColumnElement[bool] = self.expr.in_(list(keys))
         return listed
+
+    def chunks(self, keys: Sequence[Any], most: int) -> Iterator[Sequence[Any]]:
+        """`keys` in runs of at most `most` keys, and few enough that `among` stays within
+        MAX_BINDS bound values (with room for a few more in the same statement)."""
+        size = max(1, min(most, (MAX_BINDS - 10) // len(self.names)))
+        for start in range(0, len(keys), size):
+            yield keys[start : start + size]
 
     def plain(self, value: Any) -> Any:
         """The JSON form of a key (a list for several columns)."""

@@ -4,8 +4,8 @@ whole`): detach, export, verify, drop. What DBAs do, and far faster than deletin
 Each step is durable before the next one starts:
 1. an intent file names the partition and this procedure's origin (fsynced), then
 2. DETACH PARTITION: from now on no row enters or leaves it through the parent;
-3. the detached table is exported in one snapshot, written, fsynced, read back and verified,
-   like a batch of rows;
+3. the detached table is exported in one snapshot, streamed through the compressor to disk
+   (never held in memory: archive_stream), fsynced, read back and verified like a batch;
 4. its manifest is written durably: from now on the table may go;
 5. DROP TABLE, after counting its rows against the manifest once more;
 6. the manifest is marked done and the intent removed.
@@ -19,17 +19,20 @@ an intent names, or in a verified file; and a partition with a manifest is never
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import MetaData, Table, func, inspect, select
+from sqlalchemy import Engine, MetaData, Table, func, inspect, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import DropTable
 
-from opsbinder.errors import OpsbinderError
+from opsbinder.errors import OpsbinderError, Refused
 from opsbinder.procedures import archive_files as files
 from opsbinder.procedures import archive_layout as layout
+from opsbinder.procedures import archive_stream as stream
 from opsbinder.procedures import targets
-from opsbinder.procedures.archive_copy import copy_out
+from opsbinder.procedures.archive_copy import copy_into
 from opsbinder.procedures.archive_keys import Key
 
 if TYPE_CHECKING:
@@ -79,7 +82,8 @@ def archive(job: Archive, folder: Path, part: targets.Partition) -> None:
         layout.intent_file(folder, job.params.table, part.name),
         {
             **job.origin.manifest_fields(),
-            "partition": {"schema": part.schema, "name": part.name},
+            # the bound lets a restore create the dropped partition again (archive_restore)
+            "partition": {"schema": part.schema, "name": part.name, "bound": part.bound},
             "file": data.name,
         },
     )
@@ -100,7 +104,7 @@ def _resume(job: Archive, folder: Path, intent: files.Manifest) -> None:
             intent.path.unlink()
             return
         if manifest.data_file.exists():
-            files.verified_payload(manifest)
+            stream.verify(manifest)
             _drop(job, manifest, intent)
             job.metrics["recovered_rows"] += manifest.body["rows"]
             return
@@ -130,10 +134,14 @@ def _export(job: Archive, folder: Path, intent: files.Manifest) -> None:
             for order in (key.columns, [c.desc() for c in key.columns])
         ]
         everything = select(child).order_by(*key.columns)
-        payload = copy_out(conn, everything, list(key.names), job.params.format)
+        part_file, digest, size = stream.write_part(
+            folder / intent.body["file"],
+            lambda out: copy_into(conn, everything, list(key.names), job.params.format, out),
+            job.params.compression,
+        )
     lo, hi = (None, None) if not rows else (key.of_row(e._mapping) for e in ends)  # type: ignore[union-attr]
-    data = files.compress(payload, job.params.compression)
-    manifest = job.write_data(folder / intent.body["file"], data, rows, lo, hi, {"partition": part})
+    manifest = job.seal(part_file, digest, size, rows, lo, hi, {"partition": part})
+    stream.verify(manifest)  # read back from disk before the manifest allows the drop
     job.commit(manifest)
     _drop(job, manifest, intent)
 
@@ -171,3 +179,51 @@ def _intents(folder: Path) -> list[files.Manifest]:
 def is_partition_manifest(manifest: files.Manifest) -> bool:
     """Finished here, not by row recovery: its keys are in no table's key range any more."""
     return "partition" in manifest.body
+
+
+# PostgreSQL's spelling of a range partition's bound, as recorded: quoted literals without
+# quotes or percent signs in them, MINVALUE or MAXVALUE. Anything else in a manifest is not run as SQL.
+_BOUND = re.compile(
+    r"FOR VALUES FROM \((?P<lo>(?:'[^'%]*'|MINVALUE|MAXVALUE)(?:, (?:'[^'%]*'|MINVALUE|MAXVALUE))*)\)"
+    r" TO \((?P<hi>(?:'[^'%]*'|MINVALUE|MAXVALUE)(?:, (?:'[^'%]*'|MINVALUE|MAXVALUE))*)\)"
+)
+_COVERED = {"42P17", "23514"}  # overlaps a partition, or a default partition holds the range
+
+
+def recreate(engine: Engine, parent: Table, manifests: list[files.Manifest]) -> list[str]:
+    """Create again, before a restore into range-partitioned `parent`, the partitions whose
+    archives are restored and which were dropped when archived (PostgreSQL routes each row to
+    its partition and refuses one that has none). Their names, schema-qualified."""
+    if not targets.is_partitioned(engine, parent):
+        return []
+    quote = engine.dialect.identifier_preparer
+    created = []
+    for manifest in manifests:
+        part = manifest.body.get("partition")
+        there = part and targets.attached_to(engine, parent, part["schema"], part["name"])
+        if part is None or there:
+            continue
+        name = f"{quote.quote(part['schema'])}.{quote.quote(part['name'])}"
+        bound = part.get("bound") or ""
+        create = f"CREATE TABLE {name} PARTITION OF {quote.format_table(parent)} "
+        if there is False:
+            raise Refused(
+                f"partition {part['schema']}.{part['name']} of {parent.name} exists but is not "
+                f"attached; attach it first: ALTER TABLE {quote.format_table(parent)} ATTACH "
+                f"PARTITION {name} {bound or 'FOR VALUES FROM (...) TO (...)'};"
+            )
+        if not _BOUND.fullmatch(bound):
+            raise Refused(
+                f"partition {part['schema']}.{part['name']} of {parent.name} was dropped when "
+                f"archived and {manifest.path} records no usable bounds for it; create it "
+                f"first: {create}FOR VALUES FROM ('<lower bound>') TO ('<upper bound>');"
+            )
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(create + bound)
+        except DBAPIError as exc:
+            if getattr(exc.orig, "pgcode", None) not in _COVERED:
+                raise
+            continue  # another partition takes these rows: nothing to create
+        created.append(f"{part['schema']}.{part['name']}")
+    return created

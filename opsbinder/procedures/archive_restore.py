@@ -14,6 +14,7 @@ from sqlalchemy import Engine, MetaData, Table, inspect, select
 
 from opsbinder.errors import NotFound, Refused
 from opsbinder.procedures import archive_files as files
+from opsbinder.procedures import archive_partitions
 from opsbinder.procedures.archive_keys import Key
 from opsbinder.procedures.targets import TargetError
 
@@ -26,6 +27,7 @@ class Restored:
     rows_restored: int = 0
     rows_skipped: int = 0
     files: list[str] = field(default_factory=list)
+    partitions_created: list[str] = field(default_factory=list)
 
 
 def manifests_of(folder: Path) -> list[files.Manifest]:
@@ -82,7 +84,7 @@ def restore(engine: Engine, table: Table, manifests: list[files.Manifest]) -> Re
                 f"--into: table {table.name!r} lacks the archived columns {', '.join(missing)} "
                 f"(manifest {manifest.path})"
             )
-    done = Restored()
+    done = Restored(partitions_created=archive_partitions.recreate(engine, table, manifests))
     for manifest, rows in verified:
         key = Key.of(table, manifest.body["key_column"])
         for start in range(0, len(rows), CHUNK):

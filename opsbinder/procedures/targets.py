@@ -172,6 +172,7 @@ class Partition:
     schema: str
     name: str
     upper: str | None  # the literal of the range's upper bound; None: MAXVALUE or DEFAULT
+    bound: str | None = None  # as PostgreSQL spells it: FOR VALUES FROM (...) TO (...)
 
 
 def is_partitioned(engine: Engine, table: Table) -> bool:
@@ -219,7 +220,7 @@ def range_partitions(engine: Engine, table: Table, age_column: str) -> list[Part
     found = []
     for schema, name, bound in rows:
         upper = _UPPER.search(bound or "")
-        found.append(Partition(schema, name, upper.group(1) if upper else None))
+        found.append(Partition(schema, name, upper.group(1) if upper else None, bound))
     return found
 
 

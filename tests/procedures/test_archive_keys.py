@@ -4,14 +4,18 @@ column is unique and a range-partitioned table cannot have a unique key without 
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, Table, event, func, select
 
 from opsbinder.procedures import archive, archive_files, archive_restore
 from tests.procedures.conftest import archive_proc
 
 KEY = ["receipt_id", "sold_at"]
+LINE_KEY = ["store", "till", "receipt_id", "line"]
 
 
 def _folder(client_db) -> Path:
@@ -133,3 +137,40 @@ def test_it_names_the_missing_column_of_a_composite_key(client_db, make_ctx, clo
         "column 'sold_on' (it has: receipt_id, store, sold_at)"
     )
     assert len(client_db.receipts()) == 10
+
+
+def test_a_key_of_four_columns_is_deleted_within_sqlites_bound_value_limit(
+    client_db, make_ctx, clock, backend
+):
+    """10,000 keys of four columns in one delete would bind 40,000 values, over SQLite's default
+    limit of 32,766 (set here: Python's own build allows more); the deletes are cut smaller."""
+    if backend != "sqlite":
+        pytest.skip("SQLite's bound value limit")
+
+    def default_limit(dbapi_conn, _record) -> None:
+        dbapi_conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32766)
+
+    lines = Table(
+        "till_lines",
+        MetaData(),
+        *[Column(n, Integer, primary_key=True, autoincrement=False) for n in LINE_KEY],
+        Column("sold_at", DateTime(timezone=True), nullable=False),
+    )
+    lines.create(client_db.engine)
+    old = clock.now() - timedelta(days=200)
+    with client_db.engine.begin() as conn:
+        keys = [(i % 3, i % 7, i // 21, i) for i in range(12000)]
+        rows = [dict(zip(LINE_KEY, k, strict=True), sold_at=old) for k in keys]
+        conn.execute(lines.insert(), rows)
+    event.listen(Engine, "connect", default_limit)
+    try:
+        proc = archive_proc(
+            table="till_lines", age_column="sold_at", key_column=LINE_KEY, batch_size=10000
+        )
+        result = archive.run(make_ctx("archive-tracking-events"), proc, client_db.system)
+    finally:
+        event.remove(Engine, "connect", default_limit)
+    assert result.status == "ok", result.findings
+    assert result.metrics["rows_archived"] == result.metrics["rows_deleted"] == 12000
+    with client_db.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(lines)).scalar_one() == 0
