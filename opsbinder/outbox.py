@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import socket
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -91,11 +92,20 @@ def enqueue(
 
 
 def sent_keys(session: Session, incident_id: int) -> set[str]:
-    return set(
-        session.execute(
-            select(OutboxMessage.idempotency_key).where(OutboxMessage.incident_id == incident_id)
-        ).scalars()
+    return sent_keys_by_incident(session, [incident_id]).get(incident_id, set())
+
+
+def sent_keys_by_incident(session: Session, incident_ids: Collection[int]) -> dict[int, set[str]]:
+    """Every listed incident's message keys in one query, for a pass over many incidents."""
+    rows = session.execute(
+        select(OutboxMessage.incident_id, OutboxMessage.idempotency_key).where(
+            OutboxMessage.incident_id.in_(incident_ids)
+        )
     )
+    found: dict[int, set[str]] = {}
+    for incident_id, key in rows:
+        found.setdefault(incident_id, set()).add(key)
+    return found
 
 
 def _claimable(now: Any, policy: RetryPolicy) -> Any:

@@ -13,9 +13,11 @@ each says the shadow is over and how to go live, `opsbinder binder shadow-end --
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opsbinder import audit
@@ -30,13 +32,25 @@ def go_live_command(client_id: str) -> str:
 
 def current(session: Session, client_id: str) -> ShadowPeriod | None:
     """The client's shadow period while it holds (ended_at unset), else None."""
-    period = session.get(ShadowPeriod, client_id)
-    return period if period is not None and period.ended_at is None else None
+    return holding(session.get(ShadowPeriod, client_id))
 
 
 def went_live(session: Session, client_id: str) -> datetime | None:
     """When the client's shadow ended, if it had one: slots before it were the shadow's."""
-    period = session.get(ShadowPeriod, client_id)
+    return ended(session.get(ShadowPeriod, client_id))
+
+
+def periods(session: Session, client_ids: Collection[str]) -> dict[str, ShadowPeriod]:
+    """Every listed client's shadow period, in one query, for a pass over many clients."""
+    rows = session.execute(select(ShadowPeriod).where(ShadowPeriod.client_id.in_(client_ids)))
+    return {p.client_id: p for p in rows.scalars()}
+
+
+def holding(period: ShadowPeriod | None) -> ShadowPeriod | None:
+    return period if period is not None and period.ended_at is None else None
+
+
+def ended(period: ShadowPeriod | None) -> datetime | None:
     return utc(period.ended_at) if period is not None and period.ended_at is not None else None
 
 

@@ -6,7 +6,7 @@ and each incident is handled under a row lock so two sweepers cannot both write 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,10 +15,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from opsbinder import environment, outbox
-from opsbinder.binder_store import client_binder
+from opsbinder.binder_store import client_binder, policy_binders
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import ClientBinder, Contact
-from opsbinder.incidents import delivery, lifecycle
+from opsbinder.incidents import delivery, lifecycle, waits
 from opsbinder.incidents.escalation import Action, IncidentSnapshot, decide
 from opsbinder.incidents.sla import SlaTerms
 from opsbinder.incidents.sla_terms import terms_of
@@ -46,13 +46,26 @@ def snapshot(incident: Incident, sla: SlaTerms | None = None) -> IncidentSnapsho
 
 
 def already_sent(session: Session, incident_id: int) -> set[str]:
-    keys = {k.split("#", 1)[0] for k in outbox.sent_keys(session, incident_id)}
+    return already_sent_by_incident(session, [incident_id])[incident_id]
+
+
+def already_sent_by_incident(
+    session: Session, incident_ids: Collection[int]
+) -> dict[int, set[str]]:
+    """The action keys each listed incident has had (sent, skipped or breached), in two queries."""
+    found: dict[int, set[str]] = {i: set() for i in incident_ids}
+    for incident_id, keys in outbox.sent_keys_by_incident(session, incident_ids).items():
+        found[incident_id] |= {k.split("#", 1)[0] for k in keys}
     skipped = session.execute(
-        select(IncidentEvent.data).where(
-            IncidentEvent.incident_id == incident_id, IncidentEvent.kind.in_((SKIPPED, BREACHED))
+        select(IncidentEvent.incident_id, IncidentEvent.data).where(
+            IncidentEvent.incident_id.in_(incident_ids),
+            IncidentEvent.kind.in_((SKIPPED, BREACHED)),
         )
-    ).scalars()
-    return keys | {str(d["key"]) for d in skipped if isinstance(d, dict) and d.get("key")}
+    )
+    for incident_id, d in skipped:
+        if isinstance(d, dict) and d.get("key"):
+            found[incident_id].add(str(d["key"]))
+    return found
 
 
 def _body(incident: Incident, action: Action, contact: Contact | None) -> dict[str, Any]:
@@ -175,8 +188,13 @@ class SweepReport:
     escalations: int = 0
 
 
+PAGE = 500  # incidents read per query: bounds both the statement count and a page's memory
+
+
 def sweep(engine: Engine, clock: Clock, *, client_id: str | None = None) -> SweepReport:
-    """One pass over every open incident: decide, then record, one incident per transaction."""
+    """One pass over every open incident: a page at a time is read and decided at once (a
+    steady pass issues a few statements per page, not per incident); each incident with
+    something due is decided again and recorded under its row lock, one per transaction."""
     report = SweepReport()
     with session_scope(engine) as session:
         stmt = select(Incident.id).where(Incident.state != "resolved").order_by(Incident.id)
@@ -184,9 +202,40 @@ def sweep(engine: Engine, clock: Clock, *, client_id: str | None = None) -> Swee
             stmt = stmt.where(Incident.client_id == client_id)
         ids = list(session.execute(stmt).scalars())
     binders: dict[str, ClientBinder] = {}
-    for incident_id in ids:
-        escalate(engine, clock, incident_id, report, binders)
+    for at in range(0, len(ids), PAGE):
+        with session_scope(engine) as session:
+            due = _with_actions_due(session, clock, ids[at : at + PAGE], report)
+        for incident_id in due:
+            escalate(engine, clock, incident_id, report, binders)
     return report
+
+
+def _with_actions_due(
+    session: Session, clock: Clock, page: list[int], report: SweepReport
+) -> list[int]:
+    """The page's open incidents that have an action due; the others are counted as seen.
+    A read without locks: only what it finds due is decided again under the lock."""
+    incidents = (
+        session.execute(select(Incident).where(Incident.id.in_(page), Incident.state != "resolved"))
+        .scalars()
+        .all()
+    )
+    binders = policy_binders(session, {i.client_id for i in incidents})
+    sent = already_sent_by_incident(session, page)
+    pauses = waits.pauses_by_incident(session, page)
+    due = []
+    for incident in sorted(incidents, key=lambda i: i.id):
+        # a client gone from the store: client_binder raises NotFound, as the locked step would
+        cb = binders.get(incident.client_id) or client_binder(session, incident.client_id)
+        schedules = {s.id: s for s in cb.oncall_schedules}
+        terms = terms_of(
+            session, incident, cb.contract, cb.client.timezone, pauses.get(incident.id, [])
+        )
+        if decide(snapshot(incident, terms), schedules, sent[incident.id], clock.now()):
+            due.append(incident.id)
+        else:
+            report.incidents += 1
+    return due
 
 
 def escalate(

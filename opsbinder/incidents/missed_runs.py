@@ -17,6 +17,7 @@ it either way, and occurrences count failures and misses together.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -31,6 +32,7 @@ from opsbinder import moved_runs, runs, shadow
 from opsbinder.binder_store import client_binder, procedure_config
 from opsbinder.calendar import moved_to, suppression
 from opsbinder.clock import Clock, utc
+from opsbinder.config.models import Procedure as ProcedureConfig
 from opsbinder.incidents import lifecycle
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Client, Procedure, Run
@@ -72,8 +74,21 @@ def fire_times(cron: str, zone: str, start: datetime, end: datetime) -> list[dat
         times.append(at)
 
 
+class RunTimes(Protocol):
+    """What the watch reads of a run: a store row, or the few columns a whole pass reads."""
+
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def scheduled_for(self) -> datetime | None: ...
+    @property
+    def dry_run(self) -> bool: ...
+
+
 def _slots_unmatched(
-    slots: list[datetime], rows: list[Run], tolerance: timedelta, grace: timedelta
+    slots: list[datetime], rows: Sequence[RunTimes], tolerance: timedelta, grace: timedelta
 ) -> list[datetime]:
     """Greedy: each run satisfies at most one slot, the nearest one it can."""
     refs = sorted(utc(r.scheduled_for or r.started_at) for r in rows)
@@ -92,31 +107,60 @@ def _slots_unmatched(
     return unmatched
 
 
+@dataclass(frozen=True)
+class Due:
+    """What one procedure owes at `now`: its slots to match, and since when its runs count."""
+
+    proc: ProcedureConfig
+    since: datetime
+    slots: list[datetime]
+    stuck_before: datetime
+
+    @classmethod
+    def of(
+        cls, proc_row: Procedure, live: datetime | None, now: datetime, lookback: timedelta
+    ) -> Due:
+        proc = procedure_config(proc_row)
+        # a slot before going live was the shadow's: its dry run counted, its absence paged no one
+        since = max(utc(proc_row.created_at), now - lookback, live or now - lookback)
+        slots = (
+            fire_times(proc.schedule.cron, proc.schedule.timezone, since, now - proc.grace)
+            if proc.schedule
+            else []  # on demand: nothing is ever due, but a run that died still is a crash
+        )
+        return cls(proc, since, slots, now - proc.timeout - proc.grace)
+
+    @property
+    def runs_from(self) -> datetime:
+        return self.since - timedelta(days=1)
+
+    def stuck(self, run: RunTimes) -> bool:
+        return run.outcome == "running" and utc(run.started_at) < self.stuck_before
+
+    def unmatched(self, rows: Sequence[RunTimes], shadowed: bool) -> list[datetime]:
+        if not self.slots:
+            return []
+        spacing = min((b - a for a, b in pairwise(self.slots)), default=None)
+        tolerance = min(timedelta(hours=1), spacing / 2) if spacing else timedelta(hours=1)
+        # a preview does not do the scheduled work, but a shadow's dry runs are all its work
+        real = rows if shadowed else [run for run in rows if not run.dry_run]
+        return _slots_unmatched(self.slots, real, tolerance, self.proc.grace)
+
+
 def check_procedure(
     session: Session, clock: Clock, proc_row: Procedure, lookback: timedelta, report: WatchReport
 ) -> None:
-    proc = procedure_config(proc_row)
     now = utc(clock.now())
+    due = Due.of(proc_row, shadow.went_live(session, proc_row.client_id), now, lookback)
+    proc = due.proc
     name = f"{proc_row.client_id}/{proc_row.key}"
-    # a slot before going live was the shadow's: its dry run counted, its absence paged no one
-    live = shadow.went_live(session, proc_row.client_id)
-    since = max(utc(proc_row.created_at), now - lookback, live or now - lookback)
-    slots = (
-        fire_times(proc.schedule.cron, proc.schedule.timezone, since, now - proc.grace)
-        if proc.schedule
-        else []  # on demand: nothing is ever due, but a run that died still is a crash
-    )
-    stuck_before = now - proc.timeout - proc.grace
     rows = list(
         session.execute(
-            select(Run).where(
-                Run.procedure_id == proc_row.id,
-                Run.started_at >= since - timedelta(days=1),
-            )
+            select(Run).where(Run.procedure_id == proc_row.id, Run.started_at >= due.runs_from)
         ).scalars()
     )
     for run in rows:
-        if run.outcome == "running" and utc(run.started_at) < stuck_before:
+        if due.stuck(run):
             reason = (
                 f"no end recorded within timeout {proc.timeout} + grace {proc.grace}: "
                 "the process died without its hooks (killed?)"
@@ -126,15 +170,11 @@ def check_procedure(
             if run.dry_run:
                 continue  # a preview that died is recorded, never an incident
             _incident(session, clock, proc_row, proc.name, "crashed without a trace", run, reason)
-    if not slots:
+    if not due.slots:
         return
-    spacing = min((b - a for a, b in pairwise(slots)), default=None)
-    tolerance = min(timedelta(hours=1), spacing / 2) if spacing else timedelta(hours=1)
     cb = client_binder(session, proc_row.client_id)
     shadowed = shadow.current(session, proc_row.client_id) is not None
-    # a preview does not do the scheduled work, but a shadow's dry runs are all its work
-    real = rows if shadowed else [run for run in rows if not run.dry_run]
-    for slot in _slots_unmatched(slots, real, tolerance, proc.grace):
+    for slot in due.unmatched(rows, shadowed):
         local = slot.astimezone(ZoneInfo(proc.zone("UTC")))
         why = suppression(cb, proc_row.key, slot)
         if why is not None:
@@ -244,6 +284,50 @@ def expire_late_runs(
             _incident(session, clock, row, proc.name, "did not run", run, reason)
 
 
+PAGE = 500  # procedures read per query: bounds both the statement count and a page's memory
+
+
+def _owing(
+    session: Session, clock: Clock, page: list[int], lookback: timedelta, report: WatchReport
+) -> list[int]:
+    """The page's procedures with a stuck run or an unmatched slot, read in three statements;
+    the rest need nothing this minute."""
+    now = utc(clock.now())
+    procs = session.execute(select(Procedure).where(Procedure.id.in_(page))).scalars().all()
+    periods = shadow.periods(session, {p.client_id for p in procs})
+    seen: dict[int, list[RunTimes]] = {}
+    stmt = select(Run.procedure_id, Run.outcome, Run.started_at, Run.scheduled_for, Run.dry_run)
+    for row in session.execute(
+        stmt.where(Run.procedure_id.in_(page), Run.started_at >= now - lookback - timedelta(days=1))
+    ):
+        seen.setdefault(row.procedure_id, []).append(row)
+    owing = []
+    for proc_row in sorted(procs, key=lambda p: p.id):
+        period = periods.get(proc_row.client_id)
+        try:
+            due = Due.of(proc_row, shadow.ended(period), now, lookback)
+            rows = [r for r in seen.get(proc_row.id, []) if utc(r.started_at) >= due.runs_from]
+            if any(due.stuck(r) for r in rows) or due.unmatched(
+                rows, shadow.holding(period) is not None
+            ):
+                owing.append(proc_row.id)
+        except Exception as exc:
+            report.errors.append(f"procedure {proc_row.id}: {type(exc).__name__}: {exc}"[:300])
+    return owing
+
+
+def _check_one(
+    engine: Engine, clock: Clock, proc_id: int, lookback: timedelta, report: WatchReport
+) -> None:
+    try:
+        with session_scope(engine) as session:
+            row = session.get(Procedure, proc_id)
+            if row is not None:
+                check_procedure(session, clock, row, lookback, report)
+    except Exception as exc:
+        report.errors.append(f"procedure {proc_id}: {type(exc).__name__}: {exc}"[:300])
+
+
 def watch(
     engine: Engine,
     clock: Clock,
@@ -252,7 +336,9 @@ def watch(
     lookback: timedelta = timedelta(days=2),
     client_id: str | None = None,
 ) -> WatchReport:
-    """One pass of the watch; each procedure in its own transaction."""
+    """One pass of the watch: a page of procedures at a time is read at once (a steady pass
+    issues a few statements per page, not per procedure), and each procedure found owing a run
+    or holding a stuck one is checked again and recorded in its own transaction."""
     report = WatchReport()
     if orchestrator is not None:
         try:
@@ -273,15 +359,12 @@ def watch(
         if client_id:
             stmt = stmt.where(Procedure.client_id == client_id)
         ids = list(session.execute(stmt).scalars())
-    for proc_id in ids:
-        try:
-            with session_scope(engine) as session:
-                row = session.get(Procedure, proc_id)
-                if row is None:
-                    continue
-                check_procedure(session, clock, row, lookback, report)
-        except Exception as exc:
-            report.errors.append(f"procedure {proc_id}: {type(exc).__name__}: {exc}"[:300])
+    for at in range(0, len(ids), PAGE):
+        page = ids[at : at + PAGE]
+        with session_scope(engine) as session:
+            owing = _owing(session, clock, page, lookback, report)
+        for proc_id in owing:
+            _check_one(engine, clock, proc_id, lookback, report)
     if orchestrator is not None:
         for flow_run_id in report.crashed:
             if len(flow_run_id) == 36:

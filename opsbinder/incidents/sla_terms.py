@@ -6,6 +6,7 @@ for the escalator, the console, the CLI and the status page alike.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -13,14 +14,19 @@ from sqlalchemy.orm import Session
 from opsbinder.clock import utc
 from opsbinder.config.models import Contract
 from opsbinder.incidents import waits
-from opsbinder.incidents.sla import ClockState, ServiceCalendar, SlaTerms, clock_states
+from opsbinder.incidents.sla import ClockState, Pause, ServiceCalendar, SlaTerms, clock_states
 from opsbinder.store.models import Incident
 
 
 def terms_of(
-    session: Session, incident: Incident, contract: Contract | None, zone: str
+    session: Session,
+    incident: Incident,
+    contract: Contract | None,
+    zone: str,
+    pauses: Sequence[Pause] | None = None,
 ) -> SlaTerms | None:
-    """None when the client has no contract or it sets no target for this severity."""
+    """None when the client has no contract or it sets no target for this severity. `pauses`,
+    when a pass over many incidents has read them all at once, saves a query per incident."""
     target = contract.target(incident.severity) if contract is not None else None
     if contract is None or target is None:
         return None
@@ -32,7 +38,7 @@ def terms_of(
         start=utc(datetime.fromisoformat(start)) if start else utc(incident.opened_at),
         acknowledged_at=utc(incident.acknowledged_at) if incident.acknowledged_at else None,
         resolved_at=utc(incident.resolved_at) if incident.resolved_at else None,
-        pauses=tuple(waits.pauses_of(session, incident.id)),
+        pauses=tuple(waits.pauses_of(session, incident.id) if pauses is None else pauses),
         share=contract.pre_breach_share,
         public=contract.breaches_on_status_page,
     )

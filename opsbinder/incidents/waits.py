@@ -7,6 +7,8 @@ the audit log. Resolving an incident ends a wait still open.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,12 +28,20 @@ def open_wait(session: Session, incident_id: int) -> IncidentWait | None:
 
 
 def pauses_of(session: Session, incident_id: int) -> list[Pause]:
+    return pauses_by_incident(session, [incident_id]).get(incident_id, [])
+
+
+def pauses_by_incident(session: Session, incident_ids: Collection[int]) -> dict[int, list[Pause]]:
+    """Every listed incident's waits in one query, for a pass over many incidents."""
     rows = session.execute(
-        select(IncidentWait.started_at, IncidentWait.ended_at)
-        .where(IncidentWait.incident_id == incident_id)
-        .order_by(IncidentWait.started_at)
+        select(IncidentWait.incident_id, IncidentWait.started_at, IncidentWait.ended_at)
+        .where(IncidentWait.incident_id.in_(incident_ids))
+        .order_by(IncidentWait.incident_id, IncidentWait.started_at)
     ).all()
-    return [(utc(a), utc(b) if b is not None else None) for a, b in rows]
+    found: dict[int, list[Pause]] = {}
+    for incident_id, a, b in rows:
+        found.setdefault(incident_id, []).append((utc(a), utc(b) if b is not None else None))
+    return found
 
 
 def start_waiting(

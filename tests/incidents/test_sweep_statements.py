@@ -1,0 +1,92 @@
+"""A steady pass of the missed-run watch and the escalation reads the store a page at a time:
+its SQL statements do not grow with the number of procedures and open incidents (issue 16).
+
+Counted, not timed: twice the procedures and incidents must not cost one statement more.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, event, select
+
+from opsbinder.clock import FrozenClock
+from opsbinder.incidents import escalator, missed_runs
+from opsbinder.store.db import session_scope
+from opsbinder.store.models import Incident, Procedure, Run
+from tests.support import fleet
+
+NOW = datetime(2026, 3, 18, 10, 20, tzinfo=UTC)
+CREATED = NOW - timedelta(days=10)
+PER_CLIENT = 10
+
+
+class Statements:
+    def __init__(self, engine: Engine) -> None:
+        self.n = 0
+        self.engine = engine
+        event.listen(engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_: Any) -> None:
+        self.n += 1
+
+    def close(self) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._count)
+
+
+def _steady_pass(store: Engine, counted: Statements) -> tuple[int, int]:
+    """A first pass (the incidents' pages go out), then the counted one a minute later."""
+    first = escalator.sweep(store, FrozenClock(NOW))
+    assert first.enqueued > 0, "the incidents had nothing due: the pass below proves nothing"
+    before = counted.n
+    watched = missed_runs.watch(store, FrozenClock(NOW + timedelta(minutes=1)))
+    escalated = escalator.sweep(store, FrozenClock(NOW + timedelta(minutes=1)))
+    assert watched.missed == [] and watched.errors == [] and escalated.enqueued == 0
+    return counted.n - before, escalated.incidents
+
+
+def test_a_steady_pass_issues_as_many_statements_for_twice_the_procedures(
+    store: Engine,
+) -> None:
+    tpl = fleet.template(store, CREATED)
+    counted = Statements(store)
+    try:
+        fleet.add_clients(store, tpl, 0, 5, PER_CLIENT, NOW, CREATED)
+        fleet.open_incidents(store, 10, NOW - timedelta(hours=2))
+        small, seen_small = _steady_pass(store, counted)
+        fleet.add_clients(store, tpl, 5, 5, PER_CLIENT, NOW, CREATED)
+        fleet.open_incidents(store, 10, NOW - timedelta(hours=2), skip=50)
+        large, seen_large = _steady_pass(store, counted)
+    finally:
+        counted.close()
+    assert (seen_small, seen_large) == (10, 20)
+    assert large <= small, f"{small} statements for 50 procedures, {large} for 100"
+
+
+def test_a_pass_still_finds_what_a_procedure_owes_among_many(store: Engine) -> None:
+    """The page read only picks out who owes something: one missed slot among 100 procedures
+    is still recorded and its incident opened, once."""
+    tpl = fleet.template(store, CREATED)
+    fleet.add_clients(store, tpl, 0, 10, PER_CLIENT, NOW, CREATED)
+    with session_scope(store) as s:
+        proc = s.execute(
+            select(Procedure).where(
+                Procedure.client_id == "c0007", Procedure.key == "check-tms-backup"
+            )
+        ).scalar_one()
+        last = (
+            s.execute(
+                select(Run).where(Run.procedure_id == proc.id).order_by(Run.scheduled_for.desc())
+            )
+            .scalars()
+            .first()
+        )
+        assert last is not None
+        s.execute(delete(Run).where(Run.id == last.id))
+        name = f"{proc.client_id}/{proc.key}"
+    first = missed_runs.watch(store, FrozenClock(NOW + timedelta(minutes=1)))
+    again = missed_runs.watch(store, FrozenClock(NOW + timedelta(minutes=2)))
+    assert [m.split("@")[0] for m in first.missed] == [name] and again.missed == []
+    with session_scope(store) as s:
+        assert s.execute(select(Incident.dedup_key)).scalars().all() == [name]
