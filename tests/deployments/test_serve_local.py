@@ -25,6 +25,7 @@ from opsbinder.clock import SystemClock
 from opsbinder.pauses import PauseTarget, set_paused
 from opsbinder.store.db import engine_for, session_scope
 from opsbinder.store.models import Run
+from tests.deployments.conftest import flow_runs as _runs
 
 ROOT = Path(__file__).resolve().parents[2]
 EXE = str(Path(sys.executable).parent / "opsbinder")
@@ -54,15 +55,6 @@ def _every_minute(tmp_path: Path) -> Path:
     return binder
 
 
-def _runs(api: str, deployment: str) -> list[dict[str, Any]]:
-    body = {"deployments": {"name": {"any_": [deployment]}}, "sort": "EXPECTED_START_TIME_ASC"}
-    try:
-        answer = requests.post(f"{api}/flow_runs/filter", json=body, timeout=10)
-    except requests.RequestException:
-        return []
-    return list(answer.json()) if answer.ok else []
-
-
 def _state(run: dict[str, Any]) -> tuple[str, str]:
     state = run.get("state") or {}
     return str(state.get("type")), str(state.get("name"))
@@ -76,21 +68,22 @@ def _wait(what: str, ready: Callable[[], bool], proc: subprocess.Popen[bytes], l
         time.sleep(3)
 
 
-def test_it_serves_the_binder_with_its_ui_one_line_failures_and_pauses_at_once(
-    tmp_path: Path,
-) -> None:
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}/api"
+def start_serve(
+    tmp_path: Path, port: int, **settings: str
+) -> tuple[subprocess.Popen[bytes], Path, dict[str, str]]:
+    """`opsbinder serve` of the every-minute binder as a user starts it (no PREFECT_API_URL): its
+    store a SQLite file and its backup folder empty, so the backup check fails every minute.
+    Returns the process, its log and its environment (`settings` added)."""
     backups = tmp_path / "backups"
     backups.mkdir()
-    store_url = f"sqlite:///{tmp_path / 'store.db'}"
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env.update(
-        OPSBINDER_DATABASE_URL=store_url,
+        OPSBINDER_DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}",
         OPSBINDER_HOME=str(tmp_path / "home"),
         PREFECT_HOME=str(tmp_path / "client-home"),
         NORDHAFEN_BACKUP_DIR=str(backups),
         PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL="INFO",  # Prefect's default: what a user sees
+        **settings,
     )
     log = tmp_path / "serve.log"
     serve = [EXE, "serve", "-c", str(_every_minute(tmp_path)), "--port", str(port)]
@@ -102,6 +95,26 @@ def test_it_serves_the_binder_with_its_ui_one_line_failures_and_pauses_at_once(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    return proc, log, env
+
+
+def stop_serve(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def test_it_serves_the_binder_with_its_ui_one_line_failures_and_pauses_at_once(
+    tmp_path: Path,
+) -> None:
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    proc, log, env = start_serve(tmp_path, port)
+    store_url = env["OPSBINDER_DATABASE_URL"]
     try:
         _wait(
             "a completed sweep, a failed backup check, a completed checklist",
@@ -169,13 +182,7 @@ def test_it_serves_the_binder_with_its_ui_one_line_failures_and_pauses_at_once(
         late = after_pause(BACKUP)
         assert len(late) <= 1 and all(_state(r)[1] != "Failed" for r in late), late
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        stop_serve(proc)
     time.sleep(2)
     with pytest.raises(requests.ConnectionError):  # the local server went with it
         requests.get(f"{api}/health", timeout=2)

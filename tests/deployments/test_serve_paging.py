@@ -5,9 +5,6 @@ sweep run started between the failure and the page."""
 from __future__ import annotations
 
 import base64
-import os
-import signal
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,13 +18,12 @@ from opsbinder.store.db import engine_for, session_scope
 from opsbinder.store.models import Incident
 from tests.deployments.conftest import failed_at, pause_deployment, started_between
 from tests.deployments.test_serve_local import (
-    EXE,
-    ROOT,
-    _every_minute,
     _free_port,
     _runs,
     _state,
     _wait,
+    start_serve,
+    stop_serve,
 )
 from tests.notify.receiver import Receiver
 
@@ -38,30 +34,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.prefect]
 def test_serve_pages_a_failure_with_the_sweep_paused(tmp_path: Path) -> None:
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
-    backups = tmp_path / "backups"
-    backups.mkdir()
-    store_url = f"sqlite:///{tmp_path / 'store.db'}"
     receiver = Receiver(secret=SECRET)
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env.update(
-        OPSBINDER_DATABASE_URL=store_url,
-        OPSBINDER_HOME=str(tmp_path / "home"),
-        PREFECT_HOME=str(tmp_path / "client-home"),
-        NORDHAFEN_BACKUP_DIR=str(backups),  # empty: the backup check fails every minute
+    proc, log, env = start_serve(
+        tmp_path,
+        port,
         OPSBINDER_PAGER_WEBHOOK_URL=receiver.url,
         OPSBINDER_PAGER_WEBHOOK_SECRET=SECRET,
     )
-    log = tmp_path / "serve.log"
-    serve = [EXE, "serve", "-c", str(_every_minute(tmp_path)), "--port", str(port)]
-    proc = subprocess.Popen(
-        serve,
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    engine = engine_for(store_url)
+    engine = engine_for(env["OPSBINDER_DATABASE_URL"])
     try:
         _wait(
             "a completed sweep and a page",
@@ -108,10 +88,4 @@ def test_serve_pages_a_failure_with_the_sweep_paused(tmp_path: Path) -> None:
         print(f"failure -> page: {(arrived - failed).total_seconds():.2f} s")
     finally:
         receiver.stop()
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        stop_serve(proc)
