@@ -253,11 +253,11 @@ DEFECTS = {
     ),
     "on-demand-in-a-bundle": Defect(
         "procedures.yaml",
-        '    schedule: {cron: "0 9 1 1 *", timezone: Europe/Berlin}\n',
+        '    schedule: {cron: "0 */4 * * *", timezone: Europe/Berlin}\n',
         "    on_demand: true\n",
-        "procedures[lockdown-checklist].cadence",
-        "'yearly'",
-        "cadence: yearly",
+        "procedures[check-disk-space].cadence",
+        "'daily'",
+        "cadence: daily",
         "an on-demand procedure belongs to no cadence bundle",
     ),
     "recurring-window-without-duration": Defect(

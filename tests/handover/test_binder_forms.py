@@ -36,10 +36,14 @@ def _quarterly_restore_test(data: Data) -> None:
     _procedure(data, "monthly-restore-test")["schedule"]["cron"] = "0 9 1 1,4,7,10 *"
 
 
-def _lockdown_on_demand(data: Data) -> None:
+def _as_is(data: Data) -> None:
+    """The example as it is."""
+
+
+def _lockdown_yearly(data: Data) -> None:
     lockdown = _procedure(data, "lockdown-checklist")
-    del lockdown["schedule"], lockdown["cadence"]
-    lockdown["on_demand"] = True
+    del lockdown["on_demand"]
+    lockdown.update(schedule={"cron": "0 9 1 1 *", "timezone": "Europe/Berlin"}, cadence="yearly")
 
 
 def _recurring_calendar(data: Data) -> None:
@@ -116,7 +120,7 @@ FORMS: dict[str, tuple[Callable[[Data], None], str, list[str]]] = {
         ["(quarterly bundle)", "At 09:00, on day 1 of the month, only in January, April, July"],
     ),
     "on-demand": (
-        _lockdown_on_demand,
+        _as_is,  # the example's lockdown checklist is on demand
         "procedures/lockdown-checklist.html",
         [
             "On demand: no schedule; run by hand when needed",
@@ -125,7 +129,7 @@ FORMS: dict[str, tuple[Callable[[Data], None], str, list[str]]] = {
         ],
     ),
     "on-demand-in-the-list": (
-        _lockdown_on_demand,
+        _as_is,  # the example's lockdown checklist is on demand
         "procedures.html",
         ["On demand: no schedule; run by hand when needed</td>"],
     ),
@@ -191,13 +195,13 @@ def test_it_neither_bundles_nor_expects_an_on_demand_procedure(
             if "lockdown-checklist" in f.message and not f.code.startswith("runbook-")
         ]
 
-    load_variant(store, clock, example_dir, None)
+    load_variant(store, clock, example_dir, _lockdown_yearly)
     assert findings() == ["lockdown-checklist: this checklist was never signed off"]
     specs = {s.name: s for s in build_specs(store, sweepers=False)}
     assert specs["nordhafen.lockdown-checklist"].schedules
     assert "nordhafen.yearly" in specs
 
-    load_variant(store, clock, example_dir, _lockdown_on_demand)
+    load_variant(store, clock, example_dir, None)  # the example's: on demand
     assert findings() == []  # on demand: nothing due, nothing missed
     specs = {s.name: s for s in build_specs(store, sweepers=False)}
     on_demand = specs["nordhafen.lockdown-checklist"]

@@ -61,7 +61,10 @@ def test_a_destructive_procedure_not_due_within_7_days_is_no_contradiction(
 
 
 def _drill_off(data: dict[str, Any]) -> None:
-    proc(data, "check-tms-backup")["params"].update(restore_drill=False, restore_to=None)
+    """The drill off, and the runbook the example once had: it promised a monthly restore."""
+    backup = proc(data, "check-tms-backup")
+    backup["params"].update(restore_drill=False, restore_to=None)
+    backup["runbook"]["steps"].append("Monthly, restore it into a scratch database.")
 
 
 def test_it_finds_a_backup_runbook_describing_a_restore_while_the_drill_is_off(
@@ -141,7 +144,13 @@ def test_it_finds_a_yearly_checklist_whose_runbook_says_in_one_hour(
     store: Engine, clock: FrozenClock, example_dir: Path
 ) -> None:
     def in_one_hour(data: dict[str, Any]) -> None:
-        proc(data, "lockdown-checklist")["runbook"]["purpose"] = "Hand the keys back in one hour."
+        """The example's lockdown as it once was: yearly, "in one hour" (now it is on demand)."""
+        lockdown = proc(data, "lockdown-checklist")
+        del lockdown["on_demand"]
+        lockdown.update(
+            schedule={"cron": "0 9 1 1 *", "timezone": "Europe/Berlin"}, cadence="yearly"
+        )
+        lockdown["runbook"]["purpose"] = "Hand the keys back in one hour."
 
     report = audit_of(store, clock, example_dir, in_one_hour)
     assert [(f.message, f.where) for f in report.findings] == [

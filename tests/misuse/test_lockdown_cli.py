@@ -143,7 +143,7 @@ def test_it_refuses_every_command_on_a_locked_down_client_without_an_admins_proo
     changed = tmp_path / "binder"
     shutil.copytree(example_dir, changed)
     procedures = changed / "procedures.yaml"
-    procedures.write_text(procedures.read_text().replace("0 9 1 1 *", "0 9 2 1 *"))
+    procedures.write_text(procedures.read_text().replace("0 5 2 * *", "0 5 3 * *"))
     assert opsbinder(loaded, tmp_path, "validate", str(changed)).returncode == 0
     before = state(loaded)
     archived = tmp_path / "archived"  # what an archive run left: its manifest names the client
