@@ -57,8 +57,17 @@ def test_the_handovers_own_case_scores_badly_not_84(
     """The issue's binder: the backup check failing, no restore ever tried, 6 of 8 procedures
     never run, the lockdown checklist never signed off."""
 
-    def drill_off(data: dict[str, Any]) -> None:  # its runbook still says "Monthly, restore"
-        proc(data, "check-tms-backup")["params"].update(restore_drill=False, restore_to=None)
+    def drill_off(data: dict[str, Any]) -> None:
+        """The example as the issue found it: the drill off while the runbook promised a monthly
+        restore, the lockdown checklist yearly (it is on demand now)."""
+        backup = proc(data, "check-tms-backup")
+        backup["params"].update(restore_drill=False, restore_to=None)
+        backup["runbook"]["steps"].append("Monthly, restore it into a scratch database.")
+        lockdown = proc(data, "lockdown-checklist")
+        del lockdown["on_demand"]
+        lockdown.update(
+            schedule={"cron": "0 9 1 1 *", "timezone": "Europe/Berlin"}, cadence="yearly"
+        )
 
     load_variant(store, clock, example_dir, None)
     add_run(store, clock, "check-tms-backup", "failed", timedelta(hours=2), "no dump found")
