@@ -68,20 +68,23 @@ def demo_env(root: Path) -> dict[str, str]:
     return env
 
 
-def prepare_demo(root: Path, clock: Clock, *, rows: int = 20_000, seed: int = 7) -> DemoSystems:
-    """Create (or top up) the demo systems and export their variables into this process."""
+def prepare_demo(
+    root: Path, clock: Clock, *, rows: int = 20_000, seed: int = 7, history_days: int = 0
+) -> DemoSystems:
+    """Create (or top up) the demo systems and export their variables into this process; with
+    `history_days`, data old enough for that many days of purges and archive runs before now."""
     root.mkdir(parents=True, exist_ok=True)
     env = demo_env(root)
     for name in ("backups", "data", "archive"):
         (root / name).mkdir(exist_ok=True)
-    _fill_tms(env["NORDHAFEN_TMS_DB_URL"], clock.now(), rows, random.Random(seed))
-    _write_backups(root / "backups", clock.now(), random.Random(seed))
+    _fill_tms(env["NORDHAFEN_TMS_DB_URL"], clock.now(), rows, random.Random(seed), history_days)
+    write_backups(root / "backups", clock.now(), random.Random(seed))
     (root / "data" / "tms-app.log").write_text("demo log line\n" * 1000)
     environment.export(env)
     return DemoSystems(root=root, env=env)
 
 
-def _fill_tms(url: str, now: datetime, rows: int, rng: random.Random) -> None:
+def _fill_tms(url: str, now: datetime, rows: int, rng: random.Random, history_days: int) -> None:
     engine = create_engine(url)
     metadata.create_all(engine)
     with engine.begin() as conn:
@@ -95,7 +98,7 @@ def _fill_tms(url: str, now: datetime, rows: int, rng: random.Random) -> None:
                     "truck": rng.choice(trucks),
                     "lat": f"{53.5 + rng.random():.5f}",
                     "lon": f"{9.9 + rng.random():.5f}",
-                    "recorded_at": now - timedelta(days=120 * i / rows),
+                    "recorded_at": now - timedelta(days=(120 + history_days) * i / rows),
                 }
                 for i in range(rows)
             ],
@@ -108,7 +111,7 @@ def _fill_tms(url: str, now: datetime, rows: int, rng: random.Random) -> None:
                     "customer": rng.choice(customers),
                     "destination": rng.choice(["Hamburg", "Bremen", "Kiel", "Lübeck", "Rostock"]),
                     "status": "delivered",
-                    "delivered_at": now - timedelta(days=rng.uniform(1, 3 * 365)),
+                    "delivered_at": now - timedelta(days=rng.uniform(1, 3 * 365 + history_days)),
                 }
                 for _ in range(rows // 4)
             ],
@@ -116,12 +119,17 @@ def _fill_tms(url: str, now: datetime, rows: int, rng: random.Random) -> None:
     engine.dispose()
 
 
-def _write_backups(folder: Path, now: datetime, rng: random.Random) -> None:
+def write_backups(folder: Path, now: datetime, rng: random.Random) -> None:
     """Nightly dumps up to three days ago: last night's is missing, so the check fails."""
     for days in range(3, 10):
-        stamp = now - timedelta(days=days)
-        path = folder / f"tms-{stamp:%Y%m%d}.dump"
-        if not path.exists():
-            path.write_bytes(rng.randbytes(200_000 + rng.randint(0, 20_000)))
-        ts = stamp.timestamp()
-        os.utime(path, (ts, ts))
+        write_backup(folder, now - timedelta(days=days), rng)
+
+
+def write_backup(folder: Path, stamp: datetime, rng: random.Random) -> Path:
+    """One night's dump, as the client's pg_dump leaves it (an existing one only re-dated)."""
+    path = folder / f"tms-{stamp:%Y%m%d}.dump"
+    if not path.exists():
+        path.write_bytes(rng.randbytes(200_000 + rng.randint(0, 20_000)))
+    ts = stamp.timestamp()
+    os.utime(path, (ts, ts))
+    return path

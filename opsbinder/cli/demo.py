@@ -1,7 +1,8 @@
 """`opsbinder demo`: the README's main job on the embedded default.
 
-Creates the demo systems, loads the example binder, shows what is scheduled, then runs the
-example client's daily bundle through Prefect (its ephemeral API unless PREFECT_API_URL is set)
+Creates the demo systems, loads the example binder, plays a year of the client's history into
+a new store (opsbinder.demo_year: the core's own steps with a moved clock, no Prefect), shows
+what is scheduled, then runs the example client's daily bundle through Prefect (its ephemeral API unless PREFECT_API_URL is set)
 and prints the outcome of every procedure. The backup check fails on purpose: the demo's newest
 backup is three days old. Output fits an 80-column terminal.
 """
@@ -9,16 +10,20 @@ backup is three days old. Output fits an 80-column terminal.
 from __future__ import annotations
 
 import shlex
+import time
+from datetime import datetime
 from pathlib import Path
 
 import typer
 from rich import box
 from rich.table import Table
+from sqlalchemy import Engine
 
 from opsbinder.cli import common
 from opsbinder.cli.run import execute, outcome_table
 from opsbinder.config.schedules import cadence_for, next_runs
 from opsbinder.demo import demo_env, prepare_demo
+from opsbinder.demo_year import DAYS, build_year, has_history
 from opsbinder.orchestrator import local
 from opsbinder.settings import get_settings
 from opsbinder.store.db import session_scope
@@ -36,6 +41,9 @@ def demo(
     env: bool = typer.Option(
         False, "--env", help="only print the shell exports that point opsbinder at the demo"
     ),
+    history: bool = typer.Option(
+        True, "--history/--no-history", help="first play a year of history into a new store"
+    ),
 ) -> None:
     """Create the demo systems, load the example binder, run its daily bundle, show the outcome."""
     clock = common.clock()
@@ -51,7 +59,7 @@ def demo(
         for name, value in exports.items():
             print(f"export {name}={shlex.quote(value)}")
         return
-    systems = prepare_demo(home / "demo", clock)
+    systems = prepare_demo(home / "demo", clock, history_days=DAYS if history else 0)
     common.console.print(f"demo systems ready in {systems.root}")
     binder = common.binder(path)
     common.console.print(
@@ -64,6 +72,8 @@ def demo(
         f"store {engine.url.render_as_string(hide_password=True)}: {len(report.created)} created, "
         f"{len(report.updated)} updated, {len(report.unchanged)} unchanged, {len(report.removed)} removed"
     )
+    if history and binder.clients:
+        _history(engine, binder.clients[0].client.id, systems.root / "backups", clock.now())
     now = clock.now()
     for cb in binder.clients:
         table = Table(
@@ -115,3 +125,17 @@ def demo(
         markup=False,
     )
     common.console.print("  opsbinder run check-tms-backup")
+
+
+def _history(engine: Engine, client_id: str, backups: Path, now: datetime) -> None:
+    """A year of the client's history, played through the core with a moved clock, once."""
+    if has_history(engine, client_id):
+        common.console.print(f"{client_id} has history in this store already: none played")
+        return
+    common.console.print(f"playing a year of {client_id}'s history (runs, incidents, sign-offs)")
+    started = time.monotonic()
+    year = build_year(engine, client_id, backups, now)
+    common.console.print(
+        f"history {year.start:%Y-%m-%d} to {year.end:%Y-%m-%d}: {year.runs} runs, "
+        f"{year.failed} failed, {year.incidents} incidents ({time.monotonic() - started:.0f} s)"
+    )

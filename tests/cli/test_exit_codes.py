@@ -218,7 +218,7 @@ CASES = [
     Case("schedule no-such-procedure -c {example}", 3, "no procedure 'no-such-procedure'"),
     Case("load {example}", 0, "unchanged", both=True),
     Case("load {missing}", 2),
-    Case("demo --no-run -c {example}", 0, "What is scheduled for nordhafen"),
+    Case("demo --no-run --no-history -c {example}", 0, "What is scheduled for nordhafen"),
     Case("demo --no-run -c {missing}", 2),
     Case("run no-such-procedure", 3, "no procedure 'no-such-procedure'"),
     Case("run", 2, "give a PROCEDURE"),
