@@ -138,19 +138,27 @@ def test_a_flow_incident_resolving_itself_tells_its_stakeholders(loaded, clock):
     }
 
 
-def test_a_missed_severity1_run_tells_the_stakeholders_too(store, example_dir):
-    """The missed-run watch, the other flow-side door: the yearly lockdown checklist (sev1,
-    09:00 Europe/Berlin on 1 January, grace 1 day) never ran."""
+def test_a_missed_severity1_run_tells_the_stakeholders_too(store, example_dir, tmp_path):
+    """The missed-run watch, the other flow-side door: the lockdown checklist made yearly (sev1,
+    09:00 Europe/Berlin on 1 January, grace 1 day; the example's is on demand) never ran."""
+    import shutil
     from datetime import UTC, datetime
 
     from opsbinder.config.loader import load_binder
     from opsbinder.incidents import missed_runs
     from opsbinder.sync import sync_binder
 
+    binder = tmp_path / "binder"
+    shutil.copytree(example_dir, binder)
+    procedures = binder / "procedures.yaml"
+    on_demand = (
+        "    on_demand: true  # run the day it is needed: `opsbinder lockdown --client nordhafen`\n"
+    )
+    yearly = '    schedule: {cron: "0 9 1 1 *", timezone: Europe/Berlin}\n    cadence: yearly\n'
+    assert on_demand in procedures.read_text()
+    procedures.write_text(procedures.read_text().replace(on_demand, yearly))
     with session_scope(store) as s:
-        sync_binder(
-            s, load_binder(example_dir), FrozenClock(datetime(2026, 12, 31, 12, tzinfo=UTC))
-        )
+        sync_binder(s, load_binder(binder), FrozenClock(datetime(2026, 12, 31, 12, tzinfo=UTC)))
     report = missed_runs.watch(store, FrozenClock(datetime(2027, 1, 2, 9, tzinfo=UTC)))
     assert any(m.startswith("nordhafen/lockdown-checklist@") for m in report.missed), report
     with session_scope(store) as s:
