@@ -81,10 +81,14 @@ class Key:
         listed: ColumnElement[bool] = self.expr.in_(list(keys))
         return listed
 
+    def fitting(self, most: int) -> int:
+        """At most `most` keys, and few enough that `among` stays within MAX_BINDS bound
+        values (with room for a few more in the same statement)."""
+        return max(1, min(most, (MAX_BINDS - 10) // len(self.names)))
+
     def chunks(self, keys: Sequence[Any], most: int) -> Iterator[Sequence[Any]]:
-        """`keys` in runs of at most `most` keys, and few enough that `among` stays within
-        MAX_BINDS bound values (with room for a few more in the same statement)."""
-        size = max(1, min(most, (MAX_BINDS - 10) // len(self.names)))
+        """`keys` in runs of `fitting(most)` keys."""
+        size = self.fitting(most)
         for start in range(0, len(keys), size):
             yield keys[start : start + size]
 

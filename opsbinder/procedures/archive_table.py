@@ -65,7 +65,8 @@ def move_rows(job: Archive, planned: int) -> None:
         started = time.perf_counter()
         with job.engine.begin() as conn:
             oldest = select(*job.key.columns).where(*where).order_by(*job.key.columns)
-            found = conn.execute(oldest.limit(job.params.batch_size))
+            # a batch's keys are bound in one statement: Key.fitting keeps them within limits
+            found = conn.execute(oldest.limit(job.key.fitting(job.params.batch_size)))
             keys = [job.key.of_row(r._mapping) for r in found]
             if not keys:
                 return

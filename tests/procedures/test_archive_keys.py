@@ -139,8 +139,9 @@ def test_it_names_the_missing_column_of_a_composite_key(client_db, make_ctx, clo
     assert len(client_db.receipts()) == 10
 
 
+@pytest.mark.parametrize("to", ["files", "table"])
 def test_a_key_of_four_columns_is_deleted_within_sqlites_bound_value_limit(
-    client_db, make_ctx, clock, backend
+    client_db, make_ctx, clock, backend, to
 ):
     """10,000 keys of four columns in one delete would bind 40,000 values, over SQLite's default
     limit of 32,766 (set here: Python's own build allows more); the deletes are cut smaller."""
@@ -164,8 +165,13 @@ def test_a_key_of_four_columns_is_deleted_within_sqlites_bound_value_limit(
         conn.execute(lines.insert(), rows)
     event.listen(Engine, "connect", default_limit)
     try:
+        moved = {"destination": "till_lines_archive", "destination_type": "table"}
         proc = archive_proc(
-            table="till_lines", age_column="sold_at", key_column=LINE_KEY, batch_size=10000
+            table="till_lines",
+            age_column="sold_at",
+            key_column=LINE_KEY,
+            batch_size=10000,
+            **(moved if to == "table" else {}),
         )
         result = archive.run(make_ctx("archive-tracking-events"), proc, client_db.system)
     finally:
