@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from opsbinder.errors import Refused
 from opsbinder.procedures import archive, archive_files, archive_restore
 from tests.procedures.conftest import archive_proc
 
@@ -131,3 +132,26 @@ def test_a_whole_partition_goes_to_disk_in_bounded_memory(client_db, make_ctx, c
     assert peak < 8_000_000, f"peak Python allocation {peak:,} bytes"
     (manifest,) = [m for m in archive_files.manifests_in(_folder(client_db)) if m.body["rows"]]
     archive_files.verified_payload(manifest)  # the streamed file is what a batch reader reads
+
+
+def test_a_restore_refuses_a_partition_that_exists_but_is_not_attached(
+    client_db, make_ctx, clock, backend
+):
+    if backend != "postgresql":
+        pytest.skip("declarative partitioning is a PostgreSQL feature")
+    client_db.fill_receipts(clock.now(), old=300, new=20, partitioned=True)
+    result = archive.run(make_ctx("archive-tracking-events"), _whole(), client_db.system)
+    assert result.metrics["partitions"] == EXPIRED
+    with client_db.engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE {EXPIRED[0]} (LIKE receipts)"))
+    table = archive_restore.into_table(client_db.engine, "receipts")
+    with pytest.raises(Refused) as refused:
+        archive_restore.restore(
+            client_db.engine, table, archive_restore.manifests_of(_folder(client_db))
+        )
+    assert str(refused.value) == (
+        f"partition public.{EXPIRED[0]} of receipts exists but is not attached; attach it "
+        f"first: ALTER TABLE receipts ATTACH PARTITION public.{EXPIRED[0]} FOR VALUES FROM "
+        "('2025-09-01 00:00:00+00') TO ('2025-10-01 00:00:00+00');"
+    )
+    assert len(client_db.receipts()) == 20
