@@ -17,9 +17,10 @@ it either way, and occurrences count failures and misses together.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from itertools import pairwise
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -118,13 +119,18 @@ class Due:
 
     @classmethod
     def of(
-        cls, proc_row: Procedure, live: datetime | None, now: datetime, lookback: timedelta
+        cls,
+        proc_row: Procedure,
+        live: datetime | None,
+        now: datetime,
+        lookback: timedelta,
+        fire: Callable[[str, str, datetime, datetime], list[datetime]] = fire_times,
     ) -> Due:
         proc = procedure_config(proc_row)
         # a slot before going live was the shadow's: its dry run counted, its absence paged no one
         since = max(utc(proc_row.created_at), now - lookback, live or now - lookback)
         slots = (
-            fire_times(proc.schedule.cron, proc.schedule.timezone, since, now - proc.grace)
+            fire(proc.schedule.cron, proc.schedule.timezone, since, now - proc.grace)
             if proc.schedule
             else []  # on demand: nothing is ever due, but a run that died still is a crash
         )
@@ -302,10 +308,12 @@ def _owing(
     ):
         seen.setdefault(row.procedure_id, []).append(row)
     owing = []
+    # procedures sharing a cron, zone and window share their slots: computed once per page
+    fire = cache(fire_times)
     for proc_row in sorted(procs, key=lambda p: p.id):
         period = periods.get(proc_row.client_id)
         try:
-            due = Due.of(proc_row, shadow.ended(period), now, lookback)
+            due = Due.of(proc_row, shadow.ended(period), now, lookback, fire)
             rows = [r for r in seen.get(proc_row.id, []) if utc(r.started_at) >= due.runs_from]
             if any(due.stuck(r) for r in rows) or due.unmatched(
                 rows, shadow.holding(period) is not None
