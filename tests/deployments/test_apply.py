@@ -170,3 +170,59 @@ def test_it_pauses_and_resumes_a_clients_deployments_from_the_cli(
 
     result = runner.invoke(app, ["deploy", "--check"])
     assert result.exit_code == 0, result.output
+
+
+class _Requests:
+    """Every HTTP request the Prefect client sends in this process (the harness's API is a
+    real server in a subprocess, reached over httpx's transport)."""
+
+    READS = ("/filter", "/count", "/paginate")  # POSTs that only read
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import httpx
+
+        self.sent: list[tuple[str, str, int]] = []
+        original = httpx.AsyncHTTPTransport.handle_async_request
+
+        async def counted(transport: httpx.AsyncHTTPTransport, request: httpx.Request):  # type: ignore[no-untyped-def]
+            answer = await original(transport, request)
+            self.sent.append((request.method, request.url.path, answer.status_code))
+            return answer
+
+        monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", counted)
+
+    def take(self) -> tuple[int, list[tuple[str, str]]]:
+        """(requests answered, the writes among them); a retry after a busy answer (the
+        harness's SQLite) is the same request again, so only answered ones count."""
+        sent, self.sent = [s for s in self.sent if s[2] < 500 and s[2] != 429], []
+        writes = [
+            (m, p) for m, p, _ in sent if m != "GET" and not any(p.endswith(r) for r in self.READS)
+        ]
+        return len(sent), writes
+
+
+def test_a_repeat_deploy_writes_nothing_and_a_first_one_about_one_request_each(
+    loaded: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16: Prefect's own path cost ~11 requests per deployment, and a redeploy with
+    nothing changed rewrote everything (deleting and remaking every scheduled run)."""
+    from deployments.build import build_specs
+
+    monkeypatch.chdir(ROOT)
+    orch.ensure_process_pool("opsbinder-test")
+    specs = build_specs(loaded)
+    sent = _Requests(monkeypatch)
+
+    first = orch.apply(specs, work_pool="opsbinder-test", project_root=ROOT)
+    requests, writes = sent.take()
+    assert len(first.created) == len(specs) > 10
+    assert len([w for w in writes if w == ("POST", "/api/deployments/")]) == len(specs), writes
+    # one write per deployment, plus a few reads and one flow lookup per entrypoint
+    assert requests <= len(specs) + 2 * len({s.entrypoint for s in specs}) + 5, requests
+
+    again = orch.apply(specs, work_pool="opsbinder-test", project_root=ROOT)
+    requests, writes = sent.take()
+    assert len(again.unchanged) == len(specs)
+    assert writes == []
+    # reads page by flow, never one per deployment
+    assert requests <= 2 * len({s.flow_name for s in specs}) + 5, requests
