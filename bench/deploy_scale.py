@@ -17,7 +17,7 @@ no-op procedures each (the example client, its procedures replaced), loaded into
 The issue's size is 200 clients (4,000 deployments) and B=500; the shared machine here runs
 smaller sizes in minutes.
 
-Run: .venv/bin/python bench/deploy_scale.py [--clients 10] [--burst 50]
+Run: .venv/bin/python bench/deploy_scale.py [--clients 10] [--burst 50] [--rounds 1]
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -238,7 +239,8 @@ async def burst(deployment_ids: list[Any]) -> tuple[float, list[str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=10)
-    parser.add_argument("--burst", type=int, default=50)
+    parser.add_argument("--burst", type=int, default=50, help="0: no burst")
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     server_db, server_url = scratch_database("prefect")
@@ -312,23 +314,32 @@ def measure(
     asyncio.run(bare_create(list({s.entrypoint: s for s in specs}.values())))
     asyncio.run(delete_all())
     counted = Requests()
-
-    began = time.perf_counter()
-    asyncio.run(bare_create(specs))
-    bare_s = time.perf_counter() - began
-    bare_requests, _ = counted.take()
-    asyncio.run(delete_all())
-    began = time.perf_counter()
-    asyncio.run(bare_create(specs, at_once=2))
-    bare2_s = time.perf_counter() - began
-    asyncio.run(delete_all())
+    sides = {
+        "bare Prefect client": lambda: asyncio.run(bare_create(specs)),
+        "bare, 2 at once": lambda: asyncio.run(bare_create(specs, at_once=2)),
+        "opsbinder deploy": lambda: orch.apply(specs, work_pool=POOL),
+    }
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    sent: dict[str, int] = {}
+    for r in range(args.rounds):  # alternating order: the load drifts during a run
+        for name in list(sides) if r % 2 == 0 else list(sides)[::-1]:
+            began = time.perf_counter()
+            sides[name]()
+            times[name].append(time.perf_counter() - began)
+            sent[name] = counted.take()[0]
+            asyncio.run(delete_all())
+            counted.take()
+    orch.apply(specs, work_pool=POOL)
     counted.take()
-
-    began = time.perf_counter()
-    report = orch.apply(specs, work_pool=POOL)
-    ours_s = time.perf_counter() - began
-    ours_requests, _ = counted.take()
-    assert len(report.created) == len(specs), report
+    n = len(specs)
+    median = {name: statistics.median(values) for name, values in times.items()}
+    print(f"\n(a) deploy {n} deployments, {args.rounds} rounds, load {os.getloadavg()[0]:.1f}")
+    for name, values in times.items():
+        print(f"  {name:20} median {median[name]:6.1f}s  {sent[name] / n:5.2f} requests/"
+              f"deployment  runs {[round(v, 1) for v in values]}")  # fmt: skip
+    ours = median["opsbinder deploy"]
+    print(f"  opsbinder / bare: {ours / median['bare Prefect client']:.2f}x, "
+          f"/ bare 2 at once: {ours / median['bare, 2 at once']:.2f}x")  # fmt: skip
 
     began = time.perf_counter()
     again = orch.apply(specs, work_pool=POOL)
@@ -336,15 +347,11 @@ def measure(
     again_requests, again_writes = counted.take()
     assert len(again.unchanged) == len(specs), again
 
-    n = len(specs)
-    print(f"\n(a) deploy {n} deployments, load {os.getloadavg()[0]:.1f}")
-    print(f"  bare Prefect client  {bare_s:7.1f}s  {bare_requests / n:5.2f} requests/deployment")
-    print(f"  opsbinder deploy     {ours_s:7.1f}s  {ours_requests / n:5.2f} requests/deployment")
-    print(f"  bare, 2 at once      {bare2_s:7.1f}s")
-    print(f"  opsbinder / bare: {ours_s / bare_s:.2f}x, / bare 2 at once: {ours_s / bare2_s:.2f}x")
     print(f"(b) redeploy, nothing changed: {again_s:.1f}s, {again_requests} requests, "
           f"{len(again_writes)} writes {collections.Counter(again_writes).most_common(5)}")  # fmt: skip
 
+    if args.burst == 0:
+        return 0
     # (c) the burst: two process workers, warm before the runs are due
     for w in range(2):
         workers.append(start(
