@@ -21,7 +21,7 @@ import itertools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -69,7 +69,8 @@ class Timeline:
     def play(self, until: datetime) -> None:
         while self.events and self.events[0][0] < until:
             instant, _, does = heapq.heappop(self.events)
-            self.clock.set(max(instant, self.clock.now()))
+            # schedules give local times; the clock, and so every row, says UTC
+            self.clock.set(max(instant, self.clock.now()).astimezone(UTC))
             does()
 
 

@@ -7,7 +7,7 @@ import itertools
 import json
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -62,12 +62,14 @@ def test_every_kind_runs_in_every_month_of_the_year(year: Engine) -> None:
     seen: dict[str, set[str]] = defaultdict(set)
     with session_scope(year) as session:
         rows = session.execute(
-            select(Run.started_at, Procedure.kind, Run.outcome, Run.dry_run).join(
-                Procedure, Procedure.id == Run.procedure_id
-            )
+            select(
+                Run.started_at, Run.scheduled_for, Procedure.kind, Run.outcome, Run.dry_run
+            ).join(Procedure, Procedure.id == Run.procedure_id)
         ).all()
-    for started, kind, outcome, dry_run in rows:
+    for started, scheduled, kind, outcome, dry_run in rows:
         assert not dry_run and utc(started) < NOW
+        if scheduled is not None:  # every scheduled run started on time, in UTC like the slot
+            assert timedelta(0) <= utc(started) - utc(scheduled) < timedelta(minutes=5)
         if outcome == "ok":
             seen[f"{utc(started):%Y-%m}"].add(kind)
     assert {month: seen[month] for month in MONTHS} == {month: KINDS for month in MONTHS}
