@@ -156,13 +156,24 @@ def _summary(metrics: dict[str, Any], warnings: list[str]) -> str:
     if "max_percent" in metrics:
         parts.append(f"max {metrics['max_percent']}% used")
     if "days_until_full" in metrics:
-        parts.append(f"full in ~{metrics['days_until_full']:g} days")
+        parts.append(forecast_text(metrics["days_until_full"]))
     elif metrics.get("paths"):
         parts.append("no growth trend yet")
     if "database_bytes" in metrics:
         parts.append(f"database {metrics['database_bytes'] / GB:.2f} GB")
     text_ = ", ".join(parts)
     return f"warning: {'; '.join(warnings)} ({text_})" if warnings else text_
+
+
+FAR_OFF_DAYS = 3650
+"""Beyond this a straight line says nothing a person should act on: usage flat for a year
+otherwise reads as "full in ~1.49e+06 days"."""
+
+
+def forecast_text(days: float) -> str:
+    if days > FAR_OFF_DAYS:
+        return "not filling up (over 10 years at this rate)"
+    return f"full in ~{days:.0f} days" if days >= 10 else f"full in ~{days:g} days"
 
 
 def _fail(reason: str) -> ProcedureResult:

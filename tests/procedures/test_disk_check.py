@@ -140,3 +140,10 @@ def test_it_fails_a_database_over_its_critical_size(
     result = disk_check.run(ctx, proc, DatabaseSystem.model_validate(system))
     assert result.status == "failed"
     assert result.findings[0].startswith("database is 0.00 GB (critical at 1e-07 GB)")
+
+
+def test_it_says_a_flat_disk_is_not_filling_up_rather_than_a_number_of_days() -> None:
+    assert disk_check.forecast_text(1.49e6) == "not filling up (over 10 years at this rate)"
+    assert disk_check.forecast_text(3650) == "full in ~3650 days"
+    assert disk_check.forecast_text(10.4) == "full in ~10 days"
+    assert disk_check.forecast_text(2.5) == "full in ~2.5 days"
