@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from opsbinder.clock import SystemClock
@@ -31,6 +32,18 @@ SECRET = "whsec_" + base64.b64encode(b"serve-pager-secret-of-32-bytes!!").decode
 pytestmark = [pytest.mark.slow, pytest.mark.prefect]
 
 
+def _deployed(api: str, name: str) -> bool:
+    try:
+        found = requests.post(
+            f"{api}/deployments/filter",
+            json={"deployments": {"name": {"any_": [name]}}},
+            timeout=10,
+        )
+    except requests.RequestException:
+        return False
+    return found.ok and bool(found.json())
+
+
 def test_serve_pages_a_failure_with_the_sweep_paused(tmp_path: Path) -> None:
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
@@ -43,16 +56,8 @@ def test_serve_pages_a_failure_with_the_sweep_paused(tmp_path: Path) -> None:
     )
     engine = engine_for(env["OPSBINDER_DATABASE_URL"])
     try:
-        _wait(
-            "a completed sweep and a page",
-            lambda: (
-                any(_state(r)[0] == "COMPLETED" for r in _runs(api, "sweep"))
-                and bool(receiver.accepted)
-            ),
-            proc,
-            log,
-        )
-        pause_deployment(api, "sweep")
+        _wait("the sweep's deployment", lambda: _deployed(api, "sweep"), proc, log)
+        pause_deployment(api, "sweep")  # from here on only the hook can page
         _wait(
             "no sweep run under way",
             lambda: not any(_state(r)[0] in {"RUNNING", "PENDING"} for r in _runs(api, "sweep")),
