@@ -13,6 +13,7 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.schemas.objects import State
+from prefect.exceptions import MissingResult
 from prefect.states import Failed
 
 from flows import expected_failures
@@ -56,11 +57,16 @@ def bundle(
 
 def outcome_of(state: State[Any], client_id: str, procedure_id: str, kind: str) -> Outcome:
     """A procedure subflow's final state, handed to the core to say what it means."""
+    try:
+        data = state.result(raise_on_failure=False)
+    except MissingResult:  # the state came back from the API without its data: read the record
+        recorded = steps.recorded_outcomes([str(state.state_details.flow_run_id)])
+        data = recorded[0].to_dict() if recorded else None
     return outcome_of_ending(
         client_id,
         procedure_id,
         kind,
-        data=state.result(raise_on_failure=False),
+        data=data,
         state_name=state.name,
         failed=state.is_failed(),
         message=state.message,

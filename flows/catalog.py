@@ -6,11 +6,20 @@ timeouts come from each procedure at run time, so a run now behaves as a schedul
 
 from __future__ import annotations
 
+from typing import Any
+from uuid import UUID
+
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+from prefect.client.schemas.objects import State
+from prefect.exceptions import MissingResult
+
 from flows.bundles import bundle, outcome_of
 from flows.procedures import final_state
 from opsbinder.binder_store import procedure_row
 from opsbinder.procedures.outcome import Outcome, outcomes_of_bundle
 from opsbinder.store.db import default_engine, session_scope
+from tasks import procedures as steps
 
 
 def run_now(
@@ -38,7 +47,26 @@ def run_now(
 
 
 def run_bundle_now(client_id: str, cadence: str, *, actor: str = "scheduler") -> list[Outcome]:
-    state = bundle(client_id=client_id, cadence=cadence, actor=actor, return_state=True)
-    return outcomes_of_bundle(
-        state.result(raise_on_failure=False), state_name=state.name, message=state.message
+    return bundle_outcomes(
+        bundle(client_id=client_id, cadence=cadence, actor=actor, return_state=True)
     )
+
+
+def bundle_outcomes(state: State[Any]) -> list[Outcome]:
+    """What the bundle's procedures came to; from their records when Prefect hands the state
+    back without its data (see `execution.recorded`), where paused members are not listed."""
+    try:
+        data = state.result(raise_on_failure=False)
+    except MissingResult:  # the state came back from the API without its data: read the records
+        return steps.recorded_outcomes(subflow_runs(state.state_details.flow_run_id))
+    return outcomes_of_bundle(data, state_name=state.name, message=state.message)
+
+
+def subflow_runs(parent: UUID | None) -> list[str]:
+    with get_client(sync_client=True) as client:
+        children = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent] if parent else [])
+            )
+        )
+    return [str(child.id) for child in children]

@@ -113,3 +113,8 @@ def record_skipped(
 @task(name="bundle members", cache_policy=NONE)
 def bundle_members(client_id: str, cadence: str) -> list[tuple[str, str, bool]]:
     return execution.bundle_members(default_engine(), client_id, cadence)
+
+
+def recorded_outcomes(flow_run_ids: list[str]) -> list[Outcome]:
+    """Not a task: the caller reads finished runs' records, nothing to orchestrate."""
+    return execution.recorded(default_engine(), flow_run_ids)

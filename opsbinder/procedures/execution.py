@@ -26,7 +26,7 @@ from opsbinder.procedures.context import ProcedureContext
 from opsbinder.procedures.outcome import Outcome
 from opsbinder.procedures.result import ProcedureResult
 from opsbinder.store.db import session_scope
-from opsbinder.store.models import Client, Procedure
+from opsbinder.store.models import Client, Procedure, Run
 
 
 @dataclass(frozen=True)
@@ -195,6 +195,33 @@ def finish(
     if outcome:
         final.outcome = outcome
     return final
+
+
+def recorded(engine: Engine, flow_run_ids: list[str]) -> list[Outcome]:
+    """How runs ended as their own records say, for final states Prefect hands back without their
+    data: a state change retried after its answer was lost (a busy server) is answered with the
+    stored state, which carries no result when results are not persisted."""
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(Run, Procedure.key, Procedure.kind)
+            .join(Procedure, Procedure.id == Run.procedure_id)
+            .where(Run.flow_run_id.in_(flow_run_ids), Run.outcome != "running")
+            .order_by(Procedure.key)
+        ).all()
+        return [
+            Outcome(
+                run.client_id,
+                key,
+                kind,
+                run.outcome,
+                run.reason,
+                {k: v for k, v in run.metrics.items() if k != "summary"},
+                run_id=run.id,
+                flow_run_id=run.flow_run_id,
+                dry_run=run.dry_run,
+            )
+            for run, key, kind in rows
+        ]
 
 
 def skip(

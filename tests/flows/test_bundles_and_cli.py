@@ -6,11 +6,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from prefect import get_client
+from prefect.exceptions import MissingResult
 from sqlalchemy import Engine, select, update
 from typer.testing import CliRunner
 
 from flows.bundles import bundle
-from flows.catalog import run_bundle_now
+from flows.catalog import bundle_outcomes, run_bundle_now
 from opsbinder.cli.main import app, main
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import AuditEntry, Procedure, Run, WorkItem
@@ -56,6 +58,23 @@ def test_it_completes_a_bundle_where_all_went_well_and_leaves_paused_ones_out(
         assert [r.procedure_id for r in session.execute(select(Run)).scalars()] == [
             session.execute(select(Procedure.id).where(Procedure.key == "sign-off")).scalar_one()
         ]
+
+
+def test_a_bundle_state_read_back_without_its_data_still_gives_the_outcomes(
+    acme: Path, store: Engine
+) -> None:
+    """A retried state change is answered with the stored state, which has no data."""
+    with session_scope(store) as session:
+        session.execute(update(Procedure).where(Procedure.key == "remind").values(paused=True))
+    state = bundle(client_id="acme", cadence="weekly", return_state=True)
+    with get_client(sync_client=True) as client:
+        stored = client.read_flow_run(state.state_details.flow_run_id).state
+    assert stored is not None
+    with pytest.raises(MissingResult):
+        stored.result(raise_on_failure=False)
+    outcomes = bundle_outcomes(stored)
+    assert [(o.procedure_id, o.outcome) for o in outcomes] == [("sign-off", "ok")]
+    assert outcomes[0].summary == state.result()[1]["summary"]
 
 
 def test_it_runs_a_procedure_from_the_cli_and_exits_1_when_it_failed(

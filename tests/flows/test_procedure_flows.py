@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from uuid import UUID
 
 import pytest
+from prefect import get_client
+from prefect.exceptions import MissingResult
 from sqlalchemy import Engine, func, select
 
 from flows import procedures, registry
+from flows.bundles import outcome_of
 from flows.catalog import run_now
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident, Run, WorkItem
@@ -99,6 +103,23 @@ def test_it_creates_reminders_once_over_two_runs(acme: Path, store: Engine) -> N
     assert (first.metrics["reminders_created"], second.metrics["reminders_created"]) == (1, 0)
     with session_scope(store) as session:
         assert session.execute(select(func.count()).select_from(WorkItem)).scalar_one() == 1
+
+
+def test_a_final_state_read_back_without_its_data_still_gives_the_outcome(
+    acme: Path, store: Engine
+) -> None:
+    """A busy server can lose the answer to a state change; the client's retry is answered with
+    the stored state, which has no data (seen in CI as MissingResult on a second run)."""
+    first = run_now("acme", "remind")
+    with get_client(sync_client=True) as client:
+        stored = client.read_flow_run(UUID(first.flow_run_id)).state
+    assert stored is not None and stored.is_completed()
+    with pytest.raises(MissingResult):
+        stored.result(raise_on_failure=False)
+    outcome = outcome_of(stored, "acme", "remind", "update_reminder")
+    assert (outcome.outcome, outcome.run_id) == ("ok", first.run_id)
+    assert outcome.metrics["reminders_created"] == 1
+    assert outcome.summary == first.summary
 
 
 def test_it_refuses_a_procedure_of_another_kind(acme: Path) -> None:
