@@ -20,6 +20,7 @@ from opsbinder.binder_store import client_binder
 from opsbinder.clock import Clock, utc
 from opsbinder.errors import NotFound, OpsbinderError
 from opsbinder.incidents import escalation
+from opsbinder.store import stored_pages
 from opsbinder.store.models import Client, Incident, IncidentEvent, IncidentWait, Procedure
 
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
@@ -120,6 +121,7 @@ def record_event(
         client_id=incident.client_id,
         details={"message": message, **(audit_details or data or {})},
     )
+    stored_pages.mark(session, clock, incident.client_id)  # the page is rendered on commit
     session.flush()
     return event
 

@@ -30,7 +30,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 def _sqlite_begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
     # A deferred transaction that reads and then writes can fail at once with "database is
     # locked" when another writer got there first; taking the write lock up front makes it wait.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read-only scope (`read_scope`) never writes, so it takes no lock and waits for no writer.
+    read_only = connection.get_execution_options().get(_READ_ONLY)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+_READ_ONLY = "opsbinder_read_only"
 
 
 def make_engine(url: str) -> Engine:
@@ -85,3 +90,13 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
                 with session.begin():
                     record(session)
             raise
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A unit of work that only reads: on SQLite it takes no write lock, so a long read (a large
+    status page) neither waits for writers nor makes them, or other readers, wait for it. It
+    reads one snapshot; a write in it is a programming error (SQLite may refuse it at once)."""
+    factory = sessionmaker(engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False)
+    with factory() as session, session.begin():
+        yield session

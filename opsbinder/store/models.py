@@ -26,6 +26,7 @@ from opsbinder.store.base import NAMING, Base, BigId, UtcDateTime
 from opsbinder.store.run_days import RunDay, RunMonth
 from opsbinder.store.shadows import ShadowPeriod
 from opsbinder.store.staff import AccessToken, ConsoleSession, SignInFailures, User
+from opsbinder.store.stored_pages import StoredPage
 
 # Every table, for `from opsbinder.store.models import ...`: the staff's tables live in staff.py.
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "ShadowPeriod",
     "SignInFailures",
     "StatusUpdate",
+    "StoredPage",
     "User",
     "UtcDateTime",
     "WorkItem",

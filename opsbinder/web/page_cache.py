@@ -1,14 +1,20 @@
-"""Rendered status pages, kept current off the request path.
+"""Rendered status pages, sent without rendering them in the request.
 
 A page with a thousand updates costs a large render (~0.25 s of CPU); during an outage its
-readers reload it while updates keep arriving. Each request asks one cheap question (the
-fingerprint: newest incident, event, update, run and procedure change of the client, and the
-number of updates), so a change made through opsbinder is noticed at once. A page that renders
-quickly is then rendered in the request. A page whose last render took more than `inline_seconds`
-of CPU is re-rendered by one background thread while readers keep getting the previous
-version for those few hundred milliseconds: no reader waits for a render, and one render serves
-them all. A change made behind opsbinder's back (an edited row) does not move the fingerprint, so
-entries also expire after `ttl` seconds: the chain is re-verified at least that often.
+readers reload it while updates keep arriving. Each request asks one cheap question, the
+fingerprint of the client's data (`page_render.page_key`), and sends the page kept for it:
+
+1. this process's copy, while its fingerprint is current and it is younger than `ttl`;
+2. else the page the writer of the change rendered when it committed (`store.stored_pages`),
+   under the same two conditions; while the writer is still rendering it (marked pending),
+   the previous version;
+3. else (the first reader, a change made behind opsbinder's back or by a writer that does not
+   render, the expiry) the server renders it: in the request when the page is quick, else by
+   one background thread while readers keep getting the previous version. That render is kept
+   in the store too, which is what makes writers keep the page current from then on.
+
+An edit behind opsbinder's back does not move the fingerprint, so a page older than `ttl`
+seconds is rendered again: the chain is re-verified at least that often.
 """
 
 from __future__ import annotations
@@ -19,85 +25,80 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from opsbinder.store.db import session_scope
-from opsbinder.store.models import Client, Incident, IncidentEvent, Procedure, Run, StatusUpdate
+from opsbinder.store import stored_pages
+from opsbinder.store.db import read_scope, session_scope
 
 log = logging.getLogger(__name__)
 
 # A render reads through the session it is given and returns the page, or None when there is no
-# page (the client is gone): the request's own session when it renders in the request, a session
-# of its own in the background (on SQLite a second session in the request's thread would wait for
-# the request's own write lock).
+# page (the client is gone): the request's own session when it renders in the request, a
+# read-only session of its own in the background.
 Render = Callable[[Session], bytes | None]
-
-
-def fingerprint(session: Session, client_id: str) -> tuple[Any, ...]:
-    ids = select(Incident.id).where(Incident.client_id == client_id).scalar_subquery()
-    row = session.execute(
-        select(
-            select(func.max(Incident.id)).where(Incident.client_id == client_id).scalar_subquery(),
-            select(func.max(IncidentEvent.id))
-            .where(IncidentEvent.incident_id.in_(ids))
-            .scalar_subquery(),
-            select(func.max(StatusUpdate.id))
-            .where(StatusUpdate.incident_id.in_(ids))
-            .scalar_subquery(),
-            select(func.count(StatusUpdate.id))
-            .where(StatusUpdate.incident_id.in_(ids))
-            .scalar_subquery(),
-            select(func.max(Run.id)).where(Run.client_id == client_id).scalar_subquery(),
-            select(func.max(Procedure.updated_at))
-            .where(Procedure.client_id == client_id)
-            .scalar_subquery(),
-            select(Client.updated_at).where(Client.id == client_id).scalar_subquery(),
-        )
-    ).one()
-    return tuple(row)
+PENDING_SECONDS = 10.0  # a writer that has not stored its render by then is taken as gone
 
 
 @dataclass
 class _Entry:
-    key: tuple[Any, ...]
-    at: float
+    key: str
+    at: float  # time.monotonic() of the render
     body: bytes
-    cost: float  # CPU seconds the render took
+    cost: float  # CPU seconds the render took (0 when it was the writer's)
 
 
 class PageCache:
     def __init__(self, ttl: float, inline_seconds: float = 0.1) -> None:
         self.ttl = ttl
         self.inline_seconds = inline_seconds
+        self.renders = 0  # pages this process rendered itself (the writers' are not counted)
         self._entries: dict[str, _Entry] = {}
         self._rendering: set[str] = set()
         self._lock = threading.Lock()
         self._renderer: ThreadPoolExecutor | None = None
 
-    def page(
-        self, session: Session, name: str, key: tuple[Any, ...], render: Render
-    ) -> bytes | None:
-        """The page for `key`: the kept one while current, else a new one (see the module)."""
+    def page(self, session: Session, name: str, key: str, render: Render) -> bytes | None:
+        """The page for `key`: a kept one while current, else a new one (see the module)."""
         if self.ttl <= 0:
+            self.renders += 1
             return render(session)
         with self._lock:
             entry = self._entries.get(name)
         if entry is not None and entry.key == key and time.monotonic() - entry.at <= self.ttl:
             return entry.body
+        kept = stored_pages.kept(session, name)
+        if kept is not None and kept.fingerprint == key:
+            age = time.time() - kept.rendered_at
+            body = stored_pages.body(session, name, key) if age <= self.ttl else None
+            if body is not None:
+                cost = entry.cost if entry is not None else 0.0
+                with self._lock:
+                    self._entries[name] = _Entry(key, time.monotonic() - max(age, 0), body, cost)
+                return body
+        pending = kept.pending_at if kept is not None else None
+        if kept is not None and pending is not None and time.time() - pending <= PENDING_SECONDS:
+            previous = entry.body if entry is not None else None  # the writer is rendering it
+            if previous is None:
+                previous = stored_pages.body(session, name, kept.fingerprint)
+            if previous is not None:
+                return previous
         if entry is not None and entry.cost > self.inline_seconds:
             self._render_in_background(session.get_bind(), name, key, render)
             return entry.body
-        return self._render(session, name, key, render)
+        body = self._render(session, name, key, render)
+        if body is None:
+            stored_pages.forget(session, name)
+        else:
+            stored_pages.save(session, name, key, body)
+        return body
 
-    def _render(
-        self, session: Session, name: str, key: tuple[Any, ...], render: Render
-    ) -> bytes | None:
+    def _render(self, session: Session, name: str, key: str, render: Render) -> bytes | None:
         began = time.thread_time()  # CPU, not wall time: a busy machine does not make a page slow
         body = render(session)
         with self._lock:
+            self.renders += 1
             if body is None:
                 self._entries.pop(name, None)
             else:
@@ -106,10 +107,10 @@ class PageCache:
         return body
 
     def _render_in_background(
-        self, bind: Engine | Connection, name: str, key: tuple[Any, ...], render: Render
+        self, bind: Engine | Connection, name: str, key: str, render: Render
     ) -> None:
         """One render per page at a time: the readers who notice the change meanwhile are
-        all served by it."""
+        all served by it. It reads without the write lock and keeps its page in a short write."""
         with self._lock:
             if name in self._rendering:
                 return
@@ -120,8 +121,13 @@ class PageCache:
 
         def job() -> None:
             try:
-                with session_scope(bind.engine) as own:
-                    self._render(own, name, key, render)
+                with read_scope(bind.engine) as reading:
+                    body = self._render(reading, name, key, render)
+                with session_scope(bind.engine) as writing:
+                    if body is None:
+                        stored_pages.forget(writing, name)
+                    else:
+                        stored_pages.save(writing, name, key, body)
             except Exception:  # the next reader tries again; the kept page stays meanwhile
                 log.exception("rendering the status page of %s failed", name)
             finally:

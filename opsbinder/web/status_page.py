@@ -24,7 +24,7 @@ from opsbinder.reports.report import Month
 from opsbinder.store.models import AccessToken, Client
 from opsbinder.web import sessions
 from opsbinder.web.deps import DB, clock_of
-from opsbinder.web.page_cache import fingerprint
+from opsbinder.web.page_render import page_key, render_page
 from opsbinder.web.status_data import StatusPage, status_page
 
 router = APIRouter(include_in_schema=False)
@@ -87,19 +87,14 @@ def page(
             request.session["status"] = remembered
         return RedirectResponse(f"/status/{client_id}", status_code=303)
     headers = {"Cache-Control": "private, no-store"}
-    templates, clock = request.app.state.templates, clock_of(request)
+    template, clock = request.app.state.templates.get_template("status.html"), clock_of(request)
 
     def render(reading: Session) -> bytes | None:
         """May run after this request has ended, in a session of its own (see page_cache)."""
-        data = status_page(reading, clock, client_id)
-        if data is None:
-            return None
-        html: str = templates.get_template("status.html").render(page=data)
-        return html.encode()
+        return render_page(reading, clock, template, client_id)
 
     cache = request.app.state.page_cache
-    key = (*fingerprint(session, client_id), *published_packs(client_id))
-    body = cache.page(session, client_id, key, render)
+    body = cache.page(session, client_id, page_key(session, client_id), render)
     if body is None:
         raise HTTPException(404, NOT_HERE)
     return HTMLResponse(body, headers=headers)
