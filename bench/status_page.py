@@ -5,8 +5,9 @@ Jinja2) by the real app under uvicorn in its own process on 127.0.0.1. The basel
 HTML, saved once to a file and served as a static file by the same server process, so the ratio
 is the cost of rendering live against the cost of HTTP alone. The live page is measured twice:
 rendered on every request (render cache off), with the default 5-second render cache, and with
-the default cache while one new update arrives every second (posted by this process through the
-same service function staff use, as a flow or the CLI would). The load generator is a bounded
+the default cache while one new update arrives every second (posted by a process of its own
+through the same service function staff use, as a flow or the CLI would; that writer renders
+the page when its update commits). The load generator is a bounded
 Python client (threads with keep-alive connections, a fixed time per phase, loopback only).
 
 Run: .venv/bin/python bench/status_page.py [--seconds 10] [--concurrency 8] [--database-url URL]
@@ -181,41 +182,45 @@ def load(
     }
 
 
+POSTER = """
+import sys, time
+from opsbinder.clock import SystemClock
+from opsbinder.incidents import status_updates
+from opsbinder.store.db import make_engine, session_scope
+from opsbinder.web import page_render  # a long-lived writer (a flow worker) has it loaded
+engine, posted = make_engine(sys.argv[1]), 0
+began = time.monotonic()
+while posted + 1 < float(sys.argv[3]):
+    time.sleep(max(0.0, began + posted + 1 - time.monotonic()))  # one a second, not one a post
+    with session_scope(engine) as s:
+        status_updates.post_update(
+            s, SystemClock(), int(sys.argv[2]), author="bench",
+            current_status=f"Live update {posted + 1}: scanners reconnecting.",
+            next_steps="Watch replication.", business_impact="Deliveries wait up to two minutes.",
+            force=True, notify=False,
+        )
+    posted += 1
+print(posted)
+"""
+
+
 @contextmanager
-def updates_every_second(url: str, incident_id: int) -> Iterator[list[int]]:
-    """One new status update per second on an open incident until the phase ends."""
-    from opsbinder.clock import SystemClock
-    from opsbinder.incidents import status_updates
-    from opsbinder.store.db import make_engine, session_scope
-
-    engine = make_engine(url)
+def updates_every_second(url: str, incident_id: int, seconds: float) -> Iterator[list[int]]:
+    """One new status update per second on an open incident, posted by a process of its own
+    through the same service function staff use (as the CLI, the API or a flow would): the
+    writer renders the page when its update commits, so its work is not the load client's."""
+    poster = subprocess.Popen(
+        [sys.executable, "-c", POSTER, url, str(incident_id), str(seconds)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     posted: list[int] = []
-    stop = threading.Event()
-
-    def post() -> None:
-        while not stop.wait(1.0):
-            with session_scope(engine) as s:
-                status_updates.post_update(
-                    s,
-                    SystemClock(),
-                    incident_id,
-                    author="bench",
-                    current_status=f"Live update {len(posted) + 1}: scanners reconnecting.",
-                    next_steps="Watch replication.",
-                    business_impact="Deliveries wait up to two minutes.",
-                    force=True,
-                    notify=False,
-                )
-            posted.append(1)
-
-    poster = threading.Thread(target=post)
-    poster.start()
     try:
         yield posted
     finally:
-        stop.set()
-        poster.join()
-        engine.dispose()
+        out, _ = poster.communicate(timeout=60)
+        posted.extend([1] * int(out.strip() or 0))
 
 
 def open_incident(url: str) -> int:
@@ -275,11 +280,12 @@ def main() -> int:
                 load(port, path, hdrs, min(2.0, args.seconds / 4), args.concurrency)  # warm-up
                 results[name] = load(port, path, hdrs, args.seconds, args.concurrency)
             if cache_seconds == "5":
-                with updates_every_second(url, open_incident(url)) as posted:
+                incident = open_incident(url)
+                with updates_every_second(url, incident, args.seconds + 1) as posted:
                     name = "live, 5s, 1 update/s"
                     results[name] = load(port, path, headers, args.seconds, args.concurrency)
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                time.sleep(2)  # the last render lands
+                # no wait: the writer's page is kept by the time its post returns
                 _, page, _ = get(conn, "/status/nordhafen", headers)
                 shown = len(re.findall(r'<article class="update"', page.decode()))
                 conn.close()
