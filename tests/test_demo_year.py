@@ -57,8 +57,7 @@ def example_dir_path() -> Path:
     return Path(__file__).resolve().parent.parent / "config" / "example"
 
 
-@pytest.mark.slow
-def test_every_kind_runs_in_every_month_of_the_year(year: Engine) -> None:
+def _every_kind_runs_in_every_month_of_the_year(year: Engine) -> None:
     seen: dict[str, set[str]] = defaultdict(set)
     with session_scope(year) as session:
         rows = session.execute(
@@ -76,8 +75,7 @@ def test_every_kind_runs_in_every_month_of_the_year(year: Engine) -> None:
     assert has_history(year, "nordhafen")
 
 
-@pytest.mark.slow
-def test_failed_runs_opened_incidents_the_ladder_escalated(year: Engine) -> None:
+def _failed_runs_opened_incidents_the_ladder_escalated(year: Engine) -> None:
     with session_scope(year) as session:
         failed = session.execute(select(Run).where(Run.outcome == "failed")).scalars().all()
         incidents = session.execute(
@@ -97,8 +95,7 @@ def test_failed_runs_opened_incidents_the_ladder_escalated(year: Engine) -> None
         assert [i.dedup_key for i in still_open] == ["nordhafen/check-tms-backup"]
 
 
-@pytest.mark.slow
-def test_severity_1_outages_got_their_updates_on_cadence(year: Engine) -> None:
+def _severity_1_outages_got_their_updates_on_cadence(year: Engine) -> None:
     with session_scope(year) as session:
         outages = session.execute(
             select(Incident).where(Incident.severity == "sev1")
@@ -115,8 +112,7 @@ def test_severity_1_outages_got_their_updates_on_cadence(year: Engine) -> None:
                 assert utc(after.posted_at) <= utc(before.next_update_at)  # on time
 
 
-@pytest.mark.slow
-def test_checklists_were_signed_off_and_the_restore_test_counts(year: Engine) -> None:
+def _checklists_were_signed_off_and_the_restore_test_counts(year: Engine) -> None:
     from opsbinder.handover.completeness import audit_client
 
     with session_scope(year) as session:
@@ -138,8 +134,7 @@ def test_checklists_were_signed_off_and_the_restore_test_counts(year: Engine) ->
     }
 
 
-@pytest.mark.slow
-def test_the_managers_report_and_the_export_show_the_year(year: Engine, tmp_path: Path) -> None:
+def _the_managers_report_and_the_export_show_the_year(year: Engine, tmp_path: Path) -> None:
     from opsbinder.handover.export import export_client
     from opsbinder.reports.report import Month, build_report
 
@@ -153,3 +148,14 @@ def test_the_managers_report_and_the_export_show_the_year(year: Engine, tmp_path
     logged = json.loads((tmp_path / "export" / "runs.json").read_text())["runs"]
     assert len(logged) > 3000
     assert {r["procedure"] for r in logged} >= {"purge-tracking-events", "monthly-restore-test"}
+
+
+@pytest.mark.slow
+def test_the_year_reads_as_a_real_year_to_every_reader(year: Engine, tmp_path: Path) -> None:
+    """One test over the one year: as separate tests, xdist split them and both workers built the
+    year (about a minute each)."""
+    _every_kind_runs_in_every_month_of_the_year(year)
+    _failed_runs_opened_incidents_the_ladder_escalated(year)
+    _severity_1_outages_got_their_updates_on_cadence(year)
+    _checklists_were_signed_off_and_the_restore_test_counts(year)
+    _the_managers_report_and_the_export_show_the_year(year, tmp_path)
