@@ -15,7 +15,7 @@ escalation sweeper uses (`opsbinder.incidents.delivery`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +24,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from opsbinder import environment
-from opsbinder.binder_store import client_binder
+from opsbinder.binder_store import client_binder, policy_binders
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import ClientBinder, EscalationPolicy, OnCallSchedule
 from opsbinder.errors import NotFound, Refused
@@ -161,6 +161,10 @@ def snapshot(session: Session, incident: Incident, cb: ClientBinder) -> CadenceS
         ).first()
         is not None
     )
+    return snapshot_of(incident, cb, has_updates)
+
+
+def snapshot_of(incident: Incident, cb: ClientBinder, has_updates: bool) -> CadenceSnapshot:
     return CadenceSnapshot(
         id=incident.id,
         severity=incident.severity,
@@ -171,13 +175,22 @@ def snapshot(session: Session, incident: Incident, cb: ClientBinder) -> CadenceS
     )
 
 
-def _overdue_keys(session: Session, incident_id: int) -> set[str]:
+def _overdue_key(snap: CadenceSnapshot) -> str:
+    return f"inc/{snap.id}/update-due/{_stamp(snap.due)}/overdue"
+
+
+def _overdue_keys(session: Session, incident_ids: Collection[int]) -> dict[int, set[str]]:
+    """The overdue marks each listed incident's timeline holds, in one statement."""
+    found: dict[int, set[str]] = {i: set() for i in incident_ids}
     rows = session.execute(
-        select(IncidentEvent.data).where(
-            IncidentEvent.incident_id == incident_id, IncidentEvent.kind == "update_overdue"
+        select(IncidentEvent.incident_id, IncidentEvent.data).where(
+            IncidentEvent.incident_id.in_(incident_ids), IncidentEvent.kind == "update_overdue"
         )
-    ).scalars()
-    return {str(d["key"]) for d in rows if isinstance(d, dict) and d.get("key")}
+    )
+    for incident_id, d in rows:
+        if isinstance(d, dict) and d.get("key"):
+            found[incident_id].add(str(d["key"]))
+    return found
 
 
 @dataclass
@@ -198,8 +211,11 @@ def apply(
     snap = snapshot(session, incident, cb)
     schedules = {s.id: s for s in cb.oncall_schedules}
     actions = decide(snap, schedules, escalator.already_sent(session, incident.id), clock.now())
-    overdue_key = f"inc/{incident.id}/update-due/{_stamp(snap.due)}/overdue"
-    if snap.due <= utc(clock.now()) and overdue_key not in _overdue_keys(session, incident.id):
+    overdue_key = _overdue_key(snap)
+    if (
+        snap.due <= utc(clock.now())
+        and overdue_key not in _overdue_keys(session, [incident.id])[incident.id]
+    ):
         lifecycle.record_event(
             session,
             clock,
@@ -215,8 +231,14 @@ def apply(
     return actions, enqueued
 
 
+PAGE = 500  # incidents read per query: bounds both the statement count and a page's memory
+
+
 def sweep(engine: Engine, clock: Clock) -> CadenceReport:
-    """One pass over the open Severity-1 incidents, one incident per transaction."""
+    """One pass over the open Severity-1 incidents: a page at a time is read and decided at
+    once (a steady pass issues a few statements per page, not per incident); each incident with
+    a reminder, an escalation or its overdue mark due is decided again and recorded under its
+    row lock, one per transaction."""
     report = CadenceReport()
     with session_scope(engine) as session:
         ids = list(
@@ -226,15 +248,51 @@ def sweep(engine: Engine, clock: Clock) -> CadenceReport:
                 .order_by(Incident.id)
             ).scalars()
         )
-    for incident_id in ids:
+    for at in range(0, len(ids), PAGE):
         with session_scope(engine) as session:
-            incident = lifecycle.get(session, incident_id, lock=True)
-            if incident.state == "resolved":
-                continue
-            cb = client_binder(session, incident.client_id)
-            actions, enqueued = apply(session, clock, incident, cb)
-            report.incidents += 1
-            report.reminders += sum("/remind/" in a.key for a in actions)
-            report.overdue += sum("/remind/" not in a.key for a in actions)
-            report.enqueued += enqueued
+            due = _with_something_due(session, clock, ids[at : at + PAGE], report)
+        for incident_id in due:
+            with session_scope(engine) as session:
+                incident = lifecycle.get(session, incident_id, lock=True)
+                if incident.state == "resolved":
+                    continue
+                cb = client_binder(session, incident.client_id)
+                actions, enqueued = apply(session, clock, incident, cb)
+                report.incidents += 1
+                report.reminders += sum("/remind/" in a.key for a in actions)
+                report.overdue += sum("/remind/" not in a.key for a in actions)
+                report.enqueued += enqueued
     return report
+
+
+def _with_something_due(
+    session: Session, clock: Clock, page: list[int], report: CadenceReport
+) -> list[int]:
+    """The page's open incidents with something to send or record, read without locks in six
+    statements; the others are counted as seen."""
+    incidents = (
+        session.execute(select(Incident).where(Incident.id.in_(page), Incident.state != "resolved"))
+        .scalars()
+        .all()
+    )
+    binders = policy_binders(session, {i.client_id for i in incidents})
+    sent = escalator.already_sent_by_incident(session, page)
+    updated = set(
+        session.execute(
+            select(StatusUpdate.incident_id).where(StatusUpdate.incident_id.in_(page)).distinct()
+        ).scalars()
+    )
+    overdue = _overdue_keys(session, page)
+    now = utc(clock.now())
+    due = []
+    for incident in sorted(incidents, key=lambda i: i.id):
+        # a client gone from the store: client_binder raises NotFound, as the locked step would
+        cb = binders.get(incident.client_id) or client_binder(session, incident.client_id)
+        snap = snapshot_of(incident, cb, incident.id in updated)
+        schedules = {s.id: s for s in cb.oncall_schedules}
+        marked = snap.due > now or _overdue_key(snap) in overdue[incident.id]
+        if decide(snap, schedules, sent[incident.id], now) or not marked:
+            due.append(incident.id)
+        else:
+            report.incidents += 1
+    return due

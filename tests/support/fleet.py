@@ -103,13 +103,15 @@ def add_clients(
             s.execute(insert(Run), runs[at : at + 5000])
 
 
-def open_incidents(engine: Engine, count: int, at: datetime, skip: int = 0) -> None:
-    """`count` incidents opened through the lifecycle, one per procedure in id order."""
+def open_incidents(engine: Engine, count: int, at: datetime, skip: int = 0, sev1: int = 0) -> None:
+    """`count` incidents opened through the lifecycle, one per procedure in id order; the first
+    `sev1` of them as Severity 1 (the cloned procedures are all scheduled, and the example's
+    only Severity-1 procedure is on demand), so the update cadence has incidents to watch."""
     with session_scope(engine) as s:
         rows = s.execute(
             select(Procedure).order_by(Procedure.id).offset(skip).limit(count)
         ).scalars()
-        for p in rows:
+        for n, p in enumerate(rows):
             lifecycle.trigger(
                 s,
                 FrozenClock(at),
@@ -117,7 +119,7 @@ def open_incidents(engine: Engine, count: int, at: datetime, skip: int = 0) -> N
                 procedure_key=p.key,
                 dedup_key=f"{p.client_id}/{p.key}",
                 title=f"{p.name}: failed",
-                severity=p.severity,
+                severity="sev1" if n < sev1 else p.severity,
                 details={"state": "Failed", "error": "a scale test's failure"},
                 actor="test",
             )
