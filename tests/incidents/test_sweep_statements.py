@@ -7,9 +7,11 @@ Counted, not timed: twice the procedures and incidents must not cost one stateme
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, delete, event, select
 
 from opsbinder.clock import FrozenClock
@@ -36,6 +38,13 @@ class Statements:
         event.remove(self.engine, "before_cursor_execute", self._count)
 
 
+@pytest.fixture
+def counted(store: Engine) -> Iterator[Statements]:
+    statements = Statements(store)
+    yield statements
+    statements.close()
+
+
 def _steady_pass(store: Engine, counted: Statements) -> tuple[int, int]:
     """A first pass (the incidents' pages go out), then the counted one a minute later."""
     first = escalator.sweep(store, FrozenClock(NOW))
@@ -48,19 +57,15 @@ def _steady_pass(store: Engine, counted: Statements) -> tuple[int, int]:
 
 
 def test_a_steady_pass_issues_as_many_statements_for_twice_the_procedures(
-    store: Engine,
+    store: Engine, counted: Statements
 ) -> None:
     tpl = fleet.template(store, CREATED)
-    counted = Statements(store)
-    try:
-        fleet.add_clients(store, tpl, 0, 5, PER_CLIENT, NOW, CREATED)
-        fleet.open_incidents(store, 10, NOW - timedelta(hours=2))
-        small, seen_small = _steady_pass(store, counted)
-        fleet.add_clients(store, tpl, 5, 5, PER_CLIENT, NOW, CREATED)
-        fleet.open_incidents(store, 10, NOW - timedelta(hours=2), skip=50)
-        large, seen_large = _steady_pass(store, counted)
-    finally:
-        counted.close()
+    fleet.add_clients(store, tpl, 0, 5, PER_CLIENT, NOW, CREATED)
+    fleet.open_incidents(store, 10, NOW - timedelta(hours=2))
+    small, seen_small = _steady_pass(store, counted)
+    fleet.add_clients(store, tpl, 5, 5, PER_CLIENT, NOW, CREATED)
+    fleet.open_incidents(store, 10, NOW - timedelta(hours=2), skip=50)
+    large, seen_large = _steady_pass(store, counted)
     assert (seen_small, seen_large) == (10, 20)
     assert large <= small, f"{small} statements for 50 procedures, {large} for 100"
 
@@ -105,17 +110,13 @@ def _heartbeat_pass(store: Engine, counted: Statements) -> int:
 
 
 def test_a_steady_heartbeat_watch_issues_as_many_statements_for_twice_the_clients(
-    store: Engine,
+    store: Engine, counted: Statements
 ) -> None:
     tpl = fleet.template(store, CREATED)
-    counted = Statements(store)
-    try:
-        fleet.add_clients(store, tpl, 0, 5, PER_CLIENT, NOW, CREATED)
-        small = _heartbeat_pass(store, counted)
-        fleet.add_clients(store, tpl, 5, 5, PER_CLIENT, NOW, CREATED)
-        large = _heartbeat_pass(store, counted)
-    finally:
-        counted.close()
+    fleet.add_clients(store, tpl, 0, 5, PER_CLIENT, NOW, CREATED)
+    small = _heartbeat_pass(store, counted)
+    fleet.add_clients(store, tpl, 5, 5, PER_CLIENT, NOW, CREATED)
+    large = _heartbeat_pass(store, counted)
     with session_scope(store) as s:
         assert len(s.execute(select(HeartbeatPing)).all()) == 10 * len(
             tpl.client["definition"]["heartbeats"]
@@ -164,18 +165,14 @@ def _cadence_pass(store: Engine, counted: Statements) -> tuple[int, int]:
 
 
 def test_a_steady_update_cadence_issues_as_many_statements_for_twice_the_sev1_incidents(
-    store: Engine,
+    store: Engine, counted: Statements
 ) -> None:
     tpl = fleet.template(store, CREATED)
     fleet.add_clients(store, tpl, 0, 10, PER_CLIENT, NOW, CREATED)
-    counted = Statements(store)
-    try:
-        fleet.open_incidents(store, 10, NOW - timedelta(hours=2), sev1=10)
-        small, seen_small = _cadence_pass(store, counted)
-        fleet.open_incidents(store, 10, NOW - timedelta(hours=2), skip=50, sev1=10)
-        large, seen_large = _cadence_pass(store, counted)
-    finally:
-        counted.close()
+    fleet.open_incidents(store, 10, NOW - timedelta(hours=2), sev1=10)
+    small, seen_small = _cadence_pass(store, counted)
+    fleet.open_incidents(store, 10, NOW - timedelta(hours=2), skip=50, sev1=10)
+    large, seen_large = _cadence_pass(store, counted)
     with session_scope(store) as s:
         overdue = s.execute(select(IncidentEvent).where(IncidentEvent.kind == "update_overdue"))
         assert len(overdue.all()) == 20, "each incident's overdue update is marked once"
