@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import Engine, case, func, select, tuple_
+from sqlalchemy import Engine, String, case, column, func, select, values
 from sqlalchemy.orm import Session
 
 from opsbinder import shadow
@@ -113,25 +113,31 @@ def check(session: Session, clock: Clock, found: Found, report: HeartbeatReport)
 
 
 PAGE = 500  # clients read per query: bounds both the statement count and a page's memory
-RECENT = timedelta(days=2)  # pings read for every heartbeat of a page; older ones only if needed
+PAIRS = 5000  # heartbeats per statement (two bound values each, within SQLite's limit)
 
 
-def _last_pings(
-    session: Session,
-    client_ids: Collection[str] = (),
-    since: datetime | None = None,
-    pairs: Collection[tuple[str, str]] | None = None,
-) -> dict[tuple[str, str], datetime]:
-    """The newest success or watch ping per (client, heartbeat): of the listed clients since
-    `since` (an index range per client), or of the listed pairs at any time."""
-    stmt = select(HeartbeatPing.client_id, HeartbeatPing.heartbeat, func.max(HeartbeatPing.at))
-    stmt = stmt.where(HeartbeatPing.kind.in_(("success", "watch")))
-    if pairs is not None:
-        stmt = stmt.where(tuple_(HeartbeatPing.client_id, HeartbeatPing.heartbeat).in_(pairs))
-    else:
-        stmt = stmt.where(HeartbeatPing.client_id.in_(client_ids), HeartbeatPing.at >= since)
-    rows = session.execute(stmt.group_by(HeartbeatPing.client_id, HeartbeatPing.heartbeat))
-    return {(c, b): utc(t) for c, b, t in rows.tuples()}
+def _last_pings(session: Session, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
+    """The newest success or watch ping of each (client, heartbeat): one index lookup per pair
+    (the pairs as a VALUES list), not a scan of every ping a busy job ever sent."""
+    found: dict[tuple[str, str], datetime] = {}
+    for at in range(0, len(pairs), PAIRS):
+        beats = (
+            values(column("client_id", String), column("heartbeat", String), name="beats")
+            .data(pairs[at : at + PAIRS])
+            .cte()
+        )
+        newest = (
+            select(func.max(HeartbeatPing.at))
+            .where(
+                HeartbeatPing.client_id == beats.c.client_id,
+                HeartbeatPing.heartbeat == beats.c.heartbeat,
+                HeartbeatPing.kind.in_(("success", "watch")),
+            )
+            .scalar_subquery()
+        )
+        rows = session.execute(select(beats.c.client_id, beats.c.heartbeat, newest)).tuples()
+        found |= {(c, b): utc(t) for c, b, t in rows if t is not None}
+    return found
 
 
 def _incidents(
@@ -158,11 +164,9 @@ def _owing(
     session: Session, now: datetime, page: list[str], report: HeartbeatReport
 ) -> dict[str, set[str]]:
     """The page's clients with a heartbeat to start watching or a missed ping (their ids), read
-    without locks in five statements at most; the rest need nothing this minute."""
+    without locks in four statements; the rest need nothing this minute."""
     clients = session.execute(select(Client).where(Client.id.in_(page))).scalars().all()
     periods = shadow.periods(session, page)
-    recent = now - RECENT
-    last = _last_pings(session, page, recent)
     closed, opened = _incidents(session, page)
     beats: dict[str, list[Heartbeat]] = {}
     for client in clients:
@@ -171,15 +175,7 @@ def _owing(
                 beats[client.id] = beats_of(client)
             except Exception as exc:
                 report.errors.append(f"client {client.id}: {type(exc).__name__}: {exc}"[:300])
-    # no ping since `recent` and no resolution after it: the last ping (if any) decides
-    older = [
-        (cid, b.id)
-        for cid, found in beats.items()
-        for b in found
-        if (cid, b.id) not in last and not closed.get(dedup_key(cid, b.id), recent) > recent
-    ]
-    if older:
-        last |= _last_pings(session, pairs=older)
+    last = _last_pings(session, [(cid, b.id) for cid, found in beats.items() for b in found])
     owing: dict[str, set[str]] = {}
     for cid, found in sorted(beats.items()):
         try:
