@@ -95,8 +95,10 @@ def time_element(value: datetime | None, zone: ZoneInfo, fmt: str = FULL) -> Mar
         return Markup("—")
     moment = utc(value).astimezone(zone)
     iso = moment.isoformat(timespec="minutes")
-    shown = f"{moment.strftime(fmt)} {label(moment)}"
-    return Markup('<time datetime="{0}" title="{0}">{1}</time>').format(iso, escape(shown))
+    shown = escape(f"{moment.strftime(fmt)} {label(moment)}")
+    iso = escape(iso)  # both escaped, then joined directly: Markup.format costs a page of a
+    # thousand updates a third of its render
+    return Markup(f'<time datetime="{iso}" title="{iso}">{shown}</time>')
 
 
 @pass_context
