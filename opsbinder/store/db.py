@@ -97,6 +97,7 @@ def read_scope(engine: Engine) -> Iterator[Session]:
     """A unit of work that only reads: on SQLite it takes no write lock, so a long read (a large
     status page) neither waits for writers nor makes them, or other readers, wait for it. It
     reads one snapshot; a write in it is a programming error (SQLite may refuse it at once)."""
-    factory = sessionmaker(engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False)
+    factory = sessionmaker(engine, expire_on_commit=False)
     with factory() as session, session.begin():
+        session.connection(execution_options={_READ_ONLY: True})  # before its BEGIN
         yield session

@@ -35,8 +35,9 @@ from opsbinder.store.db import read_scope, session_scope
 log = logging.getLogger(__name__)
 
 # A render reads through the session it is given and returns the page, or None when there is no
-# page (the client is gone): the request's own session when it renders in the request, a
-# read-only session of its own in the background.
+# page (the client is gone): the request's own session when it renders in the request, one of
+# its own in the background; both are read-only (`store.db.read_scope`), so a request never
+# waits for a writer's lock, and the page is kept in a short write afterwards.
 Render = Callable[[Session], bytes | None]
 PENDING_SECONDS = 10.0  # a writer that has not stored its render by then is taken as gone
 
@@ -88,11 +89,17 @@ class PageCache:
             self._render_in_background(session.get_bind(), name, key, render)
             return entry.body
         body = self._render(session, name, key, render)
-        if body is None:
-            stored_pages.forget(session, name)
-        else:
-            stored_pages.save(session, name, key, body)
+        self._keep(session.get_bind().engine, name, key, body)
         return body
+
+    @staticmethod
+    def _keep(engine: Engine, name: str, key: str, body: bytes | None) -> None:
+        """Kept in a short write of its own: the reader's session takes no write lock."""
+        with session_scope(engine) as writing:
+            if body is None:
+                stored_pages.forget(writing, name)
+            else:
+                stored_pages.save(writing, name, key, body)
 
     def _render(self, session: Session, name: str, key: str, render: Render) -> bytes | None:
         began = time.thread_time()  # CPU, not wall time: a busy machine does not make a page slow
@@ -123,11 +130,7 @@ class PageCache:
             try:
                 with read_scope(bind.engine) as reading:
                     body = self._render(reading, name, key, render)
-                with session_scope(bind.engine) as writing:
-                    if body is None:
-                        stored_pages.forget(writing, name)
-                    else:
-                        stored_pages.save(writing, name, key, body)
+                self._keep(bind.engine, name, key, body)
             except Exception:  # the next reader tries again; the kept page stays meanwhile
                 log.exception("rendering the status page of %s failed", name)
             finally:

@@ -21,6 +21,7 @@ from opsbinder.clock import utc
 from opsbinder.evidence.monthly import FILES, folder, published_packs
 from opsbinder.incidents.status_updates import xml_safe
 from opsbinder.reports.report import Month
+from opsbinder.store.db import read_scope, session_scope
 from opsbinder.store.models import AccessToken, Client
 from opsbinder.web import sessions
 from opsbinder.web.deps import DB, clock_of
@@ -72,21 +73,34 @@ def _status_or_404(session: Session, request: Request, client_id: str) -> Status
 
 @router.get("/status/{client_id}", response_class=HTMLResponse)
 def page(
-    request: Request,
-    client_id: str,
-    token: str | None = Query(None, max_length=200),
-    session: Session = DB,
+    request: Request, client_id: str, token: str | None = Query(None, max_length=200)
 ) -> Response:
-    if not _allowed(session, request, token, client_id):
-        raise HTTPException(404, NOT_HERE)
+    """A reader with the page's cookie is served from a read-only session: during an outage
+    the page is reloaded while updates are written, and no reload waits for a writer's lock.
+    Following a link and a signed-in member of staff write (the token's or session's last use)."""
+    engine = request.app.state.engine
     if token:
-        row = resolve_token(session, clock_of(request), token)
-        if row is not None and row.client_id == client_id:
-            remembered = dict(request.session.get("status", {}))
-            remembered[client_id] = row.id
-            request.session["status"] = remembered
+        with session_scope(engine) as session:
+            if not _allowed(session, request, token, client_id):
+                raise HTTPException(404, NOT_HERE)
+            row = resolve_token(session, clock_of(request), token)
+            if row is not None and row.client_id == client_id:
+                remembered = dict(request.session.get("status", {}))
+                remembered[client_id] = row.id
+                request.session["status"] = remembered
         return RedirectResponse(f"/status/{client_id}", status_code=303)
-    headers = {"Cache-Control": "private, no-store"}
+    with read_scope(engine) as session:
+        if _token_for(session, request, None, client_id):
+            return _send(session, request, client_id)
+    with session_scope(engine) as session:
+        if sessions.signed_in(request, session, clock_of(request)) is None:
+            raise HTTPException(404, NOT_HERE)
+    with read_scope(engine) as session:
+        return _send(session, request, client_id)
+
+
+def _send(session: Session, request: Request, client_id: str) -> Response:
+    """The kept page for the data's fingerprint (see page_cache); rendered only if none is."""
     template, clock = request.app.state.templates.get_template("status.html"), clock_of(request)
 
     def render(reading: Session) -> bytes | None:
@@ -97,7 +111,7 @@ def page(
     body = cache.page(session, client_id, page_key(session, client_id), render)
     if body is None:
         raise HTTPException(404, NOT_HERE)
-    return HTMLResponse(body, headers=headers)
+    return HTMLResponse(body, headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/status/{client_id}/feed.atom")
