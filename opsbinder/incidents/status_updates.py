@@ -31,7 +31,7 @@ from opsbinder.clock import Clock, duration_text, utc
 from opsbinder.config.models import Duration
 from opsbinder.errors import NotFound, OpsbinderError, Refused
 from opsbinder.incidents import lifecycle
-from opsbinder.store.models import AuditEntry, Incident, StatusUpdate
+from opsbinder.store.models import Incident, StatusUpdate
 
 GENESIS = "0" * 64
 DEFAULT_CADENCE = timedelta(hours=4)
@@ -366,19 +366,13 @@ def recorded_hashes(session: Session, incident_ids: Iterable[int]) -> dict[int, 
     found: dict[int, dict[int, str]] = {int(i): {} for i in ids}
     if not ids:
         return found
-    rows = session.execute(
-        select(AuditEntry)
-        .where(
-            AuditEntry.object_type == "incident",
-            AuditEntry.object_id.in_(ids),
-            AuditEntry.action == "incident.status_update",
-        )
-        .order_by(AuditEntry.seq)
-    ).scalars()
-    for row in rows:
-        seq, hash_ = (row.details or {}).get("seq"), (row.details or {}).get("hash")
-        if audit.row_hash(row) == row.hash and isinstance(seq, int) and isinstance(hash_, str):
-            found[int(row.object_id)].setdefault(seq, hash_)
+    records = audit.intact_records(
+        session, object_type="incident", object_ids=ids, action="incident.status_update"
+    )
+    for object_id, details in records:
+        seq, hash_ = (details or {}).get("seq"), (details or {}).get("hash")
+        if isinstance(seq, int) and isinstance(hash_, str):
+            found[int(object_id)].setdefault(seq, hash_)
     return found
 
 

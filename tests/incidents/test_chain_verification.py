@@ -70,3 +70,42 @@ def test_it_hashes_only_new_and_changed_rows_when_verifying_again(
     calls.clear()
     assert su.chain_problems(edited, recorded) == ["update #10 was changed after it was posted"]
     assert calls == [10]  # the edited row, hashed afresh; the others remembered
+
+
+def test_it_hashes_only_new_and_changed_audit_records_and_still_sees_a_changed_one(
+    store, clock, two_clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import text
+
+    from opsbinder import audit
+    from opsbinder.store.db import session_scope
+    from tests.web.test_status_page import FIELDS
+
+    incident = two_clients.incident_a
+    for _ in range(3):
+        with session_scope(store) as s:
+            su.post_update(s, clock, incident, author="alice", force=True, **FIELDS)
+    with session_scope(store) as s:
+        assert su.verify_chain(s, incident).ok
+    real, calls = audit.entry_hash, []
+
+    def counting(*fields: object) -> str:
+        calls.append(fields[0])
+        return real(*fields)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(audit, "entry_hash", counting)
+    with session_scope(store) as s:
+        assert su.verify_chain(s, incident).ok
+    assert calls == []  # every record as it was: none hashed again
+    with session_scope(store) as s:  # a record rewritten behind opsbinder's back
+        s.execute(
+            text(
+                "UPDATE audit_log SET details = :d WHERE action = 'incident.status_update' "
+                "AND object_id = :i AND seq = (SELECT max(seq) FROM audit_log "
+                "WHERE action = 'incident.status_update' AND object_id = :i)"
+            ),
+            {"d": '{"seq": 3, "hash": "' + "0" * 64 + '"}', "i": str(incident)},
+        )
+    with session_scope(store) as s:
+        report = su.verify_chain(s, incident)
+    assert report.problems == ["update #3 has no record in the audit log"] and len(calls) == 1
