@@ -107,7 +107,7 @@ def _pending(session: Session) -> None:
     """Only pages someone reads are kept, so only those are rendered by the writer."""
     marked: dict[str, Clock] = session.info.pop(_MARKED, {})
     due = {}
-    for client_id, clock in marked.items():
+    for client_id, clock in sorted(marked.items()):  # rows locked in one order: no deadlock
         found = session.execute(
             update(StoredPage)
             .where(StoredPage.client_id == client_id)
