@@ -82,19 +82,34 @@ CRON_YEARS = 10
 _CRON_REFERENCE = datetime(2000, 1, 1)  # the check must not depend on today: crons repeat
 
 
-def _check_cron(value: str) -> str:
-    if not isinstance(value, str) or not croniter.is_valid(value):
-        raise ValueError(f"not a valid cron expression: {value!r} (five fields: m h dom mon dow)")
+def _check_cron(value: Any) -> str:
+    problem = _cron_problem(value) if isinstance(value, str) else _NOT_A_CRON
+    if problem is not None:
+        raise ValueError(problem.format(value=value))
+    return str(value)
+
+
+_NOT_A_CRON = "not a valid cron expression: {value!r} (five fields: m h dom mon dow)"
+_NEVER_FIRES = (
+    f"this cron never fires: no date matches it in {CRON_YEARS} years "
+    "(a day the month does not have, like 30 February?)"
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cron_problem(value: str) -> str | None:
+    """Why `value` is no usable cron, or None. Remembered per expression: the answer depends on
+    the text alone, and every stored procedure is validated again each time the store is read
+    (the missed-run watch reads every procedure each minute), while a fleet has few crons."""
+    if not croniter.is_valid(value):
+        return _NOT_A_CRON
     if len(value.split()) != 5:
-        raise ValueError(f"cron needs exactly five fields (m h dom mon dow), got {value!r}")
+        return "cron needs exactly five fields (m h dom mon dow), got {value!r}"
     try:
         croniter(value, _CRON_REFERENCE, max_years_between_matches=CRON_YEARS).get_next(datetime)
-    except (CroniterError, ValueError, OverflowError) as exc:
-        raise ValueError(
-            f"this cron never fires: no date matches it in {CRON_YEARS} years "
-            "(a day the month does not have, like 30 February?)"
-        ) from exc
-    return value
+    except (CroniterError, ValueError, OverflowError):
+        return _NEVER_FIRES
+    return None
 
 
 CronExpr = Annotated[str, AfterValidator(_check_cron)]
