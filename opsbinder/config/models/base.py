@@ -6,6 +6,7 @@ gathers them. Import the models from `opsbinder.config.models`, never from these
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated, Any, Literal
 
@@ -50,14 +51,14 @@ class Strict(BaseModel):
             for key, value in data.items():
                 if not isinstance(value, str) or not value:
                     continue
-                if _SECRET_KEYS.search(str(key)) and not str(key).endswith("_env"):
+                if _names_a_secret(str(key)):
                     raise located(
                         str(key),
                         "a secret in plain text; put it in an environment variable and name "
                         "that variable in the matching *_env field (url_env, secret_env)",
                         "plaintext_secret",
                     )
-                if _URL_WITH_PASSWORD.match(value):
+                if "@" in value and _URL_WITH_PASSWORD.match(value):
                     raise located(
                         str(key),
                         "a URL with a password in it; put the URL in an environment variable "
@@ -65,3 +66,10 @@ class Strict(BaseModel):
                         "plaintext_secret",
                     )
         return data
+
+
+@functools.lru_cache(maxsize=1024)
+def _names_a_secret(key: str) -> bool:
+    """Remembered per key: every model of every stored definition asks it again on each read,
+    about the same few field names."""
+    return bool(_SECRET_KEYS.search(key)) and not key.endswith("_env")

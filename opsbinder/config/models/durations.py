@@ -6,6 +6,7 @@ than zero and at most ten years, so nothing computed from it can overflow.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import timedelta
 from typing import Annotated, Any
@@ -33,6 +34,13 @@ def parse_duration(value: Any) -> timedelta:
         return _bounded(value)
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"not a duration; write it with a unit: {FORMS}")
+    return _parse_text(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_text(value: str) -> timedelta:
+    """Remembered per text (a timedelta cannot change): stored definitions are validated again
+    on every read, with the same few durations."""
     text = value.strip().lower()
     if text.lstrip("-+").startswith("p"):
         try:
