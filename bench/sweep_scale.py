@@ -6,8 +6,11 @@ Data, in a new PostgreSQL database (127.0.0.1:5432, dropped at the end): the exa
 procedures (tests/support/fleet.py: the example's scheduled procedures in turn, same crons and zones,
 bulk INSERTs of the synced definitions). Every slot of every procedure over
 the last four days has an `ok` run, so a steady pass finds nothing missed; 1,000 procedures
-have an open incident (opened through `lifecycle.trigger`), and a warm-up pass sends their
-first pages, so the measured pass finds nothing due either. It adds 50 clients at a time.
+have an open incident (opened through `lifecycle.trigger` two hours before, 100 of them as
+Severity 1 with their first update overdue, so the update cadence has work to read), and a
+warm-up pass sends their first pages and marks the overdue updates, so the measured pass finds
+nothing due either. Every client has the example's two heartbeats; the warm-up starts watching
+them.
 
 Measured: `opsbinder.sweep.STEPS`, every step the minutely sweep flow runs (without Prefect,
 as `tasks/sweep.py` calls them minus the orchestrator), once, with the SQL statements counted
@@ -59,6 +62,7 @@ NOW = datetime(2026, 3, 18, 10, 20, tzinfo=UTC)  # a Wednesday, no DST change ne
 CREATED = NOW - timedelta(days=10)
 PER_CLIENT = 20
 INCIDENTS = 1000
+SEV1 = 100  # of the open incidents
 
 
 class Counter:
@@ -123,7 +127,7 @@ def main() -> None:
             first, count = have // PER_CLIENT, (size - have) // PER_CLIENT
             fleet.add_clients(engine, tpl, first, count, PER_CLIENT, NOW, CREATED)
             if have == 0:
-                fleet.open_incidents(engine, INCIDENTS, NOW - timedelta(hours=2))
+                fleet.open_incidents(engine, INCIDENTS, NOW - timedelta(hours=2), sev1=SEV1)
             have = size
             with engine.connect() as conn:
                 conn.execute(text("ANALYZE"))
@@ -138,7 +142,7 @@ def main() -> None:
             total = sum(t for t, _, _ in steps.values())
             statements = sum(n for _, n, _ in steps.values())
             print(
-                f"{size} procedures, {INCIDENTS} open incidents: pass {total:.2f} s, "
+                f"{size} procedures, {INCIDENTS} open incidents ({SEV1} Sev-1): pass {total:.2f} s, "
                 f"{statements} statements; baseline scan {base * 1000:.0f} ms; "
                 f"ratio {total / base:.1f}x; load {os.getloadavg()[0]:.1f}"
             )
