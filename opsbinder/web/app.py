@@ -34,6 +34,7 @@ from opsbinder.web import (
     pings,
     reports_routes,
     status_page,
+    update_fragments,
     zones,
 )
 from opsbinder.web.deps import LoginRequired
@@ -53,6 +54,7 @@ def make_templates() -> Jinja2Templates:
     templates.env.filters["when_text"] = zones.when_text  # the same where no markup fits
     templates.env.filters["duration"] = duration_text
     templates.env.globals["utc"] = utc
+    templates.env.globals["update_once"] = update_fragments.update_once  # status page only
     return templates
 
 
