@@ -25,7 +25,7 @@ from opsbinder import shadow
 from opsbinder.binder_store import client_binder
 from opsbinder.calendar import suppression
 from opsbinder.clock import Clock, utc
-from opsbinder.config.models import Heartbeat
+from opsbinder.config.models import ClientBinder, Heartbeat
 from opsbinder.incidents.heartbeats import Found, beats_of, dedup_key, open_for, open_incident
 from opsbinder.incidents.missed_runs import fire_times
 from opsbinder.store.db import session_scope
@@ -177,6 +177,7 @@ def _owing(
                 report.errors.append(f"client {client.id}: {type(exc).__name__}: {exc}"[:300])
     last = _last_pings(session, [(cid, b.id) for cid, found in beats.items() for b in found])
     owing: dict[str, set[str]] = {}
+    binders: dict[str, ClientBinder] = {}
     for cid, found in sorted(beats.items()):
         try:
             live = shadow.ended(periods.get(cid))
@@ -188,7 +189,9 @@ def _owing(
                 elif key in opened:
                     continue
                 elif due := due_times(beat, since, now - beat.grace):
-                    binder = client_binder(session, cid, with_procedures=False)
+                    if cid not in binders:  # validated once per client, and only when needed
+                        binders[cid] = client_binder(session, cid, with_procedures=False)
+                    binder = binders[cid]
                     if all(suppression(binder, beat.id, t) for t in due):
                         report.suppressed.append(f"{cid}/{beat.id}")
                     else:
