@@ -189,6 +189,8 @@ from opsbinder.incidents import status_updates
 from opsbinder.store.db import make_engine, session_scope
 from opsbinder.web import page_render  # a long-lived writer (a flow worker) has it loaded
 engine, posted = make_engine(sys.argv[1]), 0
+print("ready", flush=True)  # started and imported: the measured phase begins now
+sys.stdin.readline()
 began = time.monotonic()
 while posted + 1 < float(sys.argv[3]):
     time.sleep(max(0.0, began + posted + 1 - time.monotonic()))  # one a second, not one a post
@@ -212,14 +214,19 @@ def updates_every_second(url: str, incident_id: int, seconds: float) -> Iterator
     poster = subprocess.Popen(
         [sys.executable, "-c", POSTER, url, str(incident_id), str(seconds)],
         cwd=ROOT,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     posted: list[int] = []
+    assert poster.stdin is not None and poster.stdout is not None
+    assert poster.stdout.readline().strip() == "ready"  # its start-up is not in the phase
+    poster.stdin.write("go\n")
+    poster.stdin.flush()
     try:
         yield posted
     finally:
-        out, _ = poster.communicate(timeout=60)
+        out, _ = poster.communicate(timeout=60)  # closes its stdin
         posted.extend([1] * int(out.strip() or 0))
 
 
