@@ -104,7 +104,11 @@ def mark(session: Session, clock: Clock, client_id: str) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _pending(session: Session) -> None:
-    """Only pages someone reads are kept, so only those are rendered by the writer."""
+    """Only pages someone reads are kept, so only those are rendered by the writer. A savepoint's
+    commit is not the change's: its transaction still holds the rows this marks, so a render
+    then would wait on a lock its own transaction holds (seen as a hang on PostgreSQL)."""
+    if session.in_nested_transaction():
+        return
     marked: dict[str, Clock] = session.info.pop(_MARKED, {})
     due = {}
     for client_id, clock in sorted(marked.items()):  # rows locked in one order: no deadlock
@@ -121,6 +125,8 @@ def _pending(session: Session) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _render_due(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
     due: dict[str, Clock] = session.info.pop(_DUE, {})
     if not due:
         return
@@ -136,5 +142,7 @@ def _render_due(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _dropped(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint's: the transaction's marks still stand
+        return
     session.info.pop(_MARKED, None)
     session.info.pop(_DUE, None)

@@ -185,3 +185,20 @@ def test_a_reader_of_the_page_does_not_wait_for_a_writer(web, world, store, cloc
         shown = web.get("/status/nordhafen")  # on SQLite a write lock would wait 30 s here
         assert shown.status_code == 200 and "First look" in shown.text
         assert time.monotonic() - began < 5
+
+
+def test_a_savepoint_inside_a_change_does_not_render_until_the_change_commits(
+    store, world, clock, monkeypatch
+):
+    """Console forms post inside a savepoint: rendering at its release waited on the row its own
+    open transaction had marked (a hang on PostgreSQL, a busy wait on SQLite)."""
+    with session_scope(store) as s:
+        stored_pages.save(s, "nordhafen", "v1", b"kept: a reader asked for it")
+    renders: list[str] = []
+    monkeypatch.setattr(page_render, "refresh", lambda _e, _c, client: renders.append(client))
+    with session_scope(store) as s:
+        with s.begin_nested():
+            stored_pages.mark(s, clock, "nordhafen")
+        assert renders == []  # the savepoint is released; the change is not committed yet
+        s.begin_nested().rollback()  # a savepoint that fails keeps the change's marks
+    assert renders == ["nordhafen"]
