@@ -99,18 +99,7 @@ def intact_records(
         key = tuple(row)
         intact = _checked.get(key)
         if intact is None:
-            intact = row.hash == entry_hash(
-                row.seq,
-                utc(row.at).isoformat(),
-                row.actor,
-                row.action,
-                row.object_type,
-                row.object_id,
-                row.client_id,
-                details,  # type: ignore[arg-type]  # as row_hash passes what is stored
-                row.prev_hash,
-                row.client_prev_hash,
-            )
+            intact = row.hash == row_hash(row, details)  # type: ignore[arg-type]
             if len(_checked) >= CHECKED_MOST:
                 _checked.clear()
             _checked[key] = intact
@@ -118,8 +107,9 @@ def intact_records(
             yield row.object_id, details
 
 
-def row_hash(row: AuditEntry) -> str:
-    """The hash the row's stored fields give now (equal to `row.hash` unless edited)."""
+def row_hash(row: AuditEntry, details: Any = None) -> str:
+    """The hash the row's stored fields give now (equal to `row.hash` unless edited); `details`
+    when the row was read with them as text (then parsed by the caller)."""
     return entry_hash(
         row.seq,
         utc(row.at).isoformat(),
@@ -128,7 +118,7 @@ def row_hash(row: AuditEntry) -> str:
         row.object_type,
         row.object_id,
         row.client_id,
-        row.details,
+        row.details if details is None else details,
         row.prev_hash,
         row.client_prev_hash,
     )
