@@ -12,11 +12,13 @@ from uuid import UUID
 from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
 from prefect.client.schemas.objects import State
+from prefect.client.schemas.sorting import FlowRunSort
 from prefect.exceptions import MissingResult
 
 from flows.bundles import bundle, outcome_of
 from flows.procedures import final_state
 from opsbinder.binder_store import procedure_row
+from opsbinder.orchestrator.paging import every_page_sync
 from opsbinder.procedures.outcome import Outcome, outcomes_of_bundle
 from opsbinder.store.db import default_engine, session_scope
 from tasks import procedures as steps
@@ -63,10 +65,15 @@ def bundle_outcomes(state: State[Any]) -> list[Outcome]:
 
 
 def subflow_runs(parent: UUID | None) -> list[str]:
+    """Every page of them: a bundle may hold more procedures than the server sends at once."""
+    children = FlowRunFilter(
+        parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent] if parent else [])
+    )
     with get_client(sync_client=True) as client:
-        children = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(
-                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent] if parent else [])
-            )
+        runs = every_page_sync(
+            lambda offset: client.read_flow_runs(
+                flow_run_filter=children, sort=FlowRunSort.ID_DESC, offset=offset
+            ),
+            key=lambda run: run.id,
         )
-    return [str(child.id) for child in children]
+    return [str(run.id) for run in runs]
