@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from opsbinder import audit
 from opsbinder.clock import Clock
 from opsbinder.errors import NotFound
+from opsbinder.store import stored_pages
 from opsbinder.store.models import Client, Procedure
 
 
@@ -79,6 +80,7 @@ def set_paused(
         return False
     row.paused = paused
     row.updated_at = clock.now()
+    stored_pages.mark(session, clock, target.client_id)  # the page says which are paused
     audit.record(
         session,
         clock,

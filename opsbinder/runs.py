@@ -19,6 +19,7 @@ from opsbinder.binder_store import procedure_row
 from opsbinder.clock import Clock, utc
 from opsbinder.errors import NotFound
 from opsbinder.procedures.result import ProcedureResult
+from opsbinder.store import stored_pages
 from opsbinder.store.models import Procedure, Run
 
 OUTCOMES = ("running", "ok", "failed", "crashed", "timed_out", "cancelled", "skipped", "missed")
@@ -68,6 +69,8 @@ def start_run(
     """A run in state `running`; a retry of the same flow run reuses (and resets) its row."""
     now = clock.now()
     run = _row_for(session, client_id, procedure_key, flow_run_id, scheduled_for)
+    if run.outcome in FINAL and not run.dry_run:  # a retry takes a shown outcome back
+        stored_pages.mark(session, clock, client_id)
     run.started_at, run.ended_at = now, None
     run.outcome, run.reason, run.metrics = "running", "", {}
     run.dry_run, run.actor = dry_run, actor
@@ -110,6 +113,8 @@ def finish_run(
             f"not a final run outcome: {outcome!r} (one of {', '.join(sorted(FINAL))})"
         )
     run.outcome, run.reason, run.ended_at = outcome, redaction.redact(session, reason), clock.now()
+    if not run.dry_run:  # the page shows each procedure's last real outcome
+        stored_pages.mark(session, clock, run.client_id)
     session.flush()
     return run
 
@@ -150,6 +155,8 @@ def record_skipped(
     run.started_at = run.ended_at = now
     run.outcome, run.reason, run.metrics = outcome, redaction.redact(session, reason), {}
     run.dry_run, run.actor = dry_run, actor
+    if not dry_run:
+        stored_pages.mark(session, clock, client_id)
     session.flush()
     return run
 

@@ -48,8 +48,10 @@ class Settings(BaseSettings):
     # a request body larger than this is refused (413) before anything else reads it; above
     # the monitoring doors' own limits (Alertmanager's 1 MiB), which answer in their protocol
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=1024**3)
-    # rendered status pages are reused this long unless the client's data changed; 0: off
-    status_cache_seconds: float = Field(default=5.0, ge=0, le=3600)
+    # a kept status page is rendered again by the minutely sweep once this old (the "as of"
+    # line, time passing, edits behind opsbinder's back); a change renders it at once; 0: the
+    # server renders every request (no page kept)
+    status_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
     # Audit anchors: outside the store, signed with the key in the variable named here (else
     # a key generated once under home, mode 0600); optionally also sent to a webhook receiver.
     audit_anchor_file: Path | None = None

@@ -7,7 +7,8 @@ order is the chain a failure travels: spooled hook reports go into the store fir
 missed-run and heartbeat watches and the escalation see them; runs a holiday moved to this minute
 start; escalation, the Severity-1 update cadence and
 overdue work items enqueue messages; the audit log's head is then anchored outside the store
-(after the steps that write to it; its webhook event is enqueued too); the outbox goes last, so
+(after the steps that write to it; its webhook event is enqueued too); kept status pages are
+rendered again where time alone changed them; the outbox goes last, so
 what they enqueued leaves in the same minute. Every step is idempotent and catches up by itself, so a missed or overlapping
 minute is harmless, and one step failing does not stop the others.
 """
@@ -79,6 +80,17 @@ def _anchor_audit_log(engine: Engine, clock: Clock, _: Orchestrator | None) -> d
     return {"written": outcome.written, "seq": seq, "why": outcome.why}
 
 
+def _render_status_pages(engine: Engine, clock: Clock, _: Orchestrator | None) -> dict[str, Any]:
+    """Kept status pages that time alone changed (or a change no writer rendered): here, so that
+    the web server never renders one in a client's request."""
+    from opsbinder.web.page_render import render_due  # the web's templates, only when needed
+
+    swept = render_due(engine, clock, get_settings().status_cache_seconds or 60.0)
+    if swept.failed:
+        raise OpsbinderError(f"status pages not rendered: {', '.join(swept.failed)}")
+    return asdict(swept)
+
+
 def _deliver_outbox(engine: Engine, clock: Clock, _: Orchestrator | None) -> dict[str, Any]:
     return asdict(outbox.deliver_due(engine, clock, limit=200))
 
@@ -92,6 +104,7 @@ STEPS: tuple[Step, ...] = (
     Step("update cadence", _update_cadence, retries=2),
     Step("work items", _overdue_work_items),
     Step("audit anchor", _anchor_audit_log),
+    Step("status pages", _render_status_pages),
     Step("outbox delivery", _deliver_outbox),
 )
 

@@ -16,6 +16,7 @@ from opsbinder.clock import Clock
 from opsbinder.config.models import Binder, ClientBinder, ClientInfo
 from opsbinder.config.models import Procedure as ProcedureConfig
 from opsbinder.config.schedules import cadence_for
+from opsbinder.store import stored_pages
 from opsbinder.store.models import Client, Procedure
 
 
@@ -85,6 +86,9 @@ def _sync_client(
     # where items are written is bookkeeping, not configuration: moving one is no change
     digest = _digest({k: v for k, v in definition.items() if k != "locations"})
     client = session.get(Client, info.id)
+    before = len(report.created) + len(report.updated) + len(report.removed)
+    # name, zone, components, maintenance windows, contract: all on the client's status page
+    shown_changed = client is None or client.config_hash != digest
     if client is None:
         client = Client(
             id=info.id,
@@ -142,6 +146,8 @@ def _sync_client(
                 object_id=f"{info.id}/{gone.key}",
                 client_id=info.id,
             )
+    if shown_changed or len(report.created) + len(report.updated) + len(report.removed) > before:
+        stored_pages.mark(session, clock, info.id)  # rendered as the load commits
 
 
 def _sync_procedure(

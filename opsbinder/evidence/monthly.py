@@ -34,6 +34,7 @@ from opsbinder.incidents import delivery
 from opsbinder.incidents.escalation import Action
 from opsbinder.reports.report import Month
 from opsbinder.settings import get_settings
+from opsbinder.store import stored_pages
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Client
 
@@ -140,6 +141,7 @@ def publish(
                 details={"manifest_sha256": digest, "files": sorted(os.listdir(target)),
                          "queued": result.queued, "unreachable": result.unreachable},
             )  # fmt: skip
+            stored_pages.mark(session, clock, client_id)  # the page offers the new pack
     return result
 
 

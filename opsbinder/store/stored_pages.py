@@ -2,15 +2,20 @@
 
 A client's status page can be large (a Severity-1 outage with a thousand updates renders in about
 0.25 s of CPU), and its readers reload it while updates arrive. So the process that changes the
-page's data renders it, as a person's post returns, and keeps the bytes here keyed by the data's
-fingerprint; the web server only checks the fingerprint and sends them. A writer calls `mark` in
-its transaction; when that transaction commits, every marked page that is kept (one a reader has
-asked for) is re-rendered by `opsbinder.web.page_render`. In the transaction itself the row is
-only marked pending (cheap), so readers get the previous page until the new one is stored and
-no reader renders it a second time meanwhile.
+page's data renders it, as a person's post returns, and keeps the bytes here; the web server only
+sends them and never renders a kept page in a request. Every writer of what the page shows calls
+`mark` in its transaction (incident events and updates, runs, binder loads, pauses, evidence
+packs); when that transaction commits, every marked page that is kept (one a reader has asked
+for) is re-rendered by `opsbinder.web.page_render`. In the transaction itself the row is only
+marked pending (cheap); readers get the previous page until the new one is stored. What changes
+with time alone (the "as of" line, a window starting, a resolved incident ageing out) and edits
+made behind opsbinder's back are the minutely sweep's: it renders every kept page again once it
+is older than the `status_cache_seconds` setting or its data's fingerprint moved.
 
-`rendered_at` and `pending_at` are the machine's wall time (seconds since the epoch), not the
-domain clock: they measure the age of a cache entry across processes, as the cache's expiry does.
+`rendered_at` is the wall time (seconds since the epoch, not the domain clock: it orders renders
+across processes) at which the render began to read. A render only replaces a stored page that
+read earlier, so two writers rendering at once never leave the older snapshot's page behind.
+`pending_at` is the wall time a writer marked the page.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ class StoredPage(Base):
     )
     fingerprint: Mapped[str] = mapped_column(Text)
     body: Mapped[bytes] = mapped_column(LargeBinary)
-    rendered_at: Mapped[float] = mapped_column(Float, doc="wall time of the render (epoch s)")
+    rendered_at: Mapped[float] = mapped_column(Float, doc="wall time the render read (epoch s)")
     pending_at: Mapped[float | None] = mapped_column(
         Float, doc="set when a writer committed a change and is rendering the page anew"
     )
@@ -64,6 +69,16 @@ def kept(session: Session, client_id: str) -> Kept | None:
     return Kept(row.fingerprint, row.rendered_at, row.pending_at) if row is not None else None
 
 
+def kept_pages(session: Session) -> list[tuple[str, str, float]]:
+    """Every kept page as (client id, fingerprint, rendered_at): what the sweep looks after."""
+    rows = session.execute(
+        select(StoredPage.client_id, StoredPage.fingerprint, StoredPage.rendered_at).order_by(
+            StoredPage.client_id
+        )
+    )
+    return [(r.client_id, r.fingerprint, r.rendered_at) for r in rows]
+
+
 def body(session: Session, client_id: str, fingerprint: str) -> bytes | None:
     found = session.execute(
         select(StoredPage.body).where(
@@ -73,13 +88,17 @@ def body(session: Session, client_id: str, fingerprint: str) -> bytes | None:
     return bytes(found) if found is not None else None
 
 
-def save(session: Session, client_id: str, fingerprint: str, page: bytes) -> None:
-    """Keep `page` as the client's (one row per client, the newest render wins)."""
+def save(
+    session: Session, client_id: str, fingerprint: str, page: bytes, read_at: float | None = None
+) -> None:
+    """Keep `page`, rendered from what was committed at `read_at` (default: now), as the
+    client's, unless a render that read later is kept already (one row per client)."""
+    read_at = time.time() if read_at is None else read_at
     values = {
         "client_id": client_id,
         "fingerprint": fingerprint,
         "body": page,
-        "rendered_at": time.time(),
+        "rendered_at": read_at,
         "pending_at": None,
     }
     dialect = session.get_bind().dialect.name
@@ -89,6 +108,7 @@ def save(session: Session, client_id: str, fingerprint: str, page: bytes) -> Non
         statement.on_conflict_do_update(
             index_elements=[StoredPage.client_id],
             set_={k: statement.excluded[k] for k in values if k != "client_id"},
+            where=StoredPage.rendered_at <= statement.excluded.rendered_at,
         )
     )
 

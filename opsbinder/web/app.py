@@ -66,8 +66,9 @@ def create_app(
     page_cache_seconds: float | None = None,
 ) -> FastAPI:
     """`launcher(client_id, procedure_key, actor)` starts a run for "run now" (a seam for tests);
-    rendered status pages are reused for `page_cache_seconds` (the `status_cache_seconds`
-    setting, default 5; 0 turns it off) unless the client's data changed."""
+    a kept status page is sent as it is and rendered again by the minutely sweep once
+    `page_cache_seconds` old (the `status_cache_seconds` setting, default 60; 0: the server
+    renders every request), by the writer of a change at once."""
     app = FastAPI(
         title="opsbinder",
         version="1",

@@ -1,13 +1,17 @@
 """A client's status page as bytes, and the fingerprint of the data it shows.
 
 One render for every path: the writer of a change renders the page after its commit (`refresh`,
-called by `opsbinder.store.stored_pages`), and the web server renders it itself only when no
-writer did (the first reader, a change made behind opsbinder's back, the cache's expiry).
+called by `opsbinder.store.stored_pages`); the minutely sweep renders a kept page again when time
+alone changed it or its data moved without a writer's mark (`render_due`); the web server renders
+a page only for its first reader, when nothing is kept yet.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import time
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -21,6 +25,9 @@ from opsbinder.store import stored_pages
 from opsbinder.store.db import read_scope, session_scope
 from opsbinder.store.models import Client, Incident, IncidentEvent, Procedure, Run, StatusUpdate
 from opsbinder.web.status_data import status_page
+
+log = logging.getLogger(__name__)
+SWEEP_SLACK = 5.0  # seconds: a page rendered by the previous minute's sweep is due in this one
 
 
 def fingerprint(session: Session, client_id: str) -> tuple[Any, ...]:
@@ -76,6 +83,7 @@ def refresh(engine: Engine, clock: Clock, client_id: str) -> None:
 
     The read takes no write lock on SQLite, so readers of the page and other writers go on
     while it renders; only the short write that keeps the bytes takes it."""
+    read_at = time.time()  # before the snapshot: a render that read later wins (stored_pages)
     with read_scope(engine) as reading:
         key = page_key(reading, client_id)
         page = render_page(reading, clock, _template(), client_id)
@@ -83,4 +91,37 @@ def refresh(engine: Engine, clock: Clock, client_id: str) -> None:
         if page is None:
             stored_pages.forget(writing, client_id)
         else:
-            stored_pages.save(writing, client_id, key, page)
+            stored_pages.save(writing, client_id, key, page, read_at)
+
+
+@dataclass
+class SweptPages:
+    rendered: list[str] = field(default_factory=list)
+    current: int = 0  # kept pages young enough and with their data unchanged
+    failed: list[str] = field(default_factory=list)
+
+
+def render_due(engine: Engine, clock: Clock, max_age: float) -> SweptPages:
+    """The minutely sweep's step: render again every kept page older than `max_age` seconds
+    (the "as of" line, windows starting and ending, resolved incidents ageing out, the hash
+    chains checked afresh against edits behind opsbinder's back) or whose data's fingerprint
+    moved without a writer rendering it (a writer that died, a change made by hand). So a
+    request never has to: the server sends the kept page as it is."""
+    swept = SweptPages()
+    with read_scope(engine) as reading:
+        kept = stored_pages.kept_pages(reading)
+        now = time.time()
+        due = [
+            client_id
+            for client_id, key, rendered_at in kept
+            if now - rendered_at + SWEEP_SLACK >= max_age or page_key(reading, client_id) != key
+        ]
+    swept.current = len(kept) - len(due)
+    for client_id in due:
+        try:
+            refresh(engine, clock, client_id)
+            swept.rendered.append(client_id)
+        except Exception:  # the others are still rendered; this one is tried next minute
+            log.exception("rendering the status page of %s in the sweep failed", client_id)
+            swept.failed.append(client_id)
+    return swept

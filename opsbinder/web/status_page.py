@@ -25,6 +25,7 @@ from opsbinder.store.db import read_scope, session_scope
 from opsbinder.store.models import AccessToken, Client
 from opsbinder.web import sessions
 from opsbinder.web.deps import DB, clock_of
+from opsbinder.web.page_cache import Rendered
 from opsbinder.web.page_render import page_key, render_page
 from opsbinder.web.status_data import StatusPage, status_page
 
@@ -100,15 +101,16 @@ def page(
 
 
 def _send(session: Session, request: Request, client_id: str) -> Response:
-    """The kept page for the data's fingerprint (see page_cache); rendered only if none is."""
+    """The kept page (see page_cache): rendered here only when nothing keeps it yet."""
     template, clock = request.app.state.templates.get_template("status.html"), clock_of(request)
 
-    def render(reading: Session) -> bytes | None:
+    def render(reading: Session) -> Rendered | None:
         """May run after this request has ended, in a session of its own (see page_cache)."""
-        return render_page(reading, clock, template, client_id)
+        key = page_key(reading, client_id)
+        body = render_page(reading, clock, template, client_id)
+        return Rendered(key, body) if body is not None else None
 
-    cache = request.app.state.page_cache
-    body = cache.page(session, client_id, page_key(session, client_id), render)
+    body = request.app.state.page_cache.page(session, client_id, render)
     if body is None:
         raise HTTPException(404, NOT_HERE)
     return HTMLResponse(body, headers={"Cache-Control": "private, no-store"})

@@ -65,11 +65,13 @@ def test_it_runs_every_step_in_order_as_tasks_of_one_flow_run(acme: Path, store:
             "update cadence",
             "work items",
             "audit anchor",
+            "status pages",
             "outbox delivery",
         ]
     )
     assert done["work items"] == {"escalated": 1}
     assert done["audit anchor"]["written"] is True  # the escalation's audit entries sealed
+    assert done["status pages"] == {"rendered": [], "current": 0, "failed": []}  # none kept
     ran = _task_runs(state.state_details.flow_run_id)
     assert ran == [(s.name, "Completed") for s in STEPS]
 

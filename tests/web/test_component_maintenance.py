@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from opsbinder.clock import FrozenClock
+from opsbinder.store import stored_pages
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Client
 from tests.web.conftest import World
@@ -33,12 +35,13 @@ NOW_PROCEDURES_ONLY = {
 }
 
 
-def with_windows(store: Engine, *windows: dict[str, Any]) -> None:
+def with_windows(store: Engine, clock: FrozenClock, *windows: dict[str, Any]) -> None:
     with session_scope(store) as s:
         client = s.get(Client, "nordhafen")
         assert client is not None
         client.definition = {**client.definition, "maintenance_windows": list(windows)}
-        client.updated_at += timedelta(seconds=1)  # as `opsbinder load` does: the page is redone
+        client.updated_at += timedelta(seconds=1)
+        stored_pages.mark(s, clock, "nordhafen")  # as `opsbinder load` does: the page is redone
 
 
 def services(web, world: World) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -61,10 +64,12 @@ def levels(web, world: World) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {c["id"]: c["status"] for c in answer.json()["components"]}
 
 
-def test_it_shows_a_component_under_maintenance_while_a_window_naming_it_lasts(web, world, store):
+def test_it_shows_a_component_under_maintenance_while_a_window_naming_it_lasts(
+    web, world, store, clock
+):
     before = services(web, world)
     assert "Under maintenance" not in before["tms"]
-    with_windows(store, NOW_TMS, PAST_WAREHOUSE, NOW_PROCEDURES_ONLY)
+    with_windows(store, clock, NOW_TMS, PAST_WAREHOUSE, NOW_PROCEDURES_ONLY)
     shown = services(web, world)
     assert "Under maintenance" in shown["tms"] and "level-maintenance" in shown["tms"]
     assert "Fri 20 Mar 2026: Under maintenance (maintenance: TMS database upgrade)" in shown["tms"]
@@ -82,10 +87,10 @@ def test_it_shows_a_component_under_maintenance_while_a_window_naming_it_lasts(w
     }
 
 
-def test_an_incident_during_the_work_still_shows_as_worse(web, world, store):
+def test_an_incident_during_the_work_still_shows_as_worse(web, world, store, clock):
     from sqlalchemy import text
 
-    with_windows(store, NOW_TMS)
+    with_windows(store, clock, NOW_TMS)
     with store.begin() as conn:  # the world's open sev1 incident, on the TMS
         conn.execute(
             text("UPDATE incidents SET component = 'tms' WHERE id = :i"), {"i": world.incident_a}

@@ -1,7 +1,8 @@
 """A status page is rendered when its data changes, by the writer, and sent by the server as is.
 
-The server renders a page itself only when no writer did (first reader, a change behind
-opsbinder's back, expiry), and a page slow to render is then re-rendered off the request path.
+What changes with time alone, and a change no writer rendered, is the minutely sweep's to render;
+the server renders a page only for its first reader (nothing kept yet), or off the request path
+when nobody sweeps the store.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from datetime import timedelta
 
 from sqlalchemy import select, text
 
+from opsbinder import sweep
 from opsbinder.store import stored_pages
 from opsbinder.store.db import read_scope, session_scope
 from opsbinder.store.models import StoredPage
 from opsbinder.web import page_render
-from opsbinder.web.page_cache import PageCache
+from opsbinder.web.page_cache import PageCache, Rendered
 from tests.web.test_status_page import post
 
 
@@ -29,15 +31,19 @@ class SlowRender:
         self.calls = 0
         self.release = threading.Event()
 
-    def __call__(self, _session: object) -> bytes:
+    def __call__(self, _session: object) -> Rendered:
         self.calls += 1
         assert self.release.wait(10)
-        return self.body
+        return Rendered("v-slow", self.body)
 
 
-def page(cache, store, key, render):
+def quick(body: bytes, key: str = "v1"):
+    return lambda _session: Rendered(key, body)
+
+
+def page(cache, store, render):
     with read_scope(store) as s:  # as the status page reads
-        return cache.page(s, "nordhafen", key, render)
+        return cache.page(s, "nordhafen", render)
 
 
 def stored(store):
@@ -45,57 +51,63 @@ def stored(store):
         return s.get(StoredPage, "nordhafen")
 
 
-def test_a_slow_page_is_rendered_once_in_the_background_while_readers_get_the_previous_one(
-    store, world
-):
-    cache = PageCache(ttl=60, inline_seconds=-1)  # every kept page counts as slow
-    first = SlowRender(b"version 1")
-    threading.Timer(0.1, first.release.set).start()
-    assert page(cache, store, "v1", first) == b"version 1"  # nothing kept: rendered here
+def sweep_pages(store, clock):
+    """The minutely sweep's step, as the sweep flow runs it."""
+    return sweep.step("status pages").does(store, clock, None)
 
-    second = SlowRender(b"version 2")  # the data changed; this render is held back
+
+def test_the_first_reader_renders_and_keeps_the_page_then_readers_only_send_it(store, world):
+    cache = PageCache(ttl=60)
+    assert page(cache, store, quick(b"version 1")) == b"version 1"  # nothing kept: rendered here
+    assert stored(store).body == b"version 1" and cache.renders == 1
+    for _ in range(3):  # whatever the data now: writers and the sweep keep the page current
+        assert page(cache, store, quick(b"not asked", "v2")) == b"version 1"
+    assert cache.renders == 1
+
+
+def test_a_stale_page_nobody_sweeps_is_rendered_once_in_the_background(store, world):
+    cache = PageCache(ttl=60)
+    with session_scope(store) as s:
+        stored_pages.save(s, "nordhafen", "v1", b"version 1", time.time() - cache.stale_after - 1)
+    second = SlowRender(b"version 2")
     with ThreadPoolExecutor(8) as readers:
         began = time.monotonic()
-        seen = list(readers.map(lambda _: page(cache, store, "v2", second), range(40)))
+        seen = list(readers.map(lambda _: page(cache, store, second), range(40)))
         waited = time.monotonic() - began
     assert seen == [b"version 1"] * 40 and waited < 5  # nobody waited for the render
     assert second.calls == 1  # forty readers, one render
     second.release.set()
     deadline = time.monotonic() + 10
-    while page(cache, store, "v2", second) != b"version 2" or stored(store).body != b"version 2":
+    while page(cache, store, second) != b"version 2" or stored(store).body != b"version 2":
         assert time.monotonic() < deadline  # kept for every server process and writer too
         time.sleep(0.01)
     assert second.calls == 1
 
 
-def test_a_quick_page_is_rendered_in_the_request_so_a_change_shows_at_once(store, world):
-    cache = PageCache(ttl=60, inline_seconds=5)
-    assert page(cache, store, "v1", lambda _: b"version 1") == b"version 1"
-    assert page(cache, store, "v1", lambda _: b"not asked") == b"version 1"
-    assert page(cache, store, "v2", lambda _: b"version 2") == b"version 2"
-
-
-def test_a_page_that_is_gone_is_forgotten(store, world):
+def test_a_page_that_is_gone_is_not_kept(store, world):
     cache = PageCache(ttl=60)
-    assert page(cache, store, "v1", lambda _: b"version 1") == b"version 1"
-    assert page(cache, store, "v2", lambda _: None) is None
+    assert page(cache, store, lambda _: None) is None
     assert stored(store) is None
-    assert page(cache, store, "v2", lambda _: b"back") == b"back"
+    assert page(cache, store, quick(b"back")) == b"back"
 
 
-def test_a_page_stored_for_the_current_data_is_sent_without_a_render(store, world):
+def test_a_stored_page_is_sent_without_a_render_and_a_new_one_at_once(store, world):
     cache = PageCache(ttl=60)
     with session_scope(store) as s:
         stored_pages.save(s, "nordhafen", "v7", b"rendered by the writer")
-    assert page(cache, store, "v7", lambda _: b"rendered here") == b"rendered by the writer"
-    assert cache.renders == 0
-    # the same page for other data, or older than the cache's bound, is not sent
-    assert page(cache, store, "v8", lambda _: b"rendered here") == b"rendered here"
+    assert page(cache, store, quick(b"rendered here")) == b"rendered by the writer"
     with session_scope(store) as s:
-        stored_pages.save(s, "nordhafen", "v9", b"rendered by the writer")
-        s.execute(text("UPDATE stored_pages SET rendered_at = rendered_at - 61"))
-    assert page(cache, store, "v9", lambda _: b"rendered again") == b"rendered again"
-    assert cache.renders == 2
+        stored_pages.save(s, "nordhafen", "v8", b"rendered by the next writer")
+    assert page(cache, store, quick(b"rendered here")) == b"rendered by the next writer"
+    assert cache.renders == 0
+
+
+def test_a_render_that_read_earlier_never_replaces_one_that_read_later(store, world):
+    """Two writers render at once: the one whose snapshot is older stores last, and loses."""
+    with session_scope(store) as s:
+        stored_pages.save(s, "nordhafen", "v2", b"read after both changes", 2000.0)
+        stored_pages.save(s, "nordhafen", "v1", b"read after the first change", 1000.0)
+    assert stored(store).body == b"read after both changes"
 
 
 def test_the_writer_renders_the_page_on_commit_and_the_server_only_sends_it(
@@ -125,7 +137,7 @@ def test_a_writer_does_not_render_a_page_nobody_reads(web, world, store, clock):
     assert stored(store) is not None
 
 
-def test_readers_get_the_previous_page_while_the_writer_renders_then_render_if_it_never_does(
+def test_readers_get_the_previous_page_while_the_writer_renders_then_the_sweep_renders_it(
     web, world, store, clock, app, monkeypatch
 ):
     post(store, clock, world.incident_a, current_status="First look: backup job hung")
@@ -142,14 +154,13 @@ def test_readers_get_the_previous_page_while_the_writer_renders_then_render_if_i
     assert stored(store).pending_at is not None
     shown = web.get("/status/nordhafen")
     assert "First look" in shown.text and "Second look" not in shown.text
-    assert cache.renders == rendered  # the readers leave the render to the writer
-    with session_scope(store) as s:  # ... for as long as the writer may still be at it
-        s.execute(text("UPDATE stored_pages SET pending_at = pending_at - 11"))
+    monkeypatch.undo()
+    assert sweep_pages(store, clock)["rendered"] == ["nordhafen"]  # the data's fingerprint moved
     assert "Second look: replica caught up" in web.get("/status/nordhafen").text
-    assert cache.renders == rendered + 1
+    assert cache.renders == rendered  # no request rendered it
 
 
-def test_tampering_with_an_update_shows_on_the_writers_page_within_the_bound(
+def test_tampering_with_an_update_shows_once_the_sweep_renders_the_page_again(
     web, world, store, clock, app
 ):
     post(store, clock, world.incident_a)
@@ -159,10 +170,29 @@ def test_tampering_with_an_update_shows_on_the_writers_page_within_the_bound(
     assert "does NOT verify" not in web.get("/status/nordhafen").text  # the writer's page
     with session_scope(store) as s:
         s.execute(text("UPDATE status_updates SET next_steps = 'tampered'"))
-    app.state.page_cache.ttl = 0.2
-    time.sleep(0.3)
+    assert sweep_pages(store, clock)["rendered"] == []  # young, and its fingerprint unmoved
+    with session_scope(store) as s:  # a sweep's period later
+        s.execute(text("UPDATE stored_pages SET rendered_at = rendered_at - 60"))
+    assert sweep_pages(store, clock)["rendered"] == ["nordhafen"]
     shown = web.get("/status/nordhafen").text
     assert "does NOT verify" in shown and "tampered" in shown  # as the rows now read
+    assert app.state.page_cache.renders == 1  # its first reader's only
+
+
+def test_the_as_of_line_moves_with_the_sweep_not_with_a_request(web, world, store, clock, app):
+    assert "11:00 CET" in as_of(web.get(f"/status/nordhafen?token={world.status_a}").text)
+    clock.advance(timedelta(minutes=1))
+    with session_scope(store) as s:
+        s.execute(text("UPDATE stored_pages SET rendered_at = rendered_at - 60"))
+    assert "11:00 CET" in as_of(web.get("/status/nordhafen").text)  # the kept page, as it is
+    sweep_pages(store, clock)
+    assert "11:01 CET" in as_of(web.get("/status/nordhafen").text)
+    assert app.state.page_cache.renders == 1
+
+
+def as_of(page):
+    start = page.index("As of ")
+    return page[start : page.index("</p>", start)]
 
 
 def test_a_read_scope_reads_while_a_writer_holds_the_store(store, world):
