@@ -13,8 +13,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-import apprise
-
 from opsbinder import environment
 from opsbinder.notify import DeliveryError
 
@@ -45,6 +43,10 @@ def send(
     at: datetime | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> None:
+    # imported here: apprise loads its plugins on import (~0.1 s), and every opsbinder process
+    # that only names SMTP_ENV (redaction, the CLI's start) would pay it without sending
+    import apprise
+
     url = resolve_url(route, environment.variables(environ))
     notifier = apprise.Apprise()
     if not notifier.add(url):

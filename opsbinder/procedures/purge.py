@@ -37,6 +37,7 @@ from opsbinder.config.models import DatabaseSystem, PurgeProcedure
 from opsbinder.procedures import guarded, plan_guard, purge_bounds, targets
 from opsbinder.procedures.ahead import Ahead
 from opsbinder.procedures.context import ProcedureContext
+from opsbinder.procedures.dead_entries import DeadEntries
 from opsbinder.procedures.result import ProcedureResult
 
 
@@ -201,7 +202,7 @@ class Purge:
         # which on a busy server cost more than a short delete
         conn.execution_options(isolation_level="AUTOCOMMIT")
         find = partial(purge_bounds.bounds, self.engine, self.age, self.cut, size)
-        with Ahead(find) as found:
+        with Ahead(find) as found, DeadEntries(self.engine, self.age, self.cut) as behind:
             for bound in found:
                 where = [self.age < self.cut]
                 if previous is not None:
@@ -212,6 +213,7 @@ class Purge:
                 deleted = conn.execute(delete(self.table).where(*where)).rowcount
                 conn.commit()  # ends SQLAlchemy's autobegun marker; autocommit sends nothing
                 elapsed = time.perf_counter() - started
+                behind.deleted(previous, bound)
                 following = self._after_batch(deleted, elapsed, size, planned) if deleted else size
                 if bound is None:
                     return following, previous, True
