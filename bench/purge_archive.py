@@ -22,6 +22,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from sqlalchemy import create_engine, text
@@ -135,6 +136,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=50000)
     parser.add_argument("--archive-batch-size", type=int, default=50000)
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="pairs of baseline and opsbinder runs per measurement, in alternating order; the "
+        "ratio is taken pair by pair and its median reported (a shared machine's speed drifts)",
+    )
+    parser.add_argument(
         "--only",
         choices=("purge", "archive", "csv", "jsonl"),
         action="append",
@@ -152,7 +160,7 @@ def main() -> None:
     store = migrated_engine(f"sqlite:///{work / 'store.db'}")
     environ = {"BENCH_DB_URL": url, "ARCHIVE_DIR": str(work / "archive")}
     expired = args.rows // 2
-    results: list[tuple[str, float, float | None, str]] = []
+    pairs: dict[str, list[Pair]] = {}
 
     def ctx(proc_id: str) -> ProcedureContext:
         return ProcedureContext(
@@ -162,85 +170,96 @@ def main() -> None:
     try:
         print(f"rows: {args.rows:,} ({expired:,} expired); PostgreSQL {_server_version(engine)}")
         print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
-        if "purge" in only:
-            measure_purge(engine, args, results, ctx)
-        if only & {"csv", "jsonl"}:
-            measure_archive(engine, args, results, ctx, work, only)
+        for round_no in range(args.rounds):
+            ours_first = round_no % 2 == 1
+            for kind in ("purge", "csv", "jsonl"):
+                if kind not in only:
+                    continue
+                environ["ARCHIVE_DIR"] = str(work / f"archive-{round_no}")
+                pair = measure(kind, engine, args, ctx, work, ours_first=ours_first)
+                pairs.setdefault(kind, []).append(pair)
+                print(f"round {round_no + 1} {kind}: ratio {pair.ratio:.2f} ({pair.note})")
         print("load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     finally:
         engine.dispose()
         store.dispose()
         pg.drop_created_databases()
-    report(results)
+    report(pairs)
 
 
-def measure_purge(engine: Any, args: Any, results: list[Any], ctx: Any) -> None:
-    create_table(engine, "base_purge", args.rows)
-    base_s, base_rows = baseline_delete(engine, "base_purge")
-    base_rate = base_rows / base_s
-    results.append(("purge baseline: one DELETE", base_rate, base_s * 1000, f"{base_rows:,} rows"))
+class Pair:
+    """One baseline run and one opsbinder run on identical copies of the data, back to back."""
 
-    create_table(engine, "ob_purge", args.rows)
-    proc = _proc("purge", "ob_purge", {"retention_days": 90, "batch_size": args.batch_size})
-    ob_s, res = timed(lambda: purge.run(ctx("bench-purge"), proc, SYSTEM))
-    assert res.status == "ok", res.summary
-    m = res.metrics
-    rate = m["rows_deleted"] / ob_s
-    results.append(
-        (
-            "opsbinder purge",
-            rate,
-            m["longest_batch_ms"],
-            f"{m['rows_deleted']:,} rows, {m['batches']} batches, ratio {rate / base_rate:.2f}",
-        )
-    )
+    def __init__(self, base_rate: float, rate: float, longest_ms: float | None, note: str) -> None:
+        self.base_rate, self.rate, self.longest_ms, self.note = base_rate, rate, longest_ms, note
+        self.ratio = rate / base_rate
 
 
-def measure_archive(
-    engine: Any, args: Any, results: list[Any], ctx: Any, work: Path, only: set[str]
-) -> None:
-    create_table(engine, "base_archive", args.rows)
-    abase_s, abase_rows = baseline_copy_delete(engine, "base_archive", work)
-    abase_rate = abase_rows / abase_s
-    results.append(
-        ("archive baseline: COPY TO file + DELETE", abase_rate, None, f"{abase_rows:,} rows")
-    )
-    for fmt, comp in (("jsonl", "gzip"), ("csv", "zstd")):
-        if fmt not in only:
-            continue
-        table = f"ob_archive_{fmt}"
+def measure(kind: str, engine: Any, args: Any, ctx: Any, work: Path, *, ours_first: bool) -> Pair:
+    def base() -> float:
+        create_table(engine, f"base_{kind}", args.rows)
+        if kind == "purge":
+            seconds, rows = baseline_delete(engine, f"base_{kind}")
+        else:
+            seconds, rows = baseline_copy_delete(engine, f"base_{kind}", work)
+        return rows / seconds
+
+    def ours() -> tuple[float, float | None, str]:
+        table = f"ob_{kind}"
         create_table(engine, table, args.rows)
-        proc = _proc(
-            "archive",
-            table,
-            {
-                "key_column": "id",
-                "older_than_days": 90,
-                "destination": "${ARCHIVE_DIR}",
-                "format": fmt,
-                "compression": comp,
-                "batch_size": args.archive_batch_size,
-            },
-        )
-        a_s, res = timed(lambda proc=proc: archive.run(ctx(proc.id), proc, SYSTEM))
+        if kind == "purge":
+            proc = _proc("purge", table, {"retention_days": 90, "batch_size": args.batch_size})
+            seconds, res = timed(lambda: purge.run(ctx(proc.id), proc, SYSTEM))
+            assert res.status == "ok", res.summary
+            m = res.metrics
+            return m["rows_deleted"] / seconds, m["longest_batch_ms"], f"{m['batches']} batches"
+        fmt, comp = ("csv", "zstd") if kind == "csv" else ("jsonl", "gzip")
+        params = {
+            "key_column": "id",
+            "older_than_days": 90,
+            "destination": "${ARCHIVE_DIR}",
+            "format": fmt,
+            "compression": comp,
+            "batch_size": args.archive_batch_size,
+        }
+        proc = _proc("archive", table, params)
+        seconds, res = timed(lambda: archive.run(ctx(proc.id), proc, SYSTEM))
         assert res.status == "ok", res.summary
-        rate = res.metrics["rows_archived"] / a_s
-        results.append(
-            (
-                f"opsbinder archive {fmt}+{comp}",
-                rate,
-                None,
-                f"{res.metrics['rows_archived']:,} rows, {res.metrics['files']} files, "
-                f"{res.metrics['bytes_archived'] / 1e6:.1f} MB, ratio {rate / abase_rate:.2f}",
-            )
+        m = res.metrics
+        note = f"{m['files']} files, {m['bytes_archived'] / 1e6:.1f} MB"
+        return m["rows_archived"] / seconds, None, note
+
+    if ours_first:
+        rate, longest, note = ours()
+        base_rate = base()
+    else:
+        base_rate = base()
+        rate, longest, note = ours()
+    return Pair(base_rate, rate, longest, note)
+
+
+LABELS = {
+    "purge": ("one DELETE", "opsbinder purge"),
+    "csv": ("COPY TO file + DELETE", "opsbinder archive csv+zstd"),
+    "jsonl": ("COPY TO file + DELETE", "opsbinder archive jsonl+gzip"),
+}
+
+
+def report(pairs: dict[str, list[Pair]]) -> None:
+    print(
+        f"{'measurement':30} {'baseline':>22} {'rows/s':>10} {'base rows/s':>12} "
+        f"{'ratio (median)':>15} {'ratio range':>12} {'longest tx ms':>14}"
+    )
+    for kind, runs in pairs.items():
+        baseline, label = LABELS[kind]
+        ratios = sorted(p.ratio for p in runs)
+        longest = [p.longest_ms for p in runs if p.longest_ms is not None]
+        shown = f"{max(longest):,.0f}" if longest else "-"
+        print(
+            f"{label:30} {baseline:>22} {median(p.rate for p in runs):>10,.0f} "
+            f"{median(p.base_rate for p in runs):>12,.0f} {median(ratios):>15.2f} "
+            f"{ratios[0]:>5.2f}-{ratios[-1]:<6.2f} {shown:>14}"
         )
-
-
-def report(results: list[Any]) -> None:
-    print(f"{'measurement':42} {'rows/s':>10} {'longest tx ms':>14}  notes")
-    for label, rate, longest, note in results:
-        shown = f"{longest:,.0f}" if longest is not None else "-"
-        print(f"{label:42} {rate:>10,.0f} {shown:>14}  {note}")
 
 
 if __name__ == "__main__":

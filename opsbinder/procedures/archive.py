@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, Table, func, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import Engine, Table, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from opsbinder.config.models import ArchiveProcedure, DatabaseSystem
@@ -41,6 +40,7 @@ from opsbinder.procedures.archive_copy import copy_out
 from opsbinder.procedures.archive_keys import Key
 from opsbinder.procedures.archive_origin import Origin, database_identity
 from opsbinder.procedures.context import ProcedureContext
+from opsbinder.procedures.dead_entries import DeadEntries
 from opsbinder.procedures.result import ProcedureResult
 
 DELETE_CHUNK = 10000  # keys per delete transaction: short locks on the client's table
@@ -102,6 +102,7 @@ class Archive:
         self.cutoff = local_cutoff.astimezone(UTC)
         self.cut = targets.cutoff_value(self.age, local_cutoff)
         self.origin: Origin  # set when writing files: it costs a query on the client database
+        self.behind: DeadEntries | None = None  # walks the age index behind the deletes (PG)
         self.metrics: dict[str, Any] = {
             "cutoff": self.cutoff.isoformat(),
             "planned_rows": 0,
@@ -226,16 +227,22 @@ class Archive:
         # one's) in one thread, and compressed, written and verified in another, while this
         # one's manifest is written and its rows deleted. A data file without a manifest is
         # what a crash before the manifest always left (redone by the next run), and manifests
-        # and deletes keep their order. (SQLite has one writer: no overlap there.)
+        # and deletes keep their order. (SQLite has one writer: no overlap there.) Behind the
+        # deletes, another connection walks the age index over the rows just deleted (see
+        # dead_entries), so the check of what is left does not visit each deleted row.
         ahead = Ahead(pipelined) if pg else nullcontext(written(exported()))
-        with ahead as batches:
-            for manifest, keys in batches:
-                self.commit(manifest)
-                self.delete_keys(keys, self.cut)
-                files.mark_done(manifest)
-                self.metrics["manifests"].append(str(manifest.path))
-                done = self.metrics["rows_deleted"]
-                self.ctx.progress(done, max(planned, done), f"archived {done:,} rows")
+        behind = DeadEntries(self.engine, self.age, self.cut) if pg else nullcontext(None)
+        try:
+            with ahead as batches, behind as self.behind:
+                for manifest, keys in batches:
+                    self.commit(manifest)
+                    self.delete_keys(keys, self.cut)
+                    files.mark_done(manifest)
+                    self.metrics["manifests"].append(str(manifest.path))
+                    done = self.metrics["rows_deleted"]
+                    self.ctx.progress(done, max(planned, done), f"archived {done:,} rows")
+        finally:
+            self.behind = None
 
     def _export_py(self, where: list[Any]) -> tuple[bytes, list[Any]] | None:
         """The next batch encoded in Python (SQLite, or any non-PostgreSQL target)."""
@@ -266,7 +273,7 @@ class Archive:
                 .limit(self.params.batch_size)
             ).subquery("k")
             # an array per key column instead of a row per key: several times faster to fetch
-            keys = self._arrays(conn, oldest)
+            keys = self.key.arrays(conn, oldest)
             if not keys:
                 return None
             rows = (
@@ -276,17 +283,6 @@ class Archive:
             )
             payload = copy_out(conn, rows, list(self.key.names), self.params.format)
         return payload, keys
-
-    def _arrays(self, conn: Any, keys: Any) -> list[Any]:
-        """The keys of a subquery or CTE of key columns, in key order, fetched as one array per
-        column (PostgreSQL)."""
-        order = list(keys.c)
-        arrays = conn.execute(
-            select(*[func.array_agg(aggregate_order_by(c, *order)) for c in order])
-        ).one()
-        if arrays[0] is None:
-            return []
-        return list(zip(*arrays, strict=True)) if self.key.composite else list(arrays[0])
 
     def write_data(
         self, target: Path, data: bytes, rows: int, lo: Any, hi: Any, extra: Any = None
@@ -372,13 +368,15 @@ class Archive:
             deleted = (
                 self.table.delete()
                 .where(self.key.within(min(chunk), max(chunk)), expired)
-                .returning(*self.key.columns)
+                .returning(*self.key.columns, self.age.label("_age"))
                 .cte("gone")
             )
             # the deleted keys as arrays: a row per key costs more than the delete
-            gone = self._arrays(conn, deleted)
+            gone, ages = self.key.arrays(conn, deleted, ages=deleted.c["_age"])
             if archived.issuperset(gone):
                 trans.commit()
+                if self.behind is not None and gone:
+                    self.behind.deleted_between(*ages)
                 return len(gone)
             trans.rollback()
         except BaseException:

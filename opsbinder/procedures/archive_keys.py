@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
-from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, tuple_
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, func, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
 from opsbinder.procedures import archive_files as files
 
@@ -91,6 +91,28 @@ class Key:
         size = self.fitting(most)
         for start in range(0, len(keys), size):
             yield keys[start : start + size]
+
+    @overload
+    def arrays(self, conn: Any, keys: Any) -> list[Any]: ...
+    @overload
+    def arrays(self, conn: Any, keys: Any, *, ages: Any) -> tuple[list[Any], tuple[Any, Any]]: ...
+    def arrays(
+        self, conn: Any, keys: Any, *, ages: Any = None
+    ) -> list[Any] | tuple[list[Any], tuple[Any, Any]]:
+        """The keys of a subquery or CTE of key columns, in key order, fetched as one array per
+        column (PostgreSQL: several times faster than a row per key); with `ages`, that column
+        of it too, as its oldest and newest value."""
+        order = [c for c in keys.c if c is not ages]
+        extent = [func.min(ages), func.max(ages)] if ages is not None else []
+        found = conn.execute(
+            select(*[func.array_agg(aggregate_order_by(c, *order)) for c in order], *extent)
+        ).one()
+        arrays = found[: len(order)]
+        if arrays[0] is None:
+            listed: list[Any] = []
+        else:
+            listed = list(zip(*arrays, strict=True)) if self.composite else list(arrays[0])
+        return listed if ages is None else (listed, (found[-2], found[-1]))
 
     def plain(self, value: Any) -> Any:
         """The JSON form of a key (a list for several columns)."""

@@ -23,6 +23,13 @@ from sqlalchemy.exc import SQLAlchemyError
 _END = None
 
 
+class _Including:
+    """A range's lower end that belongs to it."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
 class DeadEntries:
     """`with DeadEntries(engine, age, cut) as behind: ... behind.deleted(lo, hi)` after each
     committed batch of `lo < age <= hi` (None: open end); leaving waits for the walk to finish."""
@@ -48,6 +55,10 @@ class DeadEntries:
     def deleted(self, low: Any, high: Any) -> None:
         self._ranges.put((low, high))
 
+    def deleted_between(self, oldest: Any, newest: Any) -> None:
+        """Rows of ages `oldest` to `newest`, both included, were deleted (by key: archive)."""
+        self._ranges.put((_Including(oldest), newest))
+
     def _walk(self) -> None:
         try:
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -59,7 +70,9 @@ class DeadEntries:
 
     def _within(self, low: Any, high: Any) -> list[ColumnElement[bool]]:
         where = [self.age < self.cut]
-        if low is not None:
+        if isinstance(low, _Including):
+            where.append(self.age >= low.value)
+        elif low is not None:
             where.append(self.age > low)
         if high is not None:
             where.append(self.age <= high)
