@@ -24,9 +24,9 @@ from opsbinder.handover import oncall_view
 from opsbinder.handover.contradictions import DESTRUCTIVE
 from opsbinder.handover.dossier import Dossier
 from opsbinder.handover.oncall_view import Segment
-from opsbinder.incidents.missed_runs import fire_times
 from opsbinder.incidents.sla import ClockState
 from opsbinder.incidents.sla_terms import clocks_of
+from opsbinder.incidents.slots import fire_times
 from opsbinder.procedures.update_reminder import deadlines
 from opsbinder.store.models import Incident, WorkItem
 

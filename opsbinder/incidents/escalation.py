@@ -26,7 +26,7 @@ from opsbinder.config.models import (
     OnCallSchedule,
     Target,
 )
-from opsbinder.incidents.sla import ClockState, SlaTerms, clock_states
+from opsbinder.incidents.sla import CLOCKS, ClockState, SlaTerms, clock_state, may_breach, may_warn
 from opsbinder.oncall import on_call
 
 
@@ -37,7 +37,8 @@ class IncidentSnapshot:
     state: str  # triggered acknowledged resolved
     ladder_start: datetime  # opened, or reopened (a new epoch starts the ladder again)
     epoch: int
-    policy: dict[str, Any]  # the frozen EscalationPolicy dump
+    # the frozen EscalationPolicy dump, or the model a pass over many incidents validated once
+    policy: dict[str, Any] | EscalationPolicy
     step: int = 0  # ladder steps already recorded as reached (0: none)
     sla: SlaTerms | None = None  # the contract's targets for its severity, if any
 
@@ -98,7 +99,11 @@ def decide(
     """Everything due at `now` that is not in `sent`, oldest first."""
     if incident.state == "resolved" or not incident.policy:
         return []
-    policy = EscalationPolicy.model_validate(incident.policy)
+    policy = (
+        incident.policy
+        if isinstance(incident.policy, EscalationPolicy)
+        else EscalationPolicy.model_validate(incident.policy)
+    )
     base = f"inc/{incident.id}/e{incident.epoch}"
     actions: list[Action] = []
     if incident.state == "triggered":
@@ -106,8 +111,10 @@ def decide(
     if incident.severity == "sev1":
         actions += _management_actions(incident, policy, schedules, sent, now, base)
     if incident.sla is not None:
-        for clock in clock_states(incident.sla, now):
-            actions += _sla_actions(incident, policy, schedules, sent, now, base, clock)
+        for name in CLOCKS:
+            if _sla_may_act(incident, incident.sla, policy, sent, now, base, name):
+                clock = clock_state(incident.sla, name, now)
+                actions += _sla_actions(incident, policy, schedules, sent, now, base, clock)
     return sorted(actions, key=lambda a: (a.due_at, a.step, a.kind != "escalate", a.key))
 
 
@@ -252,7 +259,7 @@ def _sla_actions(
         )
     if not clock.running or clock.warn_at is None or now < clock.warn_at:
         return actions
-    level_index = min(_reached(incident, policy, now), len(policy.levels) - 1)
+    level_index = _sla_level(incident, policy, now)
     level = policy.levels[level_index]
     due = f"{clock.due_at:%Y-%m-%d %H:%M} UTC" if clock.due_at else "?"
     if clock.breached:
@@ -274,6 +281,33 @@ def _sla_actions(
         on_call_at=now,
     )
     return actions
+
+
+def _sla_may_act(
+    incident: IncidentSnapshot,
+    terms: SlaTerms,
+    policy: EscalationPolicy,
+    sent: set[str],
+    now: datetime,
+    base: str,
+    name: str,
+) -> bool:
+    """Whether `_sla_actions` could return anything for this clock, decided without computing
+    it (laying out service spans is most of a pass over open incidents): a breach only when
+    the clock may be past its target and its breach is not recorded yet; a page only when it
+    may be past its share and a target of the level it would page has not had this page."""
+    if may_breach(terms, name, now) and f"{base}/sla/{name}/breach" not in sent:
+        return True
+    if not may_warn(terms, name, now):
+        return False
+    level = policy.levels[_sla_level(incident, policy, now)]
+    prefix = f"{base}/sla/{name}/warn"
+    return any(f"{prefix}/{target_key(target)}" not in sent for target in level.targets)
+
+
+def _sla_level(incident: IncidentSnapshot, policy: EscalationPolicy, now: datetime) -> int:
+    """The level a clock past its share pages: the next one above the one reached."""
+    return min(_reached(incident, policy, now), len(policy.levels) - 1)
 
 
 def _reached(incident: IncidentSnapshot, policy: EscalationPolicy, now: datetime) -> int:

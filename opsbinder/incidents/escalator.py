@@ -6,6 +6,7 @@ and each incident is handled under a row lock so two sweepers cannot both write 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,9 +16,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from opsbinder import environment, outbox
-from opsbinder.binder_store import client_binder, policy_binders
+from opsbinder.binder_store import client_binder, escalation_terms, no_client
 from opsbinder.clock import Clock, utc
-from opsbinder.config.models import ClientBinder, Contact
+from opsbinder.config.models import ClientBinder, Contact, EscalationPolicy
 from opsbinder.incidents import delivery, lifecycle, waits
 from opsbinder.incidents.escalation import Action, IncidentSnapshot, decide
 from opsbinder.incidents.sla import SlaTerms
@@ -30,16 +31,38 @@ SKIPPED = "notify_skipped"
 BREACHED = "sla_breached"
 
 
-def snapshot(incident: Incident, sla: SlaTerms | None = None) -> IncidentSnapshot:
+class Policies:
+    """The frozen policies of one pass, each distinct one validated once: the incidents of a
+    client mostly keep the same policy, and validating it again for each was most of the cost
+    of deciding an incident. Keyed by the frozen copy's content, so an incident whose copy
+    differs (its policy edited before it opened) gets its own; kept for one pass only."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, EscalationPolicy] = {}
+
+    def of(self, frozen: dict[str, Any]) -> EscalationPolicy | dict[str, Any]:
+        if not frozen:
+            return frozen  # no policy: the engine decides nothing, as for an empty dump
+        key = json.dumps(frozen, sort_keys=True)
+        policy = self._seen.get(key)
+        if policy is None:
+            policy = self._seen[key] = EscalationPolicy.model_validate(frozen)
+        return policy
+
+
+def snapshot(
+    incident: Incident, sla: SlaTerms | None = None, policies: Policies | None = None
+) -> IncidentSnapshot:
     details = incident.details or {}
     start = details.get("ladder_start")
+    frozen = incident.policy_snapshot or {}
     return IncidentSnapshot(
         id=incident.id,
         severity=incident.severity,
         state=incident.state,
         ladder_start=utc(datetime.fromisoformat(start)) if start else utc(incident.opened_at),
         epoch=lifecycle.epoch(incident),
-        policy=incident.policy_snapshot or {},
+        policy=frozen if policies is None else policies.of(frozen),
         step=int(details.get("escalation_step", 0)),
         sla=sla,
     )
@@ -56,15 +79,17 @@ def already_sent_by_incident(
     found: dict[int, set[str]] = {i: set() for i in incident_ids}
     for incident_id, keys in outbox.sent_keys_by_incident(session, incident_ids).items():
         found[incident_id] |= {k.split("#", 1)[0] for k in keys}
+    # only the key of each event's data: decoding every data document was most of the time
+    # of a pass over incidents with many skipped pages
     skipped = session.execute(
-        select(IncidentEvent.incident_id, IncidentEvent.data).where(
+        select(IncidentEvent.incident_id, IncidentEvent.data["key"].as_string()).where(
             IncidentEvent.incident_id.in_(incident_ids),
             IncidentEvent.kind.in_((SKIPPED, BREACHED)),
         )
     )
-    for incident_id, d in skipped:
-        if isinstance(d, dict) and d.get("key"):
-            found[incident_id].add(str(d["key"]))
+    for incident_id, key in skipped:
+        if key:
+            found[incident_id].add(str(key))
     return found
 
 
@@ -202,16 +227,17 @@ def sweep(engine: Engine, clock: Clock, *, client_id: str | None = None) -> Swee
             stmt = stmt.where(Incident.client_id == client_id)
         ids = list(session.execute(stmt).scalars())
     binders: dict[str, ClientBinder] = {}
+    policies = Policies()
     for at in range(0, len(ids), PAGE):
         with session_scope(engine) as session:
-            due = _with_actions_due(session, clock, ids[at : at + PAGE], report)
+            due = _with_actions_due(session, clock, ids[at : at + PAGE], report, policies)
         for incident_id in due:
             escalate(engine, clock, incident_id, report, binders)
     return report
 
 
 def _with_actions_due(
-    session: Session, clock: Clock, page: list[int], report: SweepReport
+    session: Session, clock: Clock, page: list[int], report: SweepReport, policies: Policies
 ) -> list[int]:
     """The page's open incidents that have an action due; the others are counted as seen.
     A read without locks: only what it finds due is decided again under the lock."""
@@ -220,18 +246,19 @@ def _with_actions_due(
         .scalars()
         .all()
     )
-    binders = policy_binders(session, {i.client_id for i in incidents})
+    clients = escalation_terms(session, {i.client_id for i in incidents})
     sent = already_sent_by_incident(session, page)
     pauses = waits.pauses_by_incident(session, page)
     due = []
     for incident in sorted(incidents, key=lambda i: i.id):
-        # a client gone from the store: client_binder raises NotFound, as the locked step would
-        cb = binders.get(incident.client_id) or client_binder(session, incident.client_id)
+        cb = clients.get(incident.client_id)
+        if cb is None:  # a client gone from the store: NotFound, as the locked step would raise
+            raise no_client(incident.client_id)
         schedules = {s.id: s for s in cb.oncall_schedules}
         terms = terms_of(
             session, incident, cb.contract, cb.client.timezone, pauses.get(incident.id, [])
         )
-        if decide(snapshot(incident, terms), schedules, sent[incident.id], clock.now()):
+        if decide(snapshot(incident, terms, policies), schedules, sent[incident.id], clock.now()):
             due.append(incident.id)
         else:
             report.incidents += 1

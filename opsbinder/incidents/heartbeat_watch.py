@@ -27,7 +27,7 @@ from opsbinder.calendar import suppression
 from opsbinder.clock import Clock, utc
 from opsbinder.config.models import ClientBinder, Heartbeat
 from opsbinder.incidents.heartbeats import Found, beats_of, dedup_key, open_for, open_incident
-from opsbinder.incidents.missed_runs import fire_times
+from opsbinder.incidents.slots import fire_times
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Client, HeartbeatPing, Incident
 

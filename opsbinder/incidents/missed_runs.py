@@ -17,24 +17,21 @@ it either way, and occurrences count failures and misses together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import cache
-from itertools import pairwise
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from opsbinder import moved_runs, runs, shadow
-from opsbinder.binder_store import client_binder, procedure_config
+from opsbinder.binder_store import TIMING, client_binder, procedure_config, procedure_timing
 from opsbinder.calendar import moved_to, suppression
 from opsbinder.clock import Clock, utc
-from opsbinder.config.models import Procedure as ProcedureConfig
 from opsbinder.incidents import lifecycle
+from opsbinder.incidents.slots import Due, RunTimes, fire_times
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Client, Procedure, Run
 
@@ -56,109 +53,13 @@ class WatchReport:
     errors: list[str] = field(default_factory=list)
 
 
-def fire_times(cron: str, zone: str, start: datetime, end: datetime) -> list[datetime]:
-    """Fire times in (start, end], as UTC instants, as Prefect's scheduler fires them where it
-    matters here: a wall-clock time repeated by a fall-back change fires once (croniter would
-    give both, and the second would always look missed)."""
-    tz = ZoneInfo(zone)
-    it = croniter(cron, start.astimezone(tz))
-    times: list[datetime] = []
-    seen: set[datetime] = set()
-    while True:
-        at = utc(it.get_next(datetime))
-        if at > end:
-            return times
-        wall = at.astimezone(tz).replace(tzinfo=None)
-        if wall in seen:
-            continue
-        seen.add(wall)
-        times.append(at)
-
-
-class RunTimes(Protocol):
-    """What the watch reads of a run: a store row, or the few columns a whole pass reads."""
-
-    @property
-    def outcome(self) -> str: ...
-    @property
-    def started_at(self) -> datetime: ...
-    @property
-    def scheduled_for(self) -> datetime | None: ...
-    @property
-    def dry_run(self) -> bool: ...
-
-
-def _slots_unmatched(
-    slots: list[datetime], rows: Sequence[RunTimes], tolerance: timedelta, grace: timedelta
-) -> list[datetime]:
-    """Greedy: each run satisfies at most one slot, the nearest one it can."""
-    refs = sorted(utc(r.scheduled_for or r.started_at) for r in rows)
-    used = [False] * len(refs)
-    unmatched = []
-    for slot in slots:
-        hit = None
-        for i, ref in enumerate(refs):
-            if not used[i] and slot - tolerance <= ref <= slot + grace:
-                hit = i
-                break
-        if hit is None:
-            unmatched.append(slot)
-        else:
-            used[hit] = True
-    return unmatched
-
-
-@dataclass(frozen=True)
-class Due:
-    """What one procedure owes at `now`: its slots to match, and since when its runs count."""
-
-    proc: ProcedureConfig
-    since: datetime
-    slots: list[datetime]
-    stuck_before: datetime
-
-    @classmethod
-    def of(
-        cls,
-        proc_row: Procedure,
-        live: datetime | None,
-        now: datetime,
-        lookback: timedelta,
-        fire: Callable[[str, str, datetime, datetime], list[datetime]] = fire_times,
-    ) -> Due:
-        proc = procedure_config(proc_row)
-        # a slot before going live was the shadow's: its dry run counted, its absence paged no one
-        since = max(utc(proc_row.created_at), now - lookback, live or now - lookback)
-        slots = (
-            fire(proc.schedule.cron, proc.schedule.timezone, since, now - proc.grace)
-            if proc.schedule
-            else []  # on demand: nothing is ever due, but a run that died still is a crash
-        )
-        return cls(proc, since, slots, now - proc.timeout - proc.grace)
-
-    @property
-    def runs_from(self) -> datetime:
-        return self.since - timedelta(days=1)
-
-    def stuck(self, run: RunTimes) -> bool:
-        return run.outcome == "running" and utc(run.started_at) < self.stuck_before
-
-    def unmatched(self, rows: Sequence[RunTimes], shadowed: bool) -> list[datetime]:
-        if not self.slots:
-            return []
-        spacing = min((b - a for a, b in pairwise(self.slots)), default=None)
-        tolerance = min(timedelta(hours=1), spacing / 2) if spacing else timedelta(hours=1)
-        # a preview does not do the scheduled work, but a shadow's dry runs are all its work
-        real = rows if shadowed else [run for run in rows if not run.dry_run]
-        return _slots_unmatched(self.slots, real, tolerance, self.proc.grace)
-
-
 def check_procedure(
     session: Session, clock: Clock, proc_row: Procedure, lookback: timedelta, report: WatchReport
 ) -> None:
     now = utc(clock.now())
-    due = Due.of(proc_row, shadow.went_live(session, proc_row.client_id), now, lookback)
-    proc = due.proc
+    proc = procedure_config(proc_row)
+    live = shadow.went_live(session, proc_row.client_id)
+    due = Due.of(proc, proc_row.created_at, live, now, lookback)
     name = f"{proc_row.client_id}/{proc_row.key}"
     rows = list(
         session.execute(
@@ -297,9 +198,16 @@ def _owing(
     session: Session, clock: Clock, page: list[int], lookback: timedelta, report: WatchReport
 ) -> list[int]:
     """The page's procedures with a stuck run or an unmatched slot, read in three statements;
-    the rest need nothing this minute."""
+    the rest need nothing this minute. Read as plain columns, and of each definition only the
+    keys that say when its runs are due (`ProcedureTiming`, taken out of the document by the
+    database): decoding and validating whole definitions was most of a steady pass."""
     now = utc(clock.now())
-    procs = session.execute(select(Procedure).where(Procedure.id.in_(page))).scalars().all()
+    timing = [Procedure.definition[name] for name in TIMING]
+    procs = session.execute(
+        select(Procedure.id, Procedure.client_id, Procedure.created_at, *timing)
+        .where(Procedure.id.in_(page))
+        .order_by(Procedure.id)
+    ).all()
     periods = shadow.periods(session, {p.client_id for p in procs})
     seen: dict[int, list[RunTimes]] = {}
     stmt = select(Run.procedure_id, Run.outcome, Run.started_at, Run.scheduled_for, Run.dry_run)
@@ -310,10 +218,19 @@ def _owing(
     owing = []
     # procedures sharing a cron, zone and window share their slots: computed once per page
     fire = cache(fire_times)
-    for proc_row in sorted(procs, key=lambda p: p.id):
+    for proc_row in procs:
         period = periods.get(proc_row.client_id)
         try:
-            due = Due.of(proc_row, shadow.ended(period), now, lookback, fire)
+            # a key the definition leaves out (none does: they are stored whole) takes its default
+            parts = {k: v for k, v in zip(TIMING, proc_row[3:], strict=True) if v is not None}
+            due = Due.of(
+                procedure_timing(parts),
+                proc_row.created_at,
+                shadow.ended(period),
+                now,
+                lookback,
+                fire,
+            )
             rows = [r for r in seen.get(proc_row.id, []) if utc(r.started_at) >= due.runs_from]
             if any(due.stuck(r) for r in rows) or due.unmatched(
                 rows, shadow.holding(period) is not None

@@ -174,13 +174,51 @@ class ClockState:
         return "at risk" if self.at_risk else "running"
 
 
+CLOCKS = ("response", "resolution")
+
+
 def clock_states(terms: SlaTerms, now: datetime) -> tuple[ClockState, ClockState]:
     """The response clock (stops at the acknowledgement) and the resolution clock."""
-    response_stop = terms.acknowledged_at or terms.resolved_at
-    return (
-        _state(terms, "response", terms.response, response_stop, now),
-        _state(terms, "resolution", terms.resolution, terms.resolved_at, now),
-    )
+    return clock_state(terms, "response", now), clock_state(terms, "resolution", now)
+
+
+def clock_state(terms: SlaTerms, name: str, now: datetime) -> ClockState:
+    """One of the two clocks (`CLOCKS`) at `now`."""
+    return _state(terms, name, _target(terms, name), _stopped(terms, name), now)
+
+
+def _target(terms: SlaTerms, name: str) -> timedelta:
+    return terms.response if name == "response" else terms.resolution
+
+
+def _stopped(terms: SlaTerms, name: str) -> datetime | None:
+    if name == "response":
+        return terms.acknowledged_at or terms.resolved_at
+    return terms.resolved_at
+
+
+def may_breach(terms: SlaTerms, name: str, now: datetime) -> bool:
+    """False when the clock cannot be past its target at `now`, found without laying out one
+    service span: service time never runs faster than the wall clock (spans are cut to the
+    clock's start and pauses only remove time), so the deadline is at least `target` after the
+    start. A minutely pass over every open incident asks this first and computes the clock only
+    when it is True (most clocks of a steady pass are far from their targets)."""
+    stopped = _stopped(terms, name)
+    return _since_start(terms, stopped if stopped is not None else now) > _target(terms, name)
+
+
+def may_warn(terms: SlaTerms, name: str, now: datetime) -> bool:
+    """False when the clock cannot be running past its pre-breach share at `now` (the share's
+    instant is at least `share x target` after the start, as in `may_breach`)."""
+    if _stopped(terms, name) is not None:
+        return False
+    return _since_start(terms, now) >= _target(terms, name) * terms.share
+
+
+def _since_start(terms: SlaTerms, instant: datetime) -> timedelta:
+    """Real time, not wall-clock time: two datetimes of one zone subtract as wall clocks, an
+    hour short across a fall-back change."""
+    return instant.astimezone(UTC) - terms.start.astimezone(UTC)
 
 
 def _state(

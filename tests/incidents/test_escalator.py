@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine, select
 
 from opsbinder.clock import FrozenClock
+from opsbinder.config.loader import load_binder
 from opsbinder.incidents import escalator, lifecycle
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident, OutboxMessage
+from opsbinder.sync import sync_binder
+from tests.incidents.conftest import paged_binder
 
 
 def _open(store: Engine, clock: FrozenClock, severity: str = "sev2") -> int:
@@ -109,3 +113,34 @@ def test_it_starts_over_after_a_reopen(paged: Engine, clock: FrozenClock) -> Non
         lifecycle.reopen(s, clock, iid, actor="x")
     assert escalator.sweep(paged, clock).enqueued == 2
     assert f"inc/{iid}/e1/r0/l1/webhook:ops-pager" in {k for k, _ in _outbox(paged)}
+
+
+def test_it_keeps_each_incidents_own_frozen_policy_within_one_pass(
+    store: Engine, clock: FrozenClock, example_dir: Path, tmp_path: Path
+) -> None:
+    """A pass validates each distinct frozen policy once; two incidents whose copies of the
+    same policy differ (it was edited between their openings) are each decided by their own."""
+    slow = paged_binder(example_dir, tmp_path)
+    policies = slow / "escalation.yaml"
+    text = policies.read_text()
+    assert text.count("ack_timeout: 15m") == 1
+    policies.write_text(text.replace("ack_timeout: 15m", "ack_timeout: 2h"))
+    with session_scope(store) as s:
+        sync_binder(s, load_binder(slow), clock)
+    first = _open(store, clock)  # frozen: L1 waits 2h
+    with session_scope(store) as s:
+        sync_binder(s, load_binder(paged_binder(example_dir, tmp_path / "again")), clock)
+        second = lifecycle.trigger(
+            s, clock, client_id="nordhafen", procedure_key="purge-tracking-events",
+            dedup_key="nordhafen/purge-tracking-events", title="Purge: Failed",
+            severity="sev2", details={"error": "locked"},
+        ).id  # fmt: skip
+    assert escalator.sweep(store, clock).enqueued == 4  # both incidents' L1 pages
+    clock.advance(timedelta(minutes=16))
+    report = escalator.sweep(store, clock)
+    assert report.escalations == 1
+    with session_scope(store) as s:
+        assert (
+            s.get(Incident, first).escalation_level,
+            s.get(Incident, second).escalation_level,
+        ) == (1, 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -314,3 +315,45 @@ def test_it_counts_a_dry_run_neither_as_the_scheduled_run_nor_as_a_crash(
         (incident,) = s.execute(select(Incident).where(Incident.dedup_key == BACKUP)).scalars()
         assert incident.title == "Check last night's TMS backup: did not run"
         assert incident.occurrences == 1  # only the missed run, nothing for the preview
+
+
+def test_it_reads_a_definition_changed_since_the_last_pass(
+    store: Engine, example_dir: Path, tmp_path: Path
+) -> None:
+    """The watch reads only the keys that say when runs are due, from the store, each pass:
+    a grace, timeout or schedule changed by `opsbinder load` holds from the next pass on."""
+    _load(store, datetime(2026, 3, 20, 12, tzinfo=UTC), example_dir)
+    first = missed_runs.watch(store, FrozenClock(datetime(2026, 3, 21, 5, 59, tzinfo=UTC)))
+    assert not [m for m in first.missed if m.startswith(BACKUP)]
+    folder = tmp_path / "binder"
+    shutil.copytree(example_dir, folder)
+    procedures = folder / "procedures.yaml"
+    text = procedures.read_text()
+    old = '    schedule: {cron: "30 6 * * *", timezone: Europe/Berlin}\n'
+    new = '    schedule: {cron: "30 7 * * *", timezone: Europe/Berlin}\n'
+    assert (
+        text.count(old) == 1
+        and "    grace: 30m\n    runbook:\n      purpose: A backup nobody" in text
+    )
+    text = text.replace(old, new).replace(
+        "    grace: 30m\n    runbook:\n      purpose: A backup nobody",
+        "    grace: 2h\n    timeout: 10m\n    runbook:\n      purpose: A backup nobody",
+    )
+    procedures.write_text(text)
+    _load(store, datetime(2026, 3, 21, 5, 59, 30, tzinfo=UTC), folder)
+    # now 07:30 Berlin (06:30 UTC) + 2h: at 06:00 UTC the old definition would have paged
+    quiet = missed_runs.watch(store, FrozenClock(datetime(2026, 3, 21, 8, 29, tzinfo=UTC)))
+    assert not [m for m in quiet.missed if m.startswith(BACKUP)]
+    report = missed_runs.watch(store, FrozenClock(datetime(2026, 3, 21, 8, 30, tzinfo=UTC)))
+    assert [m for m in report.missed if m.startswith(BACKUP)] == [
+        f"{BACKUP}@2026-03-21T06:30:00+00:00"
+    ]
+    # the new timeout: a run started at 08:31 is stuck after 10m + 2h, not 1h + 2h
+    with session_scope(store) as s:
+        proc = s.execute(select(Procedure).where(Procedure.key == "check-tms-backup")).scalar_one()
+        started = datetime(2026, 3, 21, 8, 31, tzinfo=UTC)
+        s.add(
+            Run(client_id="nordhafen", procedure_id=proc.id, started_at=started, outcome="running")
+        )
+    assert not missed_runs.watch(store, FrozenClock(started + timedelta(minutes=129))).crashed
+    assert len(missed_runs.watch(store, FrozenClock(started + timedelta(minutes=131))).crashed) == 1

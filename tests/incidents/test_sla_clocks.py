@@ -9,7 +9,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from opsbinder.config.models import Contract
-from opsbinder.incidents.sla import ServiceCalendar, deadline, elapsed
+from opsbinder.incidents.sla import (
+    CLOCKS,
+    ServiceCalendar,
+    SlaTerms,
+    clock_state,
+    deadline,
+    elapsed,
+    may_breach,
+    may_warn,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OFFICE = ((8 * 60, 18 * 60),)
@@ -123,3 +132,54 @@ def test_it_takes_the_calendar_a_severity_counts_in_from_the_contract():
     sev3 = ServiceCalendar.of(contract, "Europe/Berlin", "sev3")
     assert sev3.week == OFFICE_WEEK and sev3.holidays == {date(2026, 12, 25)}
     assert ServiceCalendar.of(contract, "Europe/Berlin", "sev4").week == OFFICE_WEEK
+
+
+def _grid_terms() -> list[SlaTerms]:
+    """Calendars (24/7, office hours with a holiday, a Sunday across both DST changes), starts
+    inside and outside service hours, waits closed and open, shares, stopped clocks."""
+    calendars = [
+        ServiceCalendar.always(),
+        office(date(2026, 12, 24)),
+        ServiceCalendar(BERLIN, ((),) * 6 + (ALL_DAY,)),
+    ]
+    starts = [local(2026, 3, 27, 17, 30), local(2026, 10, 24, 23, 0), local(2026, 12, 23, 9, 0)]
+    terms = []
+    for calendar in calendars:
+        for start in starts:
+            waits: list[tuple[tuple[datetime, datetime | None], ...]] = [
+                (),
+                ((start + timedelta(minutes=20), start + timedelta(hours=30)),),
+                ((start + timedelta(hours=1), None),),
+            ]
+            for pauses in waits:
+                for share in (0.5, 0.75, 1.0):
+                    for ack in (None, start + timedelta(hours=3)):
+                        terms.append(
+                            SlaTerms(
+                                calendar,
+                                timedelta(minutes=30),
+                                timedelta(hours=8),
+                                start,
+                                acknowledged_at=ack,
+                                pauses=pauses,
+                                share=share,
+                            )
+                        )
+    return terms
+
+
+def test_a_clock_said_quiet_without_computing_it_is_quiet_when_computed():
+    """The minutely escalation computes a clock only when `may_breach` or `may_warn` says it
+    could have something due; both rest on service time never running faster than the wall
+    clock. Checked against the full computation at instants around every start."""
+    checked = 0
+    for terms in _grid_terms():
+        for minutes in (0, 1, 14, 22, 23, 29, 30, 31, 45, 90, 179, 181, 360, 480, 481, 2000, 9000):
+            now = terms.start + timedelta(minutes=minutes)
+            for name in CLOCKS:
+                state = clock_state(terms, name, now)
+                warns = state.running and state.warn_at is not None and now >= state.warn_at
+                assert state.breached <= may_breach(terms, name, now), (terms, name, now)
+                assert warns <= may_warn(terms, name, now), (terms, name, now)
+                checked += state.breached + warns
+    assert checked > 100  # the grid reaches breaches and warnings, not only quiet clocks

@@ -7,6 +7,7 @@ the store (SQLite and PostgreSQL) with the example client's contract: sev2 is an
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,9 +15,9 @@ from sqlalchemy import Engine, select
 
 from opsbinder.clock import FrozenClock
 from opsbinder.config.models import EscalationPolicy
-from opsbinder.incidents import escalator, lifecycle, waits
+from opsbinder.incidents import escalation, escalator, lifecycle, waits
 from opsbinder.incidents.escalation import IncidentSnapshot, decide
-from opsbinder.incidents.sla import ServiceCalendar, SlaTerms
+from opsbinder.incidents.sla import ServiceCalendar, SlaTerms, clock_states
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import OutboxMessage
 
@@ -88,6 +89,46 @@ def test_it_does_not_page_while_waiting_on_the_client():
                        pauses=((datetime(2026, 11, 30, 8, 30, tzinfo=BERLIN), None),))  # fmt: skip
     week_later = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
     assert _sla(decide(_snap(sla=waiting), {}, set(), week_later)) == []
+
+
+def _computing_every_clock(snap: IncidentSnapshot, sent: set[str], now: datetime) -> list:
+    """What `decide` returns, with both SLA clocks computed whatever their state (the
+    reference for its shortcut, which computes a clock only when it may have something due)."""
+    assert snap.sla is not None and isinstance(snap.policy, dict)
+    policy = EscalationPolicy.model_validate(snap.policy)
+    base = f"inc/{snap.id}/e{snap.epoch}"
+    sla = [
+        action
+        for clock in clock_states(snap.sla, now)
+        for action in escalation._sla_actions(snap, policy, {}, sent, now, base, clock)
+    ]
+    actions = decide(replace(snap, sla=None), {}, sent, now) + sla
+    return sorted(actions, key=lambda a: (a.due_at, a.step, a.kind != "escalate", a.key))
+
+
+def test_it_decides_as_if_it_computed_every_clock():
+    """Minute by minute over a week (office hours, a wait, an acknowledgement), with what the
+    earlier minutes sent and with nothing sent: the same actions, in the same order."""
+    waiting = ((datetime(2026, 12, 1, 9, 0, tzinfo=UTC), datetime(2026, 12, 2, 15, 0, tzinfo=UTC)),)
+    acked_at = datetime(2026, 11, 30, 10, 40, tzinfo=UTC)
+    cases = [
+        _snap(),
+        _snap(sla=replace(_snap().sla, pauses=waiting)),
+        _snap(state="acknowledged", sla=replace(_snap().sla, acknowledged_at=acked_at)),
+        _snap(severity="sev1", step=0, sla=replace(_snap().sla, calendar=ServiceCalendar.always())),
+    ]
+    compared = 0
+    for snap in cases:
+        sent: set[str] = set()
+        now = FRIDAY_EVENING.astimezone(UTC)
+        while now < FRIDAY_EVENING + timedelta(days=7):
+            for already in (sent, set()):
+                expected = _computing_every_clock(snap, already, now)
+                assert decide(snap, {}, already, now) == expected, (snap, now)
+                compared += bool(expected)
+            sent |= {a.key for a in _computing_every_clock(snap, sent, now)}
+            now += timedelta(minutes=13)
+    assert compared > 500  # the week holds pages, escalations and breaches, not only quiet
 
 
 def _open(store: Engine, clock: FrozenClock) -> int:
