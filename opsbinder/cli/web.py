@@ -27,7 +27,7 @@ def web(
     trusted = get_settings().trusted_proxies
     common.console.print(f"opsbinder web on http://{host}:{port}/ (console: /login)")
     uvicorn.run(
-        "opsbinder.web.app:create_app",
+        "opsbinder.web.app:create_served_app",
         factory=True,
         host=host,
         port=port,

@@ -7,6 +7,7 @@ app against their own store with a frozen clock.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Awaitable, Callable
 from pathlib import Path as FilePath
 from urllib.parse import quote
@@ -141,4 +142,18 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    return app
+
+
+def create_served_app() -> FastAPI:
+    """The app as `opsbinder web` serves it (uvicorn's factory, once per worker process).
+
+    What the process has loaded by now (modules, models, templates: most of its objects, kept
+    for its whole life) is moved out of the garbage collector's sight. Otherwise each full
+    collection walks all of it, and one (about 0.1 s on a busy machine) stalls every request in
+    flight: it made most of the status page's slowest percent (issue 16 item 3). Not in
+    `create_app`: a test process makes many apps and must still collect their garbage."""
+    app = create_app()
+    gc.collect()
+    gc.freeze()
     return app
