@@ -75,3 +75,15 @@ def test_a_pack_without_its_manifest_is_not_offered(web, world, packs):  # type:
     page = web.get(f"/status/nordhafen?token={world.status_a}").text
     assert "Evidence packs" not in page
     assert web.get("/status/nordhafen/evidence/2026-02/evidence.json").status_code == 404
+
+
+def test_a_pack_published_while_the_page_is_kept_shows_without_a_render_in_a_request(  # type: ignore[no-untyped-def]
+    web, world, store, clock, app, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("OPSBINDER_HOME", str(tmp_path / "home"))
+    assert "Evidence packs" not in web.get(f"/status/nordhafen?token={world.status_a}").text
+    rendered = app.state.page_cache.renders
+    assert publish(store, clock, "nordhafen", FEBRUARY, pdf=False).built
+    page = web.get("/status/nordhafen").text
+    assert 'href="/status/nordhafen/evidence/2026-02/evidence.html"' in page
+    assert app.state.page_cache.renders == rendered  # the publisher rendered it
