@@ -19,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +81,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--procedures", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--heartbeats",
+        choices=("on", "off"),
+        default="off",
+        help="Prefect's flow-run heartbeats (on: its default, 180 s; every sync flow run, bare or "
+        "not, then waits up to a second for the heartbeat thread to stop, which dominates both "
+        "sides; off: the harness's setting, so the figure is the bundle's own cost)",
+    )
     args = parser.parse_args()
     from opsbinder.orchestrator.local import prefect_defaults
 
@@ -87,6 +96,12 @@ def main() -> int:
     client_id = load(binder(args.procedures))
 
     from prefect import flow
+
+    from tests.support.heartbeats import heartbeats_off
+
+    settings = ExitStack()  # held to the end: a context left to the collector would be exited
+    if args.heartbeats == "off":
+        settings.enter_context(heartbeats_off())
 
     from opsbinder.orchestrator.local import run_bundle
 
@@ -121,7 +136,10 @@ def main() -> int:
         times["bare Prefect"].append(timed(bare))
         times["opsbinder bundle"].append(timed(bundle))
     load_avg = os.getloadavg()[0]
-    print(f"\n{args.procedures} no-op procedures, {args.repeats} repeats, load {load_avg:.1f}")
+    print(
+        f"\n{args.procedures} no-op procedures, {args.repeats} repeats, heartbeats "
+        f"{args.heartbeats}, load {load_avg:.1f}"
+    )
     for name, values in times.items():
         print(f"{name:18} median {statistics.median(values):6.2f}s  runs {values}")
     ratio = statistics.median(times["opsbinder bundle"]) / statistics.median(times["bare Prefect"])
