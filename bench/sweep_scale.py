@@ -20,7 +20,11 @@ outbox rows, as two `SELECT count(*)`. The burst: the last slot of 500 four-hour
 without an incident is taken away (their runs deleted), then one missed-run watch pass opens
 their 500 incidents.
 
-Run: .venv/bin/python bench/sweep_scale.py [--sizes 1000,2000,4000] [--code DIR]
+The steady pass is measured `--passes` times (default 5) at the same instant, each finding the
+same nothing due, and the median reported, in wall time and in this process's CPU time: on
+a shared machine one pass's wall time varies by half with the load, its CPU time much less.
+
+Run: .venv/bin/python bench/sweep_scale.py [--sizes 1000,2000,4000] [--passes 5] [--code DIR]
 (--code: import opsbinder from another checkout, to measure the code before a change).
 """
 
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -38,6 +43,7 @@ from typing import Any
 _HERE = Path(__file__).resolve().parent
 _args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 _args.add_argument("--sizes", default="1000,2000,4000")
+_args.add_argument("--passes", type=int, default=5, help="steady passes measured (median)")
 _args.add_argument("--code", default=None, help="a checkout whose opsbinder/ to import")
 ARGS = _args.parse_args()
 sys.path.insert(0, str(_HERE.parent))
@@ -93,18 +99,39 @@ def _baseline(engine: Engine) -> float:
     return time.perf_counter() - started
 
 
-def _pass(engine: Engine, counter: Counter, at: datetime) -> dict[str, tuple[float, int, Any]]:
+Took = dict[str, tuple[float, float, int, Any]]  # step -> wall s, CPU s, statements, result
+
+
+def _pass(engine: Engine, counter: Counter, at: datetime) -> Took:
     """Every step of one sweep, as the flow runs them: time, statements, and what it did."""
     clock = FrozenClock(at)
     took = {}
     for step in sweep.STEPS:
-        before, started = counter.n, time.perf_counter()
+        before, started, cpu = counter.n, time.perf_counter(), time.process_time()
         try:
             out: Any = step.does(engine, clock, None)
         except Exception as exc:  # one failing step does not stop the others, as in the flow
             out = f"FAILED {type(exc).__name__}: {exc}"[:120]
-        took[step.name] = (time.perf_counter() - started, counter.n - before, out)
+        took[step.name] = (
+            time.perf_counter() - started,
+            time.process_time() - cpu,
+            counter.n - before,
+            out,
+        )
     return took
+
+
+def _median(passes: list[Took]) -> Took:
+    """Each step's median wall and CPU time over the passes; statements and result of the first
+    (every pass finds the same)."""
+    return {
+        name: (
+            statistics.median(p[name][0] for p in passes),
+            statistics.median(p[name][1] for p in passes),
+            *passes[0][name][2:],
+        )
+        for name in passes[0]
+    }
 
 
 def _summary(out: Any) -> str:
@@ -138,16 +165,25 @@ def main() -> None:
                     {"at": NOW},
                 )
             base = _baseline(engine)
-            steps = _pass(engine, counter, NOW + timedelta(minutes=1))
-            total = sum(t for t, _, _ in steps.values())
-            statements = sum(n for _, n, _ in steps.values())
+            passes = [
+                _pass(engine, counter, NOW + timedelta(minutes=1)) for _ in range(ARGS.passes)
+            ]
+            walls = [sum(t for t, _, _, _ in p.values()) for p in passes]
+            total = statistics.median(walls)
+            cpu = statistics.median(sum(c for _, c, _, _ in p.values()) for p in passes)
+            steps = _median(passes)
+            statements = sum(n for _, _, n, _ in steps.values())
             print(
-                f"{size} procedures, {INCIDENTS} open incidents ({SEV1} Sev-1): pass {total:.2f} s, "
+                f"{size} procedures, {INCIDENTS} open incidents ({SEV1} Sev-1): pass {total:.2f} s "
+                f"(median of {len(passes)}: {min(walls):.2f}-{max(walls):.2f} s; CPU {cpu:.2f} s), "
                 f"{statements} statements; baseline scan {base * 1000:.0f} ms; "
                 f"ratio {total / base:.1f}x; load {os.getloadavg()[0]:.1f}"
             )
-            for name, (t, n, out) in steps.items():
-                print(f"    {name:18s} {t * 1000:8.0f} ms {n:6d} statements  {_summary(out)}")
+            for name, (t, c, n, out) in steps.items():
+                print(
+                    f"    {name:18s} {t * 1000:8.0f} ms (CPU {c * 1000:4.0f}) {n:6d} statements  "
+                    f"{_summary(out)}"
+                )
         _burst(engine, counter)
     finally:
         engine.dispose()
