@@ -21,7 +21,7 @@ from opsbinder.clock import Clock, utc
 from opsbinder.config.models import ClientBinder, Contact, EscalationPolicy
 from opsbinder.incidents import delivery, lifecycle, waits
 from opsbinder.incidents.escalation import Action, IncidentSnapshot, decide
-from opsbinder.incidents.sla import SlaTerms
+from opsbinder.incidents.sla import ServiceCalendar, SlaTerms
 from opsbinder.incidents.sla_terms import terms_of
 from opsbinder.settings import get_settings
 from opsbinder.store.db import session_scope
@@ -250,13 +250,19 @@ def _with_actions_due(
     sent = already_sent_by_incident(session, page)
     pauses = waits.pauses_by_incident(session, page)
     due = []
+    calendars: dict[str, dict[tuple[str, str], ServiceCalendar]] = {}  # per client
     for incident in sorted(incidents, key=lambda i: i.id):
         cb = clients.get(incident.client_id)
         if cb is None:  # a client gone from the store: NotFound, as the locked step would raise
             raise no_client(incident.client_id)
         schedules = {s.id: s for s in cb.oncall_schedules}
         terms = terms_of(
-            session, incident, cb.contract, cb.client.timezone, pauses.get(incident.id, [])
+            session,
+            incident,
+            cb.contract,
+            cb.client.timezone,
+            pauses.get(incident.id, []),
+            calendars.setdefault(incident.client_id, {}),
         )
         if decide(snapshot(incident, terms, policies), schedules, sent[incident.id], clock.now()):
             due.append(incident.id)

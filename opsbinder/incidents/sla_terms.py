@@ -24,15 +24,22 @@ def terms_of(
     contract: Contract | None,
     zone: str,
     pauses: Sequence[Pause] | None = None,
+    calendars: dict[tuple[str, str], ServiceCalendar] | None = None,
 ) -> SlaTerms | None:
     """None when the client has no contract or it sets no target for this severity. `pauses`,
-    when a pass over many incidents has read them all at once, saves a query per incident."""
+    when a pass over many incidents has read them all at once, saves a query per incident;
+    `calendars`, kept by such a pass for one contract and zone, lays out each severity's
+    service week once instead of once per incident."""
     target = contract.target(incident.severity) if contract is not None else None
     if contract is None or target is None:
         return None
     start = (incident.details or {}).get("ladder_start")
+    kept = None if calendars is None else calendars.get((zone, incident.severity))
+    calendar = kept or ServiceCalendar.of(contract, zone, incident.severity)
+    if calendars is not None:
+        calendars[(zone, incident.severity)] = calendar
     return SlaTerms(
-        calendar=ServiceCalendar.of(contract, zone, incident.severity),
+        calendar=calendar,
         response=target.response,
         resolution=target.resolution,
         start=utc(datetime.fromisoformat(start)) if start else utc(incident.opened_at),

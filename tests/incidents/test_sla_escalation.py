@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, select
 
 from opsbinder.clock import FrozenClock
-from opsbinder.config.models import EscalationPolicy
+from opsbinder.config.models import Binder, EscalationPolicy
 from opsbinder.incidents import escalation, escalator, lifecycle, waits
 from opsbinder.incidents.escalation import IncidentSnapshot, decide
 from opsbinder.incidents.sla import ServiceCalendar, SlaTerms, clock_states
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import OutboxMessage
+from opsbinder.sync import sync_binder
+from tests.support.world import two_client_binder
 
 BERLIN = ZoneInfo("Europe/Berlin")
 OFFICE = ServiceCalendar(BERLIN, (((8 * 60, 18 * 60),),) * 5 + ((), ()))
@@ -184,3 +187,41 @@ def test_the_sweep_leaves_a_waiting_incident_alone(paged: Engine, clock: FrozenC
     escalator.sweep(paged, clock)
     with session_scope(paged) as s:
         assert escalator.BREACHED in [e.kind for e in lifecycle.events(s, iid)]
+
+
+def test_each_client_counts_in_its_own_service_hours_within_one_pass(
+    store: Engine, example_dir: Path
+) -> None:
+    """A pass lays out each client's service week once per severity and keeps it for that
+    client only: a 24/7 client's clock runs on a Friday evening while an office-hours one's
+    stands still, in the same pass."""
+    nordhafen, lindqvist = two_client_binder(example_dir).clients
+    assert nordhafen.contract is not None and lindqvist.contract is not None
+    always = lindqvist.model_copy(
+        update={
+            "client": lindqvist.client.model_copy(update={"timezone": "Europe/Berlin"}),
+            "contract": lindqvist.contract.model_copy(update={"service_hours": None}),
+        }
+    )  # the same zone, the same severity: only the client tells their calendars apart
+    clock = FrozenClock(datetime(2026, 3, 20, 17, 5, tzinfo=UTC))  # Friday 18:05 in Berlin
+    with session_scope(store) as s:
+        sync_binder(s, Binder(clients=[nordhafen, always]), clock)
+        opened = [
+            lifecycle.trigger(
+                s, clock, client_id=client, procedure_key="check-tms-backup",
+                dedup_key=f"{client}/check-tms-backup", title="Backup check: Failed",
+                severity="sev2", details={"error": "no dump"},
+            ).id
+            for client in ("nordhafen", "lindqvist")
+        ]  # fmt: skip
+        for iid in opened:  # the ladder and the response clock stop: only resolution is left
+            lifecycle.acknowledge(s, clock, iid, actor="lena-fischer")
+    escalator.sweep(store, clock)
+    clock.advance(timedelta(hours=8, minutes=1))  # past 8 hours of 24/7; none of office hours
+    escalator.sweep(store, clock)
+    with session_scope(store) as s:
+        breaches = [
+            [e.data["key"] for e in lifecycle.events(s, iid) if e.kind == escalator.BREACHED]
+            for iid in opened
+        ]
+    assert breaches == [[], [f"inc/{opened[1]}/e0/sla/resolution/breach"]]
