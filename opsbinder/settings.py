@@ -48,10 +48,15 @@ class Settings(BaseSettings):
     # a request body larger than this is refused (413) before anything else reads it; above
     # the monitoring doors' own limits (Alertmanager's 1 MiB), which answer in their protocol
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=1024**3)
-    # a kept status page is rendered again by the minutely sweep once this old (the "as of"
-    # line, time passing, edits behind opsbinder's back); a change renders it at once; 0: the
-    # server renders every request (no page kept)
+    # the minutely sweep's period as the web server counts it (a kept page due this long
+    # three times over, at least 3 minutes: nobody sweeps, the server renders it in the
+    # background); 0: the server renders every request (no page kept)
     status_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # each kept status page is rendered again (its hash chains checked against edits behind
+    # opsbinder's back) once this many minutes after its last render, by the minutely sweep,
+    # which renders at most `status_checks_per_pass` such pages a pass, the oldest first
+    status_check_minutes: float = Field(default=15.0, ge=1, le=7 * 24 * 60)
+    status_checks_per_pass: int = Field(default=20, ge=1, le=100_000)
     # Audit anchors: outside the store, signed with the key in the variable named here (else
     # a key generated once under home, mode 0600); optionally also sent to a webhook receiver.
     audit_anchor_file: Path | None = None

@@ -8,7 +8,7 @@ missed-run and heartbeat watches and the escalation see them; runs a holiday mov
 start; escalation, the Severity-1 update cadence and
 overdue work items enqueue messages; the audit log's head is then anchored outside the store
 (after the steps that write to it; its webhook event is enqueued too); kept status pages are
-rendered again where time alone changed them; the outbox goes last, so
+rendered again where they are due (time alone changed them, a check of their chains); the outbox goes last, so
 what they enqueued leaves in the same minute. Every step is idempotent and catches up by itself, so a missed or overlapping
 minute is harmless, and one step failing does not stop the others.
 """
@@ -81,11 +81,15 @@ def _anchor_audit_log(engine: Engine, clock: Clock, _: Orchestrator | None) -> d
 
 
 def _render_status_pages(engine: Engine, clock: Clock, _: Orchestrator | None) -> dict[str, Any]:
-    """Kept status pages that time alone changed (or a change no writer rendered): here, so that
-    the web server never renders one in a client's request."""
+    """Kept status pages that are due (time alone changed them, a change no writer rendered, a
+    check of their hash chains): here, so that the web server never renders one in a client's
+    request. A pass with nothing due renders nothing and writes nothing."""
     from opsbinder.web.page_render import render_due  # the web's templates, only when needed
 
-    swept = render_due(engine, clock, get_settings().status_cache_seconds or 60.0)
+    settings = get_settings()
+    swept = render_due(
+        engine, clock, settings.status_check_minutes * 60, settings.status_checks_per_pass
+    )
     if swept.failed:
         raise OpsbinderError(f"status pages not rendered: {', '.join(swept.failed)}")
     return asdict(swept)

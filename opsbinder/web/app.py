@@ -67,9 +67,10 @@ def create_app(
     page_cache_seconds: float | None = None,
 ) -> FastAPI:
     """`launcher(client_id, procedure_key, actor)` starts a run for "run now" (a seam for tests);
-    a kept status page is sent as it is and rendered again by the minutely sweep once
-    `page_cache_seconds` old (the `status_cache_seconds` setting, default 60; 0: the server
-    renders every request), by the writer of a change at once."""
+    a kept status page is sent as it is, rendered by the writer of a change at once and by the
+    minutely sweep when time alone changes it or its chains are due a check; a page nobody
+    sweeps is rendered in the background once due `page_cache_seconds` three times over (the
+    `status_cache_seconds` setting, default 60; 0: the server renders every request)."""
     app = FastAPI(
         title="opsbinder",
         version="1",
@@ -85,8 +86,8 @@ def create_app(
     app.state.launcher = launcher
     if page_cache_seconds is None:
         page_cache_seconds = get_settings().status_cache_seconds
-    app.state.page_cache = PageCache(page_cache_seconds)
     settings = get_settings()
+    app.state.page_cache = PageCache(page_cache_seconds)
     app.add_middleware(  # what a browser keeps that is not who it is: see web/sessions.py
         SessionMiddleware,
         secret_key=secret or web_secret(),

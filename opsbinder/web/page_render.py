@@ -1,9 +1,10 @@
 """A client's status page as bytes, and the fingerprint of the data it shows.
 
 One render for every path: the writer of a change renders the page after its commit (`refresh`,
-called by `opsbinder.store.stored_pages`); the minutely sweep renders a kept page again when time
-alone changed it or its data moved without a writer's mark (`render_due`); the web server renders
-a page only for its first reader, when nothing is kept yet.
+called by `opsbinder.store.stored_pages`); the minutely sweep renders a kept page again when it
+is due (`render_due`: time alone changed it, a writer's mark was not rendered, its data moved
+without a mark, or its hash chains are due a check); the web server renders a page only for its
+first reader, when nothing is kept yet.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -24,51 +26,72 @@ from opsbinder.evidence.monthly import published_packs
 from opsbinder.store import stored_pages
 from opsbinder.store.db import read_scope, session_scope
 from opsbinder.store.models import Client, Incident, IncidentEvent, Procedure, Run, StatusUpdate
+from opsbinder.web.page_cache import Rendered, keep
 from opsbinder.web.status_data import status_page
 
 log = logging.getLogger(__name__)
-SWEEP_SLACK = 5.0  # seconds: a page rendered by the previous minute's sweep is due in this one
 
 
-def fingerprint(session: Session, client_id: str) -> tuple[Any, ...]:
-    """One query that moves with every change made through opsbinder to what the page shows:
+def _fingerprint_of(client: Any) -> list[Any]:
+    """Columns that move with every change made through opsbinder to what the page shows:
     newest incident, event, update, run and procedure change, the update count, the client."""
-    ids = select(Incident.id).where(Incident.client_id == client_id).scalar_subquery()
-    row = session.execute(
-        select(
-            select(func.max(Incident.id)).where(Incident.client_id == client_id).scalar_subquery(),
-            select(func.max(IncidentEvent.id))
-            .where(IncidentEvent.incident_id.in_(ids))
-            .scalar_subquery(),
-            select(func.max(StatusUpdate.id))
-            .where(StatusUpdate.incident_id.in_(ids))
-            .scalar_subquery(),
-            select(func.count(StatusUpdate.id))
-            .where(StatusUpdate.incident_id.in_(ids))
-            .scalar_subquery(),
-            select(func.max(Run.id)).where(Run.client_id == client_id).scalar_subquery(),
-            select(func.max(Procedure.updated_at))
-            .where(Procedure.client_id == client_id)
-            .scalar_subquery(),
-            select(Client.updated_at).where(Client.id == client_id).scalar_subquery(),
+
+    def of_incidents(column: Any, incident_id: Any) -> Any:  # the client's, one level deep
+        return (
+            select(column)
+            .select_from(incident_id.class_)
+            .join(Incident, Incident.id == incident_id)
+            .where(Incident.client_id == client)
+            .scalar_subquery()
         )
-    ).one()
-    return tuple(row)
+
+    return [
+        select(func.max(Incident.id)).where(Incident.client_id == client).scalar_subquery(),
+        of_incidents(func.max(IncidentEvent.id), IncidentEvent.incident_id),
+        of_incidents(func.max(StatusUpdate.id), StatusUpdate.incident_id),
+        of_incidents(func.count(StatusUpdate.id), StatusUpdate.incident_id),
+        select(func.max(Run.id)).where(Run.client_id == client).scalar_subquery(),
+        select(func.max(Procedure.updated_at))
+        .where(Procedure.client_id == client)
+        .scalar_subquery(),
+        Client.updated_at,
+    ]
 
 
-def page_key(session: Session, client_id: str) -> str:
+def fingerprints(session: Session, client_ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    """Each client's fingerprint, all in one query (a client that is gone is missing)."""
+    if not client_ids:
+        return {}
+    rows = session.execute(
+        select(Client.id, *_fingerprint_of(Client.id)).where(Client.id.in_(client_ids))
+    )
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def _key(fingerprint: tuple[Any, ...], client_id: str) -> str:
     """The fingerprint and the evidence packs on offer (files, not rows), as stored."""
-    key = [*fingerprint(session, client_id), *published_packs(client_id)]
+    key = [*fingerprint, *published_packs(client_id)]
     return json.dumps(key, default=str, separators=(",", ":"))
 
 
-def render_page(session: Session, clock: Clock, template: Template, client_id: str) -> bytes | None:
-    """The page as bytes, or None when the client is not (or no longer) there."""
+def page_key(session: Session, client_id: str) -> str:
+    found = fingerprints(session, [client_id]).get(client_id)
+    return _key(found if found is not None else (None,) * 7, client_id)
+
+
+def render_kept(
+    session: Session, clock: Clock, template: Template, client_id: str
+) -> Rendered | None:
+    """The page, its key, when it next changes by time alone and the writers' marks it shows
+    (read first: see `stored_pages.marks`); None when the client is not (or no longer) there."""
+    marks = stored_pages.marks(session, client_id)
+    key = page_key(session, client_id)
     data = status_page(session, clock, client_id)
     if data is None:
         return None
     html: str = template.render(page=data)
-    return html.encode()
+    changes_at = data.changes_at.timestamp() if data.changes_at else stored_pages.NEVER
+    return Rendered(key, html.encode(), changes_at, data.now.timestamp(), marks)
 
 
 @lru_cache(maxsize=1)
@@ -85,42 +108,44 @@ def refresh(engine: Engine, clock: Clock, client_id: str) -> None:
     while it renders; only the short write that keeps the bytes takes it."""
     read_at = time.time()  # before the snapshot: a render that read later wins (stored_pages)
     with read_scope(engine) as reading:
-        key = page_key(reading, client_id)
-        page = render_page(reading, clock, _template(), client_id)
+        rendered = render_kept(reading, clock, _template(), client_id)
     with session_scope(engine) as writing:
-        if page is None:
-            stored_pages.forget(writing, client_id)
-        else:
-            stored_pages.save(writing, client_id, key, page, read_at)
+        keep(writing, client_id, rendered, read_at)
 
 
 @dataclass
 class SweptPages:
     rendered: list[str] = field(default_factory=list)
-    current: int = 0  # kept pages young enough and with their data unchanged
+    checked: int = 0  # of those, rendered only because their hash chains were due a check
+    current: int = 0  # kept pages not due: nothing rendered, nothing written
     failed: list[str] = field(default_factory=list)
 
 
-def render_due(engine: Engine, clock: Clock, max_age: float) -> SweptPages:
-    """The minutely sweep's step: render again every kept page older than `max_age` seconds
-    (the "as of" line, windows starting and ending, resolved incidents ageing out, the hash
-    chains checked afresh against edits behind opsbinder's back) or whose data's fingerprint
-    moved without a writer rendering it (a writer that died, a change made by hand). So a
-    request never has to: the server sends the kept page as it is."""
+def render_due(engine: Engine, clock: Clock, check_every: float, checks: int) -> SweptPages:
+    """The minutely sweep's step: render the kept pages that are due, so a request never has to
+    (the server sends the kept page as it is). Due: its content changes by time at or before
+    now (`changes_at`) or a writer's change was not rendered yet (the mark set it); its data's
+    fingerprint moved without a mark (a change made by hand, a writer that forgot to mark, a
+    first reader that read just before a change); or, for at most `checks` pages a pass, the
+    least recently checked ones, its hash chains last checked `check_every` seconds ago or
+    more (edits behind opsbinder's back). A pass with nothing due issues three statements,
+    whatever the number of pages, and lists each kept client's evidence folder."""
+    now = clock.now().timestamp()
     swept = SweptPages()
     with read_scope(engine) as reading:
-        kept = stored_pages.kept_pages(reading)
-        now = time.time()
-        due = [
-            client_id
-            for client_id, key, rendered_at in kept
-            if now - rendered_at + SWEEP_SLACK >= max_age or page_key(reading, client_id) != key
-        ]
+        due = stored_pages.due(reading, now, now - check_every, checks)
+        kept = stored_pages.fingerprints(reading)
+        current = fingerprints(reading, sorted(kept))
+    for client_id, key in kept.items():
+        moved = client_id not in current or _key(current[client_id], client_id) != key
+        if moved and client_id not in due:
+            due[client_id] = "moved"
     swept.current = len(kept) - len(due)
-    for client_id in due:
+    for client_id, why in sorted(due.items()):
         try:
             refresh(engine, clock, client_id)
             swept.rendered.append(client_id)
+            swept.checked += why == "check"
         except Exception:  # the others are still rendered; this one is tried next minute
             log.exception("rendering the status page of %s in the sweep failed", client_id)
             swept.failed.append(client_id)

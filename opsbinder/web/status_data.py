@@ -23,6 +23,7 @@ from opsbinder.incidents.public import headline
 from opsbinder.incidents.status_updates import chain_problems, recorded_hashes
 from opsbinder.store.models import Client, Incident, IncidentEvent, Procedure, Run, StatusUpdate
 from opsbinder.web.component_status import HISTORY_DAYS, ComponentState, component_states
+from opsbinder.web.page_changes import AHEAD, next_change
 
 RECENT = timedelta(days=14)
 FAILING = {"failed", "crashed", "timed_out", "cancelled"}
@@ -82,6 +83,7 @@ class StatusPage:
     groups: list[GroupState]
     components: list[ComponentState] = field(default_factory=list)
     evidence: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # month, files
+    changes_at: datetime | None = None  # when it next reads differently by time alone
 
     @property
     def updated(self) -> datetime:
@@ -232,26 +234,33 @@ def status_page(session: Session, clock: Clock, client_id: str) -> StatusPage | 
     )
     windows = sorted(
         windows_between(one_off, now, datetime(2200, 1, 1, tzinfo=UTC))
-        + windows_between(recurring, now, now + timedelta(days=92)),
+        + windows_between(recurring, now, now + AHEAD),
         key=lambda w: (w.start, w.name),
     )
     shown = cb.contract is not None and cb.contract.breaches_on_status_page
+    tz = ZoneInfo(client.timezone)
+    history = windows_between(
+        cb, now - timedelta(days=HISTORY_DAYS + 1), now + timedelta(seconds=1)
+    )
+    resolved_views = _views(session, resolved, names, shown)
     return StatusPage(
         client=client,
         title=cb.client.status_page_title or f"{client.name} — service status",
-        tz=ZoneInfo(client.timezone),
+        tz=tz,
         now=now,
         open=_views(session, open_incidents, names, shown),
-        resolved=_views(session, resolved, names, shown),
+        resolved=resolved_views,
         maintenance=windows,
         groups=procedure_groups(session, client_id),
-        components=component_states(
-            session,
-            client_id,
-            cb.components,
-            ZoneInfo(client.timezone),
-            now,
-            windows_between(cb, now - timedelta(days=HISTORY_DAYS + 1), now + timedelta(seconds=1)),
-        ),
+        components=component_states(session, client_id, cb.components, tz, now, history),
         evidence=published_packs(client_id),
+        changes_at=next_change(
+            now,
+            tz,
+            [*windows, *history],
+            recurring if recurring.maintenance_windows else None,
+            [utc(v.incident.resolved_at) for v in resolved_views if v.incident.resolved_at],
+            RECENT,
+            day_strips=bool(cb.components),
+        ),
     )

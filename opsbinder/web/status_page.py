@@ -26,7 +26,7 @@ from opsbinder.store.models import AccessToken, Client
 from opsbinder.web import sessions
 from opsbinder.web.deps import DB, clock_of
 from opsbinder.web.page_cache import Rendered
-from opsbinder.web.page_render import page_key, render_page
+from opsbinder.web.page_render import render_kept
 from opsbinder.web.status_data import StatusPage, status_page
 
 router = APIRouter(include_in_schema=False)
@@ -106,11 +106,9 @@ def _send(session: Session, request: Request, client_id: str) -> Response:
 
     def render(reading: Session) -> Rendered | None:
         """May run after this request has ended, in a session of its own (see page_cache)."""
-        key = page_key(reading, client_id)
-        body = render_page(reading, clock, template, client_id)
-        return Rendered(key, body) if body is not None else None
+        return render_kept(reading, clock, template, client_id)
 
-    body = request.app.state.page_cache.page(session, client_id, render)
+    body = request.app.state.page_cache.page(session, client_id, render, utc(clock.now()))
     if body is None:
         raise HTTPException(404, NOT_HERE)
     return HTMLResponse(body, headers={"Cache-Control": "private, no-store"})

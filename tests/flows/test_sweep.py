@@ -71,7 +71,7 @@ def test_it_runs_every_step_in_order_as_tasks_of_one_flow_run(acme: Path, store:
     )
     assert done["work items"] == {"escalated": 1}
     assert done["audit anchor"]["written"] is True  # the escalation's audit entries sealed
-    assert done["status pages"] == {"rendered": [], "current": 0, "failed": []}  # none kept
+    assert done["status pages"] == {"rendered": [], "checked": 0, "current": 0, "failed": []}
     ran = _task_runs(state.state_details.flow_run_id)
     assert ran == [(s.name, "Completed") for s in STEPS]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text
 
@@ -43,7 +43,7 @@ def quick(body: bytes, key: str = "v1"):
 
 def page(cache, store, render):
     with read_scope(store) as s:  # as the status page reads
-        return cache.page(s, "nordhafen", render)
+        return cache.page(s, "nordhafen", render, datetime.now(UTC))
 
 
 def stored(store):
@@ -68,7 +68,9 @@ def test_the_first_reader_renders_and_keeps_the_page_then_readers_only_send_it(s
 def test_a_stale_page_nobody_sweeps_is_rendered_once_in_the_background(store, world):
     cache = PageCache(ttl=60)
     with session_scope(store) as s:
-        stored_pages.save(s, "nordhafen", "v1", b"version 1", time.time() - cache.stale_after - 1)
+        stored_pages.save(  # due longer ago than the sweep would have let it be
+            s, "nordhafen", "v1", b"version 1", changes_at=time.time() - cache.stale_after - 1
+        )
     second = SlowRender(b"version 2")
     with ThreadPoolExecutor(8) as readers:
         began = time.monotonic()
@@ -122,7 +124,7 @@ def test_the_writer_renders_the_page_on_commit_and_the_server_only_sends_it(
     clock.advance(timedelta(hours=2))
     post(store, clock, world.incident_a, current_status="Second look: replica caught up")
     after = stored(store)  # as the writer's post returns, its page is kept
-    assert b"Second look" in after.body and after.pending_at is None
+    assert b"Second look" in after.body and after.changes_at > clock.now().timestamp()
     assert after.fingerprint != first.fingerprint
     for _ in range(3):
         shown = web.get("/status/nordhafen")
@@ -151,7 +153,7 @@ def test_readers_get_the_previous_page_while_the_writer_renders_then_the_sweep_r
     monkeypatch.setattr(page_render, "refresh", stuck)
     clock.advance(timedelta(hours=2))
     post(store, clock, world.incident_a, current_status="Second look: replica caught up")
-    assert stored(store).pending_at is not None
+    assert stored(store).changes_at <= clock.now().timestamp()  # due: the writer's mark
     shown = web.get("/status/nordhafen")
     assert "First look" in shown.text and "Second look" not in shown.text
     monkeypatch.undo()
@@ -160,7 +162,7 @@ def test_readers_get_the_previous_page_while_the_writer_renders_then_the_sweep_r
     assert cache.renders == rendered  # no request rendered it
 
 
-def test_tampering_with_an_update_shows_once_the_sweep_renders_the_page_again(
+def test_tampering_with_an_update_shows_once_the_sweep_checks_the_page_again(
     web, world, store, clock, app
 ):
     post(store, clock, world.incident_a)
@@ -170,23 +172,35 @@ def test_tampering_with_an_update_shows_once_the_sweep_renders_the_page_again(
     assert "does NOT verify" not in web.get("/status/nordhafen").text  # the writer's page
     with session_scope(store) as s:
         s.execute(text("UPDATE status_updates SET next_steps = 'tampered'"))
-    assert sweep_pages(store, clock)["rendered"] == []  # young, and its fingerprint unmoved
-    with session_scope(store) as s:  # a sweep's period later
-        s.execute(text("UPDATE stored_pages SET rendered_at = rendered_at - 60"))
+    assert sweep_pages(store, clock)["rendered"] == []  # checked now, its fingerprint unmoved
+    clock.advance(timedelta(minutes=15))  # the check period (status_check_minutes)
     assert sweep_pages(store, clock)["rendered"] == ["nordhafen"]
     shown = web.get("/status/nordhafen").text
     assert "does NOT verify" in shown and "tampered" in shown  # as the rows now read
     assert app.state.page_cache.renders == 1  # its first reader's only
 
 
-def test_the_as_of_line_moves_with_the_sweep_not_with_a_request(web, world, store, clock, app):
+def test_the_as_of_line_is_the_time_sent_while_the_kept_page_is_current(
+    web, world, store, clock, app, monkeypatch
+):
+    """No render a minute: a page nothing changed since its render is right as of now. A page
+    a change is still to be rendered into says the time of its render instead."""
     assert "11:00 CET" in as_of(web.get(f"/status/nordhafen?token={world.status_a}").text)
-    clock.advance(timedelta(minutes=1))
-    with session_scope(store) as s:
-        s.execute(text("UPDATE stored_pages SET rendered_at = rendered_at - 60"))
-    assert "11:00 CET" in as_of(web.get("/status/nordhafen").text)  # the kept page, as it is
+    kept = stored(store)
+    clock.advance(timedelta(minutes=7))
+    assert sweep_pages(store, clock)["rendered"] == []
+    assert "11:07 CET" in as_of(web.get("/status/nordhafen").text)  # the kept page, sent now
+    assert stored(store).rendered_at == kept.rendered_at  # nothing rendered, nothing written
+    monkeypatch.setattr(page_render, "refresh", lambda *_: None)  # a writer still rendering
+    post(store, clock, world.incident_a, current_status="Second look")
+    monkeypatch.undo()
+    clock.advance(timedelta(seconds=30))
+    shown = web.get("/status/nordhafen").text
+    assert "Second look" not in shown and "11:00 CET" in as_of(shown)  # as of its render
     sweep_pages(store, clock)
-    assert "11:01 CET" in as_of(web.get("/status/nordhafen").text)
+    clock.advance(timedelta(minutes=1))
+    shown = web.get("/status/nordhafen").text
+    assert "Second look" in shown and "11:08 CET" in as_of(shown)
     assert app.state.page_cache.renders == 1
 
 
