@@ -211,7 +211,7 @@ async def delete_all() -> None:
                 await client.delete_deployment(dep.id)
 
 
-async def burst(deployment_ids: list[Any]) -> tuple[float, list[str]]:
+async def burst(deployment_ids: list[Any], side: str) -> tuple[float, list[str]]:
     """One run of each deployment, all due at the same instant 15 s from now; the wall time
     from that instant until the last is final, and the runs' ids."""
     from prefect import get_client
@@ -232,7 +232,7 @@ async def burst(deployment_ids: list[Any]) -> tuple[float, list[str]]:
         finished = datetime.now(UTC)
         bad = [s.name for s in states if s is not None and not s.is_completed()]
         if bad:
-            print(f"  not completed: {collections.Counter(bad)}")
+            print(f"  {side}: not completed: {collections.Counter(bad)}")
     return (finished - due).total_seconds(), [str(i) for i in ids]
 
 
@@ -373,8 +373,10 @@ def measure(
         async with get_client() as client:
             return (await client.read_deployment_by_name("bench-bare-noop/burst")).id
 
-    bare_wall, _ = asyncio.run(burst([asyncio.run(bare_id())] * args.burst))
-    ours_wall, run_ids = asyncio.run(burst([uuid.UUID(d.id) for d in procedures if d.id]))
+    bare_wall, _ = asyncio.run(burst([asyncio.run(bare_id())] * args.burst, "bare"))
+    ours_wall, run_ids = asyncio.run(
+        burst([uuid.UUID(d.id) for d in procedures if d.id], "opsbinder")
+    )
     with session_scope(engine) as s:
         recorded = s.execute(
             select(Run.flow_run_id, Run.outcome, func.count())
