@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from opsbinder.clock import Clock
-from opsbinder.evidence.monthly import published_packs
+from opsbinder.evidence.monthly import packs_root, published_packs
 from opsbinder.store import stored_pages
 from opsbinder.store.db import read_scope, session_scope
 from opsbinder.store.models import Client, Incident, IncidentEvent, Procedure, Run, StatusUpdate
@@ -68,10 +69,21 @@ def fingerprints(session: Session, client_ids: Sequence[str]) -> dict[str, tuple
     return {row[0]: tuple(row[1:]) for row in rows}
 
 
-def _key(fingerprint: tuple[Any, ...], client_id: str) -> str:
-    """The fingerprint and the evidence packs on offer (files, not rows), as stored."""
-    key = [*fingerprint, *published_packs(client_id)]
+def _key(fingerprint: tuple[Any, ...], client_id: str, with_packs: bool = True) -> str:
+    """The fingerprint and the evidence packs on offer (files, not rows), as stored;
+    `with_packs` False: the client has no folder of packs (known from one listing)."""
+    key = [*fingerprint, *(published_packs(client_id) if with_packs else [])]
     return json.dumps(key, default=str, separators=(",", ":"))
+
+
+def _with_packs() -> set[str]:
+    """The clients with a folder of evidence packs: one listing for a pass, not one settings
+    lookup and folder check per kept page (two thirds of a pass with nothing due)."""
+    try:
+        with os.scandir(packs_root()) as found:
+            return {entry.name for entry in found if entry.is_dir()}
+    except FileNotFoundError:
+        return set()
 
 
 def page_key(session: Session, client_id: str) -> str:
@@ -129,15 +141,18 @@ def render_due(engine: Engine, clock: Clock, check_every: float, checks: int) ->
     first reader that read just before a change); or, for at most `checks` pages a pass, the
     least recently checked ones, its hash chains last checked `check_every` seconds ago or
     more (edits behind opsbinder's back). A pass with nothing due issues three statements,
-    whatever the number of pages, and lists each kept client's evidence folder."""
+    whatever the number of pages, and lists the evidence folder once (and each client's with
+    packs)."""
     now = clock.now().timestamp()
     swept = SweptPages()
     with read_scope(engine) as reading:
         due = stored_pages.due(reading, now, now - check_every, checks)
         kept = stored_pages.fingerprints(reading)
         current = fingerprints(reading, sorted(kept))
+    packs = _with_packs()
     for client_id, key in kept.items():
-        moved = client_id not in current or _key(current[client_id], client_id) != key
+        found = current.get(client_id)
+        moved = found is None or _key(found, client_id, client_id in packs) != key
         if moved and client_id not in due:
             due[client_id] = "moved"
     swept.current = len(kept) - len(due)

@@ -152,13 +152,13 @@ def _views(
 
 
 def procedure_groups(session: Session, client_id: str) -> list[GroupState]:
-    procs = list(
-        session.execute(
-            select(Procedure)
-            .where(Procedure.client_id == client_id, Procedure.active.is_(True))
-            .order_by(Procedure.name)
-        ).scalars()
-    )
+    """Plain rows of the columns shown, not ORM objects: building twenty procedures with their
+    stored definitions and their last runs was a fifth of a normal page's render."""
+    procs = session.execute(
+        select(Procedure.id, Procedure.key, Procedure.name, Procedure.paused, Procedure.cadence)
+        .where(Procedure.client_id == client_id, Procedure.active.is_(True))
+        .order_by(Procedure.name)
+    ).all()
     newest = (
         select(Run.procedure_id, func.max(Run.id).label("run_id"))
         .where(Run.client_id == client_id, Run.outcome != "running", Run.dry_run.is_(False))
@@ -167,7 +167,11 @@ def procedure_groups(session: Session, client_id: str) -> list[GroupState]:
     )
     last_runs = {
         r.procedure_id: r
-        for r in session.execute(select(Run).join(newest, Run.id == newest.c.run_id)).scalars()
+        for r in session.execute(
+            select(Run.procedure_id, Run.outcome, Run.started_at, Run.ended_at).join(
+                newest, Run.id == newest.c.run_id
+            )
+        )
     }
     groups: dict[str, GroupState] = {}
     for proc in procs:

@@ -87,3 +87,14 @@ def test_a_pack_published_while_the_page_is_kept_shows_without_a_render_in_a_req
     page = web.get("/status/nordhafen").text
     assert 'href="/status/nordhafen/evidence/2026-02/evidence.html"' in page
     assert app.state.page_cache.renders == rendered  # the publisher rendered it
+
+
+def test_a_pack_changed_by_hand_shows_after_the_next_sweep_pass(web, world, store, clock, packs):  # type: ignore[no-untyped-def]
+    """No writer: the sweep's fingerprint check (one listing of the packs' folder) sees it."""
+    from opsbinder import sweep
+
+    assert "Evidence packs" in web.get(f"/status/nordhafen?token={world.status_a}").text
+    (packs / "nordhafen" / "2026-02" / "manifest.sha256").unlink()
+    assert "Evidence packs" in web.get("/status/nordhafen").text  # kept as it was
+    assert sweep.step("status pages").does(store, clock, None)["rendered"] == ["nordhafen"]
+    assert "Evidence packs" not in web.get("/status/nordhafen").text
