@@ -15,7 +15,7 @@ from prefect.states import Failed
 
 from flows import expected_failures
 from flows.registry import SWEEP
-from opsbinder.sweep import STEPS, failure
+from opsbinder.sweep import STEPS, failure, heap_set_aside
 from tasks.sweep import sweep_step
 
 expected_failures.keep_out_of_the_log()
@@ -25,13 +25,14 @@ expected_failures.keep_out_of_the_log()
 def sweep() -> dict[str, Any] | State[Any]:
     done: dict[str, Any] = {}
     failed: dict[str, BaseException] = {}
-    for step in STEPS:
-        try:
-            done[step.name] = sweep_step.with_options(
-                task_run_name=step.name, retries=step.retries
-            )(step.name)
-        except Exception as exc:  # the next steps still run
-            failed[step.name] = exc
+    with heap_set_aside():
+        for step in STEPS:
+            try:
+                done[step.name] = sweep_step.with_options(
+                    task_run_name=step.name, retries=step.retries
+                )(step.name)
+            except Exception as exc:  # the next steps still run
+                failed[step.name] = exc
     if failed:
         ended = failure(failed, done)
         return Failed(message=str(ended), data=ended)

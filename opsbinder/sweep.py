@@ -15,7 +15,9 @@ minute is harmless, and one step failing does not stop the others.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import gc
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -111,6 +113,25 @@ STEPS: tuple[Step, ...] = (
     Step("status pages", _render_status_pages),
     Step("outbox delivery", _deliver_outbox),
 )
+
+
+@contextmanager
+def heap_set_aside() -> Iterator[None]:
+    """Around one pass: what the process has loaded by now (modules, models, Prefect's engine:
+    most of its objects, none of them the pass's garbage) is kept out of the garbage
+    collector's full walks, as `opsbinder web` does for its workers. A pass makes many
+    short-lived rows; each full collection otherwise walked the whole process, twice a pass,
+    about a third of a steady pass's CPU at 4,000 procedures in a flow-run process
+    (bench/README.md). Given back afterwards, so a process that runs sweeps among other work
+    (a test) still collects what it loaded; left alone if something else has frozen already."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def step(name: str) -> Step:

@@ -3,6 +3,7 @@ failing step does not stop the others, and the run then ends Failed naming it.""
 
 from __future__ import annotations
 
+import gc
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlalchemy import Engine, select
 
 from flows.catalog import run_now
 from flows.sweep import sweep
+from opsbinder import workitems
 from opsbinder.settings import get_settings
 from opsbinder.store.db import session_scope
 from opsbinder.store.models import Incident, WorkItem
@@ -100,3 +102,23 @@ def test_it_runs_the_other_steps_when_one_fails_and_ends_failed_naming_it(
         assert session.execute(select(Incident)).scalar_one().title == "Overdue: Test sign-off"
     ran = dict(_task_runs(state.state_details.flow_run_id))
     assert ran["replay spool"] == "Failed" and ran["outbox delivery"] == "Completed"
+
+
+def test_it_sets_what_the_process_loaded_aside_from_collections_during_the_pass(
+    acme: Path, store: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The objects the process holds when a pass starts are not walked by the pass's full
+    garbage collections; afterwards the process collects them again as before."""
+    seen: list[int] = []
+    real = workitems.escalate_overdue
+
+    def probe(session: Any, clock: Any) -> Any:
+        seen.append(gc.get_freeze_count())
+        return real(session, clock)
+
+    monkeypatch.setattr(workitems, "escalate_overdue", probe)
+    assert gc.get_freeze_count() == 0
+    state = sweep(return_state=True)
+    assert state.is_completed()
+    assert seen and seen[0] > 50_000  # modules, models, Prefect's engine: the loaded heap
+    assert gc.get_freeze_count() == 0
