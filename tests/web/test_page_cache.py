@@ -157,7 +157,7 @@ def test_readers_get_the_previous_page_while_the_writer_renders_then_the_sweep_r
     shown = web.get("/status/nordhafen")
     assert "First look" in shown.text and "Second look" not in shown.text
     monkeypatch.undo()
-    assert sweep_pages(store, clock)["rendered"] == ["nordhafen"]  # the data's fingerprint moved
+    assert sweep_pages(store, clock)["rendered"] == ["nordhafen"]  # due: the writer marked it
     assert "Second look: replica caught up" in web.get("/status/nordhafen").text
     assert cache.renders == rendered  # no request rendered it
 
