@@ -16,11 +16,28 @@ from typing import Any
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from tests.support import pg
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+
+
+def _prefect_http() -> requests.Session:
+    """Requests to a Prefect server retried as Prefect's own client retries them: a server on
+    SQLite answers 503 while another of its connections holds the write lock (seen under a
+    loaded `opsbinder serve`), and its UI's switches retry too."""
+    session = requests.Session()
+    retry = Retry(
+        total=6, backoff_factor=0.5, status_forcelist=(429, 502, 503), allowed_methods=None
+    )
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    return session
+
+
+prefect_http = _prefect_http()
 
 
 def _free_port() -> int:
@@ -54,17 +71,19 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def pause_deployment(api: str, name: str) -> None:
     """Pause a deployment on the server, as its UI's switch does (its scheduled runs go)."""
-    found = requests.post(
+    found = prefect_http.post(
         f"{api}/deployments/filter", json={"deployments": {"name": {"any_": [name]}}}, timeout=10
     ).json()
-    done = requests.patch(f"{api}/deployments/{found[0]['id']}", json={"paused": True}, timeout=10)
+    done = prefect_http.patch(
+        f"{api}/deployments/{found[0]['id']}", json={"paused": True}, timeout=10
+    )
     assert done.ok, done.text
 
 
 def flow_runs(api: str, deployment: str) -> list[dict[str, Any]]:
     body = {"deployments": {"name": {"any_": [deployment]}}, "sort": "EXPECTED_START_TIME_ASC"}
     try:
-        answer = requests.post(f"{api}/flow_runs/filter", json=body, timeout=10)
+        answer = prefect_http.post(f"{api}/flow_runs/filter", json=body, timeout=10)
     except requests.RequestException:
         return []
     return list(answer.json()) if answer.ok else []
@@ -82,7 +101,7 @@ def started_between(api: str, deployment: str, first: datetime, last: datetime) 
 
 def failed_at(api: str, flow_run_id: str) -> datetime:
     """When Prefect put the run in its Failed state."""
-    run = requests.get(f"{api}/flow_runs/{flow_run_id}", timeout=10).json()
+    run = prefect_http.get(f"{api}/flow_runs/{flow_run_id}", timeout=10).json()
     assert (run.get("state") or {}).get("type") == "FAILED", run
     return datetime.fromisoformat(run["state"]["timestamp"])
 
