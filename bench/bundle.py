@@ -97,7 +97,7 @@ def main() -> int:
 
     from prefect import flow
 
-    from tests.support.heartbeats import heartbeats_off
+    from opsbinder.orchestrator.local import heartbeats_off
 
     settings = ExitStack()  # held to the end: a context left to the collector would be exited
     if args.heartbeats == "off":

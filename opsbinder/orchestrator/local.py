@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from opsbinder import environment
@@ -61,13 +63,46 @@ def run_procedure(
 ) -> Outcome:
     from flows.catalog import run_now  # imports Prefect: only after prefect_defaults
 
-    return run_now(client_id, procedure_id, actor=actor, dry_run=dry_run, approve=approve)
+    with heartbeats_unless_a_server():
+        return run_now(client_id, procedure_id, actor=actor, dry_run=dry_run, approve=approve)
 
 
 def run_bundle(client_id: str, cadence: str, *, actor: str) -> list[Outcome]:
     from flows.catalog import run_bundle_now  # imports Prefect: only after prefect_defaults
 
-    return run_bundle_now(client_id, cadence, actor=actor)
+    with heartbeats_unless_a_server():
+        return run_bundle_now(client_id, cadence, actor=actor)
+
+
+@contextmanager
+def heartbeats_unless_a_server() -> Iterator[None]:
+    """Flow-run heartbeats off when the runs go to Prefect's ephemeral API.
+
+    Heartbeats feed a server's detection of crashed runs, a trigger the ephemeral API does not
+    run (it lives in this process). Yet each sync flow run, each procedure of a bundle too,
+    ends by waiting up to a second for its heartbeat thread to stop. A server named by
+    PREFECT_API_URL keeps them."""
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        yield
+        return
+    with heartbeats_off():
+        yield
+
+
+@contextmanager
+def heartbeats_off() -> Iterator[None]:
+    """`temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})` leaves Prefect's default
+    (180 s) in place outside its test harness (measured with Prefect 3.8.8); a settings object
+    whose field is None turns them off."""
+    import prefect.context
+
+    current = prefect.context.get_settings_context()
+    flows = current.settings.flows.model_copy(update={"heartbeat_frequency": None})
+    settings = current.settings.model_copy(update={"flows": flows})
+    with prefect.context.SettingsContext(profile=current.profile, settings=settings):
+        yield
 
 
 def launch_procedure(client_id: str, procedure_id: str, actor: str) -> None:
