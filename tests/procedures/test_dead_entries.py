@@ -5,6 +5,7 @@ once per deleted row."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -29,14 +30,31 @@ def _heap_fetches(client_db: Any, name: str) -> int:
     return fetches(plan[0]["Plan"])
 
 
-def _purged(client_db: Any, clock: Any, name: str) -> tuple[Table, Any]:
+def _purged(client_db: Any, clock: Any, name: str) -> tuple[Table, Any, int]:
+    """The table, the cutoff, and the deleting transaction's id."""
     table = client_db.fill(clock.now(), old=3000, new=50, name=name)
     with client_db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(f"VACUUM ANALYZE {name}"))  # the live rows' pages all-visible
     cut = clock.now() - timedelta(days=90)
     with client_db.engine.begin() as conn:
         conn.execute(table.delete().where(table.c.recorded_at < cut))
-    return table, cut
+        deleter = int(conn.execute(text("SELECT txid_current()")).scalar_one())
+    return table, cut, deleter
+
+
+def _wait_until_no_snapshot_predates(client_db: Any, deleter: int) -> None:
+    """PostgreSQL marks an entry dead only once no transaction anywhere in the cluster could
+    still see its row: a snapshot's xmin is the oldest transaction running in any database, so
+    a long transaction of another test (the suite runs two at once) keeps the deleted rows
+    visible to the walk. Wait (bounded) until every transaction older than the delete ended."""
+    deadline = time.monotonic() + 60
+    with client_db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        while time.monotonic() < deadline:
+            oldest = conn.execute(text("SELECT txid_snapshot_xmin(txid_current_snapshot())"))
+            if int(oldest.scalar_one()) > deleter:
+                return
+            time.sleep(0.1)
+    pytest.fail(f"a transaction older than the purge ({deleter}) ran for 60 s")
 
 
 @pytest.fixture
@@ -47,7 +65,9 @@ def purged_twice(client_db: Any, clock: Any) -> tuple[Table, Any]:
         pytest.skip("index entries marked dead are PostgreSQL's; SQLite deletes them at once")
     _purged(client_db, clock, "unwalked")
     assert _heap_fetches(client_db, "unwalked") >= 3000
-    return _purged(client_db, clock, "walked")
+    table, cut, deleter = _purged(client_db, clock, "walked")
+    _wait_until_no_snapshot_predates(client_db, deleter)
+    return table, cut
 
 
 def test_walking_the_deleted_ranges_spares_the_next_reader_a_visit_per_row(
