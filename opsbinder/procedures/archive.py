@@ -13,7 +13,7 @@ is archived twice. To a table, the copy and the delete share one transaction.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from opsbinder.config.models import ArchiveProcedure, DatabaseSystem
 from opsbinder.errors import OpsbinderError
+from opsbinder.procedures import archive_deletes as deletes
 from opsbinder.procedures import archive_files as files
 from opsbinder.procedures import archive_layout as layout
 from opsbinder.procedures import (
@@ -37,6 +38,7 @@ from opsbinder.procedures import (
 )
 from opsbinder.procedures.ahead import Ahead
 from opsbinder.procedures.archive_copy import copy_out
+from opsbinder.procedures.archive_deletes import Held, Snapshots
 from opsbinder.procedures.archive_keys import Key
 from opsbinder.procedures.archive_origin import Origin, database_identity
 from opsbinder.procedures.context import ProcedureContext
@@ -86,6 +88,7 @@ def run(
         table=p.table,
         columns={"age_column": p.age_column, **keys},
         check=unique_key,
+        connections=deletes.CONNECTIONS,
         work=lambda engine, table: Archive(ctx, proc, engine, table).run(),
     )
 
@@ -102,7 +105,7 @@ class Archive:
         self.cutoff = local_cutoff.astimezone(UTC)
         self.cut = targets.cutoff_value(self.age, local_cutoff)
         self.origin: Origin  # set when writing files: it costs a query on the client database
-        self.behind: DeadEntries | None = None  # walks the age index behind the deletes (PG)
+        self.snapshots = Snapshots(engine)  # the exports' snapshots, open until deleted (PG)
         self.metrics: dict[str, Any] = {
             "cutoff": self.cutoff.isoformat(),
             "planned_rows": 0,
@@ -203,7 +206,9 @@ class Archive:
         pg = self.engine.dialect.name == "postgresql"
         export = self._export_pg if pg else self._export_py
 
-        def exported() -> Iterator[tuple[bytes, list[Any]]]:
+        Batch = tuple[bytes, list[Any], Held | None]
+
+        def exported() -> Iterator[Batch]:
             last = None
             while True:
                 where = [self.age < self.cut] + ([self.key.after(last)] if last is not None else [])
@@ -213,38 +218,41 @@ class Archive:
                 yield batch
                 last = batch[1][-1]
 
-        def written(batches: Iterator[tuple[bytes, list[Any]]]) -> Iterator[Any]:
-            for payload, keys in batches:
+        def written(batches: Iterator[Batch]) -> Iterator[Any]:
+            for payload, keys, held in batches:
                 data = files.compress(payload, self.params.compression)
                 target = self._free_name(folder, keys[0], keys[-1])
-                yield self.write_data(target, data, len(keys), keys[0], keys[-1]), keys
+                yield self.write_data(target, data, len(keys), keys[0], keys[-1]), keys, held
 
-        def pipelined() -> Iterator[tuple[files.Manifest, list[Any]]]:
+        def pipelined() -> Iterator[tuple[files.Manifest, list[Any], Held | None]]:
             with Ahead(exported) as batches:
                 yield from written(batches)
 
         # On PostgreSQL the next batch is exported (its own snapshot, keys after the previous
         # one's) in one thread, and compressed, written and verified in another, while this
-        # one's manifest is written and its rows deleted. A data file without a manifest is
-        # what a crash before the manifest always left (redone by the next run), and manifests
-        # and deletes keep their order. (SQLite has one writer: no overlap there.) Behind the
-        # deletes, another connection walks the age index over the rows just deleted (see
-        # dead_entries), so the check of what is left does not visit each deleted row.
+        # one's manifest is written and its rows deleted, in the export's snapshot (see
+        # archive_deletes). A data file without a manifest is what a crash before the manifest
+        # always left (redone by the next run), and manifests and deletes keep their order.
+        # (SQLite has one writer: no overlap there.) Behind the deletes, another connection
+        # walks the age index over the rows deleted (see dead_entries), so the check of what is
+        # left does not visit each deleted row.
         ahead = Ahead(pipelined) if pg else nullcontext(written(exported()))
         behind = DeadEntries(self.engine, self.age, self.cut) if pg else nullcontext(None)
-        try:
-            with ahead as batches, behind as self.behind:
-                for manifest, keys in batches:
+        with behind as self.snapshots.behind, ahead as batches:
+            try:
+                for manifest, keys, held in batches:
                     self.commit(manifest)
-                    self.delete_keys(keys, self.cut)
+                    self.delete_keys(keys, self.cut, held)
                     files.mark_done(manifest)
                     self.metrics["manifests"].append(str(manifest.path))
                     done = self.metrics["rows_deleted"]
                     self.ctx.progress(done, max(planned, done), f"archived {done:,} rows")
-        finally:
-            self.behind = None
+            finally:
+                # end the snapshots exported ahead (an export waiting for room gives up), and
+                # hand the walks still waiting for them to the walker
+                self.snapshots.close()
 
-    def _export_py(self, where: list[Any]) -> tuple[bytes, list[Any]] | None:
+    def _export_py(self, where: list[Any]) -> tuple[bytes, list[Any], None] | None:
         """The next batch encoded in Python (SQLite, or any non-PostgreSQL target)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -256,25 +264,29 @@ class Archive:
         if not rows:
             return None
         keys = [self.key.of_row(row._mapping) for row in rows]
-        return files.encode_rows(rows, list(self.table.c.keys()), self.params.format), keys
+        return files.encode_rows(rows, list(self.table.c.keys()), self.params.format), keys, None
 
-    def _export_pg(self, where: list[Any]) -> tuple[bytes, list[Any]] | None:
+    def _export_pg(self, where: list[Any]) -> tuple[bytes, list[Any], Held] | None:
         """The next batch written by PostgreSQL's COPY, and its keys, from one snapshot.
 
         The keys and the COPY run in one REPEATABLE READ transaction, so the file holds exactly
-        the rows whose keys are later deleted.
+        the rows whose keys are later deleted; it stays open (`Held`) for the deletes to
+        import its snapshot, until they are done (archive_deletes).
         """
-        snapshot = self.engine.connect().execution_options(isolation_level="REPEATABLE READ")
-        with snapshot as conn, conn.begin():
+        held = self.snapshots.hold()
+        try:
+            conn = held.conn
+            assert conn is not None
             oldest = (
-                select(*self.key.columns)
+                select(*self.key.columns, self.age.label("_age"))
                 .where(*where)
                 .order_by(*self.key.columns)
                 .limit(self.params.batch_size)
             ).subquery("k")
             # an array per key column instead of a row per key: several times faster to fetch
-            keys = self.key.arrays(conn, oldest)
+            keys, ages = self.key.arrays(conn, oldest, ages=oldest.c["_age"])
             if not keys:
+                self.snapshots.release(held)
                 return None
             rows = (
                 select(self.table)
@@ -282,7 +294,12 @@ class Archive:
                 .order_by(*self.key.columns)
             )
             payload = copy_out(conn, rows, list(self.key.names), self.params.format)
-        return payload, keys
+            snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+            self.snapshots.exported(held, snapshot, ages)
+        except BaseException:
+            self.snapshots.release(held)
+            raise
+        return payload, keys, held
 
     def write_data(
         self, target: Path, data: bytes, rows: int, lo: Any, hi: Any, extra: Any = None
@@ -342,50 +359,10 @@ class Archive:
             path = layout.data_file(folder, p.table, lo_label, hi_label, suffix, n)
         return path
 
-    def delete_keys(self, keys: list[Any], cut: datetime | date) -> None:
+    def delete_keys(self, keys: list[Any], cut: datetime | date, held: Held | None = None) -> None:
         """Delete exactly these (archived) keys of rows still older than `cut`, in short
-        transactions of DELETE_CHUNK keys (fewer for a key of many columns: Key.chunks)."""
-        with self.engine.connect() as conn:
-            for chunk in self.key.chunks(keys, DELETE_CHUNK):
-                if self.engine.dialect.name == "postgresql":
-                    gone = self._delete_range(conn, chunk, cut)
-                else:
-                    with conn.begin():
-                        gone = conn.execute(
-                            self.table.delete().where(self.key.among(chunk), self.age < cut)
-                        ).rowcount
-                self.metrics["rows_deleted"] += gone
-                self.step("mid_delete")
-
-    def _delete_range(self, conn: Any, chunk: Sequence[Any], cut: datetime | date) -> int:
-        """Delete by key range (one index range scan, ten times faster than a key list), and
-        commit only if every deleted key is one of the archived ones; otherwise a row appeared
-        in the range since the export, so roll back and delete the exact key list instead."""
-        expired = self.age < cut
-        archived = set(chunk)
-        trans = conn.begin()
-        try:
-            deleted = (
-                self.table.delete()
-                .where(self.key.within(min(chunk), max(chunk)), expired)
-                .returning(*self.key.columns, self.age.label("_age"))
-                .cte("gone")
-            )
-            # the deleted keys as arrays: a row per key costs more than the delete
-            gone, ages = self.key.arrays(conn, deleted, ages=deleted.c["_age"])
-            if archived.issuperset(gone):
-                trans.commit()
-                if self.behind is not None and gone:
-                    self.behind.deleted_between(*ages)
-                return len(gone)
-            trans.rollback()
-        except BaseException:
-            if trans.is_active:
-                trans.rollback()
-            raise
-        exact = self.key.among(chunk, pg_array=True)
-        with conn.begin():
-            return int(conn.execute(self.table.delete().where(exact, expired)).rowcount)
+        transactions of DELETE_CHUNK keys; from the export's snapshot `held` (archive_deletes)."""
+        deletes.delete_keys(self, keys, cut, DELETE_CHUNK, held)
 
     def _audit(self) -> None:
         self.metrics.update(

@@ -23,10 +23,12 @@ def run_locked(
     columns: dict[str, str],
     work: Callable[[Engine, Table], ProcedureResult],
     check: Callable[[Table], None] = lambda _table: None,
+    connections: int = 4,
 ) -> ProcedureResult:
-    """`work` runs only while this run alone holds the lock; a held lock is a skipped run."""
+    """`work` runs only while this run alone holds the lock; a held lock is a skipped run.
+    At most `connections` connections to the client's database at once."""
     try:
-        engine = targets.connect(ctx, system)
+        engine = targets.connect(ctx, system, connections=connections)
     except OpsbinderError as exc:
         return _failed(exc)
     try:

@@ -43,7 +43,10 @@ class TargetError(OpsbinderError):
     """The client's database or a name in the binder does not match what is really there."""
 
 
-def connect(ctx: ProcedureContext, system: DatabaseSystem | None) -> Engine:
+def connect(
+    ctx: ProcedureContext, system: DatabaseSystem | None, *, connections: int = 4
+) -> Engine:
+    """An engine for the client's database, holding at most `connections` connections."""
     where = f"{ctx.client_id}/{ctx.procedure_id}"
     if system is None or getattr(system, "type", None) != "database":
         raise TargetError(f"{where}: system must name a database system (type: database)")
@@ -57,7 +60,7 @@ def connect(ctx: ProcedureContext, system: DatabaseSystem | None) -> Engine:
         ) from exc
     if parsed.get_backend_name() == "sqlite":
         return create_engine(parsed, connect_args={"timeout": 30})
-    return create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=2)
+    return create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=connections - 2)
 
 
 def reflect(
