@@ -279,6 +279,9 @@ def main() -> int:
         "limit on a machine with less than ~65 GB free",
     )
     args = parser.parse_args()
+    # a SIGTERM (someone stopping the bench) runs the `finally` below: without it the server and
+    # the workers, each in its own session, outlived the bench and kept a core busy
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     server_db, server_url = scratch_database("prefect")
     store_db, store_url = scratch_database("store")
