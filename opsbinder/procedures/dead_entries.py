@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 _END = None
+_SWEEP = object()  # as a range's lower end: rows deleted wherever they sat (purge by blocks)
 
 
 class _Including:
@@ -59,10 +60,25 @@ class DeadEntries:
         """Rows of ages `oldest` to `newest`, both included, were deleted (by key: archive)."""
         self._ranges.put((_Including(oldest), newest))
 
+    def swept(self) -> None:
+        """Rows below the cutoff were deleted wherever they sat (a batch of blocks, whose ages
+        are not known): walk from the oldest entry not yet walked to the first live row. In a
+        table filled in time order each walk takes in the batch just deleted; elsewhere it
+        stops early and leaves the rest to the run's own check."""
+        self._ranges.put((_SWEEP, None))
+
     def _walk(self) -> None:
+        live: Any = None  # the oldest live row the last sweep found: entries before it are walked
         try:
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 while (deleted := self._ranges.get()) is not _END:
+                    if deleted[0] is _SWEEP:
+                        where = [self.age < self.cut]
+                        if live is not None:
+                            where.append(self.age >= live)
+                        found = conn.execute(select(func.min(self.age)).where(*where)).scalar()
+                        live = live if found is None else found
+                        continue
                     conn.execute(select(func.min(self.age)).where(*self._within(*deleted)))
         except SQLAlchemyError:
             while self._ranges.get() is not _END:  # drain: the purge goes on without the walk

@@ -24,15 +24,19 @@ def run_locked(
     work: Callable[[Engine, Table], ProcedureResult],
     check: Callable[[Table], None] = lambda _table: None,
     connections: int = 4,
+    lean: bool = False,
 ) -> ProcedureResult:
     """`work` runs only while this run alone holds the lock; a held lock is a skipped run.
-    At most `connections` connections to the client's database at once."""
+    At most `connections` connections to the client's database at once. `lean`: see
+    targets.reflect."""
     try:
         engine = targets.connect(ctx, system, connections=connections)
     except OpsbinderError as exc:
         return _failed(exc)
     try:
-        reflected = targets.reflect(engine, ctx, schema=schema, table=table, columns=columns)
+        reflected = targets.reflect(
+            engine, ctx, schema=schema, table=table, columns=columns, lean=lean
+        )
         check(reflected)
         name = f"{ctx.client_id}/{ctx.procedure_id}"
         with locks.procedure_lock(engine, name, ctx.clock) as held:

@@ -34,7 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import DropTable
 
 from opsbinder.config.models import DatabaseSystem, PurgeProcedure
-from opsbinder.procedures import guarded, plan_guard, purge_bounds, targets
+from opsbinder.procedures import guarded, plan_guard, purge_blocks, purge_bounds, targets
 from opsbinder.procedures.ahead import Ahead
 from opsbinder.procedures.context import ProcedureContext
 from opsbinder.procedures.dead_entries import DeadEntries
@@ -52,6 +52,7 @@ def run(
         table=params.table,
         columns={"age_column": params.age_column},
         work=lambda engine, table: Purge(ctx, proc, engine, table).run(),
+        lean=True,  # purge needs the age column's type and the primary key, nothing else
     )
 
 
@@ -78,7 +79,7 @@ class Purge:
     def run(self) -> ProcedureResult:
         partitions = (
             targets.range_partitions(self.engine, self.table, self.params.age_column)
-            if self.params.drop_partitions
+            if self.params.drop_partitions and self._is_partitioned()
             else None
         )
         expired = targets.expired_partitions(self.engine, partitions or [], self.age, self.cut)
@@ -173,6 +174,13 @@ class Purge:
                     conn.execute(text("SET synchronous_commit TO off"))
             pg = self.engine.dialect.name == "postgresql"
             if self.cap is None and pg and not self._is_partitioned():
+                blocks = purge_blocks.plan(conn, self.table, self.age, self.cut, planned)
+                conn.commit()
+                if blocks is not None:
+                    self._by_blocks(conn, blocks, planned)
+                    if not self._left(conn, None):
+                        return False
+                    # rows that escaped the blocks: the age index's batches find them
                 size, last, finished = self._looking_ahead(conn, size, planned)
                 if finished:
                     return False
@@ -222,15 +230,43 @@ class Purge:
                     return following, previous, False
         return size, previous, True  # not reached: the bounds end with None
 
+    def _by_blocks(self, conn: Connection, blocks: purge_blocks.Blocks, planned: int) -> None:
+        """Batches of blocks through `blocks` (purge_blocks), the table's end read again when
+        reached; each batch spans about `batch_size` rows, fewer after a slow one."""
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        self.metrics["batches_by"] = "blocks"
+        most = blocks.heap.span(self.params.batch_size)
+        span, first, end = most, blocks.first, blocks.end
+        with DeadEntries(self.engine, self.age, self.cut) as behind:
+            while True:
+                if first >= end:
+                    if not blocks.whole:
+                        return
+                    end = purge_blocks.heap(conn, self.table).blocks
+                    conn.commit()
+                    if first >= end:
+                        return
+                last = min(first + span, end)
+                started = time.perf_counter()
+                statement = purge_blocks.batch(self.table, self.age < self.cut, first, last)
+                deleted = conn.execute(statement).rowcount
+                conn.commit()  # ends SQLAlchemy's autobegun marker; autocommit sends nothing
+                elapsed = time.perf_counter() - started
+                behind.swept()
+                span, first = self._after_batch(deleted, elapsed, span, planned, most), last
+
     def _left(self, conn: Connection, last: Any) -> bool:
         """Whether expired rows remain at or after `last` (one index probe)."""
         where = [self.age < self.cut] if last is None else [self.age >= last, self.age < self.cut]
         with conn.begin():
             return conn.execute(select(self.age).where(*where).limit(1)).first() is not None
 
-    def _after_batch(self, deleted: int, elapsed: float, size: int, planned: int) -> int:
-        """Record the batch; the next batch's size (smaller after a slow one)."""
-        limit = self.params.max_batch_seconds
+    def _after_batch(
+        self, deleted: int, elapsed: float, size: int, planned: int, most: int | None = None
+    ) -> int:
+        """Record the batch; the next batch's size (smaller after a slow one, at most `most`:
+        by default the batch size)."""
+        limit, most = self.params.max_batch_seconds, most or self.params.batch_size
         self.metrics["batches"] += 1
         self.metrics["rows_deleted"] += deleted
         self.metrics["longest_batch_ms"] = max(
@@ -240,8 +276,8 @@ class Purge:
         self.ctx.progress(done, max(planned, done), f"deleted {done:,} rows")
         if elapsed > limit:
             return max(1, int(size * limit / elapsed * 0.8))
-        if elapsed < limit / 2 and size < self.params.batch_size:
-            return min(self.params.batch_size, size * 2)
+        if elapsed < limit / 2 and size < most:
+            return min(most, size * 2)
         return size
 
     def _delete_batch(self, conn: Connection, size: int, last: Any) -> tuple[int, Any]:

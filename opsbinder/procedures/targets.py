@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchTableError, SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.ddl import ExecutableDDLElement
-from sqlalchemy.types import Date, DateTime
+from sqlalchemy.types import Date, DateTime, NullType, TypeEngine
 
 from opsbinder.config.models import DatabaseSystem
 from opsbinder.errors import OpsbinderError
@@ -70,16 +70,26 @@ def reflect(
     schema: str | None,
     table: str,
     columns: dict[str, str],
+    lean: bool = False,
 ) -> Table:
-    """The table from the live schema; `columns` maps binder field -> column name to check."""
+    """The table from the live schema; `columns` maps binder field -> column name to check.
+
+    `lean` (PostgreSQL): the columns' names, the primary key and the types of the `columns`
+    from one catalog query instead of SQLAlchemy's full reflection (indexes, constraints,
+    comments, domains, enums: ten queries, 30-95 ms); when a checked column's type is other
+    than a timestamp or a date, the full reflection after all."""
     where = f"{ctx.client_id}/{ctx.procedure_id}"
     qualified = f"{schema}.{table}" if schema else table
     try:
-        if not inspect(engine).has_table(table, schema=schema):
+        found = _lean(engine, schema, table, set(columns.values())) if lean else None
+        if found is not None:
+            reflected = found
+        elif not inspect(engine).has_table(table, schema=schema):
             raise TargetError(
                 f"{where}: params.table: no table {qualified!r} in the client's database"
             )
-        reflected = Table(table, _MetaData(), schema=schema, autoload_with=engine)
+        else:
+            reflected = Table(table, _MetaData(), schema=schema, autoload_with=engine)
     except NoSuchTableError as exc:
         raise TargetError(
             f"{where}: params.table: no table {qualified!r} in the client's database"
@@ -93,6 +103,46 @@ def reflect(
                 f"(it has: {', '.join(reflected.c.keys())})"
             )
     return reflected
+
+
+_LEAN_TYPES: dict[str, TypeEngine[Any]] = {
+    "timestamp with time zone": DateTime(timezone=True),
+    "timestamp without time zone": DateTime(),
+    "date": Date(),
+}
+_TYPE_ARGS = re.compile(r"\(\d+\)")
+
+
+def _lean(engine: Engine, schema: str | None, table: str, checked: set[str]) -> Table | None:
+    """The table with its columns' names and primary key, the `checked` columns typed; None
+    when not PostgreSQL, no such table, or a checked column of another type (the caller then
+    reflects in full)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
+                "coalesce(a.attnum = ANY (i.indkey), false) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+                "AND NOT a.attisdropped "
+                "LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary "
+                "WHERE c.relname = :table AND n.nspname = coalesce(:schema, current_schema()) "
+                "AND c.relkind IN ('r', 'p', 'f', 'v', 'm') ORDER BY a.attnum"
+            ),
+            {"table": table, "schema": schema},
+        ).all()
+    columns = []
+    for name, type_name, in_key in rows:
+        kind: TypeEngine[Any] = NullType()
+        if name in checked:
+            known = _LEAN_TYPES.get(_TYPE_ARGS.sub("", type_name or ""))
+            if known is None:
+                return None
+            kind = known
+        columns.append(Column(name, kind, primary_key=bool(in_key)))
+    return Table(table, _MetaData(), *columns, schema=schema) if columns else None
 
 
 def is_unique(table: Table, columns: Sequence[str]) -> bool:
@@ -158,7 +208,9 @@ def expired_partitions(
     engine: Engine, partitions: list[Partition], age: Column[Any], cut: datetime | date
 ) -> list[Partition]:
     """Partitions whose upper bound is at or before the cutoff: every row in them expired."""
-    expired = []
+    expired: list[Partition] = []
+    if not partitions:
+        return expired
     with engine.connect() as conn:
         for part in partitions:
             if part.upper is None:

@@ -101,3 +101,14 @@ def test_a_walk_that_fails_leaves_the_purge_to_go_on(client_db: Any, clock: Any)
             conn.execute(text("DROP TABLE dropped_meanwhile"))
         behind.deleted(None, None)  # the walk's query fails: no table
         behind.deleted(None, None)  # later ranges are taken and dropped, and leaving returns
+
+
+def test_a_sweep_walks_rows_deleted_wherever_they_sat(
+    client_db: Any, clock: Any, purged_twice: tuple[Table, Any]
+) -> None:
+    table, cut = purged_twice
+    # purge by blocks knows no ages: the sweep walks from the oldest entry to the first live row
+    with DeadEntries(client_db.engine, table.c.recorded_at, cut) as behind:
+        behind.swept()
+        behind.swept()  # the second starts where the first found a live row (none: all gone)
+    assert _heap_fetches(client_db, "walked") < 50
