@@ -88,8 +88,6 @@ class Snapshots:
             if self._closed:
                 self._room.release()
                 raise SnapshotsClosed("archive run ending")
-            if self._closed:
-                raise SnapshotsClosed("archive run ending")
             self._begun += 1
             held = Held(self._begun)
             self._open[held.number] = held
